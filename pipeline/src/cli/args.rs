@@ -1,0 +1,65 @@
+//! Command-line arguments. Validated into `ifr_pipeline::Settings` before the library is called.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "ifr", version, about = "Illicit-flow reports on crypto: load chain exports, sanctions, labels, incidents and prices into a documented Parquet lake, and query it")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args)]
+pub struct ConfigArg {
+    /// The configuration file (paths in it are relative to it).
+    #[arg(long, short = 'c', default_value = "ifr.toml", global = true)]
+    pub config: PathBuf,
+}
+
+impl ConfigArg {
+    pub fn settings(&self) -> anyhow::Result<ifr_pipeline::Settings> {
+        if !self.config.is_file() {
+            anyhow::bail!(
+                "no config file `{}` (ifr looks for ./ifr.toml unless --config names one; see README.md)",
+                self.config.display()
+            );
+        }
+        ifr_pipeline::Settings::load(&self.config).with_context(|| format!("loading `{}`", self.config.display()))
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Load every configured source into the lake; unchanged sources are skipped.
+    Ingest {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Run SQL over the lake tables (blocks, transactions, transfers, sanctions, labels, actors,
+    /// incidents, prices, assets, quarantine).
+    Sql {
+        /// The query, e.g. "SELECT currency, count(*) AS n FROM sanctions GROUP BY currency".
+        query: String,
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: OutputFormat,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List the lake tables with their row counts (and, with --columns, their documented columns).
+    Tables {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        columns: bool,
+    },
+}

@@ -1,0 +1,50 @@
+//! The `ifr` binary: parse arguments, call the library, print, map errors to exit codes
+//! (0 ok, 1 the user's input or config, 2 a bug in ifr). A closed stdout (e.g. `| head`) is success.
+
+mod args;
+mod output;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            let user = e.downcast_ref::<ifr_pipeline::Error>().is_none_or(|pe| pe.is_user_error());
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::from(if user { 1 } else { 2 })
+        }
+    }
+}
+
+fn run(cli: args::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        args::Command::Ingest { config } => {
+            let settings = config.settings()?;
+            let progress = output::Bars::new();
+            let summary = ifr_pipeline::ingest(&settings, &progress)?;
+            output::print_ingest(&summary)?;
+        }
+        args::Command::Sql { query, format, config } => {
+            let settings = config.settings()?;
+            let lake = ifr_pipeline::lake::Lake::new(&settings.lake_dir);
+            let mut df = ifr_pipeline::sql(&lake, &query)?;
+            output::print_frame(&mut df, format)?;
+        }
+        args::Command::Tables { config, columns } => {
+            let settings = config.settings()?;
+            let lake = ifr_pipeline::lake::Lake::new(&settings.lake_dir);
+            output::print_tables(&ifr_pipeline::tables(&lake)?, columns)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! What the CLI prints: progress bars on a terminal, summaries, frames as table/CSV/JSON.
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use polars::prelude::*;
+
+use crate::args::OutputFormat;
+use ifr_pipeline::config::SourceSpec;
+use ifr_pipeline::{IngestSummary, SourceSummary, TableInfo};
+
+/// A spinner per source while it loads, on a terminal only.
+pub struct Bars {
+    bar: Option<ProgressBar>,
+}
+
+impl Bars {
+    pub fn new() -> Bars {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = ProgressBar::new_spinner();
+            b.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        Bars { bar }
+    }
+}
+
+impl ifr_pipeline::Progress for Bars {
+    fn source_started(&self, spec: &SourceSpec, files: usize, bytes: u64) {
+        if let Some(b) = &self.bar {
+            b.set_message(format!("{} ({}, {} file(s), {:.1} MB)", spec.name, spec.format.as_str(), files, bytes as f64 / 1e6));
+        }
+    }
+    fn source_finished(&self, s: &SourceSummary) {
+        if let Some(b) = &self.bar {
+            b.println(format!("  {} {} ({:.2} s)", s.status, s.name, s.seconds));
+        }
+    }
+}
+
+impl Drop for Bars {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// One summary line per source: rows read, loaded, quarantined, duplicates, filtered, file hashes.
+pub fn print_ingest(s: &IngestSummary) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for src in &s.sources {
+        let c = &src.counts;
+        let hashes: Vec<String> = src.files.iter().map(|f| format!("{}:{}", file_label(&f.path), &f.sha256[..12])).collect();
+        writeln!(
+            out,
+            "{} [{} {}] {}: read {}, loaded {}, quarantined {}, duplicates {}, filtered {}; files {}",
+            src.name,
+            src.kind,
+            src.format,
+            src.status,
+            c.read,
+            c.loaded,
+            c.quarantined,
+            c.duplicates,
+            c.filtered,
+            hashes.join(" ")
+        )?;
+    }
+    for r in &s.removed {
+        writeln!(out, "{r}: removed (no longer in the config)")?;
+    }
+    writeln!(out, "lake {} · run report {}", s.lake, s.report)?;
+    Ok(())
+}
+
+fn file_label(p: &str) -> &str {
+    std::path::Path::new(p).file_name().and_then(|n| n.to_str()).unwrap_or(p)
+}
+
+pub fn print_frame(df: &mut DataFrame, format: OutputFormat) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Table => write_table(&mut out, df)?,
+        OutputFormat::Csv => CsvWriter::new(&mut out).include_header(true).finish(df)?,
+        OutputFormat::Json => {
+            JsonWriter::new(&mut out).with_json_format(JsonFormat::Json).finish(df)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// A plain aligned text table of every row (numbers right-aligned, NULL shown as `null`).
+fn write_table(out: &mut impl Write, df: &DataFrame) -> anyhow::Result<()> {
+    let cols = df.columns();
+    let mut cells: Vec<Vec<String>> = Vec::with_capacity(cols.len());
+    let mut numeric = Vec::with_capacity(cols.len());
+    for c in cols {
+        let s = c.as_materialized_series();
+        let mut v = vec![c.name().to_string()];
+        for i in 0..s.len() {
+            v.push(match s.get(i)? {
+                AnyValue::Null => "null".to_string(),
+                AnyValue::String(x) => x.to_string(),
+                AnyValue::StringOwned(x) => x.to_string(),
+                other => other.to_string(),
+            });
+        }
+        numeric.push(c.dtype().is_primitive_numeric());
+        cells.push(v);
+    }
+    let widths: Vec<usize> = cells.iter().map(|v| v.iter().map(|x| x.chars().count()).max().unwrap_or(0)).collect();
+    for row in 0..=df.height() {
+        let mut line = String::new();
+        for (j, col) in cells.iter().enumerate() {
+            if j > 0 {
+                line.push_str("  ");
+            }
+            let w = widths[j];
+            if numeric[j] && row > 0 {
+                line.push_str(&format!("{:>w$}", col[row]));
+            } else {
+                line.push_str(&format!("{:<w$}", col[row]));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+        if row == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            writeln!(out, "{}", rule.join("  "))?;
+        }
+    }
+    writeln!(out, "({} row{})", df.height(), if df.height() == 1 { "" } else { "s" })?;
+    Ok(())
+}
+
+pub fn print_tables(tables: &[TableInfo], columns: bool) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let w = tables.iter().map(|t| t.name.len()).max().unwrap_or(5);
+    writeln!(out, "{:<w$}  {:>12}  {:>5}  partitioned by", "table", "rows", "files")?;
+    for t in tables {
+        let part = if t.partitioned_by.is_empty() { "-".to_string() } else { t.partitioned_by.join("/") };
+        writeln!(out, "{:<w$}  {:>12}  {:>5}  {}", t.name, t.rows, t.files, part)?;
+        if columns {
+            for (name, ty, meaning) in &t.columns {
+                writeln!(out, "    {name:<20} {ty:<9} {meaning}")?;
+            }
+        }
+    }
+    Ok(())
+}

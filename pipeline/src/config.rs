@@ -1,0 +1,379 @@
+//! The `ifr.toml` configuration: serde options (unknown keys refused) resolved into `Settings`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// What a source contributes to the lake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Token metadata (contract, symbol, decimals). Loaded first: chain sources use decimals.
+    Assets,
+    /// Actors (GraphSense ActorPacks).
+    Actors,
+    /// Address labels (GraphSense TagPacks, Etherscan label dumps).
+    Labels,
+    /// Sanctions lists (OFAC XML or CSV, OpenSanctions).
+    Sanctions,
+    /// Incidents (ifr ledger, DefiLlama hacks export).
+    Incidents,
+    /// Daily USD prices.
+    Prices,
+    /// Chain exports (cryo Parquet, ethereum-etl CSV).
+    Chain,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] =
+        [Kind::Assets, Kind::Actors, Kind::Labels, Kind::Sanctions, Kind::Incidents, Kind::Prices, Kind::Chain];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Assets => "assets",
+            Kind::Actors => "actors",
+            Kind::Labels => "labels",
+            Kind::Sanctions => "sanctions",
+            Kind::Incidents => "incidents",
+            Kind::Prices => "prices",
+            Kind::Chain => "chain",
+        }
+    }
+}
+
+/// The file format of a source. Each format belongs to exactly one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// cryo Parquet exports, named `{network}__{dataset}__{start}_to_{end}.parquet`.
+    Cryo,
+    /// ethereum-etl CSV exports (`blocks`, `transactions`, `token_transfers`, `traces`; plain or .gz).
+    EthereumEtl,
+    /// OFAC SDN_ADVANCED XML (plain or .bz2); several dated snapshots give listing/delisting dates.
+    OfacXml,
+    /// OFAC legacy `sdn.csv` (no header, `-0-` for empty; addresses inside Remarks).
+    OfacCsv,
+    /// OpenSanctions FollowTheMoney JSON lines (CryptoWallet entities and their holders).
+    Opensanctions,
+    /// GraphSense TagPack YAML.
+    Tagpack,
+    /// Etherscan label dump JSON (`{address: {name, labels}}`).
+    Etherscan,
+    /// GraphSense ActorPack YAML.
+    Actorpack,
+    /// ifr's own incident ledger CSV (with attribution).
+    IfrLedger,
+    /// DefiLlama hacks export CSV.
+    Defillama,
+    /// Yahoo Finance daily OHLC CSV (`Date,Open,High,Low,Close,Adj Close,Volume`).
+    Yahoo,
+    /// CryptoCompare daily JSON (`{coins: {SYM: {prices: [{date, price}]}}}`).
+    Cryptocompare,
+    /// Plain `day,asset,close_usd` CSV.
+    PriceCsv,
+    /// ifr's asset list CSV (`chain,token_address,symbol,decimals,price_asset,source`).
+    AssetCsv,
+}
+
+impl Format {
+    pub const ALL: [Format; 14] = [
+        Format::Cryo,
+        Format::EthereumEtl,
+        Format::OfacXml,
+        Format::OfacCsv,
+        Format::Opensanctions,
+        Format::Tagpack,
+        Format::Etherscan,
+        Format::Actorpack,
+        Format::IfrLedger,
+        Format::Defillama,
+        Format::Yahoo,
+        Format::Cryptocompare,
+        Format::PriceCsv,
+        Format::AssetCsv,
+    ];
+
+    pub fn kind(self) -> Kind {
+        match self {
+            Format::Cryo | Format::EthereumEtl => Kind::Chain,
+            Format::OfacXml | Format::OfacCsv | Format::Opensanctions => Kind::Sanctions,
+            Format::Tagpack | Format::Etherscan => Kind::Labels,
+            Format::Actorpack => Kind::Actors,
+            Format::IfrLedger | Format::Defillama => Kind::Incidents,
+            Format::Yahoo | Format::Cryptocompare | Format::PriceCsv => Kind::Prices,
+            Format::AssetCsv => Kind::Assets,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Cryo => "cryo",
+            Format::EthereumEtl => "ethereum-etl",
+            Format::OfacXml => "ofac-xml",
+            Format::OfacCsv => "ofac-csv",
+            Format::Opensanctions => "opensanctions",
+            Format::Tagpack => "tagpack",
+            Format::Etherscan => "etherscan",
+            Format::Actorpack => "actorpack",
+            Format::IfrLedger => "ifr-ledger",
+            Format::Defillama => "defillama",
+            Format::Yahoo => "yahoo",
+            Format::Cryptocompare => "cryptocompare",
+            Format::PriceCsv => "price-csv",
+            Format::AssetCsv => "asset-csv",
+        }
+    }
+
+    /// File-name endings this format reads when `path` names a folder.
+    fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Format::Cryo => &[".parquet"],
+            Format::EthereumEtl => &[".csv", ".csv.gz"],
+            Format::OfacXml => &[".xml", ".xml.bz2"],
+            Format::OfacCsv | Format::Defillama | Format::IfrLedger | Format::Yahoo | Format::PriceCsv | Format::AssetCsv => {
+                &[".csv"]
+            }
+            Format::Opensanctions => &[".json", ".jsonl", ".ftm.json"],
+            Format::Tagpack | Format::Actorpack => &[".yaml", ".yml"],
+            Format::Etherscan | Format::Cryptocompare => &[".json"],
+        }
+    }
+
+    fn allowed_for(kind: Kind) -> Vec<&'static str> {
+        Format::ALL.iter().filter(|f| f.kind() == kind).map(|f| f.as_str()).collect()
+    }
+}
+
+/// `ifr.toml` as written by the user.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    /// Folder of the Parquet lake, relative to the config file. Default: `lake`.
+    #[serde(default)]
+    lake: Option<String>,
+    /// Input sources, loaded in kind order (assets, actors, labels, sanctions, incidents, prices, chain).
+    #[serde(default)]
+    sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSource {
+    /// Names the source's files in the lake: lowercase letters, digits, `-` and `_`.
+    /// Default: `<kind>-<format>-<n>` with n the source's position among sources of that format.
+    name: Option<String>,
+    kind: Kind,
+    format: Format,
+    /// A file, a folder (every file of the format below it) or a glob; relative to the config file.
+    path: String,
+    /// Chain sources only: the chain the export comes from, e.g. `ethereum`.
+    chain: Option<String>,
+    /// Yahoo prices only: the asset the file prices. Default: from the file name (`ETH-USD.csv` → ETH).
+    asset: Option<String>,
+}
+
+/// One resolved input source.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceSpec {
+    pub name: String,
+    pub kind: Kind,
+    pub format: Format,
+    /// The `path` as written in the config (for messages).
+    pub path_spec: String,
+    /// The resolved pattern or path (absolute).
+    pub path: PathBuf,
+    pub chain: Option<String>,
+    pub asset: Option<String>,
+}
+
+/// Validated settings the pipeline runs with: no clap, no serde types leak past here.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config_path: PathBuf,
+    pub base_dir: PathBuf,
+    pub lake_dir: PathBuf,
+    pub sources: Vec<SourceSpec>,
+}
+
+impl Settings {
+    /// Read and validate a config file.
+    pub fn load(path: &Path) -> Result<Settings> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading config", path, e))?;
+        Settings::parse(&text, path)
+    }
+
+    /// Validate config text as if it were read from `path` (paths resolve relative to its folder).
+    pub fn parse(text: &str, path: &Path) -> Result<Settings> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("`{}`: {}", path.display(), e.to_string().trim_end())))?;
+        let abs = std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
+        let base_dir = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let lake_dir = base_dir.join(raw.lake.as_deref().unwrap_or("lake"));
+
+        let mut sources = Vec::with_capacity(raw.sources.len());
+        let mut counters = std::collections::HashMap::new();
+        for (i, s) in raw.sources.into_iter().enumerate() {
+            let at = format!("`{}`: sources[{}]", path.display(), i);
+            if s.format.kind() != s.kind {
+                return Err(Error::Config(format!(
+                    "{at}: format `{}` is not a {} format; allowed formats for kind `{}`: {}",
+                    s.format.as_str(),
+                    s.kind.as_str(),
+                    s.kind.as_str(),
+                    Format::allowed_for(s.kind).join(", ")
+                )));
+            }
+            match (s.kind, &s.chain) {
+                (Kind::Chain, None) => {
+                    return Err(Error::Config(format!("{at}: chain sources need `chain` (e.g. chain = \"ethereum\")")));
+                }
+                (Kind::Chain, Some(c)) if !is_safe_name(c) => {
+                    return Err(Error::Config(format!(
+                        "{at}: chain `{c}` must be lowercase letters, digits, `-` or `_`"
+                    )));
+                }
+                (k, Some(_)) if k != Kind::Chain => {
+                    return Err(Error::Config(format!("{at}: `chain` applies to chain sources only")));
+                }
+                _ => {}
+            }
+            if s.asset.is_some() && s.format != Format::Yahoo {
+                return Err(Error::Config(format!("{at}: `asset` applies to yahoo price sources only")));
+            }
+            let n = counters.entry(s.format).or_insert(0usize);
+            *n += 1;
+            let name = match s.name {
+                Some(name) if is_safe_name(&name) => name,
+                Some(name) => {
+                    return Err(Error::Config(format!(
+                        "{at}: name `{name}` must be 1-64 lowercase letters, digits, `-` or `_` (it names files in the lake)"
+                    )));
+                }
+                None => format!("{}-{}-{}", s.kind.as_str(), s.format.as_str(), n),
+            };
+            if sources.iter().any(|o: &SourceSpec| o.name == name) {
+                return Err(Error::Config(format!("{at}: two sources are named `{name}`; names must be unique")));
+            }
+            sources.push(SourceSpec {
+                name,
+                kind: s.kind,
+                format: s.format,
+                path: base_dir.join(&s.path),
+                path_spec: s.path,
+                chain: s.chain,
+                asset: s.asset,
+            });
+        }
+        Ok(Settings { config_path: abs, base_dir, lake_dir, sources })
+    }
+}
+
+/// Names that become file or folder names in the lake.
+pub fn is_safe_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !s.starts_with('-')
+}
+
+impl SourceSpec {
+    /// The files this source reads, sorted by path: a file, every matching file below a folder, or a glob.
+    pub fn files(&self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        let p = &self.path;
+        if p.is_file() {
+            out.push(p.clone());
+        } else if p.is_dir() {
+            walk(p, &mut out).map_err(|e| Error::io("listing", p, e))?;
+            let exts = self.format.extensions();
+            out.retain(|f| {
+                let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                !name.starts_with('.') && exts.iter().any(|e| name.to_ascii_lowercase().ends_with(e))
+            });
+        } else {
+            let pattern = p.to_str().ok_or_else(|| Error::Config(format!("path `{}` is not UTF-8", p.display())))?;
+            let paths = glob::glob(pattern)
+                .map_err(|e| Error::Config(format!("source `{}`: bad glob `{}`: {e}", self.name, self.path_spec)))?;
+            for entry in paths {
+                let f = entry.map_err(|e| {
+                    let path = e.path().to_path_buf();
+                    Error::io("listing", path, std::io::Error::from(e))
+                })?;
+                if f.is_file() {
+                    out.push(f);
+                }
+            }
+        }
+        out.sort();
+        if out.is_empty() {
+            return Err(Error::Config(format!(
+                "source `{}`: path `{}` matches no {} file (resolved to `{}`)",
+                self.name,
+                self.path_spec,
+                self.format.as_str(),
+                p.display()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            walk(&entry.path(), out)?;
+        } else if ft.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings> {
+        Settings::parse(text, Path::new("/tmp/x/ifr.toml"))
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = parse("lake = 'l'\nlakes = 'x'\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `lakes`"), "{e}");
+        assert!(e.contains("expected `lake` or `sources`") && e.contains("line 2, column 1"), "{e}");
+    }
+
+    #[test]
+    fn unknown_format_lists_allowed_values() {
+        let e = parse("[[sources]]\nkind='prices'\nformat='coingecko'\npath='p.csv'\n").unwrap_err().to_string();
+        assert!(e.contains("coingecko") && e.contains("yahoo") && e.contains("price-csv"), "{e}");
+    }
+
+    #[test]
+    fn format_must_match_kind() {
+        let e = parse("[[sources]]\nkind='prices'\nformat='cryo'\npath='p'\nchain='ethereum'\n").unwrap_err().to_string();
+        assert!(e.contains("allowed formats for kind `prices`: yahoo, cryptocompare, price-csv"), "{e}");
+    }
+
+    #[test]
+    fn chain_sources_need_a_chain_and_names_are_sanitised() {
+        let e = parse("[[sources]]\nkind='chain'\nformat='cryo'\npath='p'\n").unwrap_err().to_string();
+        assert!(e.contains("need `chain`"), "{e}");
+        let e = parse("[[sources]]\nname='../x'\nkind='prices'\nformat='yahoo'\npath='p'\n").unwrap_err().to_string();
+        assert!(e.contains("name `../x`"), "{e}");
+    }
+
+    #[test]
+    fn paths_resolve_relative_to_the_config_and_names_default() -> Result<()> {
+        let s = parse("lake='out/lake'\n[[sources]]\nkind='prices'\nformat='yahoo'\npath='p/*.csv'\n")?;
+        assert_eq!(s.lake_dir, PathBuf::from("/tmp/x/out/lake"));
+        assert_eq!(s.sources[0].path, PathBuf::from("/tmp/x/p/*.csv"));
+        assert_eq!(s.sources[0].name, "prices-yahoo-1");
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+//! Errors sorted by whose fault they are: the user's config, an unreadable input, the lake, or a bug.
+
+use std::path::PathBuf;
+
+/// The error type of every fallible function in the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration file or a command-line value is wrong: the user can fix it.
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// An input file cannot be read at all (truncated, wrong columns, not XML …).
+    /// Row-level problems never become this error: they are quarantined.
+    #[error("input `{}`: {message}", path.display())]
+    Input { path: PathBuf, message: String },
+
+    /// Same as `Input`, keeping the underlying cause.
+    #[error("input `{}`: {message}", path.display())]
+    InputCaused {
+        path: PathBuf,
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// Reading or writing a file failed at the operating-system level.
+    #[error("{action} `{}`", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A query given by the user (e.g. `ifr sql`) is invalid.
+    #[error("query: {0}")]
+    Query(String),
+
+    /// A polars operation failed while working on data ifr wrote itself.
+    #[error("{context}")]
+    Polars {
+        context: String,
+        #[source]
+        source: polars::error::PolarsError,
+    },
+
+    /// Something that should never happen: a bug in ifr.
+    #[error("internal error (a bug in ifr, please report it): {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Input { path: path.into(), message: message.into() }
+    }
+
+    pub fn input_caused(
+        path: impl Into<PathBuf>,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::InputCaused { path: path.into(), message: message.into(), source: Box::new(source) }
+    }
+
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { action, path: path.into(), source }
+    }
+
+    pub fn polars(context: impl Into<String>, source: polars::error::PolarsError) -> Self {
+        Error::Polars { context: context.into(), source }
+    }
+
+    /// True when the user can fix the problem (exit code 1), false for ifr's own faults (2).
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, Error::Internal(_))
+    }
+}

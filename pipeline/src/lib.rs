@@ -1,0 +1,62 @@
+//! ifr's pipeline: load the data researchers already have into a documented Parquet lake, and query it.
+//!
+//! The CLI (`ifr`) is a thin layer over these functions; nothing here sees clap types.
+
+pub mod address;
+pub mod amount;
+pub mod config;
+pub mod error;
+pub mod lake;
+pub mod schema;
+pub mod sources;
+pub mod stages;
+pub mod table;
+
+use polars::prelude::*;
+use polars::sql::SQLContext;
+
+pub use config::Settings;
+pub use error::{Error, Result};
+pub use stages::ingest::{IngestSummary, NoProgress, Progress, SourceSummary};
+
+/// Load every configured source into the lake (see `stages::ingest`).
+pub fn ingest(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary> {
+    stages::ingest::run(settings, progress)
+}
+
+/// Run SQL (polars' dialect) over the lake tables, each registered under its name.
+pub fn sql(lake: &lake::Lake, query: &str) -> Result<DataFrame> {
+    let mut ctx = SQLContext::new();
+    for t in schema::all() {
+        ctx.register(&t.table, lake.scan(&t.table)?);
+    }
+    let lf = ctx.execute(query).map_err(|e| Error::Query(e.to_string()))?;
+    lf.collect().map_err(|e| Error::Query(e.to_string()))
+}
+
+/// A lake table as `ifr tables` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableInfo {
+    pub name: String,
+    pub description: String,
+    pub rows: u64,
+    pub files: usize,
+    pub partitioned_by: Vec<String>,
+    pub columns: Vec<(String, String, String)>,
+}
+
+/// Every lake table with its row count and documented columns.
+pub fn tables(lake: &lake::Lake) -> Result<Vec<TableInfo>> {
+    let mut out = Vec::new();
+    for t in schema::all() {
+        out.push(TableInfo {
+            name: t.table.clone(),
+            description: t.description.clone(),
+            rows: lake.row_count(&t.table)?,
+            files: lake.table_files(&t.table)?.len(),
+            partitioned_by: t.partitioned_by.clone(),
+            columns: t.columns.iter().map(|c| (c.name.clone(), format!("{:?}", c.ty).to_lowercase(), c.meaning.clone())).collect(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,245 @@
+//! Incidents: ifr's own ledger CSV (with attribution, addresses and tx hashes) and the DefiLlama
+//! hacks export (no attribution).
+
+use super::csvutil::{CsvFile, get, line};
+use super::{Acc, At, Input, file_name, non_empty, parse_day};
+use crate::address;
+use crate::error::{Error, Result};
+use crate::table::Cell;
+
+/// The ledger's columns; the first four and `source_url` are required in every row.
+pub const LEDGER_COLUMNS: [&str; 16] = [
+    "id",
+    "date",
+    "name",
+    "chains",
+    "reported_usd",
+    "returned_usd",
+    "classification",
+    "actor",
+    "attributed_by",
+    "attribution_date",
+    "attribution_source",
+    "victim_addresses",
+    "attacker_addresses",
+    "tx_hashes",
+    "source_url",
+    "notes",
+];
+
+fn usd(s: &str) -> Result<Option<f64>, String> {
+    match non_empty(s) {
+        None => Ok(None),
+        Some(t) => match t.replace([',', '_'], "").parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
+            _ => Err("expected a non-negative USD amount".to_string()),
+        },
+    }
+}
+
+fn addresses(s: &str) -> Result<Option<String>, String> {
+    let mut out = Vec::new();
+    for a in s.split(';').filter_map(non_empty) {
+        out.push(address::for_currency("", a).map_err(|why| format!("`{a}`: {why}"))?);
+    }
+    Ok((!out.is_empty()).then(|| out.join(";")))
+}
+
+fn hashes(s: &str) -> Result<Option<String>, String> {
+    let mut out = Vec::new();
+    for h in s.split(';').filter_map(non_empty) {
+        out.push(address::hash32(h).map_err(|why| format!("`{h}`: {why}"))?);
+    }
+    Ok((!out.is_empty()).then(|| out.join(";")))
+}
+
+pub fn load_ledger(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
+    for path in input.files {
+        let mut csv = CsvFile::open(path, &["id", "date", "name", "source_url"])?;
+        let idx: Vec<Option<usize>> = LEDGER_COLUMNS.iter().map(|c| csv.index(c)).collect();
+        let col = |rec: &csv::StringRecord, name: &str| -> String {
+            let i = LEDGER_COLUMNS.iter().position(|c| *c == name).and_then(|i| idx[i]);
+            get(rec, i).trim().to_string()
+        };
+        'rows: for rec in csv.reader.records() {
+            let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
+            acc.read();
+            let at = At::new(path, line(&rec));
+            macro_rules! bad {
+                ($c:expr, $v:expr, $why:expr) => {{
+                    acc.quarantine(at, Some($c), Some(&*$v), $why)?;
+                    continue 'rows;
+                }};
+            }
+            let id = col(&rec, "id");
+            if id.is_empty() {
+                bad!("id", id, "every incident needs an id");
+            }
+            let date = col(&rec, "date");
+            let day = match parse_day(&date) {
+                Ok(d) => d,
+                Err(why) => bad!("date", date, why),
+            };
+            let name = col(&rec, "name");
+            if name.is_empty() {
+                bad!("name", name, "every incident needs a name");
+            }
+            let source_url = col(&rec, "source_url");
+            if source_url.is_empty() {
+                bad!("source_url", source_url, "every incident needs a source");
+            }
+            let mut nums = [None, None];
+            for (k, c) in ["reported_usd", "returned_usd"].iter().enumerate() {
+                match usd(&col(&rec, c)) {
+                    Ok(v) => nums[k] = v,
+                    Err(why) => bad!(c, col(&rec, c), why),
+                }
+            }
+            let attribution_date = match non_empty(&col(&rec, "attribution_date")) {
+                None => None,
+                Some(d) => match parse_day(d) {
+                    Ok(v) => Some(v),
+                    Err(why) => bad!("attribution_date", d.to_string(), why),
+                },
+            };
+            let mut lists = [None, None];
+            for (k, c) in ["victim_addresses", "attacker_addresses"].iter().enumerate() {
+                match addresses(&col(&rec, c)) {
+                    Ok(v) => lists[k] = v,
+                    Err(why) => bad!(c, col(&rec, c), why),
+                }
+            }
+            let txs = match hashes(&col(&rec, "tx_hashes")) {
+                Ok(v) => v,
+                Err(why) => bad!("tx_hashes", col(&rec, "tx_hashes"), why),
+            };
+            let opt = |c: &str| non_empty(&col(&rec, c)).map(str::to_string);
+            acc.load(
+                "incidents",
+                vec![
+                    Cell::Str(id),
+                    Cell::Date(day),
+                    Cell::Str(name),
+                    opt("chains").into(),
+                    nums[0].into(),
+                    nums[1].into(),
+                    opt("classification").into(),
+                    opt("actor").into(),
+                    opt("attributed_by").into(),
+                    attribution_date.map_or(Cell::Null, Cell::Date),
+                    opt("attribution_source").into(),
+                    lists[0].clone().into(),
+                    lists[1].clone().into(),
+                    txs.into(),
+                    Cell::Str(source_url),
+                    opt("notes").into(),
+                    Cell::Str(file_name(path)),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `['Ethereum', 'BSC']` (a Python list literal, as the export writes it) → `Ethereum;BSC`.
+pub fn python_list(s: &str) -> Option<String> {
+    let inner = s.trim().trim_start_matches('[').trim_end_matches(']');
+    let parts: Vec<&str> = inner.split(',').map(|p| p.trim().trim_matches(['\'', '"']).trim()).filter(|p| !p.is_empty()).collect();
+    (!parts.is_empty()).then(|| parts.join(";"))
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// DefiLlama's `defillamaId` names the protocol, not the incident (Ronin's 2022 and 2024 hacks share
+/// one), so an incident is keyed by date and name; a different incident of the same protocol on the
+/// same day gets `-2`, `-3` …, and only an identical row counts as a duplicate.
+pub fn load_defillama(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
+    let mut seen: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for path in input.files {
+        let mut csv = CsvFile::open(path, &["date", "name", "amount", "chain", "source"])?;
+        let i = |n: &str| csv.index(n);
+        let (c_date, c_name, c_class, c_tech, c_amount, c_chain, c_source, c_ret) = (
+            i("date"),
+            i("name"),
+            i("classification"),
+            i("technique"),
+            i("amount"),
+            i("chain"),
+            i("source"),
+            i("returnedFunds"),
+        );
+        for rec in csv.reader.records() {
+            let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
+            acc.read();
+            let at = At::new(path, line(&rec));
+            let date = get(&rec, c_date);
+            let day = match parse_day(date) {
+                Ok(d) => d,
+                Err(why) => {
+                    acc.quarantine(at, Some("date"), Some(date), why)?;
+                    continue;
+                }
+            };
+            let name = get(&rec, c_name).trim();
+            if name.is_empty() {
+                acc.quarantine(at, Some("name"), Some(name), "every incident needs a name")?;
+                continue;
+            }
+            let amount = match usd(get(&rec, c_amount)) {
+                Ok(v) => v,
+                Err(why) => {
+                    acc.quarantine(at, Some("amount"), Some(get(&rec, c_amount)), why)?;
+                    continue;
+                }
+            };
+            let returned = usd(get(&rec, c_ret)).ok().flatten();
+            let base = format!("defillama-{}-{}", super::day_to_string(day), slug(name));
+            let content = rec.iter().collect::<Vec<_>>().join("\u{1f}");
+            let versions = seen.entry(base.clone()).or_default();
+            if versions.contains(&content) {
+                acc.add_duplicates(1);
+                continue;
+            }
+            versions.push(content);
+            let id = if versions.len() == 1 { base } else { format!("{base}-{}", versions.len()) };
+            let classification = [get(&rec, c_class), get(&rec, c_tech)]
+                .iter()
+                .filter_map(|s| non_empty(s))
+                .collect::<Vec<_>>()
+                .join(": ");
+            acc.load(
+                "incidents",
+                vec![
+                    Cell::Str(id),
+                    Cell::Date(day),
+                    Cell::Str(name.to_string()),
+                    python_list(get(&rec, c_chain)).into(),
+                    amount.into(),
+                    returned.into(),
+                    non_empty(&classification).map(str::to_string).into(),
+                    Cell::Null,
+                    Cell::Null,
+                    Cell::Null,
+                    Cell::Null,
+                    Cell::Null,
+                    Cell::Null,
+                    Cell::Null,
+                    non_empty(get(&rec, c_source)).map(str::to_string).into(),
+                    Cell::Null,
+                    Cell::Str(file_name(path)),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! One file per input format. Every loader accounts for every input item: loaded, quarantined with
+//! a reason, counted as a duplicate of an earlier item (same natural key), or filtered as out of
+//! scope (e.g. a zero-value trace) with the reason counted.
+
+pub mod chain;
+pub mod csvutil;
+pub mod cryo;
+pub mod ethereum_etl;
+pub mod etherscan;
+pub mod incidents;
+pub mod ofac_csv;
+pub mod ofac_xml;
+pub mod opensanctions;
+pub mod prices;
+pub mod tagpack;
+pub mod assets;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::DataFrame;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::schema;
+use crate::table::{Cell, TableBuilder};
+
+/// Per-source counts; `read = loaded + quarantined + duplicates + filtered`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Counts {
+    pub read: u64,
+    pub loaded: u64,
+    pub quarantined: u64,
+    pub duplicates: u64,
+    pub filtered: u64,
+    /// Why rows were filtered, with counts.
+    pub filtered_reasons: BTreeMap<String, u64>,
+}
+
+impl Counts {
+    pub fn balanced(&self) -> bool {
+        self.read == self.loaded + self.quarantined + self.duplicates + self.filtered
+    }
+
+    pub fn add(&mut self, o: &Counts) {
+        self.read += o.read;
+        self.loaded += o.loaded;
+        self.quarantined += o.quarantined;
+        self.duplicates += o.duplicates;
+        self.filtered += o.filtered;
+        for (k, v) in &o.filtered_reasons {
+            *self.filtered_reasons.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// Where a quarantined item was found.
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    pub file: &'a Path,
+    pub row: Option<i64>,
+}
+
+impl<'a> At<'a> {
+    pub fn new(file: &'a Path, row: i64) -> Self {
+        At { file, row: Some(row) }
+    }
+}
+
+/// A table under construction with natural-key deduplication.
+pub struct Sink {
+    builder: TableBuilder,
+    key_idx: Vec<usize>,
+    seen: HashSet<Vec<u8>>,
+}
+
+impl Sink {
+    pub fn new(table: &str) -> Self {
+        let schema = schema::table(table);
+        let key_idx = schema.key.iter().filter_map(|k| schema.index_of(k)).collect();
+        Sink { builder: TableBuilder::new(schema), key_idx, seen: HashSet::new() }
+    }
+
+    /// Push a row; false when its key was seen before (the row is then dropped).
+    fn push(&mut self, row: Vec<Cell>) -> Result<bool> {
+        if !self.key_idx.is_empty() {
+            let mut key = Vec::with_capacity(64);
+            for &i in &self.key_idx {
+                key.extend_from_slice(format!("{:?}", row[i]).as_bytes());
+                key.push(0);
+            }
+            if !self.seen.insert(key) {
+                return Ok(false);
+            }
+        }
+        self.builder.push(row)?;
+        Ok(true)
+    }
+}
+
+/// The accounting of one source's load: tables, quarantine, counts.
+pub struct Acc {
+    pub source: String,
+    sinks: BTreeMap<&'static str, Sink>,
+    quarantine: TableBuilder,
+    pub counts: Counts,
+}
+
+impl Acc {
+    pub fn new(source: &str) -> Self {
+        Acc {
+            source: source.to_string(),
+            sinks: BTreeMap::new(),
+            quarantine: TableBuilder::new(schema::table("quarantine")),
+            counts: Counts::default(),
+        }
+    }
+
+    /// Count one input item as read; every read item must then be loaded, quarantined, duplicate or filtered.
+    pub fn read(&mut self) {
+        self.counts.read += 1;
+    }
+
+    /// Load a row into a table (deduplicated on the table's natural key).
+    pub fn load(&mut self, table: &'static str, row: Vec<Cell>) -> Result<()> {
+        let sink = self.sinks.entry(table).or_insert_with(|| Sink::new(table));
+        if sink.push(row)? {
+            self.counts.loaded += 1;
+        } else {
+            self.counts.duplicates += 1;
+        }
+        Ok(())
+    }
+
+    /// Record a row that is not loaded, with the column, the raw value and what was expected.
+    pub fn quarantine(&mut self, at: At<'_>, column: Option<&str>, raw: Option<&str>, reason: impl Into<String>) -> Result<()> {
+        self.counts.quarantined += 1;
+        self.quarantine_row(at, column, raw, reason)
+    }
+
+    /// A quarantine row for an item counted elsewhere (chain staging counts its own).
+    pub fn quarantine_row(&mut self, at: At<'_>, column: Option<&str>, raw: Option<&str>, reason: impl Into<String>) -> Result<()> {
+        let raw = raw.map(|r| r.chars().take(200).collect::<String>());
+        self.quarantine.push(vec![
+            Cell::Str(self.source.clone()),
+            Cell::Str(at.file.display().to_string()),
+            at.row.into(),
+            column.into(),
+            raw.into(),
+            Cell::Str(reason.into()),
+        ])
+    }
+
+    /// Count an item that is valid but out of scope (e.g. a failed or zero-value trace).
+    pub fn filter(&mut self, reason: &str) {
+        self.counts.filtered += 1;
+        if let Some(n) = self.counts.filtered_reasons.get_mut(reason) {
+            *n += 1;
+        } else {
+            self.counts.filtered_reasons.insert(reason.to_string(), 1);
+        }
+    }
+
+    pub fn add_duplicates(&mut self, n: u64) {
+        self.counts.duplicates += n;
+    }
+
+    /// Finish: the tables this source wrote (always including its possibly empty quarantine).
+    pub fn finish(self, tables: &[&'static str]) -> Result<(Vec<(&'static str, DataFrame)>, Counts)> {
+        if !self.counts.balanced() {
+            return Err(Error::Internal(format!(
+                "source {}: counts do not add up: {:?}",
+                self.source, self.counts
+            )));
+        }
+        let mut out = Vec::new();
+        let mut sinks = self.sinks;
+        for &t in tables {
+            let df = match sinks.remove(t) {
+                Some(s) => s.builder.finish()?,
+                None => crate::table::empty(schema::table(t))?,
+            };
+            out.push((t, df));
+        }
+        if let Some((t, _)) = sinks.into_iter().next() {
+            return Err(Error::Internal(format!("source {} loaded undeclared table {t}", self.source)));
+        }
+        out.push(("quarantine", self.quarantine.finish()?));
+        Ok((out, self.counts))
+    }
+}
+
+/// The file name used in `source_file` columns.
+pub fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Open a file for reading, transparently decompressing `.gz` and `.bz2`.
+pub fn open_maybe_compressed(path: &Path) -> Result<Box<dyn std::io::Read + Send>> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let buffered = std::io::BufReader::with_capacity(1 << 16, f);
+    Ok(if name.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(buffered))
+    } else if name.ends_with(".bz2") {
+        Box::new(bzip2::read::MultiBzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    })
+}
+
+/// Read a whole (possibly compressed) text file.
+pub fn read_text(path: &Path) -> Result<String> {
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut open_maybe_compressed(path)?, &mut s)
+        .map_err(|e| Error::input_caused(path, "not readable as UTF-8 text", e))?;
+    Ok(s)
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (a time part after `T` or a space is ignored).
+pub fn parse_day(s: &str) -> Result<i32, String> {
+    let t = s.trim();
+    let d = t.split(['T', ' ']).next().unwrap_or("");
+    let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+        .map_err(|_| "expected a date YYYY-MM-DD".to_string())?;
+    Ok(days_since_epoch(date))
+}
+
+pub fn days_since_epoch(d: chrono::NaiveDate) -> i32 {
+    (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")).num_days() as i32
+}
+
+/// A day number back to a date (for messages and tests).
+pub fn day_to_string(days: i32) -> String {
+    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + chrono::Duration::days(days as i64))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// A loader's inputs.
+pub struct Input<'a> {
+    pub spec: &'a crate::config::SourceSpec,
+    pub files: &'a [PathBuf],
+}
+
+/// Empty or whitespace-only → None.
+pub fn non_empty(s: &str) -> Option<&str> {
+    let t = s.trim();
+    (!t.is_empty()).then_some(t)
+}

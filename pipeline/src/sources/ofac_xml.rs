@@ -1,0 +1,531 @@
+//! OFAC SDN_ADVANCED XML (plain or .bz2), streamed with quick-xml. The "Digital Currency Address -
+//! XXX" feature types are resolved from the file's own ReferenceValueSets; the file's DateOfIssue is
+//! the snapshot date; several snapshots give listing and delisting dates. Entity declarations are
+//! refused and no entity is ever expanded (only XML's five predefined ones and character references).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use quick_xml::events::{BytesStart, Event};
+
+use super::{Acc, At, Input, file_name};
+use crate::address;
+use crate::error::{Error, Result};
+use crate::table::Cell;
+
+const FEATURE_PREFIX: &str = "Digital Currency Address - ";
+
+/// One address feature of one snapshot.
+#[derive(Debug, Clone)]
+pub struct AddressItem {
+    pub list: String,
+    pub party_id: String,
+    pub party_name: String,
+    pub party_type: Option<String>,
+    pub programs: Vec<String>,
+    pub party_listed_day: Option<i32>,
+    pub currency: String,
+    /// As written in the file.
+    pub raw_address: String,
+    /// Position of the feature in the file (1-based count of address features), for quarantine rows.
+    pub item_no: i64,
+}
+
+/// What one file says.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub path: PathBuf,
+    pub day: i32,
+    pub items: Vec<AddressItem>,
+}
+
+#[derive(Default)]
+struct Party {
+    id: String,
+    sub_type: Option<u32>,
+    name_parts: Vec<String>,
+    name_done: bool,
+    addresses: Vec<(String, String)>,
+}
+
+/// Where the parser is, as far as it cares.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Text {
+    None,
+    IssueYear,
+    IssueMonth,
+    IssueDay,
+    FeatureTypeName(u32),
+    PartyTypeName(u32),
+    SanctionsTypeName(u32),
+    ListName(u32),
+    NamePart,
+    Address,
+    EntryYear,
+    EntryMonth,
+    EntryDay,
+    ProgramComment,
+}
+
+fn attr_u32(e: &BytesStart<'_>, name: &[u8]) -> Option<u32> {
+    e.attributes().flatten().find(|a| a.key.as_ref() == name).and_then(|a| std::str::from_utf8(&a.value).ok()?.parse().ok())
+}
+
+fn attr_str(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == name)
+        .and_then(|a| std::str::from_utf8(&a.value).ok().map(str::to_string))
+}
+
+struct Entry {
+    list_id: Option<u32>,
+    year: Option<i32>,
+    month: Option<u32>,
+    day: Option<u32>,
+    programs: Vec<String>,
+}
+
+/// Parse one SDN_ADVANCED file into its address features.
+pub fn parse(path: &Path) -> Result<Snapshot> {
+    let reader = super::open_maybe_compressed(path)?;
+    let reader = threaded(reader);
+    parse_reader(path, std::io::BufReader::with_capacity(1 << 16, reader))
+}
+
+/// Decompress on a second thread so that parsing overlaps decompression (the bz2 dominates).
+fn threaded(mut inner: Box<dyn std::io::Read + Send>) -> ChannelReader {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(8);
+    std::thread::spawn(move || {
+        loop {
+            let mut buf = vec![0u8; 1 << 18];
+            let mut filled = 0;
+            while filled < buf.len() {
+                match inner.read(&mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+            buf.truncate(filled);
+            let done = filled == 0;
+            if tx.send(Ok(buf)).is_err() || done {
+                return;
+            }
+        }
+    });
+    ChannelReader { rx, cur: Vec::new(), pos: 0, eof: false }
+}
+
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    eof: bool,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.cur.len() {
+            if self.eof {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    if chunk.is_empty() {
+                        self.eof = true;
+                    }
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    self.eof = true;
+                }
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
+    let mut xml = quick_xml::Reader::from_reader(input);
+    xml.config_mut().trim_text(true);
+    let bad = |msg: String| Error::input(path, msg);
+
+    let mut buf = Vec::with_capacity(4096);
+    let mut text = Text::None;
+    let mut text_buf = String::new();
+    let mut saw_root = false;
+
+    let (mut issue_y, mut issue_m, mut issue_d) = (None::<i32>, None::<u32>, None::<u32>);
+    // Reference values from the file itself.
+    let mut feature_currency: HashMap<u32, String> = HashMap::new();
+    let mut sub_type_to_type: HashMap<u32, u32> = HashMap::new();
+    let mut party_type_name: HashMap<u32, String> = HashMap::new();
+    let mut sanctions_type_name: HashMap<u32, String> = HashMap::new();
+    let mut list_name: HashMap<u32, String> = HashMap::new();
+
+    let mut party: Option<Party> = None;
+    let mut in_primary_alias = false;
+    let mut in_name = false; // inside the primary alias's first DocumentedName
+    let mut in_feature: Option<String> = None; // currency of the digital-currency feature we are in
+    let mut parties: Vec<Party> = Vec::new();
+    let mut party_index: HashMap<String, usize> = HashMap::new();
+    let mut entries: HashMap<String, Entry> = HashMap::new();
+    let mut entry_profile: Option<String> = None;
+    let mut in_entry_event = false;
+    let mut in_program_measure = false;
+
+    loop {
+        let ev = xml.read_event_into(&mut buf).map_err(|e| {
+            Error::input_caused(path, format!("not well-formed XML near byte {}", xml.buffer_position()), e)
+        })?;
+        match ev {
+            Event::DocType(d) => {
+                let s = String::from_utf8_lossy(&d).to_ascii_uppercase();
+                if s.contains("<!ENTITY") {
+                    return Err(bad("the XML declares entities (<!ENTITY …>); ifr refuses entity declarations and never expands them".into()));
+                }
+            }
+            Event::Start(e) | Event::Empty(e) => {
+                let name = e.local_name();
+                match name.as_ref() {
+                    b"Sanctions" => saw_root = true,
+                    b"DateOfIssue" => text = Text::IssueYear, // refined by the child tags below
+                    b"Year" if text == Text::IssueYear || matches!(text, Text::IssueMonth | Text::IssueDay) => {
+                        text = Text::IssueYear
+                    }
+                    b"Month" if matches!(text, Text::IssueYear | Text::IssueDay) => text = Text::IssueMonth,
+                    b"Day" if matches!(text, Text::IssueYear | Text::IssueMonth) => text = Text::IssueDay,
+                    b"FeatureType" => {
+                        if let Some(id) = attr_u32(&e, b"ID") {
+                            text = Text::FeatureTypeName(id)
+                        }
+                    }
+                    b"PartySubType" => {
+                        if let Some((s, t)) = attr_u32(&e, b"ID").zip(attr_u32(&e, b"PartyTypeID")) {
+                            sub_type_to_type.insert(s, t);
+                        }
+                    }
+                    b"PartyType" => {
+                        if let Some(id) = attr_u32(&e, b"ID") {
+                            text = Text::PartyTypeName(id)
+                        }
+                    }
+                    b"SanctionsType" => {
+                        if let Some(id) = attr_u32(&e, b"ID") {
+                            text = Text::SanctionsTypeName(id)
+                        }
+                    }
+                    b"List" => {
+                        if let Some(id) = attr_u32(&e, b"ID") {
+                            text = Text::ListName(id)
+                        }
+                    }
+                    b"Profile" => {
+                        party = Some(Party {
+                            id: attr_str(&e, b"ID").unwrap_or_default(),
+                            sub_type: attr_u32(&e, b"PartySubTypeID"),
+                            ..Party::default()
+                        });
+                    }
+                    b"Alias" if party.is_some() => {
+                        in_primary_alias = attr_str(&e, b"Primary").as_deref() == Some("true");
+                    }
+                    b"DocumentedName" if in_primary_alias && party.as_ref().is_some_and(|p| !p.name_done) => in_name = true,
+                    b"NamePartValue" if in_name => text = Text::NamePart,
+                    b"Feature" if party.is_some() => {
+                        in_feature = attr_u32(&e, b"FeatureTypeID").and_then(|id| feature_currency.get(&id).cloned());
+                    }
+                    b"VersionDetail" if in_feature.is_some() => text = Text::Address,
+                    b"SanctionsEntry" => {
+                        let profile = attr_str(&e, b"ProfileID");
+                        if let Some(p) = &profile {
+                            if party_index.contains_key(p) {
+                                entries.insert(
+                                    p.clone(),
+                                    Entry { list_id: attr_u32(&e, b"ListID"), year: None, month: None, day: None, programs: vec![] },
+                                );
+                                entry_profile = profile;
+                            } else {
+                                entry_profile = None;
+                            }
+                        }
+                    }
+                    b"EntryEvent" if entry_profile.is_some() => in_entry_event = true,
+                    b"Year" if in_entry_event => text = Text::EntryYear,
+                    b"Month" if in_entry_event => text = Text::EntryMonth,
+                    b"Day" if in_entry_event => text = Text::EntryDay,
+                    b"SanctionsMeasure" if entry_profile.is_some() => {
+                        in_program_measure = attr_u32(&e, b"SanctionsTypeID")
+                            .and_then(|id| sanctions_type_name.get(&id))
+                            .is_some_and(|n| n == "Program");
+                    }
+                    b"Comment" if in_program_measure => text = Text::ProgramComment,
+                    _ => {}
+                }
+                text_buf.clear();
+            }
+            Event::Text(t) => {
+                if text != Text::None {
+                    let s = t.decode().map_err(|e| Error::input_caused(path, "text is not valid UTF-8", e))?;
+                    text_buf.push_str(&s);
+                }
+            }
+            Event::CData(t) => {
+                if text != Text::None {
+                    text_buf.push_str(&String::from_utf8_lossy(&t));
+                }
+            }
+            Event::GeneralRef(r) => {
+                if text != Text::None {
+                    if let Ok(Some(c)) = r.resolve_char_ref() {
+                        text_buf.push(c);
+                    } else {
+                        let name = r.decode().map_err(|e| Error::input_caused(path, "bad entity reference", e))?;
+                        match quick_xml::escape::resolve_predefined_entity(&name) {
+                            Some(s) => text_buf.push_str(s),
+                            None => {
+                                return Err(bad(format!(
+                                    "reference to undeclared entity `&{name};` near byte {}; ifr never expands entities",
+                                    xml.buffer_position()
+                                )));
+                            }
+                        }
+                    }
+                }
+            }
+            Event::End(e) => {
+                let name = e.local_name();
+                let t = std::mem::take(&mut text_buf);
+                let t = t.trim();
+                match (text, name.as_ref()) {
+                    (Text::IssueYear, b"Year") => issue_y = t.parse().ok(),
+                    (Text::IssueMonth, b"Month") => issue_m = t.parse().ok(),
+                    (Text::IssueDay, b"Day") => issue_d = t.parse().ok(),
+                    (Text::FeatureTypeName(id), b"FeatureType") => {
+                        if let Some(cur) = t.strip_prefix(FEATURE_PREFIX) {
+                            feature_currency.insert(id, cur.trim().to_ascii_uppercase());
+                        }
+                        text = Text::None;
+                    }
+                    (Text::PartyTypeName(id), b"PartyType") => {
+                        party_type_name.insert(id, t.to_string());
+                        text = Text::None;
+                    }
+                    (Text::SanctionsTypeName(id), b"SanctionsType") => {
+                        sanctions_type_name.insert(id, t.to_string());
+                        text = Text::None;
+                    }
+                    (Text::ListName(id), b"List") => {
+                        list_name.insert(id, t.to_string());
+                        text = Text::None;
+                    }
+                    (Text::NamePart, b"NamePartValue") => {
+                        if let Some(p) = party.as_mut() {
+                            p.name_parts.push(t.to_string());
+                        }
+                        text = Text::None;
+                    }
+                    (Text::Address, b"VersionDetail") => {
+                        if let (Some(p), Some(cur)) = (party.as_mut(), in_feature.as_ref()) {
+                            p.addresses.push((cur.clone(), t.to_string()));
+                        }
+                        text = Text::None;
+                    }
+                    (Text::EntryYear, b"Year") => {
+                        if let Some(en) = entry_profile.as_ref().and_then(|p| entries.get_mut(p)) {
+                            en.year = t.parse().ok();
+                        }
+                        text = Text::None;
+                    }
+                    (Text::EntryMonth, b"Month") => {
+                        if let Some(en) = entry_profile.as_ref().and_then(|p| entries.get_mut(p)) {
+                            en.month = t.parse().ok();
+                        }
+                        text = Text::None;
+                    }
+                    (Text::EntryDay, b"Day") => {
+                        if let Some(en) = entry_profile.as_ref().and_then(|p| entries.get_mut(p)) {
+                            en.day = t.parse().ok();
+                        }
+                        text = Text::None;
+                    }
+                    (Text::ProgramComment, b"Comment") => {
+                        if let Some(en) = entry_profile.as_ref().and_then(|p| entries.get_mut(p)) {
+                            if !t.is_empty() {
+                                en.programs.push(t.to_string());
+                            }
+                        }
+                        text = Text::None;
+                    }
+                    _ => {}
+                }
+                match name.as_ref() {
+                    b"DateOfIssue" => text = Text::None,
+                    b"DocumentedName" if in_name => {
+                        // Later DocumentedNames of the same alias are the name in other scripts.
+                        if let Some(p) = party.as_mut() {
+                            p.name_done = !p.name_parts.is_empty();
+                        }
+                        in_name = false;
+                    }
+                    b"Alias" => in_primary_alias = false,
+                    b"Feature" => in_feature = None,
+                    b"Profile" => {
+                        if let Some(p) = party.take() {
+                            if !p.addresses.is_empty() {
+                                party_index.insert(p.id.clone(), parties.len());
+                                parties.push(p);
+                            }
+                        }
+                    }
+                    b"EntryEvent" => in_entry_event = false,
+                    b"SanctionsMeasure" => in_program_measure = false,
+                    b"SanctionsEntry" => entry_profile = None,
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if !saw_root {
+        return Err(bad("expected an OFAC SDN_ADVANCED XML file (root element <Sanctions>)".into()));
+    }
+    let day = match (issue_y, issue_m, issue_d) {
+        (Some(y), Some(m), Some(d)) => chrono::NaiveDate::from_ymd_opt(y, m, d).map(super::days_since_epoch),
+        _ => None,
+    }
+    .ok_or_else(|| bad("expected <DateOfIssue> with Year, Month and Day (the snapshot date)".into()))?;
+    if feature_currency.is_empty() {
+        return Err(bad("no \"Digital Currency Address - …\" feature types in <ReferenceValueSets>".into()));
+    }
+
+    let mut items = Vec::new();
+    let mut n = 0i64;
+    for p in parties {
+        let entry = entries.get(&p.id);
+        let list = entry
+            .and_then(|e| e.list_id)
+            .and_then(|id| list_name.get(&id).cloned())
+            .unwrap_or_else(|| "(no sanctions entry)".to_string());
+        let mut programs = entry.map(|e| e.programs.clone()).unwrap_or_default();
+        programs.sort();
+        programs.dedup();
+        let party_listed_day = entry.and_then(|e| {
+            chrono::NaiveDate::from_ymd_opt(e.year?, e.month?, e.day?).map(super::days_since_epoch)
+        });
+        let party_type = p.sub_type.and_then(|s| {
+            // Sub-types "Vessel"/"Aircraft" are more telling than their type "Transport".
+            sub_type_to_type.get(&s).and_then(|t| party_type_name.get(t)).cloned()
+        });
+        let party_name = p.name_parts.join(" ");
+        for (currency, raw) in p.addresses {
+            n += 1;
+            items.push(AddressItem {
+                list: list.clone(),
+                party_id: p.id.clone(),
+                party_name: party_name.clone(),
+                party_type: party_type.clone(),
+                programs: programs.clone(),
+                party_listed_day,
+                currency,
+                raw_address: raw,
+                item_no: n,
+            });
+        }
+    }
+    Ok(Snapshot { path: path.to_path_buf(), day, items })
+}
+
+/// Load every snapshot of a source and merge them into one row per (list, party, currency, address).
+pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
+    let mut snaps = Vec::new();
+    for f in input.files {
+        snaps.push(parse(f)?);
+    }
+    merge_snapshots(snaps, &input.spec.name, acc)
+}
+
+/// Shared by the XML and CSV loaders: merge dated snapshots into listing/delisting dates.
+pub fn merge_snapshots(mut snaps: Vec<Snapshot>, source: &str, acc: &mut Acc) -> Result<()> {
+    snaps.sort_by(|a, b| (a.day, &a.path).cmp(&(b.day, &b.path)));
+    let mut days: Vec<i32> = snaps.iter().map(|s| s.day).collect();
+    days.dedup();
+
+    struct Merged {
+        item: AddressItem,
+        first: i32,
+        last: i32,
+        file: String,
+    }
+    let mut merged: BTreeMap<(String, String, String, String), Merged> = BTreeMap::new();
+    for snap in &snaps {
+        for it in &snap.items {
+            acc.read();
+            let addr = match address::for_currency(&it.currency, &it.raw_address) {
+                Ok(a) => a,
+                Err(why) => {
+                    acc.quarantine(
+                        At::new(&snap.path, it.item_no),
+                        Some(&format!("Digital Currency Address - {}", it.currency)),
+                        Some(&it.raw_address),
+                        format!("{why} (party {} {})", it.party_id, it.party_name),
+                    )?;
+                    continue;
+                }
+            };
+            let key = (it.list.clone(), it.party_id.clone(), it.currency.clone(), addr);
+            match merged.get_mut(&key) {
+                Some(m) => {
+                    acc.add_duplicates(1);
+                    if snap.day >= m.last {
+                        m.last = snap.day;
+                        m.file = file_name(&snap.path);
+                        m.item = it.clone();
+                    }
+                }
+                None => {
+                    merged.insert(key, Merged { item: it.clone(), first: snap.day, last: snap.day, file: file_name(&snap.path) });
+                }
+            }
+        }
+    }
+    let earliest = days.first().copied();
+    for ((list, party_id, currency, addr), m) in merged {
+        let listed = (Some(m.first) != earliest).then_some(m.first);
+        let delisted = days.iter().copied().find(|&d| d > m.last);
+        let programs = (!m.item.programs.is_empty()).then(|| m.item.programs.join(";"));
+        acc.load(
+            "sanctions",
+            vec![
+                Cell::Str(list),
+                Cell::Str(party_id),
+                Cell::Str(m.item.party_name),
+                m.item.party_type.into(),
+                programs.into(),
+                m.item.party_listed_day.map_or(Cell::Null, Cell::Date),
+                Cell::Str(currency),
+                Cell::Str(addr),
+                Cell::Date(m.first),
+                Cell::Date(m.last),
+                listed.map_or(Cell::Null, Cell::Date),
+                delisted.map_or(Cell::Null, Cell::Date),
+                Cell::Str(source.to_string()),
+                Cell::Str(m.file),
+            ],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! The pipeline's stages, one file each.
+
+pub mod ingest;

@@ -1,0 +1,511 @@
+//! Ingest over fixtures of every format: counts add up, planted bad rows are quarantined with file,
+//! row, column and reason, duplicates are counted, the written tables match their documented schemas,
+//! re-runs do no work, and failed runs change nothing.
+
+use std::path::{Path, PathBuf};
+
+use ifr_pipeline::sources::Counts;
+use ifr_pipeline::{NoProgress, Settings};
+use polars::prelude::*;
+
+use crate::common::*;
+
+const T0: i64 = 1_648_000_000; // 2022-03-23T01:46:40Z
+const BRIDGE: &str = "0x1a2a1c938ce3ec39b6d47113c7955baa9dd454f2";
+const ATTACKER: &str = "0x098b716b8aaf21512996dc57eb0615e2383e2f96";
+const USDC: &str = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48";
+
+fn hexb(s: &str) -> Vec<u8> {
+    hex::decode(s.trim_start_matches("0x")).unwrap()
+}
+
+fn write(df: &mut DataFrame, path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    ParquetWriter::new(std::fs::File::create(path).unwrap()).finish(df).unwrap();
+}
+
+/// cryo files as cryo writes them: binary addresses and hashes, u32 numbers, value_binary/string/f64.
+pub fn write_cryo(dir: &Path) {
+    let h = |n: u8| vec![n; 32];
+    let mut blocks = DataFrame::new(
+        2,
+        vec![
+            Column::new("block_hash".into(), [h(0xb0).as_slice(), h(0xb1).as_slice()]),
+            Column::new("block_number".into(), [100u32, 101]),
+            Column::new("timestamp".into(), [T0 as u32, T0 as u32 + 60]),
+            Column::new("chain_id".into(), [1u64, 1]),
+        ],
+    )
+    .unwrap();
+    write(&mut blocks, &dir.join("ethereum__blocks__00000100_to_00000101.parquet"));
+
+    let usdc_amount: u64 = 25_500_000_000_000;
+    let mut be = vec![0u8; 24];
+    be.extend(usdc_amount.to_be_bytes());
+    let short_from = vec![0x11u8; 19];
+    let too_long = vec![1u8; 33];
+    let mut erc20 = DataFrame::new(
+        3,
+        vec![
+            Column::new("block_number".into(), [101u32, 101, 101]),
+            Column::new("transaction_index".into(), [1u32, 1, 1]),
+            Column::new("log_index".into(), [3u32, 4, 5]),
+            Column::new("transaction_hash".into(), [h(2).as_slice(), h(2).as_slice(), h(2).as_slice()]),
+            Column::new("erc20".into(), [hexb(USDC).as_slice(), hexb(USDC).as_slice(), hexb(USDC).as_slice()]),
+            Column::new("from_address".into(), [hexb(BRIDGE).as_slice(), short_from.as_slice(), hexb(BRIDGE).as_slice()]),
+            Column::new("to_address".into(), [hexb(ATTACKER).as_slice(), hexb(ATTACKER).as_slice(), hexb(ATTACKER).as_slice()]),
+            Column::new("value_binary".into(), [be.as_slice(), be.as_slice(), too_long.as_slice()]),
+            Column::new("value_string".into(), ["25500000000000", "25500000000000", "x"]),
+            Column::new("value_f64".into(), [2.55e13, 2.55e13, 0.0]),
+        ],
+    )
+    .unwrap();
+    write(&mut erc20, &dir.join("ethereum__erc20_transfers__00000100_to_00000101.parquet"));
+
+    let native = || {
+        DataFrame::new(
+            1,
+            vec![
+                Column::new("block_number".into(), [100u32]),
+                Column::new("transaction_index".into(), [1u32]),
+                Column::new("transfer_index".into(), [0u32]),
+                Column::new("transaction_hash".into(), ["0xc28fad5e8d5e0ce6a2eaf67b6687be5d58113e16be590824d6cfa1a94467d0b7"]),
+                Column::new("from_address".into(), [BRIDGE]),
+                Column::new("to_address".into(), [ATTACKER]),
+                Column::new("value_string".into(), ["173600000000000000000000"]),
+                Column::new("value_f64".into(), [1.736e23]),
+            ],
+        )
+        .unwrap()
+    };
+    write(&mut native(), &dir.join("ethereum__native_transfers__00000100_to_00000100.parquet"));
+    // An overlapping export repeats the same row.
+    write(&mut native(), &dir.join("ethereum__native_transfers__00000100_to_00000101.parquet"));
+}
+
+/// A config with every format over the fixtures (and cryo files written into `dir`).
+pub fn full_config(dir: &Path) -> Settings {
+    let fx = fixtures();
+    write_cryo(&dir.join("cryo"));
+    let f = |p: &str| fx.join(p).display().to_string();
+    let text = format!(
+        r#"
+lake = "lake"
+[[sources]]
+name = "assets"
+kind = "assets"
+format = "asset-csv"
+path = "{assets}"
+[[sources]]
+name = "ofac"
+kind = "sanctions"
+format = "ofac-xml"
+path = "{ofac}"
+[[sources]]
+name = "sdn-csv"
+kind = "sanctions"
+format = "ofac-csv"
+path = "{sdn_csv}"
+[[sources]]
+name = "os"
+kind = "sanctions"
+format = "opensanctions"
+path = "{os}"
+[[sources]]
+name = "packs"
+kind = "labels"
+format = "tagpack"
+path = "{pack}"
+[[sources]]
+name = "actors"
+kind = "actors"
+format = "actorpack"
+path = "{actors}"
+[[sources]]
+name = "es"
+kind = "labels"
+format = "etherscan"
+path = "{es}"
+[[sources]]
+name = "ledger"
+kind = "incidents"
+format = "ifr-ledger"
+path = "{ledger}"
+[[sources]]
+name = "llama"
+kind = "incidents"
+format = "defillama"
+path = "{llama}"
+[[sources]]
+name = "yahoo"
+kind = "prices"
+format = "yahoo"
+path = "{yahoo}"
+[[sources]]
+name = "plain"
+kind = "prices"
+format = "price-csv"
+path = "{plain}"
+[[sources]]
+name = "cc"
+kind = "prices"
+format = "cryptocompare"
+path = "{cc}"
+[[sources]]
+name = "etl"
+kind = "chain"
+format = "ethereum-etl"
+chain = "ethereum"
+path = "{etl}"
+[[sources]]
+name = "etl-traces"
+kind = "chain"
+format = "ethereum-etl"
+chain = "ethereum"
+path = "{etl_traces}"
+[[sources]]
+name = "cryo"
+kind = "chain"
+format = "cryo"
+chain = "ethereum"
+path = "cryo"
+"#,
+        assets = root().join("data/reference/assets.csv").display(),
+        ofac = f("ofac"),
+        sdn_csv = f("ofac_csv"),
+        os = f("opensanctions"),
+        pack = f("tagpacks/pack.yaml"),
+        actors = f("tagpacks/actors.yaml"),
+        es = f("etherscan"),
+        ledger = f("incidents/ledger.csv"),
+        llama = f("incidents/defillama.csv"),
+        yahoo = f("prices/yahoo_ETH-USD.csv"),
+        plain = f("prices/plain.csv"),
+        cc = f("prices/cryptocompare.json"),
+        etl = f("ethereum_etl"),
+        etl_traces = f("ethereum_etl_traces"),
+    );
+    settings(dir, &text)
+}
+
+fn counts(read: u64, loaded: u64, quarantined: u64, duplicates: u64, filtered: u64) -> (u64, u64, u64, u64, u64) {
+    (read, loaded, quarantined, duplicates, filtered)
+}
+
+fn tuple(c: &Counts) -> (u64, u64, u64, u64, u64) {
+    (c.read, c.loaded, c.quarantined, c.duplicates, c.filtered)
+}
+
+#[test]
+fn every_format_accounts_for_every_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = full_config(tmp.path());
+    let summary = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let expected = [
+        ("assets", counts(6, 6, 0, 0, 0)),
+        ("actors", counts(5, 2, 2, 1, 0)),
+        ("packs", counts(9, 4, 4, 1, 0)),
+        ("es", counts(7, 4, 2, 1, 0)),
+        ("ofac", counts(8, 4, 1, 3, 0)),
+        ("sdn-csv", counts(7, 4, 2, 0, 1)),
+        ("os", counts(5, 1, 2, 0, 2)),
+        ("ledger", counts(6, 1, 4, 1, 0)),
+        ("llama", counts(5, 2, 2, 1, 0)),
+        ("yahoo", counts(6, 2, 3, 1, 0)),
+        ("plain", counts(5, 2, 3, 0, 0)),
+        ("cc", counts(5, 2, 2, 1, 0)),
+        ("etl", counts(26, 10, 10, 4, 2)),
+        ("etl-traces", counts(11, 5, 1, 1, 4)),
+        ("cryo", counts(7, 4, 2, 1, 0)),
+    ];
+    for (name, want) in expected {
+        let src = summary.sources.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no source {name}"));
+        assert!(src.counts.balanced(), "{name}: {:?}", src.counts);
+        assert_eq!(tuple(&src.counts), want, "{name}: (read, loaded, quarantined, duplicates, filtered) {:?}", src.counts);
+        assert_eq!(src.status, "loaded");
+    }
+    // Sources load in kind order: assets first (chain sources need decimals), chain last.
+    let order: Vec<&str> = summary.sources.iter().map(|s| s.kind).collect();
+    let mut sorted = order.clone();
+    sorted.sort_by_key(|k| ["assets", "actors", "labels", "sanctions", "incidents", "prices", "chain"].iter().position(|x| x == k));
+    assert_eq!(order, sorted);
+
+    // The quarantine table has one row per quarantined item, each with a reason.
+    let q = table(&s, "quarantine");
+    let total_q: u64 = summary.sources.iter().map(|s| s.counts.quarantined).sum();
+    assert_eq!(q.height() as u64, total_q);
+    assert_eq!(q.column("reason").unwrap().null_count(), 0);
+}
+
+/// Find the quarantine row of a source whose reason contains `needle`: (file name, row, column, raw).
+fn quarantined(q: &DataFrame, source: &str, needle: &str) -> (String, Option<i64>, Option<String>, Option<String>) {
+    let src = q.column("source").unwrap().str().unwrap();
+    let reason = q.column("reason").unwrap().str().unwrap();
+    for i in 0..q.height() {
+        if src.get(i) == Some(source) && reason.get(i).unwrap().contains(needle) {
+            let file = q.column("file").unwrap().str().unwrap().get(i).unwrap();
+            return (
+                Path::new(file).file_name().unwrap().to_string_lossy().into_owned(),
+                q.column("row").unwrap().i64().unwrap().get(i),
+                q.column("column").unwrap().str().unwrap().get(i).map(str::to_string),
+                q.column("raw_value").unwrap().str().unwrap().get(i).map(str::to_string),
+            );
+        }
+    }
+    panic!("no quarantine row for {source} with reason containing {needle:?}");
+}
+
+#[test]
+fn malformed_rows_name_file_row_column_and_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = full_config(tmp.path());
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let q = table(&s, "quarantine");
+    let s2 = |v: &str| Some(v.to_string());
+
+    // ethereum-etl transactions: header is line 1, the negative value is the 6th row.
+    assert_eq!(quarantined(&q, "etl", "negative amount"), ("transactions.csv.gz".into(), Some(7), s2("value"), s2("-1")));
+    assert_eq!(quarantined(&q, "etl", "does not fit in 256 bits").2, s2("value"));
+    assert_eq!(quarantined(&q, "etl", "40 hex digits"), ("transactions.csv.gz".into(), Some(6), s2("from_address"), s2("0xnothex")));
+    assert_eq!(quarantined(&q, "etl", "not in the blocks export").2, s2("block_number"));
+    assert_eq!(quarantined(&q, "etl", "non-negative integer amount"), ("token_transfers.csv".into(), Some(5), s2("value"), s2("1.5")));
+    assert_eq!(quarantined(&q, "etl", "unix timestamp").2, s2("timestamp"));
+    assert_eq!(quarantined(&q, "etl", "one 32-byte amount").0, "logs.csv");
+    assert_eq!(quarantined(&q, "etl-traces", "40 hex digits").2, s2("to_address"));
+    // cryo: a 19-byte address and a 33-byte value (row index 1 and 2 of the file).
+    assert_eq!(quarantined(&q, "cryo", "20-byte address"), ("ethereum__erc20_transfers__00000100_to_00000101.parquet".into(), Some(1), s2("from_address"), None));
+    assert_eq!(quarantined(&q, "cryo", "at most 32 bytes").1, Some(2));
+    // Sanctions, labels, incidents, prices.
+    assert_eq!(quarantined(&q, "ofac", "40 hex digits").3, s2("0x12345"));
+    assert_eq!(quarantined(&q, "sdn-csv", "expected 12 columns").1, Some(4));
+    assert_eq!(quarantined(&q, "sdn-csv", "40 hex digits").3, s2("0xNOTANADDRESS"));
+    assert_eq!(quarantined(&q, "os", "FollowTheMoney").1, Some(5));
+    assert_eq!(quarantined(&q, "packs", "checksum").2, s2("address"));
+    assert_eq!(quarantined(&q, "packs", "unknown confidence").3, s2("very_sure"));
+    assert_eq!(quarantined(&q, "packs", "YYYY-MM-DD").3, s2("yesterday"));
+    assert_eq!(quarantined(&q, "actors", "actor ids are").3, s2("../etc"));
+    assert_eq!(quarantined(&q, "ledger", "YYYY-MM-DD"), ("ledger.csv".into(), Some(4), s2("date"), s2("2022-13-45")));
+    assert_eq!(quarantined(&q, "ledger", "needs a source").1, Some(5));
+    assert_eq!(quarantined(&q, "ledger", "non-negative USD").3, s2("-5"));
+    assert_eq!(quarantined(&q, "ledger", "`0x123`").2, s2("attacker_addresses"));
+    assert_eq!(quarantined(&q, "yahoo", "never 0").3, s2("null"));
+    assert_eq!(quarantined(&q, "plain", "conflicts with an earlier close 1.0001").1, Some(3));
+    assert_eq!(quarantined(&q, "cc", "positive USD close").3, s2("-1"));
+    assert_eq!(quarantined(&q, "es", "40 hex digits").3, s2("0xbad"));
+}
+
+#[test]
+fn chain_exports_become_exact_transfers_with_time_and_decimals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = full_config(tmp.path());
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let lake = ifr_pipeline::lake::Lake::new(&s.lake_dir);
+    let df = ifr_pipeline::sql(
+        &lake,
+        "SELECT source_file, kind, token_address, asset, from_address, to_address, amount_raw, decimals, amount, trace_address, log_index, year, month \
+         FROM transfers ORDER BY source_file, block_number, kind, log_index, trace_address",
+    )
+    .unwrap();
+    let rows: Vec<String> = (0..df.height())
+        .map(|i| df.get_row(i).unwrap().0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("|"))
+        .collect();
+    let want = [
+        // cryo: the 173,600 ETH internal transfer (once, though two overlapping files hold it) and USDC.
+        format!("\"ethereum__erc20_transfers__00000100_to_00000101.parquet\"|\"token\"|\"{USDC}\"|\"USDC\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"25500000000000\"|6|2.55e7|null|3|2022|3"),
+        format!("\"ethereum__native_transfers__00000100_to_00000100.parquet\"|\"native\"|null|\"ETH\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"173600000000000000000000\"|18|173600.0|\"#0\"|null|2022|3"),
+        // ethereum-etl logs: USDC (also in token_transfers: a duplicate) and DAI.
+        format!("\"logs.csv\"|\"token\"|\"{USDC}\"|\"USDC\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"25500000000000\"|6|2.55e7|null|3|2022|3"),
+        format!("\"logs.csv\"|\"token\"|\"0x6b175474e89094c44da98b954eedeac495271d0f\"|\"DAI\"|\"{ATTACKER}\"|\"{BRIDGE}\"|\"7000000000000000000\"|18|7.0|null|5|2022|3"),
+        // An unknown token keeps its exact amount; decimals and amount stay NULL.
+        format!("\"token_transfers.csv\"|\"token\"|\"0x0000000000000000000000000000000000001111\"|null|\"{ATTACKER}\"|\"{BRIDGE}\"|\"123\"|null|null|null|4|2022|3"),
+        // Traces: the top-level call and the internal 173,600 ETH; delegatecall, failed, zero and reward filtered.
+        format!("\"traces.csv\"|\"native\"|null|\"ETH\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"1000000000000000000\"|18|1.0|\"\"|null|2022|3"),
+        format!("\"traces.csv\"|\"native\"|null|\"ETH\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"173600000000000000000000\"|18|173600.0|\"0\"|null|2022|3"),
+        // A transaction's own value (the source has no traces), successful only.
+        format!("\"transactions.csv.gz\"|\"native\"|null|\"ETH\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"1000000000000000000\"|18|1.0|null|null|2022|3"),
+    ];
+    assert_eq!(rows, want);
+
+    // Partition layout: chain/year/month/source.
+    let files: Vec<String> = lake
+        .table_files("transfers")
+        .unwrap()
+        .iter()
+        .map(|p| p.strip_prefix(&s.lake_dir).unwrap().display().to_string())
+        .collect();
+    assert_eq!(files, ["transfers/ethereum/2022/03/cryo.parquet", "transfers/ethereum/2022/03/etl-traces.parquet", "transfers/ethereum/2022/03/etl.parquet"]);
+    // Block 200 (2022-04-14) lands in April.
+    assert!(s.lake_dir.join("blocks/ethereum/2022/04/etl.parquet").is_file());
+    let tx = table(&s, "transactions");
+    assert_eq!(tx.height(), 4);
+}
+
+#[test]
+fn sanctions_snapshots_give_listing_and_delisting_dates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = full_config(tmp.path());
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let lake = ifr_pipeline::lake::Lake::new(&s.lake_dir);
+    let df = ifr_pipeline::sql(
+        &lake,
+        "SELECT party_id, party_name, party_type, programs, currency, address, first_seen_snapshot, last_seen_snapshot, listed_date, delisted_date, party_listed_date \
+         FROM sanctions WHERE source = 'ofac' ORDER BY party_id, currency, address",
+    )
+    .unwrap();
+    let rows: Vec<String> = (0..df.height())
+        .map(|i| df.get_row(i).unwrap().0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("|"))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "\"27307\"|\"Lazarus Group\"|\"Entity\"|\"CYBER2;DPRK3\"|\"ETH\"|\"0x098b716b8aaf21512996dc57eb0615e2383e2f96\"|2022-06-01|2022-06-01|2022-06-01|null|2019-09-13",
+            "\"27307\"|\"Lazarus Group\"|\"Entity\"|\"CYBER2;DPRK3\"|\"ETH\"|\"0xa0e1c89ef1a489c9c7de96311ed5ce5d32c20e4b\"|2022-01-01|2022-06-01|null|null|2019-09-13",
+            "\"27307\"|\"Lazarus Group\"|\"Entity\"|\"CYBER2;DPRK3\"|\"XBT\"|\"134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak\"|2022-01-01|2022-06-01|null|null|2019-09-13",
+            "\"500\"|\"KIM Test\"|\"Individual\"|\"DPRK3\"|\"ETH\"|\"0x3cffd56b47b7b41c56258d9c7731abadc360e073\"|2022-01-01|2022-01-01|null|2022-06-01|2021-05-01",
+        ]
+    );
+    // The legacy CSV names the same parties; its date comes from the file name.
+    let csv = ifr_pipeline::sql(&lake, "SELECT party_id, programs, address FROM sanctions WHERE source = 'sdn-csv' AND party_id = '27307' ORDER BY address").unwrap();
+    assert_eq!(csv.height(), 3);
+    assert_eq!(csv.column("programs").unwrap().str().unwrap().get(0), Some("CYBER2;DPRK3"));
+    // OpenSanctions: the wallet takes its holder's name and the holder's programs.
+    let os = ifr_pipeline::sql(&lake, "SELECT party_name, programs, listed_date FROM sanctions WHERE source = 'os'").unwrap();
+    assert_eq!(strings(&os, "party_name"), ["Lazarus Group"]);
+    assert_eq!(strings(&os, "programs"), ["CYBER2;DPRK3"]);
+}
+
+#[test]
+fn labels_inherit_tagpack_headers_and_map_confidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = full_config(tmp.path());
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let lake = ifr_pipeline::lake::Lake::new(&s.lake_dir);
+    let df = ifr_pipeline::sql(&lake, "SELECT address, currency, label, actor, category, confidence, source FROM labels WHERE pack = 'Test pack' ORDER BY address").unwrap();
+    let rows: Vec<String> = (0..df.height())
+        .map(|i| df.get_row(i).unwrap().0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("|"))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "\"0x098b716b8aaf21512996dc57eb0615e2383e2f96\"|\"ETH\"|\"Lazarus group\"|\"lazarusgroup\"|\"user\"|60|\"https://example.org/lazarus\"",
+            "\"0x7e3167771bf23ac10930803589d1424903b36584\"|\"ETH\"|\"<script>alert(1)</script>\"|\"lazarusgroup\"|\"user\"|60|\"https://example.org/lazarus\"",
+            "\"0xa0e1c89ef1a489c9c7de96311ed5ce5d32c20e4b\"|\"ETH\"|\"Lazarus wallet 2\"|\"lazarusgroup\"|\"user\"|50|\"https://example.org/lazarus\"",
+            "\"134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak\"|\"BTC\"|\"Lazarus group\"|\"lazarusgroup\"|\"user\"|60|\"https://example.org/lazarus\"",
+        ]
+    );
+    let es = ifr_pipeline::sql(&lake, "SELECT label, category FROM labels WHERE pack LIKE 'etherscan:%' ORDER BY label").unwrap();
+    assert_eq!(strings(&es, "category"), ["bridge", "exchange", "mixer", "sanctioned"]);
+    let actors = ifr_pipeline::sql(&lake, "SELECT id, parent, sdn_party_id FROM actors ORDER BY id").unwrap();
+    assert_eq!(strings(&actors, "id"), ["dprk", "lazarusgroup"]);
+    assert_eq!(strings(&actors, "parent"), ["<null>", "dprk"]);
+}
+
+#[test]
+fn written_tables_match_their_documented_schemas() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = full_config(tmp.path());
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let lake = ifr_pipeline::lake::Lake::new(&s.lake_dir);
+    for t in ifr_pipeline::schema::all() {
+        let files = lake.table_files(&t.table).unwrap();
+        assert!(!files.is_empty(), "the fixtures write every table; {} has no file", t.table);
+        for f in files {
+            let df = ifr_pipeline::table::read_parquet(&f).unwrap();
+            assert_eq!(df.schema().as_ref(), &t.polars_schema(), "{}", f.display());
+            for c in t.columns.iter().filter(|c| !c.nullable) {
+                assert_eq!(df.column(&c.name).unwrap().null_count(), 0, "{}.{} is documented NOT NULL", t.table, c.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn rerun_on_unchanged_inputs_does_no_work_and_changes_no_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = full_config(tmp.path());
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let before = snapshot(&s.lake_dir);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let again = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    assert!(again.sources.iter().all(|x| x.status == "unchanged"), "{:?}", again.sources.iter().map(|x| (&x.name, x.status)).collect::<Vec<_>>());
+    assert_eq!(snapshot(&s.lake_dir), before, "a no-op run must not touch the lake (run reports aside)");
+
+    // Moving one input reloads that source only; output files whose bytes are the same are not
+    // rewritten (the labels keep their mtime; the quarantine rows name the new file path).
+    let pack = tmp.path().join("pack.yaml");
+    std::fs::copy(fixtures().join("tagpacks/pack.yaml"), &pack).unwrap();
+    let text = std::fs::read_to_string(s.config_path.clone()).unwrap().replace(&fixtures().join("tagpacks/pack.yaml").display().to_string(), "pack.yaml");
+    let s = settings(tmp.path(), &text);
+    let third = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let reloaded: Vec<&str> = third.sources.iter().filter(|x| x.status == "loaded").map(|x| x.name.as_str()).collect();
+    assert_eq!(reloaded, ["packs"]);
+    let after = snapshot(&s.lake_dir);
+    let changed: Vec<String> = after
+        .iter()
+        .filter(|f| !before.contains(f))
+        .map(|f| f.0.strip_prefix(&s.lake_dir).unwrap().display().to_string())
+        .collect();
+    assert_eq!(changed, ["_ingest/state.json", "quarantine/packs.parquet"]);
+    assert_eq!(after.len(), before.len());
+}
+
+#[test]
+fn a_failed_run_leaves_the_lake_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = full_config(tmp.path());
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let before = snapshot(&s.lake_dir);
+
+    // Change a good source (would rewrite its files) and add a truncated Parquet file: the run fails.
+    std::fs::copy(tmp.path().join("cryo/ethereum__blocks__00000100_to_00000101.parquet"), tmp.path().join("blocks.parquet")).unwrap();
+    let bytes = std::fs::read(tmp.path().join("cryo/ethereum__erc20_transfers__00000100_to_00000101.parquet")).unwrap();
+    std::fs::write(tmp.path().join("cryo/ethereum__erc20_transfers__00000102_to_00000103.parquet"), &bytes[..bytes.len() / 2]).unwrap();
+    let err = ifr_pipeline::ingest(&s, &NoProgress).unwrap_err();
+    let msg = format!("{err}");
+    assert!(msg.contains("ethereum__erc20_transfers__00000102_to_00000103.parquet") && msg.contains("Parquet"), "{msg}");
+    assert_eq!(snapshot(&s.lake_dir), before);
+    assert!(!s.lake_dir.join(".staging").exists() || std::fs::read_dir(s.lake_dir.join(".staging")).unwrap().next().is_none());
+}
+
+fn one_source(dir: &Path, kind: &str, format: &str, path: &Path, extra: &str) -> Settings {
+    settings(dir, &format!("[[sources]]\nname = \"x\"\nkind = \"{kind}\"\nformat = \"{format}\"\npath = \"{}\"\n{extra}\n", path.display()))
+}
+
+#[test]
+fn unreadable_files_stop_the_run_with_the_file_and_what_was_expected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = fixtures();
+    let cases: Vec<(&str, &str, PathBuf, &str, &str)> = vec![
+        ("sanctions", "ofac-xml", fx.join("bad/entities.xml"), "", "refuses entity declarations"),
+        ("sanctions", "ofac-xml", fx.join("bad/not_xml.xml"), "", "expected an OFAC SDN_ADVANCED XML file"),
+        ("prices", "yahoo", fx.join("prices/plain.csv"), "asset = \"ETH\"", "missing column(s) Date, Close"),
+        ("prices", "yahoo", fx.join("prices/plain.csv"), "", "cannot tell which asset"),
+        ("labels", "tagpack", fx.join("tagpacks/actors.yaml"), "", "expected a TagPack"),
+        ("chain", "ethereum-etl", fx.join("prices/plain.csv"), "chain = \"ethereum\"", "not an ethereum-etl export"),
+        ("sanctions", "ofac-csv", fx.join("incidents/ledger.csv"), "", "publication date"),
+    ];
+    for (kind, format, path, extra, needle) in cases {
+        let s = one_source(tmp.path(), kind, format, &path, extra);
+        let err = format!("{:#}", anyhow::Error::from(ifr_pipeline::ingest(&s, &NoProgress).unwrap_err()));
+        assert!(err.contains(&path.file_name().unwrap().to_string_lossy().to_string()) && err.contains(needle), "{format}: {err}");
+        assert!(ifr_pipeline::lake::Lake::new(&s.lake_dir).table_files(kind).unwrap().is_empty());
+    }
+    // cryo with only value_f64 is refused: floats are not exact.
+    let dir = tmp.path().join("f64");
+    let mut df = DataFrame::new(
+        1,
+        vec![
+            Column::new("block_number".into(), [1u32]),
+            Column::new("transfer_index".into(), [0u32]),
+            Column::new("transaction_hash".into(), ["0x".to_string() + &"ab".repeat(32)]),
+            Column::new("from_address".into(), [BRIDGE]),
+            Column::new("to_address".into(), [ATTACKER]),
+            Column::new("value_f64".into(), [1.0f64]),
+        ],
+    )
+    .unwrap();
+    write(&mut df, &dir.join("ethereum__native_transfers__1_to_1.parquet"));
+    let s = one_source(tmp.path(), "chain", "cryo", &dir, "chain = \"ethereum\"");
+    let err = ifr_pipeline::ingest(&s, &NoProgress).unwrap_err().to_string();
+    assert!(err.contains("value_f64 column alone is not exact") && err.contains("native_transfers__1_to_1"), "{err}");
+}

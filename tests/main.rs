@@ -1,0 +1,6 @@
+//! ifr's end-to-end tests: one test binary (each links polars), modules by capability.
+
+mod common;
+mod ingest;
+mod cli;
+mod real_data;
