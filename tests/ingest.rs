@@ -230,6 +230,11 @@ fn every_format_accounts_for_every_row() {
     sorted.sort_by_key(|k| ["assets", "actors", "labels", "sanctions", "incidents", "prices", "chain"].iter().position(|x| x == k));
     assert_eq!(order, sorted);
 
+    // "Not a Transfer event" rows are counted with their reason, not silently dropped.
+    let etl = &summary.sources.iter().find(|s| s.name == "etl").unwrap().counts;
+    assert_eq!(etl.filtered_reasons.get("log: not an ERC-20 Transfer event"), Some(&1));
+    assert_eq!(etl.filtered_reasons.get("log: ERC-721 Transfer (a token id, not an amount)"), Some(&1));
+
     // The quarantine table has one row per quarantined item, each with a reason.
     let q = table(&s, "quarantine");
     let total_q: u64 = summary.sources.iter().map(|s| s.counts.quarantined).sum();
@@ -380,17 +385,17 @@ fn labels_inherit_tagpack_headers_and_map_confidence() {
     let s = full_config(tmp.path());
     ifr_pipeline::ingest(&s, &NoProgress).unwrap();
     let lake = ifr_pipeline::lake::Lake::new(&s.lake_dir);
-    let df = ifr_pipeline::sql(&lake, "SELECT address, currency, label, actor, category, confidence, source FROM labels WHERE pack = 'Test pack' ORDER BY address").unwrap();
+    let df = ifr_pipeline::sql(&lake, "SELECT address, chain, label, actor, category, confidence, source FROM labels WHERE pack = 'Test pack' ORDER BY address").unwrap();
     let rows: Vec<String> = (0..df.height())
         .map(|i| df.get_row(i).unwrap().0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("|"))
         .collect();
     assert_eq!(
         rows,
         [
-            "\"0x098b716b8aaf21512996dc57eb0615e2383e2f96\"|\"ETH\"|\"Lazarus group\"|\"lazarusgroup\"|\"user\"|60|\"https://example.org/lazarus\"",
-            "\"0x7e3167771bf23ac10930803589d1424903b36584\"|\"ETH\"|\"<script>alert(1)</script>\"|\"lazarusgroup\"|\"user\"|60|\"https://example.org/lazarus\"",
-            "\"0xa0e1c89ef1a489c9c7de96311ed5ce5d32c20e4b\"|\"ETH\"|\"Lazarus wallet 2\"|\"lazarusgroup\"|\"user\"|50|\"https://example.org/lazarus\"",
-            "\"134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak\"|\"BTC\"|\"Lazarus group\"|\"lazarusgroup\"|\"user\"|60|\"https://example.org/lazarus\"",
+            "\"0x098b716b8aaf21512996dc57eb0615e2383e2f96\"|\"ethereum\"|\"Lazarus group\"|\"lazarusgroup\"|\"user\"|60|\"https://example.org/lazarus\"",
+            "\"0x7e3167771bf23ac10930803589d1424903b36584\"|\"ethereum\"|\"<script>alert(1)</script>\"|\"lazarusgroup\"|\"user\"|60|\"https://example.org/lazarus\"",
+            "\"0xa0e1c89ef1a489c9c7de96311ed5ce5d32c20e4b\"|\"ethereum\"|\"Lazarus wallet 2\"|\"lazarusgroup\"|\"user\"|50|\"https://example.org/lazarus\"",
+            "\"134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak\"|\"bitcoin\"|\"Lazarus group\"|\"lazarusgroup\"|\"user\"|60|\"https://example.org/lazarus\"",
         ]
     );
     let es = ifr_pipeline::sql(&lake, "SELECT label, category FROM labels WHERE pack LIKE 'etherscan:%' ORDER BY label").unwrap();
@@ -478,6 +483,7 @@ fn unreadable_files_stop_the_run_with_the_file_and_what_was_expected() {
     let cases: Vec<(&str, &str, PathBuf, &str, &str)> = vec![
         ("sanctions", "ofac-xml", fx.join("bad/entities.xml"), "", "refuses entity declarations"),
         ("sanctions", "ofac-xml", fx.join("bad/not_xml.xml"), "", "expected an OFAC SDN_ADVANCED XML file"),
+        ("sanctions", "ofac-xml", fx.join("bad/truncated.xml.bz2"), "", "truncated or corrupt"),
         ("prices", "yahoo", fx.join("prices/plain.csv"), "asset = \"ETH\"", "missing column(s) Date, Close"),
         ("prices", "yahoo", fx.join("prices/plain.csv"), "", "cannot tell which asset"),
         ("labels", "tagpack", fx.join("tagpacks/actors.yaml"), "", "expected a TagPack"),

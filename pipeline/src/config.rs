@@ -210,7 +210,7 @@ impl Settings {
             .map_err(|e| Error::Config(format!("`{}`: {}", path.display(), e.to_string().trim_end())))?;
         let abs = std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
         let base_dir = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-        let lake_dir = base_dir.join(raw.lake.as_deref().unwrap_or("lake"));
+        let lake_dir = normalize(&base_dir.join(raw.lake.as_deref().unwrap_or("lake")));
 
         let mut sources = Vec::with_capacity(raw.sources.len());
         let mut counters = std::collections::HashMap::new();
@@ -260,7 +260,7 @@ impl Settings {
                 name,
                 kind: s.kind,
                 format: s.format,
-                path: base_dir.join(&s.path),
+                path: normalize(&base_dir.join(&s.path)),
                 path_spec: s.path,
                 chain: s.chain,
                 asset: s.asset,
@@ -268,6 +268,24 @@ impl Settings {
         }
         Ok(Settings { config_path: abs, base_dir, lake_dir, sources })
     }
+}
+
+/// Resolve `.` and `..` lexically (no file-system access: the path may be a glob).
+pub fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Names that become file or folder names in the lake.
@@ -374,6 +392,9 @@ mod tests {
         assert_eq!(s.lake_dir, PathBuf::from("/tmp/x/out/lake"));
         assert_eq!(s.sources[0].path, PathBuf::from("/tmp/x/p/*.csv"));
         assert_eq!(s.sources[0].name, "prices-yahoo-1");
+        let s = parse("lake='../l'\n[[sources]]\nkind='prices'\nformat='yahoo'\npath='./a/../p.csv'\n")?;
+        assert_eq!(s.lake_dir, PathBuf::from("/tmp/l"));
+        assert_eq!(s.sources[0].path, PathBuf::from("/tmp/x/p.csv"));
         Ok(())
     }
 }

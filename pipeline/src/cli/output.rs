@@ -9,40 +9,45 @@ use crate::args::OutputFormat;
 use ifr_pipeline::config::SourceSpec;
 use ifr_pipeline::{IngestSummary, SourceSummary, TableInfo};
 
-/// A spinner per source while it loads, on a terminal only.
+/// A bar per source (files loaded of the source's files), on a terminal only.
 pub struct Bars {
-    bar: Option<ProgressBar>,
+    bar: std::cell::RefCell<Option<ProgressBar>>,
+    tty: bool,
 }
 
 impl Bars {
     pub fn new() -> Bars {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let b = ProgressBar::new_spinner();
-            b.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
-            b.enable_steady_tick(std::time::Duration::from_millis(120));
-            b
-        });
-        Bars { bar }
+        Bars { bar: std::cell::RefCell::new(None), tty: std::io::stderr().is_terminal() }
     }
 }
 
 impl ifr_pipeline::Progress for Bars {
     fn source_started(&self, spec: &SourceSpec, files: usize, bytes: u64) {
-        if let Some(b) = &self.bar {
-            b.set_message(format!("{} ({}, {} file(s), {:.1} MB)", spec.name, spec.format.as_str(), files, bytes as f64 / 1e6));
+        if !self.tty {
+            return;
         }
+        let b = ProgressBar::new(files as u64);
+        let style = ProgressStyle::with_template("{prefix:>20} [{bar:30}] {pos}/{len} files {elapsed:>4} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        b.set_style(style);
+        b.set_prefix(spec.name.clone());
+        b.set_message(format!("{} · {:.1} MB", spec.format.as_str(), bytes as f64 / 1e6));
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
+        *self.bar.borrow_mut() = Some(b);
     }
-    fn source_finished(&self, s: &SourceSummary) {
-        if let Some(b) = &self.bar {
-            b.println(format!("  {} {} ({:.2} s)", s.status, s.name, s.seconds));
-        }
-    }
-}
 
-impl Drop for Bars {
-    fn drop(&mut self) {
-        if let Some(b) = &self.bar {
+    fn file_started(&self, path: &std::path::Path) {
+        if let Some(b) = self.bar.borrow().as_ref() {
+            b.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            b.inc(1);
+        }
+    }
+
+    fn source_finished(&self, s: &SourceSummary) {
+        if let Some(b) = self.bar.borrow_mut().take() {
             b.finish_and_clear();
+            eprintln!("{:>20} {} in {:.2} s", s.name, s.status, s.seconds);
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::table::Cell;
 
 pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
-    for path in input.files {
+    for path in input.each_file() {
         let mut csv = CsvFile::open(path, &["chain", "token_address", "symbol", "decimals"])?;
         let c: Vec<Option<usize>> =
             ["chain", "token_address", "symbol", "decimals", "price_asset", "source"].iter().map(|n| csv.index(n)).collect();

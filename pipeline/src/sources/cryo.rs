@@ -136,6 +136,7 @@ pub fn load(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Res
     let has_traces = files.iter().any(|(d, _)| *d == "traces");
 
     for (ds, path) in files {
+        input.file_started(path);
         let fr = Frame { df: read_frame(path)?, path, dataset: ds };
         match ds {
             "blocks" => blocks(&fr, acc, stage)?,

@@ -80,6 +80,7 @@ pub fn load(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Res
     files.sort();
     let has_traces = files.iter().any(|(d, _)| *d == Dataset::Traces);
     for (ds, path) in &files {
+        input.file_started(path);
         match ds {
             Dataset::Blocks => blocks(path, acc, stage)?,
             Dataset::Transactions => transactions(path, acc, stage, !has_traces)?,

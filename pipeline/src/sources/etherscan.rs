@@ -47,7 +47,7 @@ struct Entry {
 }
 
 pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
-    for path in input.files {
+    for path in input.each_file() {
         let text = super::read_text(path)?;
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
             .map_err(|e| Error::input_caused(path, "expected a JSON object {address: {name, labels}}", e))?;
@@ -83,6 +83,7 @@ pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
                 vec![
                     Cell::Str(addr),
                     Cell::Str("ETH".into()),
+                    Cell::Str("ethereum".into()),
                     Cell::Str(label),
                     Cell::Null,
                     category(&e.labels, &e.name).into(),

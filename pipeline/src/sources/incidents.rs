@@ -54,7 +54,7 @@ fn hashes(s: &str) -> Result<Option<String>, String> {
 }
 
 pub fn load_ledger(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
-    for path in input.files {
+    for path in input.each_file() {
         let mut csv = CsvFile::open(path, &["id", "date", "name", "source_url"])?;
         let idx: Vec<Option<usize>> = LEDGER_COLUMNS.iter().map(|c| csv.index(c)).collect();
         let col = |rec: &csv::StringRecord, name: &str| -> String {
@@ -165,7 +165,7 @@ fn slug(s: &str) -> String {
 /// same day gets `-2`, `-3` …, and only an identical row counts as a duplicate.
 pub fn load_defillama(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     let mut seen: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
-    for path in input.files {
+    for path in input.each_file() {
         let mut csv = CsvFile::open(path, &["date", "name", "amount", "chain", "source"])?;
         let i = |n: &str| csv.index(n);
         let (c_date, c_name, c_class, c_tech, c_amount, c_chain, c_source, c_ret) = (

@@ -241,6 +241,19 @@ pub fn day_to_string(days: i32) -> String {
 pub struct Input<'a> {
     pub spec: &'a crate::config::SourceSpec,
     pub files: &'a [PathBuf],
+    /// Told when the loader starts on each file (progress bars).
+    pub on_file: &'a dyn Fn(&Path),
+}
+
+impl<'a> Input<'a> {
+    /// The files in order, reporting each as the loader reaches it.
+    pub fn each_file(&self) -> impl Iterator<Item = &'a PathBuf> + '_ {
+        self.files.iter().inspect(move |p| (self.on_file)(p))
+    }
+
+    pub fn file_started(&self, path: &Path) {
+        (self.on_file)(path)
+    }
 }
 
 /// Empty or whitespace-only → None.

@@ -50,7 +50,7 @@ fn field(s: &str) -> Option<&str> {
 
 pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     let mut snaps = Vec::new();
-    for path in input.files {
+    for path in input.each_file() {
         let day = date_in_name(path).ok_or_else(|| {
             Error::input(path, "sdn.csv carries no publication date: put it in the file name (e.g. sdn_2024-05-28.csv)")
         })?;

@@ -186,8 +186,11 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
     let mut in_program_measure = false;
 
     loop {
-        let ev = xml.read_event_into(&mut buf).map_err(|e| {
-            Error::input_caused(path, format!("not well-formed XML near byte {}", xml.buffer_position()), e)
+        let ev = xml.read_event_into(&mut buf).map_err(|e| match e {
+            quick_xml::Error::Io(_) => {
+                Error::input_caused(path, "cannot be read to the end (a truncated or corrupt .bz2/.gz file?)", e)
+            }
+            _ => Error::input_caused(path, format!("not well-formed XML near byte {}", xml.buffer_position()), e),
         })?;
         match ev {
             Event::DocType(d) => {
@@ -196,7 +199,15 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
                     return Err(bad("the XML declares entities (<!ENTITY …>); ifr refuses entity declarations and never expands them".into()));
                 }
             }
-            Event::Start(e) | Event::Empty(e) => {
+            // A self-closing element has no End event: it may carry attributes but opens no state.
+            Event::Empty(e) => {
+                if e.local_name().as_ref() == b"PartySubType" {
+                    if let Some((s, t)) = attr_u32(&e, b"ID").zip(attr_u32(&e, b"PartyTypeID")) {
+                        sub_type_to_type.insert(s, t);
+                    }
+                }
+            }
+            Event::Start(e) => {
                 let name = e.local_name();
                 match name.as_ref() {
                     b"Sanctions" => saw_root = true,
@@ -452,7 +463,7 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
 /// Load every snapshot of a source and merge them into one row per (list, party, currency, address).
 pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     let mut snaps = Vec::new();
-    for f in input.files {
+    for f in input.each_file() {
         snaps.push(parse(f)?);
     }
     merge_snapshots(snaps, &input.spec.name, acc)

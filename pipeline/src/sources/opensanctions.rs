@@ -48,7 +48,7 @@ pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     let mut names: HashMap<String, (String, String)> = HashMap::new();
     let mut programs: HashMap<String, (Vec<String>, Option<String>)> = HashMap::new();
     let mut wallets = Vec::new();
-    for path in input.files {
+    for path in input.each_file() {
         let reader = std::io::BufReader::new(super::open_maybe_compressed(path)?);
         for (i, line) in reader.lines().enumerate() {
             let line_no = i as i64 + 1;

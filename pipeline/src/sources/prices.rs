@@ -59,7 +59,7 @@ pub fn asset_from_yahoo_name(path: &Path) -> Option<String> {
 
 pub fn load_yahoo(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     let mut seen = Seen::default();
-    for path in input.files {
+    for path in input.each_file() {
         let asset = match input.spec.asset.clone().or_else(|| asset_from_yahoo_name(path)) {
             Some(a) => a,
             None => {
@@ -87,7 +87,7 @@ pub fn load_yahoo(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
 
 pub fn load_price_csv(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     let mut seen = Seen::default();
-    for path in input.files {
+    for path in input.each_file() {
         let mut csv = CsvFile::open(path, &["day", "asset", "close_usd"])?;
         let (c_day, c_asset, c_close) = (csv.index("day"), csv.index("asset"), csv.index("close_usd"));
         for rec in csv.reader.records() {
@@ -118,7 +118,7 @@ struct CcCoin {
 
 pub fn load_cryptocompare(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     let mut seen = Seen::default();
-    for path in input.files {
+    for path in input.each_file() {
         let text = super::read_text(path)?;
         let file: CcFile = serde_json::from_str(&text)
             .map_err(|e| Error::input_caused(path, "expected CryptoCompare daily JSON {coins: {SYM: {prices: [{date, price}]}}}", e))?;

@@ -66,7 +66,7 @@ fn field<'a>(tag: &'a Mapping, header: &'a Mapping, key: &str) -> Option<&'a Val
 }
 
 pub fn load_tagpacks(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
-    for path in input.files {
+    for path in input.each_file() {
         let header = read_yaml(path)?;
         let Some(Value::Sequence(tags)) = header.get("tags") else {
             return Err(Error::input(path, "expected a TagPack: a `tags:` list"));
@@ -134,7 +134,8 @@ pub fn load_tagpacks(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
                 "labels",
                 vec![
                     Cell::Str(addr),
-                    Cell::Str(currency),
+                    Cell::Str(currency.clone()),
+                    address::chain_of_currency(&currency).into(),
                     Cell::Str(label),
                     text(field(tag, &header, "actor")).into(),
                     text(field(tag, &header, "category")).into(),
@@ -153,7 +154,7 @@ pub fn load_tagpacks(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
 }
 
 pub fn load_actorpacks(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
-    for path in input.files {
+    for path in input.each_file() {
         let header = read_yaml(path)?;
         let Some(Value::Sequence(actors)) = header.get("actors") else {
             return Err(Error::input(path, "expected an ActorPack: an `actors:` list"));

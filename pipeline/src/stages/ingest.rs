@@ -48,6 +48,8 @@ pub struct IngestSummary {
 /// Progress callbacks (the CLI draws bars; tests pass nothing).
 pub trait Progress {
     fn source_started(&self, _spec: &SourceSpec, _files: usize, _bytes: u64) {}
+    /// The loader of the current source started on one of its files.
+    fn file_started(&self, _path: &Path) {}
     fn source_finished(&self, _summary: &SourceSummary) {}
 }
 
@@ -110,8 +112,15 @@ fn run_loader(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
 }
 
 /// Load one source into `staging`; returns the lake-relative files written and the counts.
-fn stage_source(spec: &SourceSpec, files: &[PathBuf], staging: &Path, assets: &chain::Assets) -> Result<(Vec<PathBuf>, Counts)> {
-    let input = Input { spec, files };
+fn stage_source(
+    spec: &SourceSpec,
+    files: &[PathBuf],
+    staging: &Path,
+    assets: &chain::Assets,
+    progress: &dyn Progress,
+) -> Result<(Vec<PathBuf>, Counts)> {
+    let on_file = |p: &Path| progress.file_started(p);
+    let input = Input { spec, files, on_file: &on_file };
     let mut acc = Acc::new(&spec.name);
     let mut written = Vec::new();
     if spec.kind == Kind::Chain {
@@ -190,7 +199,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
                 assets = Some(a);
             }
             let empty = chain::Assets::default();
-            let (written, counts) = stage_source(spec, &files, &staging_dir, assets.as_ref().unwrap_or(&empty))?;
+            let (written, counts) = stage_source(spec, &files, &staging_dir, assets.as_ref().unwrap_or(&empty), progress)?;
             if spec.kind == Kind::Assets {
                 for o in written.iter().filter(|o| o.starts_with("assets")) {
                     asset_frames.push(read_parquet(&staging_dir.join(o))?);
