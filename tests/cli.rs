@@ -13,9 +13,12 @@ fn tables_and_sql_golden_outputs() {
     assert_eq!(out.lines().count(), s.sources.len() + 1, "{out}");
     assert!(out.contains("etl [chain ethereum-etl] loaded: read 26, loaded 10, quarantined 10, duplicates 4, filtered 2; files "), "{out}");
 
-    let o = ifr(tmp.path(), &["tables"]);
+    let o = ifr(tmp.path(), &["tables", "--brief"]);
     assert!(o.status.success(), "{}", stderr(&o));
     golden("tables.txt", &stdout(&o));
+    let o = ifr(tmp.path(), &["tables"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    golden("tables_columns.txt", &stdout(&o));
 
     let q = "SELECT party_name, currency, address, listed_date, delisted_date FROM sanctions WHERE source = 'ofac' ORDER BY address";
     for (fmt, file) in [("table", "sql_table.txt"), ("csv", "sql.csv"), ("json", "sql.json")] {

@@ -51,6 +51,13 @@ pub fn table(s: &Settings, name: &str) -> DataFrame {
     ifr_pipeline::lake::Lake::new(&s.lake_dir).scan(name).unwrap().collect().unwrap()
 }
 
+/// Each row as its values joined by `|` (strings quoted, NULL as `null`).
+pub fn rows(df: &DataFrame) -> Vec<String> {
+    (0..df.height())
+        .map(|i| df.get_row(i).unwrap().0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("|"))
+        .collect()
+}
+
 /// A string column as a sorted vector.
 pub fn strings(df: &DataFrame, col: &str) -> Vec<String> {
     let mut v: Vec<String> = df.column(col).unwrap().str().unwrap().iter().map(|x| x.unwrap_or("<null>").to_string()).collect();

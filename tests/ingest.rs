@@ -311,9 +311,7 @@ fn chain_exports_become_exact_transfers_with_time_and_decimals() {
          FROM transfers ORDER BY source_file, block_number, kind, log_index, trace_address",
     )
     .unwrap();
-    let rows: Vec<String> = (0..df.height())
-        .map(|i| df.get_row(i).unwrap().0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("|"))
-        .collect();
+    let rows = rows(&df);
     let want = [
         // cryo: the 173,600 ETH internal transfer (once, though two overlapping files hold it) and USDC.
         format!("\"ethereum__erc20_transfers__00000100_to_00000101.parquet\"|\"token\"|\"{USDC}\"|\"USDC\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"25500000000000\"|6|2.55e7|null|3|2022|3"),
@@ -357,9 +355,7 @@ fn sanctions_snapshots_give_listing_and_delisting_dates() {
          FROM sanctions WHERE source = 'ofac' ORDER BY party_id, currency, address",
     )
     .unwrap();
-    let rows: Vec<String> = (0..df.height())
-        .map(|i| df.get_row(i).unwrap().0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("|"))
-        .collect();
+    let rows = rows(&df);
     assert_eq!(
         rows,
         [
@@ -386,9 +382,7 @@ fn labels_inherit_tagpack_headers_and_map_confidence() {
     ifr_pipeline::ingest(&s, &NoProgress).unwrap();
     let lake = ifr_pipeline::lake::Lake::new(&s.lake_dir);
     let df = ifr_pipeline::sql(&lake, "SELECT address, chain, label, actor, category, confidence, source FROM labels WHERE pack = 'Test pack' ORDER BY address").unwrap();
-    let rows: Vec<String> = (0..df.height())
-        .map(|i| df.get_row(i).unwrap().0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("|"))
-        .collect();
+    let rows = rows(&df);
     assert_eq!(
         rows,
         [

@@ -55,11 +55,12 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// List the lake tables with their row counts (and, with --columns, their documented columns).
+    /// List the lake tables with their row counts, files, partitioning and documented columns.
     Tables {
         #[command(flatten)]
         config: ConfigArg,
+        /// One line per table, without the columns.
         #[arg(long)]
-        columns: bool,
+        brief: bool,
     },
 }

@@ -40,10 +40,10 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             let mut df = ifr_pipeline::sql(&lake, &query)?;
             output::print_frame(&mut df, format)?;
         }
-        args::Command::Tables { config, columns } => {
+        args::Command::Tables { config, brief } => {
             let settings = config.settings()?;
             let lake = ifr_pipeline::lake::Lake::new(&settings.lake_dir);
-            output::print_tables(&ifr_pipeline::tables(&lake)?, columns)?;
+            output::print_tables(&ifr_pipeline::tables(&lake)?, !brief)?;
         }
     }
     Ok(())

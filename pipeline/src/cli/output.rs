@@ -151,6 +151,7 @@ pub fn print_tables(tables: &[TableInfo], columns: bool) -> std::io::Result<()> 
             for (name, ty, meaning) in &t.columns {
                 writeln!(out, "    {name:<20} {ty:<9} {meaning}")?;
             }
+            writeln!(out)?;
         }
     }
     Ok(())

@@ -96,6 +96,26 @@ pub struct Transfer<'a> {
     pub counted: bool,
 }
 
+impl<'a> Transfer<'a> {
+    /// A counted transfer with the required fields; set the others with struct-update syntax.
+    pub fn new(block_number: i64, tx_hash: String, from: String, to: String, amount: U256, file: &'a Path) -> Self {
+        Transfer {
+            block_number,
+            time: None,
+            tx_hash,
+            tx_index: None,
+            log_index: None,
+            trace_address: None,
+            token: None,
+            from,
+            to,
+            amount,
+            file,
+            counted: true,
+        }
+    }
+}
+
 pub struct ChainStage<'a> {
     pub chain: String,
     pub source: String,
@@ -191,6 +211,32 @@ impl<'a> ChainStage<'a> {
         })?;
         acc.counts.loaded += 1;
         Ok(true)
+    }
+
+    /// The native value a successful top-level transaction moved, as a transfer (not counted as an
+    /// input item: the transaction row is). Nothing for zero values, failures or contract creations.
+    #[allow(clippy::too_many_arguments)]
+    pub fn transaction_value(
+        &mut self,
+        acc: &mut Acc,
+        at: At<'_>,
+        block_number: i64,
+        time: Option<i64>,
+        tx_hash: String,
+        tx_index: Option<i64>,
+        from: String,
+        to: Option<String>,
+        value: U256,
+        success: Option<bool>,
+    ) -> Result<()> {
+        match to {
+            Some(to) if !value.is_zero() && success != Some(false) => self.transfer(
+                acc,
+                at,
+                Transfer { time, tx_index, counted: false, ..Transfer::new(block_number, tx_hash, from, to, value, at.file) },
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// Stage a transfer; quarantines it when its block's time is unknown.

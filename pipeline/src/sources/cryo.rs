@@ -228,27 +228,8 @@ fn transactions(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>, value
         if !stage.transaction(acc, at, n, time, &tx, idx, &f, t.as_deref(), &v, ok)? {
             continue;
         }
-        if values_are_transfers && !v.is_zero() && ok != Some(false) {
-            if let Some(to) = t {
-                stage.transfer(
-                    acc,
-                    at,
-                    Transfer {
-                        block_number: n,
-                        time,
-                        tx_hash: tx,
-                        tx_index: idx,
-                        log_index: None,
-                        trace_address: None,
-                        token: None,
-                        from: f,
-                        to,
-                        amount: v,
-                        file: fr.path,
-                        counted: false,
-                    },
-                )?;
-            }
+        if values_are_transfers {
+            stage.transaction_value(acc, at, n, time, tx, idx, f, t, v, ok)?;
         }
     }
     Ok(())
@@ -298,24 +279,14 @@ fn transfers(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>, token: b
         let mut cells = cells.into_iter();
         let (tx, f, t) = (cells.next().unwrap_or_default(), cells.next().unwrap_or_default(), cells.next().unwrap_or_default());
         let tok = cells.next();
-        stage.transfer(
-            acc,
-            at,
-            Transfer {
-                block_number: n,
-                time: None,
-                tx_hash: tx,
-                tx_index: index.as_ref().and_then(|c| c.get(i)),
-                log_index: if token { Some(p) } else { None },
-                trace_address: if token { None } else { Some(format!("#{p}")) },
-                token: tok,
-                from: f,
-                to: t,
-                amount: v,
-                file: fr.path,
-                counted: true,
-            },
-        )?;
+        let base = Transfer::new(n, tx, f, t, v, fr.path);
+        let tx_index = index.as_ref().and_then(|c| c.get(i));
+        let transfer = if token {
+            Transfer { tx_index, log_index: Some(p), token: tok, ..base }
+        } else {
+            Transfer { tx_index, trace_address: Some(format!("#{p}")), ..base }
+        };
+        stage.transfer(acc, at, transfer)?;
     }
     Ok(())
 }
@@ -386,24 +357,8 @@ fn traces(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>, has_native:
             }
         };
         let ta = trace_address.get(i).map(|v| trace_address_text(&v)).unwrap_or_default();
-        stage.transfer(
-            acc,
-            at,
-            Transfer {
-                block_number: n,
-                time: None,
-                tx_hash: tx,
-                tx_index: index.as_ref().and_then(|c| c.get(i)),
-                log_index: None,
-                trace_address: Some(ta),
-                token: None,
-                from: f,
-                to: t,
-                amount: v,
-                file: fr.path,
-                counted: true,
-            },
-        )?;
+        let tx_index = index.as_ref().and_then(|c| c.get(i));
+        stage.transfer(acc, at, Transfer { tx_index, trace_address: Some(ta), ..Transfer::new(n, tx, f, t, v, fr.path) })?;
     }
     Ok(())
 }

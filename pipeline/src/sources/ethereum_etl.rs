@@ -174,27 +174,8 @@ fn transactions(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>, values_a
         if !stage.transaction(acc, at, n, time, &tx, idx, &from, to.as_deref(), &value, success)? {
             continue;
         }
-        if values_are_transfers && !value.is_zero() && success != Some(false) {
-            if let Some(to) = to {
-                stage.transfer(
-                    acc,
-                    at,
-                    Transfer {
-                        block_number: n,
-                        time,
-                        tx_hash: tx,
-                        tx_index: idx,
-                        log_index: None,
-                        trace_address: None,
-                        token: None,
-                        from,
-                        to,
-                        amount: value,
-                        file: path,
-                        counted: false,
-                    },
-                )?;
-            }
+        if values_are_transfers {
+            stage.transaction_value(acc, at, n, time, tx, idx, from, to, value, success)?;
         }
     }
     Ok(())
@@ -251,24 +232,8 @@ fn traces(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> 
             Some(t) => Some(field!(acc, at, "block_timestamp", t, parse_time(t))),
             None => None,
         };
-        stage.transfer(
-            acc,
-            at,
-            Transfer {
-                block_number: n,
-                time,
-                tx_hash: tx,
-                tx_index: idx,
-                log_index: None,
-                trace_address: Some(get(&rec, c[7]).trim().to_string()),
-                token: None,
-                from,
-                to,
-                amount: value,
-                file: path,
-                counted: true,
-            },
-        )?;
+        let trace_address = Some(get(&rec, c[7]).trim().to_string());
+        stage.transfer(acc, at, Transfer { time, tx_index: idx, trace_address, ..Transfer::new(n, tx, from, to, value, path) })?;
     }
     Ok(())
 }
@@ -296,24 +261,8 @@ fn token_transfers(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Re
             Some(t) => Some(field!(acc, at, "block_timestamp", t, parse_time(t))),
             None => None,
         };
-        stage.transfer(
-            acc,
-            at,
-            Transfer {
-                block_number: n,
-                time,
-                tx_hash: tx,
-                tx_index: idx,
-                log_index: Some(log),
-                trace_address: None,
-                token: Some(token),
-                from,
-                to,
-                amount: value,
-                file: path,
-                counted: true,
-            },
-        )?;
+        let token = Some(token);
+        stage.transfer(acc, at, Transfer { time, tx_index: idx, log_index: Some(log), token, ..Transfer::new(n, tx, from, to, value, path) })?;
     }
     Ok(())
 }
@@ -369,24 +318,8 @@ fn logs(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
             Some(t) => Some(field!(acc, at, "block_timestamp", t, parse_time(t))),
             None => None,
         };
-        stage.transfer(
-            acc,
-            at,
-            Transfer {
-                block_number: n,
-                time,
-                tx_hash: tx,
-                tx_index: idx,
-                log_index: Some(log),
-                trace_address: None,
-                token: Some(token),
-                from,
-                to,
-                amount: value,
-                file: path,
-                counted: true,
-            },
-        )?;
+        let token = Some(token);
+        stage.transfer(acc, at, Transfer { time, tx_index: idx, log_index: Some(log), token, ..Transfer::new(n, tx, from, to, value, path) })?;
     }
     Ok(())
 }
