@@ -28,8 +28,11 @@ fn between<'a>(text: &'a str, from: usize, start: &str, end: &str) -> Option<(&'
 /// party (first primary name parts) its (currency, address) features.
 struct Independent {
     per_currency: BTreeMap<String, usize>,
-    parties: Vec<(Vec<String>, Vec<(String, String)>)>,
+    parties: Vec<Party>,
 }
+
+/// A party's primary name parts and its (currency, address) features.
+type Party = (Vec<String>, Vec<(String, String)>);
 
 fn independent(text: &str) -> Independent {
     let mut ids: HashMap<String, String> = HashMap::new();

@@ -41,7 +41,7 @@ impl CsvFile {
 }
 
 /// A record's field by column index; missing (short row) reads as empty.
-pub fn get<'a>(rec: &'a csv::StringRecord, idx: Option<usize>) -> &'a str {
+pub fn get(rec: &csv::StringRecord, idx: Option<usize>) -> &str {
     idx.and_then(|i| rec.get(i)).unwrap_or("")
 }
 

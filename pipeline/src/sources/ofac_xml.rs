@@ -200,13 +200,12 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
                 }
             }
             // A self-closing element has no End event: it may carry attributes but opens no state.
-            Event::Empty(e) => {
-                if e.local_name().as_ref() == b"PartySubType" {
+            Event::Empty(e)
+                if e.local_name().as_ref() == b"PartySubType" => {
                     if let Some((s, t)) = attr_u32(&e, b"ID").zip(attr_u32(&e, b"PartyTypeID")) {
                         sub_type_to_type.insert(s, t);
                     }
                 }
-            }
             Event::Start(e) => {
                 let name = e.local_name();
                 match name.as_ref() {
@@ -286,19 +285,17 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
                 }
                 text_buf.clear();
             }
-            Event::Text(t) => {
-                if text != Text::None {
+            Event::Text(t)
+                if text != Text::None => {
                     let s = t.decode().map_err(|e| Error::input_caused(path, "text is not valid UTF-8", e))?;
                     text_buf.push_str(&s);
                 }
-            }
-            Event::CData(t) => {
-                if text != Text::None {
+            Event::CData(t)
+                if text != Text::None => {
                     text_buf.push_str(&String::from_utf8_lossy(&t));
                 }
-            }
-            Event::GeneralRef(r) => {
-                if text != Text::None {
+            Event::GeneralRef(r)
+                if text != Text::None => {
                     if let Ok(Some(c)) = r.resolve_char_ref() {
                         text_buf.push(c);
                     } else {
@@ -314,7 +311,6 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
                         }
                     }
                 }
-            }
             Event::End(e) => {
                 let name = e.local_name();
                 let t = std::mem::take(&mut text_buf);
