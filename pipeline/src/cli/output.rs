@@ -110,6 +110,9 @@ fn write_table(out: &mut impl Write, df: &DataFrame) -> anyhow::Result<()> {
                 AnyValue::Null => "null".to_string(),
                 AnyValue::String(x) => x.to_string(),
                 AnyValue::StringOwned(x) => x.to_string(),
+                // Plain decimals (Rust's shortest round-trip form), never exponent notation.
+                AnyValue::Float64(x) => format!("{x}"),
+                AnyValue::Float32(x) => format!("{x}"),
                 other => other.to_string(),
             });
         }
