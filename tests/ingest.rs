@@ -429,6 +429,15 @@ fn rerun_on_unchanged_inputs_does_no_work_and_changes_no_file() {
     assert!(again.sources.iter().all(|x| x.status == "unchanged"), "{:?}", again.sources.iter().map(|x| (&x.name, x.status)).collect::<Vec<_>>());
     assert_eq!(snapshot(&s.lake_dir), before, "a no-op run must not touch the lake (run reports aside)");
 
+    // A rewritten input with the same content (new mtime) is re-hashed, found unchanged, not reloaded.
+    let cryo_blocks = tmp.path().join("cryo/ethereum__blocks__00000100_to_00000101.parquet");
+    std::fs::write(&cryo_blocks, std::fs::read(&cryo_blocks).unwrap()).unwrap();
+    let touched = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    assert!(touched.sources.iter().all(|x| x.status == "unchanged"));
+    let tables = |v: &[(PathBuf, String, std::time::SystemTime)]| v.iter().filter(|f| !f.0.ends_with("state.json")).cloned().collect::<Vec<_>>();
+    assert_eq!(tables(&snapshot(&s.lake_dir)), tables(&before));
+    let before = snapshot(&s.lake_dir);
+
     // Moving one input reloads that source only; output files whose bytes are the same are not
     // rewritten (the labels keep their mtime; the quarantine rows name the new file path).
     let pack = tmp.path().join("pack.yaml");

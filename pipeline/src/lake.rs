@@ -27,6 +27,9 @@ pub struct FileInfo {
     pub path: String,
     pub bytes: u64,
     pub sha256: String,
+    /// Modification time (ns since the epoch) when hashed: an unchanged size and mtime reuse the hash.
+    #[serde(default)]
+    pub modified_ns: Option<u128>,
 }
 
 /// What one source last put in the lake.
@@ -165,11 +168,31 @@ pub fn remove_with_empty_parents(root: &Path, file: &Path) {
     }
 }
 
+fn modified_ns(meta: &std::fs::Metadata) -> Option<u128> {
+    meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_nanos())
+}
+
 /// sha256 of a file, streamed.
 pub fn hash_file(path: &Path) -> Result<FileInfo> {
     use sha2::{Digest, Sha256};
     let mut f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let meta = f.metadata().map_err(|e| Error::io("reading metadata of", path, e))?;
     let mut h = Sha256::new();
     let bytes = std::io::copy(&mut f, &mut h).map_err(|e| Error::io("reading", path, e))?;
-    Ok(FileInfo { path: path.display().to_string(), bytes, sha256: hex::encode(h.finalize()) })
+    Ok(FileInfo { path: path.display().to_string(), bytes, sha256: hex::encode(h.finalize()), modified_ns: modified_ns(&meta) })
+}
+
+/// Like `hash_file`, but a file whose path, size and modification time equal what was hashed last
+/// time keeps that hash without being read again (as git's index does): a no-op re-run over large
+/// chain exports reads nothing.
+pub fn hash_file_cached(path: &Path, previous: &[FileInfo]) -> Result<FileInfo> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("reading metadata of", path, e))?;
+    let shown = path.display().to_string();
+    let mtime = modified_ns(&meta);
+    if let Some(p) = previous.iter().find(|p| p.path == shown) {
+        if mtime.is_some() && p.modified_ns == mtime && p.bytes == meta.len() {
+            return Ok(p.clone());
+        }
+    }
+    hash_file(path)
 }

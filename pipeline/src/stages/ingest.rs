@@ -170,7 +170,8 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
     for spec in specs {
         let t0 = Instant::now();
         let files = spec.files()?;
-        let infos: Vec<FileInfo> = files.iter().map(|f| lake::hash_file(f)).collect::<Result<_>>()?;
+        let previous = state.sources.get(&spec.name).map(|p| p.files.as_slice()).unwrap_or_default();
+        let infos: Vec<FileInfo> = files.iter().map(|f| lake::hash_file_cached(f, previous)).collect::<Result<_>>()?;
         let bytes = infos.iter().map(|f| f.bytes).sum();
         progress.source_started(spec, files.len(), bytes);
         let deps = if spec.kind == Kind::Chain { assets_fp.clone() } else { String::new() };
@@ -183,6 +184,12 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
 
         let (counts, status, files_changed) = if unchanged {
             let p = prev.cloned().ok_or_else(|| Error::Internal("state vanished".into()))?;
+            if p.files != infos {
+                // Same content, new modification times: remember them so the next run reads nothing.
+                if let Some(st) = state.sources.get_mut(&spec.name) {
+                    st.files = infos.clone();
+                }
+            }
             if spec.kind == Kind::Assets {
                 for o in p.outputs.iter().filter(|o| o.starts_with("assets")) {
                     asset_frames.push(read_parquet(&lake.root.join(o))?);
