@@ -55,20 +55,24 @@ fn user_errors_exit_1_with_a_clear_message() {
 }
 
 #[test]
-fn the_default_config_loads_the_shipped_reference_data() {
+fn the_default_config_generates_the_sample_and_loads_it() {
     // The README's first command runs `ifr ingest` at the project root with ./ifr.toml; do the same
-    // on a copy so the test never writes into the source tree.
+    // on a copy (the sample is generated beside the copied config, never into the source tree).
     let tmp = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(root().join("ifr.toml")).unwrap().replace("data/reference", &root().join("data/reference").display().to_string());
+    let text = std::fs::read_to_string(root().join("ifr.toml"))
+        .unwrap()
+        .replace("\"data/reference", &format!("\"{}", root().join("data/reference").display()));
     std::fs::write(tmp.path().join("ifr.toml"), text).unwrap();
     let o = ifr(tmp.path(), &["ingest"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("generating the sample dataset"), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("reference-incidents [incidents ifr-ledger] loaded: read 1, loaded 1, quarantined 0"), "{out}");
-    assert!(out.contains("reference-tags [labels tagpack] loaded: read 2, loaded 2, quarantined 0"), "{out}");
-    let o = ifr(tmp.path(), &["sql", "SELECT id, actor, attacker_addresses FROM incidents", "-f", "csv"]);
-    assert_eq!(
-        stdout(&o),
-        "id,actor,attacker_addresses\nronin-2022,lazarus_group,0x098b716b8aaf21512996dc57eb0615e2383e2f96\n"
-    );
+    assert!(out.contains("chain [chain cryo] loaded: read 599"), "{out}");
+    assert_eq!(out.matches("quarantined 0,").count(), 7, "{out}");
+    let o = ifr(tmp.path(), &["sql", "SELECT id, actor FROM incidents ORDER BY date", "-f", "csv"]);
+    assert_eq!(stdout(&o), "id,actor\nronin-2022,lazarus_group\nharmony-2022,lazarus_group\nstake-2023,lazarus_group\ncoinex-2023,lazarus_group\n");
+    // A second run finds the sample and the lake as they were.
+    let o = ifr(tmp.path(), &["ingest"]);
+    assert!(!stderr(&o).contains("generating"), "{}", stderr(&o));
+    assert_eq!(stdout(&o).matches(" unchanged: ").count(), 7, "{}", stdout(&o));
 }

@@ -4,3 +4,4 @@ mod common;
 mod ingest;
 mod cli;
 mod real_data;
+mod synth;

@@ -156,6 +156,25 @@ struct RawConfig {
     /// Input sources, loaded in kind order (assets, actors, labels, sanctions, incidents, prices, chain).
     #[serde(default)]
     sources: Vec<RawSource>,
+    /// A synthetic dataset `ifr synth` writes on first use (when `out` has no ifr.toml yet).
+    #[serde(default)]
+    sample: Option<RawSample>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSample {
+    /// Folder to generate into, relative to the config file.
+    out: String,
+    /// Number of transfers. Default 300,000.
+    transfers: Option<u64>,
+    /// First and last UTC day (YYYY-MM-DD). Default 2021-01-01 to 2023-12-31.
+    from: Option<String>,
+    to: Option<String>,
+    /// Seed. Default 1.
+    seed: Option<u64>,
+    /// cryo (default) or ethereum-etl.
+    format: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,6 +214,8 @@ pub struct Settings {
     pub base_dir: PathBuf,
     pub lake_dir: PathBuf,
     pub sources: Vec<SourceSpec>,
+    /// The synthetic sample to generate before the first ingest, if configured.
+    pub sample: Option<crate::synth::SynthOptions>,
 }
 
 impl Settings {
@@ -266,7 +287,33 @@ impl Settings {
                 asset: s.asset,
             });
         }
-        Ok(Settings { config_path: abs, base_dir, lake_dir, sources })
+        let sample = match raw.sample {
+            None => None,
+            Some(r) => {
+                let at = format!("`{}`: [sample]", path.display());
+                let day = |v: Option<String>, default: &str, key: &str| -> Result<chrono::NaiveDate> {
+                    let v = v.unwrap_or_else(|| default.to_string());
+                    chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                        .map_err(|_| Error::Config(format!("{at}: {key} = \"{v}\" is not a date YYYY-MM-DD")))
+                };
+                let format = match r.format.as_deref().unwrap_or("cryo") {
+                    "cryo" => crate::synth::SynthFormat::Cryo,
+                    "ethereum-etl" => crate::synth::SynthFormat::EthereumEtl,
+                    other => return Err(Error::Config(format!("{at}: format `{other}`; expected cryo or ethereum-etl"))),
+                };
+                Some(crate::synth::SynthOptions {
+                    out: normalize(&base_dir.join(&r.out)),
+                    transfers: r.transfers.unwrap_or(300_000),
+                    from: day(r.from, "2021-01-01", "from")?,
+                    to: day(r.to, "2023-12-31", "to")?,
+                    seed: r.seed.unwrap_or(1),
+                    format,
+                    // The folder is ifr's own: a half-written one from an interrupted run is replaced.
+                    force: true,
+                })
+            }
+        };
+        Ok(Settings { config_path: abs, base_dir, lake_dir, sources, sample })
     }
 }
 
@@ -363,7 +410,7 @@ mod tests {
     fn unknown_key_is_named() {
         let e = parse("lake = 'l'\nlakes = 'x'\n").unwrap_err().to_string();
         assert!(e.contains("unknown field `lakes`"), "{e}");
-        assert!(e.contains("expected `lake` or `sources`") && e.contains("line 2, column 1"), "{e}");
+        assert!(e.contains("expected one of `lake`, `sources`, `sample`") && e.contains("line 2, column 1"), "{e}");
     }
 
     #[test]

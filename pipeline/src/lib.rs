@@ -10,6 +10,7 @@ pub mod lake;
 pub mod schema;
 pub mod sources;
 pub mod stages;
+pub mod synth;
 pub mod table;
 
 use polars::prelude::*;

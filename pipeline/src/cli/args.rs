@@ -32,6 +32,12 @@ impl ConfigArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+pub enum SynthFormatArg {
+    Cryo,
+    EthereumEtl,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 pub enum OutputFormat {
     Table,
     Csv,
@@ -54,6 +60,30 @@ pub enum Command {
         format: OutputFormat,
         #[command(flatten)]
         config: ConfigArg,
+    },
+    /// Write a synthetic chain export with the reference ledger's incidents played out and
+    /// laundered, plus labels, prices, sanctions, ledger, an ifr.toml and the expected answers (truth/).
+    Synth {
+        /// Output folder (must be empty unless --force).
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of transfers to write (planted incident flows plus background).
+        #[arg(long, default_value_t = 300_000)]
+        transfers: u64,
+        /// First UTC day (YYYY-MM-DD).
+        #[arg(long, default_value = "2021-01-01")]
+        from: chrono::NaiveDate,
+        /// Last UTC day (YYYY-MM-DD).
+        #[arg(long, default_value = "2023-12-31")]
+        to: chrono::NaiveDate,
+        /// Random seed: the same seed and arguments give byte-identical files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, value_enum, default_value = "cryo")]
+        format: SynthFormatArg,
+        /// Replace the contents of a non-empty --out folder.
+        #[arg(long)]
+        force: bool,
     },
     /// List the lake tables with their row counts, files, partitioning and documented columns.
     Tables {

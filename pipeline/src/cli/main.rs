@@ -40,6 +40,24 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             let mut df = ifr_pipeline::sql(&lake, &query)?;
             output::print_frame(&mut df, format)?;
         }
+        args::Command::Synth { out, transfers, from, to, seed, format, force } => {
+            let format = match format {
+                args::SynthFormatArg::Cryo => ifr_pipeline::synth::SynthFormat::Cryo,
+                args::SynthFormatArg::EthereumEtl => ifr_pipeline::synth::SynthFormat::EthereumEtl,
+            };
+            let opts = ifr_pipeline::synth::SynthOptions { out, transfers, from, to, seed, format, force };
+            let s = ifr_pipeline::synth::run(&opts)?;
+            println!(
+                "wrote {} transfers ({} planted for {} incident(s): {}; {} background) in {} blocks to {}",
+                s.transfers,
+                s.planted_transfers,
+                s.incidents.len(),
+                s.incidents.join(", "),
+                s.background_transfers,
+                s.blocks,
+                s.out
+            );
+        }
         args::Command::Tables { config, brief } => {
             let settings = config.settings()?;
             let lake = ifr_pipeline::lake::Lake::new(&settings.lake_dir);

@@ -44,6 +44,10 @@ impl ifr_pipeline::Progress for Bars {
         }
     }
 
+    fn generating_sample(&self, out: &std::path::Path) {
+        eprintln!("generating the sample dataset in {} (first run only; deterministic) …", out.display());
+    }
+
     fn source_finished(&self, s: &SourceSummary) {
         if let Some(b) = self.bar.borrow_mut().take() {
             b.finish_and_clear();

@@ -51,6 +51,8 @@ pub trait Progress {
     /// The loader of the current source started on one of its files.
     fn file_started(&self, _path: &Path) {}
     fn source_finished(&self, _summary: &SourceSummary) {}
+    /// The configured sample is being generated (first run only).
+    fn generating_sample(&self, _out: &Path) {}
 }
 
 pub struct NoProgress;
@@ -151,6 +153,12 @@ fn stage_source(
 
 /// Run the ingest stage.
 pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary> {
+    if let Some(sample) = &settings.sample {
+        if !sample.out.join("ifr.toml").is_file() {
+            progress.generating_sample(&sample.out);
+            crate::synth::run(sample)?;
+        }
+    }
     let lake = Lake::new(&settings.lake_dir);
     std::fs::create_dir_all(&lake.root).map_err(|e| Error::io("creating the lake folder", &lake.root, e))?;
     let mut state = lake.load_state()?;

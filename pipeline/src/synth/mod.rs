@@ -1,0 +1,262 @@
+//! `ifr synth`: a synthetic chain export in which the reference ledger's incidents are played out
+//! and laundered, with background activity around them, and the exact expected answers in `truth/`
+//! (computed while generating, never by running the pipeline).
+//!
+//! Everything is deterministic for a seed (ChaCha8) and streamed: background transfers are drawn in
+//! time order and written in block-range chunks; only the planted incident flows (thousands, not
+//! millions) are held in memory, so memory does not grow with `--transfers`.
+
+mod truth;
+mod world;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+pub use world::{Incident, World};
+
+/// Output format of the chain export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SynthFormat {
+    Cryo,
+    EthereumEtl,
+}
+
+#[derive(Debug, Clone)]
+pub struct SynthOptions {
+    pub out: PathBuf,
+    pub transfers: u64,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub seed: u64,
+    pub format: SynthFormat,
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SynthSummary {
+    pub out: String,
+    pub transfers: u64,
+    pub planted_transfers: u64,
+    pub background_transfers: u64,
+    pub blocks: u64,
+    pub incidents: Vec<String>,
+    pub files: usize,
+}
+
+/// Seconds between blocks (Ethereum after the merge).
+pub const BLOCK_SECONDS: i64 = 12;
+/// Block number at the start of the generated range.
+pub const FIRST_BLOCK: i64 = 10_000_000;
+
+/// One generated transfer, before block assignment.
+#[derive(Debug, Clone)]
+pub struct Tx {
+    /// Unix seconds.
+    pub time: i64,
+    pub from: [u8; 20],
+    pub to: [u8; 20],
+    /// Index into `World::tokens` (0 = the native coin).
+    pub token: usize,
+    pub amount: u128,
+    /// A public tx hash (ledger theft transfers); otherwise one is derived.
+    pub hash: Option<[u8; 32]>,
+    /// Laundering bookkeeping for truth; None for background.
+    pub plant: Option<Plant>,
+}
+
+/// What a planted transfer is, for truth.
+#[derive(Debug, Clone)]
+pub struct Plant {
+    pub incident: usize,
+    pub path: u32,
+    pub hop: u32,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The victim is funded before the theft.
+    Funding,
+    /// Victim to attacker: the theft itself.
+    Theft,
+    /// Attacker to a fresh address (splitting).
+    Split,
+    /// Token swapped at a DEX (leg to the pool, leg back).
+    Swap,
+    /// A hop of a peel chain to the next fresh address.
+    Peel,
+    /// Arrival at an exchange deposit address.
+    Exchange,
+    /// Deposit into a mixer pool.
+    Mixer,
+    /// Deposit into a bridge.
+    Bridge,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Funding => "funding",
+            Role::Theft => "theft",
+            Role::Split => "split",
+            Role::Swap => "swap",
+            Role::Peel => "peel",
+            Role::Exchange => "exchange",
+            Role::Mixer => "mixer",
+            Role::Bridge => "bridge",
+        }
+    }
+}
+
+fn check_out_dir(opts: &SynthOptions) -> Result<()> {
+    let out = &opts.out;
+    if out.exists() {
+        if !out.is_dir() {
+            return Err(Error::Config(format!("--out `{}` is a file; name a folder", out.display())));
+        }
+        let non_empty = std::fs::read_dir(out).map_err(|e| Error::io("listing", out, e))?.next().is_some();
+        if non_empty && !opts.force {
+            return Err(Error::Config(format!(
+                "--out `{}` exists and is not empty; choose an empty folder or pass --force to replace it",
+                out.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io("creating the output folder (is it writable?)", out, e))?;
+    let probe = out.join(".ifr-write-probe");
+    std::fs::write(&probe, b"").map_err(|e| Error::io("writing into the output folder (is it writable?)", &probe, e))?;
+    let _ = std::fs::remove_file(probe);
+    if opts.force {
+        for entry in std::fs::read_dir(out).map_err(|e| Error::io("listing", out, e))? {
+            let p = entry.map_err(|e| Error::io("listing", out, e))?.path();
+            let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            r.map_err(|e| Error::io("removing (for --force)", &p, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Generate a synthetic dataset into `opts.out`.
+pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
+    if opts.from > opts.to {
+        return Err(Error::Config(format!("--from {} is after --to {}; give a date range in order", opts.from, opts.to)));
+    }
+    let world = World::new(opts.seed, opts.from, opts.to)?;
+    let planted = world.plan_incidents(opts.seed);
+    let min_background = world.min_background();
+    let need = planted.len() as u64 + min_background;
+    if opts.transfers < need {
+        return Err(Error::Config(format!(
+            "--transfers {} is too small: the {} incident(s) between {} and {} plant {} transfers and the background needs at least {}; use --transfers {} or more",
+            opts.transfers,
+            world.incidents.len(),
+            opts.from,
+            opts.to,
+            planted.len(),
+            min_background,
+            need
+        )));
+    }
+    check_out_dir(opts)?;
+    // Write into a staging folder and rename at the end: a failed run leaves nothing half-written.
+    let final_out = opts.out.clone();
+    let staging = final_out.join(".partial");
+    std::fs::create_dir_all(&staging).map_err(|e| Error::io("creating", &staging, e))?;
+
+    let background = opts.transfers - planted.len() as u64;
+    let mut w = writer::ChainWriter::new(&staging, opts.format, &world, opts.transfers)?;
+    let mut truth = truth::Truth::new(&world);
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5eed_0001);
+    let mut bg = world.background(opts.seed, background);
+    let mut planted_iter = planted.into_iter().peekable();
+    let mut next_bg = bg.next(&mut rng);
+    let mut total = 0u64;
+    let mut planted_n = 0u64;
+    loop {
+        let take_planted = match (planted_iter.peek(), &next_bg) {
+            (Some(p), Some(b)) => p.time <= b.time,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let tx = if take_planted {
+            planted_n += 1;
+            planted_iter.next().ok_or_else(|| Error::Internal("planted stream ended".into()))?
+        } else {
+            let t = next_bg.take().ok_or_else(|| Error::Internal("background stream ended".into()))?;
+            next_bg = bg.next(&mut rng);
+            t
+        };
+        let placed = w.push(&tx)?;
+        truth.observe(&tx, &placed);
+        total += 1;
+    }
+    let (blocks, chain_files) = w.finish()?;
+    let files = world.write_side_files(&staging, opts.format)?;
+    truth.write(&staging.join("truth"))?;
+
+    // Publish: move everything out of the staging folder.
+    for entry in std::fs::read_dir(&staging).map_err(|e| Error::io("listing", &staging, e))? {
+        let p = entry.map_err(|e| Error::io("listing", &staging, e))?.path();
+        let target = final_out.join(p.file_name().unwrap_or_default());
+        std::fs::rename(&p, &target).map_err(|e| Error::io("moving into place", &target, e))?;
+    }
+    std::fs::remove_dir(&staging).map_err(|e| Error::io("removing", &staging, e))?;
+    Ok(SynthSummary {
+        out: final_out.display().to_string(),
+        transfers: total,
+        planted_transfers: planted_n,
+        background_transfers: total - planted_n,
+        blocks,
+        incidents: world.incidents.iter().map(|i| i.id.clone()).collect(),
+        files: files + chain_files,
+    })
+}
+
+/// Deterministic 20 bytes for a named synthetic entity.
+pub fn synth_address(seed: u64, kind: &str, n: u64) -> [u8; 20] {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("ifr-synth|{seed}|{kind}|{n}"));
+    let mut a = [0u8; 20];
+    a.copy_from_slice(&d[..20]);
+    a
+}
+
+/// Deterministic 32 bytes for a transaction.
+pub fn synth_hash(seed: u64, n: u64) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("ifr-synth-tx|{seed}|{n}"));
+    let mut h = [0u8; 32];
+    h.copy_from_slice(&d);
+    h
+}
+
+pub fn hex20(a: &[u8; 20]) -> String {
+    format!("0x{}", hex::encode(a))
+}
+
+pub fn parse20(s: &str) -> Option<[u8; 20]> {
+    let v = hex::decode(s.trim_start_matches("0x")).ok()?;
+    v.try_into().ok()
+}
+
+/// A log-uniform draw between `lo` and `hi` (heavy-tailed amounts).
+pub fn log_uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
+    (lo.ln() + rng.random::<f64>() * (hi.ln() - lo.ln())).exp()
+}
+
+/// Days since the epoch of a unix time.
+pub fn day_of(t: i64) -> i32 {
+    t.div_euclid(86_400) as i32
+}
+
+pub fn out_path(dir: &Path, rel: &str) -> PathBuf {
+    dir.join(rel)
+}
