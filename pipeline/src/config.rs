@@ -156,7 +156,8 @@ struct RawConfig {
     /// Input sources, loaded in kind order (assets, actors, labels, sanctions, incidents, prices, chain).
     #[serde(default)]
     sources: Vec<RawSource>,
-    /// A synthetic dataset `ifr synth` writes on first use (when `out` has no ifr.toml yet).
+    /// A synthetic dataset `ifr synth` writes on first use (and again when its options or ifr's
+    /// embedded reference data change: a marker file in `out` keeps their fingerprint).
     #[serde(default)]
     sample: Option<RawSample>,
 }

@@ -45,7 +45,7 @@ impl ifr_pipeline::Progress for Bars {
     }
 
     fn generating_sample(&self, out: &std::path::Path) {
-        eprintln!("generating the sample dataset in {} (first run only; deterministic) …", out.display());
+        eprintln!("generating the sample dataset in {} (first run, or its options or reference data changed; deterministic) …", out.display());
     }
 
     fn source_finished(&self, s: &SourceSummary) {

@@ -154,9 +154,13 @@ fn stage_source(
 /// Run the ingest stage.
 pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary> {
     if let Some(sample) = &settings.sample {
-        if !sample.out.join("ifr.toml").is_file() {
+        // Generate on first use, and again when the options or the embedded reference data changed.
+        let marker = sample.out.join(crate::synth::SAMPLE_MARKER);
+        let want = crate::synth::fingerprint(sample);
+        if std::fs::read_to_string(&marker).ok().as_deref() != Some(want.as_str()) {
             progress.generating_sample(&sample.out);
             crate::synth::run(sample)?;
+            crate::lake::atomic_write(&marker, want.as_bytes())?;
         }
     }
     let lake = Lake::new(&settings.lake_dir);

@@ -220,6 +220,27 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
     })
 }
 
+/// Version of the generator's output: bumped when the same options would give different files.
+pub const SYNTH_VERSION: u32 = 1;
+
+/// A fingerprint of everything a generated dataset depends on: the options (not the folder) and the
+/// embedded reference data. A configured sample is regenerated when it changes.
+pub fn fingerprint(opts: &SynthOptions) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(format!(
+        "ifr-synth-{SYNTH_VERSION}|{}|{}|{}|{}|{:?}\n",
+        opts.transfers, opts.from, opts.to, opts.seed, opts.format
+    ));
+    for text in [world::REFERENCE_LEDGER, world::REFERENCE_ACTORS, world::REFERENCE_ASSETS, world::REFERENCE_TAGS] {
+        h.update(text);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The marker a configured sample keeps its fingerprint in.
+pub const SAMPLE_MARKER: &str = ".ifr-sample";
+
 /// Deterministic 20 bytes for a named synthetic entity.
 pub fn synth_address(seed: u64, kind: &str, n: u64) -> [u8; 20] {
     use sha2::{Digest, Sha256};
