@@ -221,7 +221,7 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
 }
 
 /// Version of the generator's output: bumped when the same options would give different files.
-pub const SYNTH_VERSION: u32 = 1;
+pub const SYNTH_VERSION: u32 = 3;
 
 /// A fingerprint of everything a generated dataset depends on: the options (not the folder) and the
 /// embedded reference data. A configured sample is regenerated when it changes.

@@ -325,7 +325,8 @@ impl World {
                 let fresh = synth_address(seed, &format!("fresh-{k}-{p}"), 0);
                 t += rng.random_range(600..7200);
                 push(&mut out, tx(t, inc.attacker, fresh, eth, amount, None, plant(p + 1, 0, Role::Split)));
-                let mut pt = t + rng.random_range(86_400..3 * 86_400);
+                // Each path starts days to two months after the split; cash-out spreads over months.
+                let mut pt = t + rng.random_range(86_400..60 * 86_400);
                 match p % 5 {
                     0 => {
                         // Mixer: fixed denominations, largest first; what is left under 1 ETH stays.
@@ -354,7 +355,7 @@ impl World {
                             let next = synth_address(seed, &format!("fresh-{k}-{p}"), hop as u64);
                             push(&mut out, tx(pt + 60, from, next, eth, bal, None, plant(p + 1, hop * 2, Role::Peel)));
                             from = next;
-                            pt += rng.random_range(86_400..4 * 86_400);
+                            pt += rng.random_range(3 * 86_400..21 * 86_400);
                         }
                         let dep = self.deposit(0, rng.random_range(0..self.deposits_per_exchange));
                         push(&mut out, tx(pt, from, dep, eth, bal, None, plant(p + 1, 11, Role::Exchange)));
@@ -428,7 +429,8 @@ impl World {
         // Sanctions: OFAC's legacy sdn.csv with Lazarus Group's ETH addresses.
         let remarks: Vec<String> = LAZARUS_SDN_ETH.iter().map(|a| format!("Digital Currency Address - ETH {a}")).collect();
         w(
-            &format!("sanctions/sdn_{}.csv", crate::sources::day_to_string(self.to_day)),
+            // Dated the day before the range: the addresses are listed throughout it.
+            &format!("sanctions/sdn_{}.csv", crate::sources::day_to_string(self.from_day - 1)),
             format!("27307,\"Lazarus Group\",\"-0-\",\"DPRK3\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"{}.\"\n", remarks.join("; ")),
         )?;
         // The ledger: the reference rows played out here.
