@@ -5,3 +5,4 @@ mod ingest;
 mod cli;
 mod real_data;
 mod synth;
+mod report;

@@ -156,10 +156,37 @@ struct RawConfig {
     /// Input sources, loaded in kind order (assets, actors, labels, sanctions, incidents, prices, chain).
     #[serde(default)]
     sources: Vec<RawSource>,
+    /// The annual report (`ifr run` / `ifr report`).
+    #[serde(default)]
+    report: Option<RawReport>,
     /// A synthetic dataset `ifr synth` writes on first use (and again when its options or ifr's
     /// embedded reference data change: a marker file in `out` keeps their fingerprint).
     #[serde(default)]
     sample: Option<RawSample>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawReport {
+    /// Report folder, relative to the config file. Default: `report`.
+    out: Option<String>,
+    /// Years to report. Default: every year in the data.
+    #[serde(default)]
+    years: Vec<i32>,
+    /// Actors to report (ids from the actors table). Default: every attributed actor.
+    #[serde(default)]
+    actors: Vec<String>,
+    /// Labels at or above this confidence give the lower bound of each total. Default 60.
+    high_confidence: Option<i32>,
+    /// `point-in-time` (default: an address counts as sanctioned from its listing date) or
+    /// `as-listed-today` (every address on the latest list, for all dates).
+    sanctions: Option<String>,
+    /// Price sources in order of preference (the `source` column of prices). Default: the order of
+    /// the price sources in this file.
+    price_sources: Option<Vec<String>>,
+    /// Days after an incident's date in which victim-to-attacker transfers count as the theft when the
+    /// ledger lists no tx hashes. Default 3.
+    incident_window_days: Option<i32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,6 +244,27 @@ pub struct Settings {
     pub sources: Vec<SourceSpec>,
     /// The synthetic sample to generate before the first ingest, if configured.
     pub sample: Option<crate::synth::SynthOptions>,
+    pub report: ReportSettings,
+}
+
+/// How sanctions lists attribute addresses over time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SanctionsPolicy {
+    PointInTime,
+    AsListedToday,
+}
+
+/// The report's resolved options (defaults applied).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportSettings {
+    pub out: PathBuf,
+    pub years: Vec<i32>,
+    pub actors: Vec<String>,
+    pub high_confidence: i32,
+    pub sanctions: SanctionsPolicy,
+    pub price_sources: Vec<String>,
+    pub incident_window_days: i32,
 }
 
 impl Settings {
@@ -314,7 +362,48 @@ impl Settings {
                 })
             }
         };
-        Ok(Settings { config_path: abs, base_dir, lake_dir, sources, sample })
+        let r = raw.report.unwrap_or(RawReport {
+            out: None,
+            years: vec![],
+            actors: vec![],
+            high_confidence: None,
+            sanctions: None,
+            price_sources: None,
+            incident_window_days: None,
+        });
+        let at = format!("`{}`: [report]", path.display());
+        let sanctions = match r.sanctions.as_deref().unwrap_or("point-in-time") {
+            "point-in-time" => SanctionsPolicy::PointInTime,
+            "as-listed-today" => SanctionsPolicy::AsListedToday,
+            other => {
+                return Err(Error::Config(format!("{at}: sanctions = `{other}`; expected point-in-time or as-listed-today")));
+            }
+        };
+        let high_confidence = r.high_confidence.unwrap_or(60);
+        if !(0..=100).contains(&high_confidence) {
+            return Err(Error::Config(format!("{at}: high-confidence = {high_confidence}; expected 0-100")));
+        }
+        let price_sources = r.price_sources.unwrap_or_else(|| {
+            sources
+                .iter()
+                .filter(|s| s.kind == Kind::Prices)
+                .map(|s| match s.format {
+                    Format::Yahoo => "yahoo".to_string(),
+                    Format::Cryptocompare => "cryptocompare".to_string(),
+                    _ => s.name.clone(),
+                })
+                .collect()
+        });
+        let report = ReportSettings {
+            out: normalize(&base_dir.join(r.out.as_deref().unwrap_or("report"))),
+            years: r.years,
+            actors: r.actors,
+            high_confidence,
+            sanctions,
+            price_sources,
+            incident_window_days: r.incident_window_days.unwrap_or(3).max(0),
+        };
+        Ok(Settings { config_path: abs, base_dir, lake_dir, sources, sample, report })
     }
 }
 
@@ -411,7 +500,7 @@ mod tests {
     fn unknown_key_is_named() {
         let e = parse("lake = 'l'\nlakes = 'x'\n").unwrap_err().to_string();
         assert!(e.contains("unknown field `lakes`"), "{e}");
-        assert!(e.contains("expected one of `lake`, `sources`, `sample`") && e.contains("line 2, column 1"), "{e}");
+        assert!(e.contains("expected one of `lake`, `sources`, `report`, `sample`") && e.contains("line 2, column 1"), "{e}");
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub fn ingest(settings: &Settings, progress: &dyn Progress) -> Result<IngestSumm
     stages::ingest::run(settings, progress)
 }
 
+/// Render the annual report from the lake (see `stages::report`).
+pub fn report(settings: &Settings, out: Option<&std::path::Path>, years: &[i32]) -> Result<stages::report::ReportSummary> {
+    stages::report::run(settings, out, years)
+}
+
 /// Run SQL (polars' dialect) over the lake tables, each registered under its name.
 pub fn sql(lake: &lake::Lake, query: &str) -> Result<DataFrame> {
     let mut ctx = SQLContext::new();

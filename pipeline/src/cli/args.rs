@@ -31,6 +31,16 @@ impl ConfigArg {
     }
 }
 
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Years to report (repeatable). Default: [report] years, else every year in the data.
+    #[arg(long = "year")]
+    pub years: Vec<i32>,
+    /// Report folder. Default: [report] out, else ./report beside the config.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum SynthFormatArg {
     Cryo,
@@ -46,6 +56,20 @@ pub enum OutputFormat {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// The whole job: ingest what changed, then attribute, value, aggregate and publish the report.
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Re-render the report from the lake, without ingesting.
+    Report {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
     /// Load every configured source into the lake; unchanged sources are skipped.
     Ingest {
         #[command(flatten)]

@@ -28,6 +28,19 @@ fn main() -> ExitCode {
 
 fn run(cli: args::Cli) -> anyhow::Result<()> {
     match cli.command {
+        args::Command::Run { config, report } => {
+            let settings = config.settings()?;
+            let progress = output::Bars::new();
+            let summary = ifr_pipeline::ingest(&settings, &progress)?;
+            output::print_ingest(&summary)?;
+            let r = ifr_pipeline::report(&settings, report.out.as_deref(), &report.years)?;
+            output::print_report(&r)?;
+        }
+        args::Command::Report { config, report } => {
+            let settings = config.settings()?;
+            let r = ifr_pipeline::report(&settings, report.out.as_deref(), &report.years)?;
+            output::print_report(&r)?;
+        }
         args::Command::Ingest { config } => {
             let settings = config.settings()?;
             let progress = output::Bars::new();

@@ -84,6 +84,11 @@ pub fn print_ingest(s: &IngestSummary) -> std::io::Result<()> {
     Ok(())
 }
 
+pub fn print_report(r: &ifr_pipeline::stages::report::ReportSummary) -> std::io::Result<()> {
+    let years: Vec<String> = r.years.iter().map(|y| y.to_string()).collect();
+    writeln!(std::io::stdout().lock(), "report for {} written to {} ({} files)", years.join(", "), r.out, r.files)
+}
+
 fn file_label(p: &str) -> &str {
     std::path::Path::new(p).file_name().and_then(|n| n.to_str()).unwrap_or(p)
 }

@@ -1,3 +1,5 @@
 //! The pipeline's stages, one file each.
 
+pub mod attribute;
 pub mod ingest;
+pub mod report;

@@ -1,0 +1,550 @@
+//! The annual report: attribute, value, aggregate (the SQL in `queries/`, run through polars'
+//! SQLContext over the lake) and publish per year into `<out>/<year>/`, atomically: everything is
+//! written into a temporary folder and renamed into place only when all of it succeeded.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use ifr_reports::tables::{Table, usd_from_micro, usd_short};
+use polars::prelude::*;
+use polars::sql::SQLContext;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::attribute::{self, Attribution};
+use crate::config::{SanctionsPolicy, Settings};
+use crate::error::{Error, Result};
+use crate::lake::Lake;
+
+/// The queries, in the order they are registered (views first).
+pub const QUERIES: [(&str, &str); 5] = [
+    ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
+    ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
+    ("actor_year_totals", include_str!("../../../queries/actor_year_totals.sql")),
+    ("actor_destinations", include_str!("../../../queries/actor_destinations.sql")),
+    ("incident_values", include_str!("../../../queries/incident_values.sql")),
+];
+
+fn query(name: &str) -> &'static str {
+    QUERIES.iter().find(|(n, _)| *n == name).map(|(_, q)| *q).unwrap_or("")
+}
+
+/// The header comment of a query (its documentation), without the `--` markers.
+pub fn query_doc(name: &str) -> String {
+    query(name)
+        .lines()
+        .take_while(|l| l.starts_with("--"))
+        .map(|l| l.trim_start_matches("--").trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportSummary {
+    pub out: String,
+    pub years: Vec<i32>,
+    pub files: usize,
+}
+
+/// actor, year, metric -> (micro-USD, transfers, unpriced transfers)
+pub type Totals = BTreeMap<(String, i32, String), (i64, i64, i64)>;
+
+/// The numbers the report is built from, for all years.
+pub struct Results {
+    pub totals: Totals,
+    /// Lower bound: labels at or above the high-confidence threshold only.
+    pub totals_high: Totals,
+    /// actor, year, category -> (micro-USD, transfers)
+    pub destinations: BTreeMap<(String, i32, String), (i64, i64)>,
+    /// incident, asset, year -> (micro-USD, transfers, unpriced)
+    pub incident_values: BTreeMap<(String, String, i32), (i64, i64, i64)>,
+    /// year -> (transfers, priced transfers)
+    pub coverage: BTreeMap<i32, (i64, i64)>,
+}
+
+fn ctx_for(lake: &Lake, att: &Attribution, settings: &Settings) -> Result<SQLContext> {
+    let mut ctx = SQLContext::new();
+    ctx.register("transfers", lake.scan("transfers")?);
+    ctx.register("incidents", lake.scan("incidents")?);
+    ctx.register("asset_series", asset_series(lake)?.lazy());
+    ctx.register("price_days", price_days(lake, &settings.report.price_sources)?.lazy());
+    ctx.register("address_actors", att.address_actors.clone().lazy());
+    ctx.register("actor_ancestors", att.actor_ancestors.clone().lazy());
+    let (tx, parties) = incident_keys(lake, settings.report.incident_window_days)?;
+    ctx.register("incident_tx", tx.lazy());
+    ctx.register("incident_parties", parties.lazy());
+    for view in ["attributed_transfers", "theft_transfers"] {
+        let lf = ctx.execute(query(view)).map_err(|e| Error::Internal(format!("query {view}: {e}")))?;
+        ctx.register(view, lf);
+    }
+    Ok(ctx)
+}
+
+fn run_query(ctx: &mut SQLContext, name: &str) -> Result<DataFrame> {
+    ctx.execute(query(name))
+        .and_then(|lf| lf.collect())
+        .map_err(|e| Error::Internal(format!("query {name} failed: {e}")))
+}
+
+fn col_str(df: &DataFrame, c: &str) -> Result<Vec<String>> {
+    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::String).map_err(|e| Error::polars(c, e))?;
+    Ok(s.str().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or("").to_string()).collect())
+}
+
+fn col_i64(df: &DataFrame, c: &str) -> Result<Vec<i64>> {
+    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int64).map_err(|e| Error::polars(c, e))?;
+    Ok(s.i64().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or(0)).collect())
+}
+
+fn totals_of(df: &DataFrame) -> Result<Totals> {
+    let (a, y, m) = (col_str(df, "actor")?, col_i64(df, "year")?, col_str(df, "metric")?);
+    let (v, n, u) = (col_i64(df, "value_micro_usd")?, col_i64(df, "transfers")?, col_i64(df, "unpriced_transfers")?);
+    Ok((0..df.height()).map(|i| ((a[i].clone(), y[i] as i32, m[i].clone()), (v[i], n[i], u[i]))).collect())
+}
+
+/// Run the queries over the lake.
+pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
+    let lake = Lake::new(&settings.lake_dir);
+    let all = attribute::build(&lake, settings.report.sanctions, 0)?;
+    let high = attribute::build(&lake, settings.report.sanctions, settings.report.high_confidence)?;
+    for a in &settings.report.actors {
+        if !all.known_actors.contains(a) {
+            return Err(Error::Config(format!(
+                "[report] actors: `{a}` is not an actor in the actors table (known: {})",
+                all.known_actors.iter().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    let mut ctx = ctx_for(&lake, &all, settings)?;
+    let totals = totals_of(&run_query(&mut ctx, "actor_year_totals")?)?;
+    let d = run_query(&mut ctx, "actor_destinations")?;
+    let (a, y, c, v, n) = (col_str(&d, "actor")?, col_i64(&d, "year")?, col_str(&d, "category")?, col_i64(&d, "value_micro_usd")?, col_i64(&d, "transfers")?);
+    let destinations = (0..d.height()).map(|i| ((a[i].clone(), y[i] as i32, c[i].clone()), (v[i], n[i]))).collect();
+    let iv = run_query(&mut ctx, "incident_values")?;
+    let (inc, asset, y, v, n, u) = (
+        col_str(&iv, "incident")?,
+        col_str(&iv, "asset")?,
+        col_i64(&iv, "year")?,
+        col_i64(&iv, "value_micro_usd")?,
+        col_i64(&iv, "transfers")?,
+        col_i64(&iv, "unpriced_transfers")?,
+    );
+    let incident_values = (0..iv.height()).map(|i| ((inc[i].clone(), asset[i].clone(), y[i] as i32), (v[i], n[i], u[i]))).collect();
+    let cov = ctx
+        .execute("SELECT year, COUNT(*) AS n, SUM(CASE WHEN value_usd IS NULL THEN 0 ELSE 1 END) AS priced FROM attributed_transfers GROUP BY year ORDER BY year")
+        .and_then(|lf| lf.collect())
+        .map_err(|e| Error::Internal(format!("price coverage: {e}")))?;
+    let (y, n, p) = (col_i64(&cov, "year")?, col_i64(&cov, "n")?, col_i64(&cov, "priced")?);
+    let coverage = (0..cov.height()).map(|i| (y[i] as i32, (n[i], p[i]))).collect();
+    let mut ctx_high = ctx_for(&lake, &high, settings)?;
+    let totals_high = totals_of(&run_query(&mut ctx_high, "actor_year_totals")?)?;
+    Ok((Results { totals, totals_high, destinations, incident_values, coverage }, all))
+}
+
+/// One price series row per asset and day: the preferred source (config order), then by name.
+fn price_days(lake: &Lake, order: &[String]) -> Result<DataFrame> {
+    let p = lake.scan("prices")?.collect().map_err(|e| Error::polars("reading prices", e))?;
+    let (asset, source) = (col_str(&p, "asset")?, col_str(&p, "source")?);
+    let day = p.column("day").map_err(|e| Error::polars("day", e))?.cast(&DataType::Int32).map_err(|e| Error::polars("day", e))?;
+    let day: Vec<i32> = day.i32().map_err(|e| Error::polars("day", e))?.iter().map(|d| d.unwrap_or(0)).collect();
+    let close: Vec<f64> = p.column("close_usd").map_err(|e| Error::polars("close_usd", e))?.f64().map_err(|e| Error::polars("close_usd", e))?.iter().map(|c| c.unwrap_or(f64::NAN)).collect();
+    let rank = |s: &str| order.iter().position(|o| o == s).unwrap_or(order.len());
+    let mut best: BTreeMap<(String, i32), (usize, String, f64)> = BTreeMap::new();
+    for i in 0..p.height() {
+        let cand = (rank(&source[i]), source[i].clone(), close[i]);
+        let e = best.entry((asset[i].clone(), day[i])).or_insert(cand.clone());
+        if (cand.0, &cand.1) < (e.0, &e.1) {
+            *e = cand;
+        }
+    }
+    let n = best.len();
+    let (mut a, mut d, mut c, mut s) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for ((asset, day), (_, source, close)) in best {
+        a.push(asset);
+        d.push(day);
+        c.push(close);
+        s.push(source);
+    }
+    let day = Series::new("day".into(), d).cast(&DataType::Date).map_err(|e| Error::polars("day", e))?;
+    DataFrame::new(n, vec![Column::new("asset".into(), a), day.into_column(), Column::new("close_usd".into(), c), Column::new("source".into(), s)])
+        .map_err(|e| Error::polars("price_days", e))
+}
+
+/// One price series per chain and symbol (the first asset list that names it).
+fn asset_series(lake: &Lake) -> Result<DataFrame> {
+    let a = lake.scan("assets")?.collect().map_err(|e| Error::polars("reading assets", e))?;
+    let (chain, symbol, series) = (col_str(&a, "chain")?, col_str(&a, "symbol")?, col_str(&a, "price_asset")?);
+    let mut seen = BTreeMap::new();
+    for i in 0..a.height() {
+        seen.entry((chain[i].clone(), symbol[i].clone())).or_insert(series[i].clone());
+    }
+    let n = seen.len();
+    let (mut c, mut s, mut p) = (Vec::new(), Vec::new(), Vec::new());
+    for ((ch, sym), ser) in seen {
+        c.push(ch);
+        s.push(sym);
+        p.push((!ser.is_empty()).then_some(ser));
+    }
+    DataFrame::new(n, vec![Column::new("chain".into(), c), Column::new("symbol".into(), s), Column::new("price_asset".into(), p)])
+        .map_err(|e| Error::polars("asset_series", e))
+}
+
+/// The ledger's theft keys: (incident, actor, tx_hash) and, for incidents without hashes,
+/// (incident, actor, victim, attacker, day_from, day_to).
+fn incident_keys(lake: &Lake, window: i32) -> Result<(DataFrame, DataFrame)> {
+    let inc = lake.scan("incidents")?.collect().map_err(|e| Error::polars("reading incidents", e))?;
+    let (id, actor, txs, vic, att) = (
+        col_str(&inc, "id")?,
+        col_str(&inc, "actor")?,
+        col_str(&inc, "tx_hashes")?,
+        col_str(&inc, "victim_addresses")?,
+        col_str(&inc, "attacker_addresses")?,
+    );
+    let date = inc.column("date").map_err(|e| Error::polars("date", e))?.cast(&DataType::Int32).map_err(|e| Error::polars("date", e))?;
+    let date: Vec<i32> = date.i32().map_err(|e| Error::polars("date", e))?.iter().map(|d| d.unwrap_or(0)).collect();
+    let (mut t_inc, mut t_act, mut t_hash) = (vec![], vec![], vec![]);
+    let (mut p_inc, mut p_act, mut p_v, mut p_a, mut p_from, mut p_to) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..inc.height() {
+        if actor[i].is_empty() {
+            continue;
+        }
+        let hashes: Vec<&str> = txs[i].split(';').filter(|h| !h.is_empty()).collect();
+        if !hashes.is_empty() {
+            for h in hashes {
+                t_inc.push(id[i].clone());
+                t_act.push(actor[i].clone());
+                t_hash.push(h.to_string());
+            }
+            continue;
+        }
+        for v in vic[i].split(';').filter(|x| !x.is_empty()) {
+            for a in att[i].split(';').filter(|x| !x.is_empty()) {
+                p_inc.push(id[i].clone());
+                p_act.push(actor[i].clone());
+                p_v.push(v.to_string());
+                p_a.push(a.to_string());
+                p_from.push(date[i]);
+                p_to.push(date[i] + window);
+            }
+        }
+    }
+    let dates = |name: &str, v: Vec<i32>| -> Result<Column> {
+        Ok(Series::new(name.into(), v).cast(&DataType::Date).map_err(|e| Error::polars("dates", e))?.into_column())
+    };
+    let tx = DataFrame::new(
+        t_inc.len(),
+        vec![Column::new("incident".into(), t_inc), Column::new("actor".into(), t_act), Column::new("tx_hash".into(), t_hash)],
+    )
+    .map_err(|e| Error::polars("incident_tx", e))?;
+    let parties = DataFrame::new(
+        p_inc.len(),
+        vec![
+            Column::new("incident".into(), p_inc),
+            Column::new("actor".into(), p_act),
+            Column::new("victim".into(), p_v),
+            Column::new("attacker".into(), p_a),
+            dates("day_from", p_from)?,
+            dates("day_to", p_to)?,
+        ],
+    )
+    .map_err(|e| Error::polars("incident_parties", e))?;
+    Ok((tx, parties))
+}
+
+fn value_cell(micro: i64, transfers: i64, unpriced: i64) -> String {
+    // Nothing priced: the value is unknown, not zero.
+    if transfers > 0 && transfers == unpriced { String::new() } else { usd_from_micro(micro) }
+}
+
+#[derive(Serialize)]
+struct Figure {
+    id: String,
+    value: Option<String>,
+    unit: &'static str,
+    query: String,
+    inputs: Vec<String>,
+}
+
+/// Render and publish the report for the configured (or all) years.
+pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> Result<ReportSummary> {
+    let out = out_override.map(Path::to_path_buf).unwrap_or_else(|| settings.report.out.clone());
+    let (res, _att) = compute(settings)?;
+    let lake = Lake::new(&settings.lake_dir);
+    let data_years: BTreeSet<i32> = res.coverage.keys().copied().collect();
+    let wanted: Vec<i32> = if !years.is_empty() {
+        years.to_vec()
+    } else if !settings.report.years.is_empty() {
+        settings.report.years.clone()
+    } else {
+        data_years.iter().copied().collect()
+    };
+    for y in &wanted {
+        if !data_years.contains(y) {
+            return Err(Error::Config(format!(
+                "year {y} has no transfers in the lake (years with data: {})",
+                data_years.iter().map(|y| y.to_string()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    if wanted.is_empty() {
+        return Err(Error::Config("the lake has no transfers: nothing to report (run `ifr ingest` first)".into()));
+    }
+    std::fs::create_dir_all(&out).map_err(|e| Error::io("creating the report folder (is it writable?)", &out, e))?;
+    let staging = out.join(format!(".partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = (|| -> Result<usize> {
+        let mut files = 0;
+        for &year in &wanted {
+            files += render_year(settings, &lake, &res, year, &staging.join(year.to_string()))?;
+        }
+        Ok(files)
+    })();
+    let files = match result {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    // Publish: each year's folder replaces the previous one by renames.
+    for &year in &wanted {
+        let target = out.join(year.to_string());
+        let old = out.join(format!(".old-{year}-{}", std::process::id()));
+        if target.exists() {
+            std::fs::rename(&target, &old).map_err(|e| Error::io("moving the previous report aside", &target, e))?;
+        }
+        std::fs::rename(staging.join(year.to_string()), &target).map_err(|e| Error::io("publishing", &target, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(ReportSummary { out: out.display().to_string(), years: wanted, files })
+}
+
+fn keep_actor(settings: &Settings, actor: &str) -> bool {
+    settings.report.actors.is_empty() || settings.report.actors.iter().any(|a| a == actor)
+}
+
+fn write(dir: &Path, rel: &str, text: &str) -> Result<()> {
+    let p = dir.join(rel);
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io("creating", d, e))?;
+    }
+    std::fs::write(&p, text).map_err(|e| Error::io("writing", &p, e))
+}
+
+fn write_table(dir: &Path, name: &str, t: &Table) -> Result<usize> {
+    write(dir, &format!("tables/{name}.csv"), &t.to_csv())?;
+    write(dir, &format!("tables/{name}.md"), &t.to_markdown())?;
+    write(dir, &format!("tables/{name}.tex"), &t.to_latex())?;
+    Ok(3)
+}
+
+fn render_year(settings: &Settings, lake: &Lake, res: &Results, year: i32, dir: &Path) -> Result<usize> {
+    let mut files = 0;
+    let mut figures = Vec::new();
+    let chain_inputs = vec!["transfers".to_string(), "labels".into(), "sanctions".into(), "actors".into(), "prices".into(), "assets".into()];
+
+    let mut totals = Table::new(&["actor", "year", "metric", "value_usd", "transfers", "unpriced_transfers"], &[false, true, false, true, true, true]);
+    let mut ranges = Table::new(&["actor", "year", "metric", "value_usd_low", "value_usd_high"], &[false, true, false, true, true]);
+    for ((actor, y, metric), (v, n, u)) in res.totals.iter().filter(|((a, y, _), _)| *y == year && keep_actor(settings, a)) {
+        totals.push(vec![actor.clone(), y.to_string(), metric.clone(), value_cell(*v, *n, *u), n.to_string(), u.to_string()]);
+        let low = res.totals_high.get(&(actor.clone(), *y, metric.clone())).map_or("0.00".to_string(), |(lv, ln, lu)| value_cell(*lv, *ln, *lu));
+        ranges.push(vec![actor.clone(), y.to_string(), metric.clone(), low, value_cell(*v, *n, *u)]);
+        let mut inputs = chain_inputs.clone();
+        if metric == "stolen" {
+            inputs.push("incidents".into());
+        }
+        figures.push(Figure {
+            id: format!("{metric}.{actor}.{year}"),
+            value: Some(value_cell(*v, *n, *u)).filter(|s| !s.is_empty()),
+            unit: "USD",
+            query: format!("queries/actor_year_totals.sql (metric = {metric})"),
+            inputs,
+        });
+    }
+    files += write_table(dir, "actor_year_totals", &totals)?;
+    files += write_table(dir, "actor_year_ranges", &ranges)?;
+
+    let mut dest = Table::new(&["actor", "year", "category", "value_usd", "transfers"], &[false, true, false, true, true]);
+    for ((actor, y, cat), (v, n)) in res.destinations.iter().filter(|((a, y, _), _)| *y == year && keep_actor(settings, a)) {
+        dest.push(vec![actor.clone(), y.to_string(), cat.clone(), usd_from_micro(*v), n.to_string()]);
+        figures.push(Figure {
+            id: format!("outflow.{actor}.{year}.{cat}"),
+            value: Some(usd_from_micro(*v)),
+            unit: "USD",
+            query: "queries/actor_destinations.sql".into(),
+            inputs: chain_inputs.clone(),
+        });
+    }
+    files += write_table(dir, "actor_destinations", &dest)?;
+
+    // Incidents of the year: reported beside on-chain value.
+    let inc = lake.scan("incidents")?.collect().map_err(|e| Error::polars("reading incidents", e))?;
+    let (ids, names, actors) = (col_str(&inc, "id")?, col_str(&inc, "name")?, col_str(&inc, "actor")?);
+    let dates: Vec<String> = col_str(&inc, "date")?;
+    let reported: Vec<Option<f64>> = inc.column("reported_usd").map_err(|e| Error::polars("reported_usd", e))?.f64().map_err(|e| Error::polars("reported_usd", e))?.iter().collect();
+    let mut order: Vec<usize> = (0..inc.height()).filter(|&i| dates[i].starts_with(&year.to_string()) && !actors[i].is_empty()).collect();
+    order.sort_by(|&a, &b| (&dates[a], &ids[a]).cmp(&(&dates[b], &ids[b])));
+    let mut incidents = Table::new(
+        &["incident", "name", "date", "actor", "reported_usd", "onchain_usd", "onchain_transfers", "unpriced_transfers", "difference_usd"],
+        &[false, false, false, false, true, true, true, true, true],
+    );
+    for i in order {
+        let (mut v, mut n, mut u) = (0i64, 0i64, 0i64);
+        for ((id, _, _), (vv, nn, uu)) in &res.incident_values {
+            if *id == ids[i] {
+                v += vv;
+                n += nn;
+                u += uu;
+            }
+        }
+        let rep = reported[i].map(|r| (r * 1e6).round() as i64);
+        let onchain = if n == 0 { String::new() } else { value_cell(v, n, u) };
+        let diff = match (rep, n) {
+            (Some(r), n) if n > 0 && n > u => usd_from_micro(v - r),
+            _ => String::new(),
+        };
+        incidents.push(vec![
+            ids[i].clone(),
+            names[i].clone(),
+            dates[i].clone(),
+            actors[i].clone(),
+            rep.map(usd_from_micro).unwrap_or_default(),
+            onchain.clone(),
+            n.to_string(),
+            u.to_string(),
+            diff,
+        ]);
+        figures.push(Figure {
+            id: format!("incident.{}.onchain_usd", ids[i]),
+            value: Some(onchain).filter(|s| !s.is_empty()),
+            unit: "USD",
+            query: "queries/incident_values.sql".into(),
+            inputs: vec!["incidents".into(), "transfers".into(), "prices".into(), "assets".into()],
+        });
+        figures.push(Figure {
+            id: format!("incident.{}.reported_usd", ids[i]),
+            value: rep.map(usd_from_micro),
+            unit: "USD",
+            query: "incidents table (ledger)".into(),
+            inputs: vec!["incidents".into()],
+        });
+    }
+    files += write_table(dir, "incidents", &incidents)?;
+
+    let (n, priced) = res.coverage.get(&year).copied().unwrap_or((0, 0));
+    let mut coverage = Table::new(&["year", "transfers", "priced_transfers", "unpriced_transfers", "priced_share"], &[true, true, true, true, true]);
+    let share = if n > 0 { format!("{:.4}", priced as f64 / n as f64) } else { String::new() };
+    coverage.push(vec![year.to_string(), n.to_string(), priced.to_string(), (n - priced).to_string(), share.clone()]);
+    files += write_table(dir, "price_coverage", &coverage)?;
+    figures.push(Figure {
+        id: format!("price_coverage.{year}"),
+        value: Some(share),
+        unit: "share of transfers with a price",
+        query: "attributed_transfers (value_usd IS NOT NULL)".into(),
+        inputs: vec!["transfers".into(), "prices".into(), "assets".into()],
+    });
+
+    let figures_json = serde_json::to_string_pretty(&figures).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+    write(dir, "figures.json", &figures_json)?;
+    write(dir, "manifest.json", &manifest(settings, lake, year, n, priced)?)?;
+    write(dir, "report.md", &report_md(settings, res, year, &totals, &dest, &incidents, &coverage))?;
+    Ok(files + 3)
+}
+
+fn manifest(settings: &Settings, lake: &Lake, year: i32, n: i64, priced: i64) -> Result<String> {
+    let state = lake.load_state()?;
+    let config = std::fs::read(&settings.config_path).map_err(|e| Error::io("reading", &settings.config_path, e))?;
+    let mut tables = BTreeMap::new();
+    for t in crate::schema::all() {
+        tables.insert(t.table.clone(), lake.row_count(&t.table)?);
+    }
+    let inputs: Vec<serde_json::Value> = state
+        .sources
+        .iter()
+        .map(|(name, s)| {
+            serde_json::json!({
+                "source": name,
+                "kind": s.kind,
+                "format": s.format,
+                "files": s.files.iter().map(|f| serde_json::json!({
+                    "file": Path::new(&f.path).file_name().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default(),
+                    "sha256": f.sha256,
+                    "bytes": f.bytes,
+                })).collect::<Vec<_>>(),
+                "counts": s.counts,
+            })
+        })
+        .collect();
+    let m = serde_json::json!({
+        "ifr_version": env!("CARGO_PKG_VERSION"),
+        "year": year,
+        "config_sha256": hex::encode(Sha256::digest(&config)),
+        "settings": settings.report,
+        "inputs": inputs,
+        "table_rows": tables,
+        "price_coverage": { "transfers": n, "priced_transfers": priced },
+        "queries": QUERIES.iter().map(|(name, q)| serde_json::json!({"name": name, "sha256": hex::encode(Sha256::digest(q.as_bytes()))})).collect::<Vec<_>>(),
+    });
+    Ok(serde_json::to_string_pretty(&m).map_err(|e| Error::Internal(e.to_string()))? + "\n")
+}
+
+fn report_md(settings: &Settings, res: &Results, year: i32, totals: &Table, dest: &Table, incidents: &Table, coverage: &Table) -> String {
+    let mut s = format!("# Illicit flows, {year}\n\n## Headline figures\n\n");
+    let mut any = false;
+    for ((actor, y, metric), (v, n, u)) in &res.totals {
+        if *y != year || metric != "stolen" || !keep_actor(settings, actor) || n == u {
+            continue;
+        }
+        any = true;
+        let exch = res.destinations.get(&(actor.clone(), year, "exchange".to_string())).map_or(0, |d| d.0);
+        let _ = writeln!(
+            s,
+            "- {actor} stole {} in {year} (on-chain value of {} theft transfer(s) at the transfer day's close); {} of its outflows reached exchanges.",
+            usd_short(*v),
+            n,
+            usd_short(exch)
+        );
+    }
+    if !any {
+        s.push_str("- No ledger incident's theft transfers were found on chain this year.\n");
+    }
+    let _ = write!(
+        s,
+        "\n## Totals by actor\n\n{}\n## Where the outflows went\n\n{}\n## Incidents: reported and on-chain value\n\n{}\n## Price coverage\n\n{}\n",
+        totals.to_markdown(),
+        dest.to_markdown(),
+        incidents.to_markdown(),
+        coverage.to_markdown()
+    );
+    s.push_str(&methodology(settings));
+    s
+}
+
+/// The methodology, generated from the settings in force and the queries' own documentation.
+pub fn methodology(settings: &Settings) -> String {
+    let r = &settings.report;
+    let mut s = String::from("## Methodology\n\n");
+    let _ = writeln!(s, "- **Attribution.** An address belongs, on each date, to the actor of its highest-confidence label (GraphSense levels: ownership 100 … authority_data 60 … unknown 5); ties go to a label over a sanctions entry, then to the smaller actor id. Totals roll up the actor hierarchy (an actor counts its descendants' addresses).");
+    let _ = writeln!(
+        s,
+        "- **Sanctions.** Sanctions entries become labels of the actor linked to their SDN party (confidence 60, category sanctioned). Policy: {}.",
+        match r.sanctions {
+            SanctionsPolicy::PointInTime => "point-in-time — an address counts from its listing date (from snapshot comparison; else the party's entry date; else the first snapshot listing it) until a delisting",
+            SanctionsPolicy::AsListedToday => "as listed today — every address on the latest list counts for all dates",
+        }
+    );
+    let _ = writeln!(
+        s,
+        "- **Valuation.** USD = exact token amount ÷ 10^decimals × the close of the asset's price series on the transfer's UTC day. Price sources in order of preference: {}. A transfer without a price is counted as unpriced and left out of the value — never valued at 0.",
+        if r.price_sources.is_empty() { "none configured".to_string() } else { r.price_sources.join(", ") }
+    );
+    let _ = writeln!(s, "- **Confidence range.** `actor_year_ranges` gives each total from labels at or above confidence {} (low) and from all labels (high).", r.high_confidence);
+    let _ = writeln!(s, "- **Stolen.** Incidents without listed tx hashes count victim-to-attacker transfers from the incident date to {} day(s) after it.", r.incident_window_days);
+    s.push_str("\nWhat each query counts (from the queries themselves):\n\n");
+    for (name, _) in QUERIES {
+        let _ = writeln!(s, "- `{name}`: {}", query_doc(name));
+    }
+    s
+}

@@ -1,0 +1,136 @@
+//! The annual report: every figure equals the generator's truth, outputs are byte-identical across
+//! runs, a failed run publishes nothing, bad configuration is refused with nothing written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ifr_pipeline::synth::{SynthFormat, SynthOptions};
+use ifr_pipeline::{NoProgress, Settings};
+
+use crate::common::*;
+
+/// A synthetic dataset for 2022-2023, ingested; returns its settings.
+fn dataset(dir: &Path, format: SynthFormat) -> Settings {
+    let out = dir.join("syn");
+    ifr_pipeline::synth::run(&SynthOptions {
+        out: out.clone(),
+        transfers: 40_000,
+        from: chrono::NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
+        to: chrono::NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
+        seed: 5,
+        format,
+        force: false,
+    })
+    .unwrap();
+    let s = Settings::load(&out.join("ifr.toml")).unwrap();
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    s
+}
+
+fn csv_rows(path: &Path, keys: usize) -> BTreeMap<Vec<String>, Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<String> = l.split(',').map(str::to_string).collect();
+            (f[..keys].to_vec(), f[keys..].to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn every_figure_equals_the_generators_truth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::Cryo);
+    let summary = ifr_pipeline::report(&s, None, &[]).unwrap();
+    assert_eq!(summary.years, [2022, 2023]);
+    let truth_dir = tmp.path().join("syn/truth");
+    for (name, keys) in [("actor_year_totals", 3), ("actor_destinations", 3)] {
+        let truth = csv_rows(&truth_dir.join(format!("{name}.csv")), keys);
+        let mut ours = BTreeMap::new();
+        for y in summary.years.iter() {
+            let p = tmp.path().join(format!("syn/report/{y}/tables/{name}.csv"));
+            let header = std::fs::read_to_string(&p).unwrap().lines().next().unwrap().to_string();
+            if name == "actor_year_totals" {
+                assert_eq!(header, "actor,year,metric,value_usd,transfers,unpriced_transfers");
+            } else {
+                assert_eq!(header, "actor,year,category,value_usd,transfers");
+            }
+            ours.extend(csv_rows(&p, keys));
+        }
+        assert_eq!(ours.keys().collect::<Vec<_>>(), truth.keys().collect::<Vec<_>>(), "{name}: the same rows");
+        for (k, t) in &truth {
+            let o = &ours[k];
+            let (a, b): (f64, f64) = (o[0].parse().unwrap_or(0.0), t[0].parse().unwrap());
+            assert!((a - b).abs() <= 0.01 || (a - b).abs() <= 1e-9 * b.abs(), "{name} {k:?}: report {a} vs truth {b}");
+            assert_eq!(&o[1..], &t[1..], "{name} {k:?}: transfer counts");
+        }
+    }
+    // The headline: Lazarus Group (and so DPRK) stole what the ledger reports, at the day's price.
+    let totals = csv_rows(&tmp.path().join("syn/report/2022/tables/actor_year_totals.csv"), 3);
+    assert_eq!(totals[&vec!["dprk".to_string(), "2022".into(), "stolen".into()]][0], "724000000.00");
+    let md = std::fs::read_to_string(tmp.path().join("syn/report/2022/report.md")).unwrap();
+    assert!(md.contains("- dprk stole $724.0M in 2022"), "{md}");
+    assert!(md.contains("## Methodology") && md.contains("point-in-time") && md.contains("`actor_year_totals`: actor_year_totals: what each actor stole"), "{md}");
+    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("syn/report/2022/figures.json")).unwrap()).unwrap();
+    let stolen = figures.as_array().unwrap().iter().find(|f| f["id"] == "stolen.dprk.2022").unwrap();
+    assert_eq!(stolen["value"], "724000000.00");
+    assert_eq!(stolen["unit"], "USD");
+    assert!(stolen["query"].as_str().unwrap().starts_with("queries/actor_year_totals.sql"));
+    assert!(stolen["inputs"].as_array().unwrap().iter().any(|i| i == "incidents"));
+    let incidents = std::fs::read_to_string(tmp.path().join("syn/report/2022/tables/incidents.csv")).unwrap();
+    assert!(incidents.contains("ronin-2022,Ronin Bridge,2022-03-23,lazarus_group,624000000.00,624000000.00,2,0,0.00"), "{incidents}");
+}
+
+#[test]
+fn two_runs_give_byte_identical_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::EthereumEtl);
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    ifr_pipeline::report(&s, Some(&a), &[2023]).unwrap();
+    ifr_pipeline::report(&s, Some(&b), &[2023]).unwrap();
+    let files = |d: &Path| snapshot(d).into_iter().map(|(p, h, _)| (p.strip_prefix(d).unwrap().to_path_buf(), h)).collect::<Vec<_>>();
+    assert!(files(&a).len() >= 18);
+    assert_eq!(files(&a), files(&b));
+}
+
+#[test]
+fn a_failed_run_leaves_the_previous_report_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::Cryo);
+    let out = tmp.path().join("out");
+    ifr_pipeline::report(&s, Some(&out), &[]).unwrap();
+    let before = snapshot(&out);
+    // Make the run fail halfway: its staging folder cannot be created (a file is in the way).
+    std::fs::write(out.join(format!(".partial-{}", std::process::id())), "in the way").unwrap();
+    assert!(ifr_pipeline::report(&s, Some(&out), &[]).is_err());
+    let after: Vec<_> = snapshot(&out).into_iter().filter(|f| !f.0.file_name().unwrap().to_string_lossy().starts_with(".partial")).collect();
+    assert_eq!(after, before);
+}
+
+#[test]
+fn bad_report_configuration_exits_1_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::Cryo);
+    let cfg = s.config_path.clone();
+    let dir = cfg.parent().unwrap();
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    for (extra, args, needle) in [
+        ("", vec!["report", "--year", "2019"], "year 2019 has no transfers"),
+        ("\n[report]\nactors = [\"lazarus\"]\n", vec!["report"], "`lazarus` is not an actor"),
+        ("\n[report]\nsanctions = \"sometimes\"\n", vec!["report"], "expected point-in-time or as-listed-today"),
+        ("", vec!["report", "--out", "ifr.toml/sub"], "writable"),
+    ] {
+        std::fs::write(&cfg, format!("{base}{extra}")).unwrap();
+        let o = ifr(dir, &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+        assert!(!dir.join("report").exists(), "{args:?} wrote a report");
+    }
+    std::fs::write(&cfg, base).unwrap();
+    let o = ifr(dir, &["run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("report for 2022, 2023 written to"), "{}", stdout(&o));
+}
