@@ -1,5 +1,5 @@
 -- attributed_transfers: every transfer, valued in USD and attributed (a view the other queries read).
--- Grain: one row per transfer.
+-- Grain: one row per transfer (year and month: UTC, of the block time).
 -- Units: value_usd in USD = amount (decimal-adjusted) x the close of the asset's price series
 --   (assets.price_asset, the preferred price source: price_days) on the block's UTC day;
 --   NULL when the asset has no series or no close that day (counted as unpriced, never 0).
@@ -7,13 +7,13 @@
 --   valid_from <= day < valid_to); NULL when unattributed. to_category = the receiver's report
 --   category (exchange, mixer, bridge, defi, sanctioned, other), 'unlabelled' without a label.
 WITH valued AS (
-  SELECT t.year, CAST(t.block_time AS DATE) AS day, t.tx_hash, t.from_address, t.to_address, t.asset,
+  SELECT t.year, t.month, CAST(t.block_time AS DATE) AS day, t.tx_hash, t.from_address, t.to_address, t.asset,
          t.amount * p.close_usd AS value_usd
   FROM transfers t
   LEFT JOIN asset_series a ON a.chain = t.chain AND a.symbol = t.asset
   LEFT JOIN price_days p ON p.asset = a.price_asset AND p.day = CAST(t.block_time AS DATE)
 )
-SELECT v.year, v.day, v.tx_hash, v.from_address, v.to_address, v.asset, v.value_usd,
+SELECT v.year, v.month, v.day, v.tx_hash, v.from_address, v.to_address, v.asset, v.value_usd,
        f.actor AS from_actor, r.actor AS to_actor, COALESCE(r.category, 'unlabelled') AS to_category
 FROM valued v
 LEFT JOIN address_actors f ON f.address = v.from_address

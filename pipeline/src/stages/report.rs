@@ -18,9 +18,10 @@ use crate::error::{Error, Result};
 use crate::lake::Lake;
 
 /// The queries, in the order they are registered (views first).
-pub const QUERIES: [(&str, &str); 5] = [
+pub const QUERIES: [(&str, &str); 6] = [
     ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
     ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
+    ("actor_month_totals", include_str!("../../../queries/actor_month_totals.sql")),
     ("actor_year_totals", include_str!("../../../queries/actor_year_totals.sql")),
     ("actor_destinations", include_str!("../../../queries/actor_destinations.sql")),
     ("incident_values", include_str!("../../../queries/incident_values.sql")),
@@ -53,6 +54,8 @@ pub type Totals = BTreeMap<(String, i32, String), (i64, i64, i64)>;
 /// The numbers the report is built from, for all years.
 pub struct Results {
     pub totals: Totals,
+    /// actor, year, month, metric -> (micro-USD, transfers, unpriced transfers)
+    pub monthly: BTreeMap<(String, i32, i32, String), (i64, i64, i64)>,
     /// Lower bound: labels at or above the high-confidence threshold only.
     pub totals_high: Totals,
     /// actor, year, category -> (micro-USD, transfers)
@@ -74,7 +77,7 @@ fn ctx_for(lake: &Lake, att: &Attribution, settings: &Settings) -> Result<SQLCon
     let (tx, parties) = incident_keys(lake, settings.report.incident_window_days)?;
     ctx.register("incident_tx", tx.lazy());
     ctx.register("incident_parties", parties.lazy());
-    for view in ["attributed_transfers", "theft_transfers"] {
+    for view in ["attributed_transfers", "theft_transfers", "actor_month_totals"] {
         let lf = ctx.execute(query(view)).map_err(|e| Error::Internal(format!("query {view}: {e}")))?;
         ctx.register(view, lf);
     }
@@ -118,6 +121,10 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
     }
     let mut ctx = ctx_for(&lake, &all, settings)?;
     let totals = totals_of(&run_query(&mut ctx, "actor_year_totals")?)?;
+    let m = ctx.execute("SELECT * FROM actor_month_totals").and_then(|lf| lf.collect()).map_err(|e| Error::Internal(format!("actor_month_totals: {e}")))?;
+    let (a, y, mo, me) = (col_str(&m, "actor")?, col_i64(&m, "year")?, col_i64(&m, "month")?, col_str(&m, "metric")?);
+    let (v, n, u) = (col_i64(&m, "value_micro_usd")?, col_i64(&m, "transfers")?, col_i64(&m, "unpriced_transfers")?);
+    let monthly = (0..m.height()).map(|i| ((a[i].clone(), y[i] as i32, mo[i] as i32, me[i].clone()), (v[i], n[i], u[i]))).collect();
     let d = run_query(&mut ctx, "actor_destinations")?;
     let (a, y, c, v, n) = (col_str(&d, "actor")?, col_i64(&d, "year")?, col_str(&d, "category")?, col_i64(&d, "value_micro_usd")?, col_i64(&d, "transfers")?);
     let destinations = (0..d.height()).map(|i| ((a[i].clone(), y[i] as i32, c[i].clone()), (v[i], n[i]))).collect();
@@ -139,7 +146,7 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
     let coverage = (0..cov.height()).map(|i| (y[i] as i32, (n[i], p[i]))).collect();
     let mut ctx_high = ctx_for(&lake, &high, settings)?;
     let totals_high = totals_of(&run_query(&mut ctx_high, "actor_year_totals")?)?;
-    Ok((Results { totals, totals_high, destinations, incident_values, coverage }, all))
+    Ok((Results { totals, monthly, totals_high, destinations, incident_values, coverage }, all))
 }
 
 /// One price series row per asset and day: the preferred source (config order), then by name.
@@ -364,6 +371,14 @@ fn render_year(settings: &Settings, lake: &Lake, res: &Results, year: i32, dir: 
         });
     }
     files += write_table(dir, "actor_year_totals", &totals)?;
+    let mut monthly = Table::new(
+        &["actor", "year", "month", "metric", "value_usd", "transfers", "unpriced_transfers"],
+        &[false, true, true, false, true, true, true],
+    );
+    for ((actor, y, m, metric), (v, n, u)) in res.monthly.iter().filter(|((a, y, _, _), _)| *y == year && keep_actor(settings, a)) {
+        monthly.push(vec![actor.clone(), y.to_string(), m.to_string(), metric.clone(), value_cell(*v, *n, *u), n.to_string(), u.to_string()]);
+    }
+    files += write_table(dir, "actor_month_totals", &monthly)?;
     files += write_table(dir, "actor_year_ranges", &ranges)?;
 
     let mut dest = Table::new(&["actor", "year", "category", "value_usd", "transfers"], &[false, true, false, true, true]);
