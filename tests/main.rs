@@ -6,3 +6,4 @@ mod cli;
 mod real_data;
 mod synth;
 mod report;
+mod browser;

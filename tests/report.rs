@@ -134,3 +134,28 @@ fn bad_report_configuration_exits_1_and_writes_nothing() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("report for 2022, 2023 written to"), "{}", stdout(&o));
 }
+
+#[test]
+fn golden_report_tables_and_charts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::Cryo);
+    ifr_pipeline::report(&s, None, &[2022]).unwrap();
+    let dir = tmp.path().join("syn/report/2022");
+    for rel in [
+        "tables/actor_year_totals.csv",
+        "tables/actor_destinations.csv",
+        "tables/actor_year_ranges.csv",
+        "tables/incidents.csv",
+        "tables/price_coverage.csv",
+        "tables/actor_year_totals.tex",
+        "tables/incidents.md",
+        "charts/annual_totals.svg",
+        "charts/monthly_stolen.svg",
+        "charts/destinations.svg",
+        "charts/incidents.svg",
+        "figures.json",
+    ] {
+        let text = std::fs::read_to_string(dir.join(rel)).unwrap();
+        golden(&format!("report/{}", rel.replace('/', "__")), &text);
+    }
+}

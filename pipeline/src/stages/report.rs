@@ -50,12 +50,14 @@ pub struct ReportSummary {
 
 /// actor, year, metric -> (micro-USD, transfers, unpriced transfers)
 pub type Totals = BTreeMap<(String, i32, String), (i64, i64, i64)>;
+/// actor, year, month, metric -> (micro-USD, transfers, unpriced transfers)
+pub type Monthly = BTreeMap<(String, i32, i32, String), (i64, i64, i64)>;
 
 /// The numbers the report is built from, for all years.
 pub struct Results {
     pub totals: Totals,
     /// actor, year, month, metric -> (micro-USD, transfers, unpriced transfers)
-    pub monthly: BTreeMap<(String, i32, i32, String), (i64, i64, i64)>,
+    pub monthly: Monthly,
     /// Lower bound: labels at or above the high-confidence threshold only.
     pub totals_high: Totals,
     /// actor, year, category -> (micro-USD, transfers)
@@ -276,7 +278,14 @@ struct Figure {
 /// Render and publish the report for the configured (or all) years.
 pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> Result<ReportSummary> {
     let out = out_override.map(Path::to_path_buf).unwrap_or_else(|| settings.report.out.clone());
-    let (res, _att) = compute(settings)?;
+    let (res, att) = compute(settings)?;
+    let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let (aa, an) = (col_str(&att.actor_ancestors, "actor")?, col_str(&att.actor_ancestors, "ancestor")?);
+    for i in 0..aa.len() {
+        if aa[i] != an[i] {
+            parents.entry(aa[i].clone()).or_default().push(an[i].clone());
+        }
+    }
     let lake = Lake::new(&settings.lake_dir);
     let data_years: BTreeSet<i32> = res.coverage.keys().copied().collect();
     let wanted: Vec<i32> = if !years.is_empty() {
@@ -303,7 +312,7 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> R
     let result = (|| -> Result<usize> {
         let mut files = 0;
         for &year in &wanted {
-            files += render_year(settings, &lake, &res, year, &staging.join(year.to_string()))?;
+            files += render_year(settings, &lake, &res, &parents, year, &staging.join(year.to_string()))?;
         }
         Ok(files)
     })();
@@ -347,7 +356,14 @@ fn write_table(dir: &Path, name: &str, t: &Table) -> Result<usize> {
     Ok(3)
 }
 
-fn render_year(settings: &Settings, lake: &Lake, res: &Results, year: i32, dir: &Path) -> Result<usize> {
+fn render_year(
+    settings: &Settings,
+    lake: &Lake,
+    res: &Results,
+    ancestors: &BTreeMap<String, Vec<String>>,
+    year: i32,
+    dir: &Path,
+) -> Result<usize> {
     let mut files = 0;
     let mut figures = Vec::new();
     let chain_inputs = vec!["transfers".to_string(), "labels".into(), "sanctions".into(), "actors".into(), "prices".into(), "assets".into()];
@@ -464,8 +480,119 @@ fn render_year(settings: &Settings, lake: &Lake, res: &Results, year: i32, dir: 
     let figures_json = serde_json::to_string_pretty(&figures).map_err(|e| Error::Internal(e.to_string()))? + "\n";
     write(dir, "figures.json", &figures_json)?;
     write(dir, "manifest.json", &manifest(settings, lake, year, n, priced)?)?;
-    write(dir, "report.md", &report_md(settings, res, year, &totals, &dest, &incidents, &coverage))?;
-    Ok(files + 3)
+    let md = report_md(settings, res, year, &totals, &dest, &incidents, &coverage);
+    write(dir, "report.md", &md)?;
+    let charts = charts(settings, res, ancestors, year, &incidents)?;
+    for (name, _, c) in &charts {
+        write(dir, &format!("charts/{name}.svg"), &c.svg)?;
+        let p = dir.join(format!("charts/{name}.png"));
+        std::fs::write(&p, &c.png).map_err(|e| Error::io("writing", &p, e))?;
+    }
+    write(dir, "index.html", &index_html(settings, res, year, &md, &charts, &[("Totals by actor", &totals), ("Monthly series", &monthly), ("Where the outflows went", &dest), ("Confidence range", &ranges), ("Incidents", &incidents), ("Price coverage", &coverage)]))?;
+    Ok(files + 4 + 2 * charts.len())
+}
+
+/// The actors a chart shows: the given ones, else those with a value, biggest first, without an
+/// actor whose ancestor is also shown (Lazarus Group's figures are inside DPRK's).
+fn top_actors(settings: &Settings, ancestors: &BTreeMap<String, Vec<String>>, values: &BTreeMap<String, i64>, n: usize) -> Vec<String> {
+    if !settings.report.actors.is_empty() {
+        return settings.report.actors.iter().take(n).cloned().collect();
+    }
+    let mut v: Vec<(&String, &i64)> = values.iter().filter(|(_, v)| **v > 0).collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let shown: Vec<&String> = v.iter().map(|(a, _)| *a).collect();
+    v.into_iter()
+        .map(|(a, _)| a)
+        .filter(|a| !ancestors.get(*a).is_some_and(|anc| anc.iter().any(|x| shown.contains(&x))))
+        .take(n)
+        .cloned()
+        .collect()
+}
+
+type NamedChart = (&'static str, &'static str, ifr_reports::charts::Chart);
+
+fn charts(settings: &Settings, res: &Results, ancestors: &BTreeMap<String, Vec<String>>, year: i32, incidents: &Table) -> Result<Vec<NamedChart>> {
+    use ifr_reports::charts;
+    let err = |e: String| Error::Internal(format!("drawing a chart: {e}"));
+    let metric_of = |metric: &str| -> BTreeMap<String, i64> {
+        res.totals.iter().filter(|((_, y, m), _)| *y == year && m == metric).map(|((a, _, _), (v, _, _))| (a.clone(), *v)).collect()
+    };
+    let (stolen, inflow) = (metric_of("stolen"), metric_of("inflow"));
+    let mut actors = top_actors(settings, ancestors, &stolen, 4);
+    for a in top_actors(settings, ancestors, &inflow, 6) {
+        if actors.len() < 6 && !actors.contains(&a) {
+            actors.push(a);
+        }
+    }
+    let mut rows = Vec::new();
+    for a in &actors {
+        for m in ["stolen", "inflow", "outflow"] {
+            if let Some((v, _, _)) = res.totals.get(&(a.clone(), year, m.to_string())) {
+                rows.push((a.clone(), m.to_string(), *v as f64 / 1e6));
+            }
+        }
+    }
+    let annual = charts::annual_totals::chart(year, &rows).map_err(err)?;
+    let thieves = top_actors(settings, ancestors, &stolen, 3);
+    let series: Vec<(String, [f64; 12])> = thieves
+        .iter()
+        .map(|a| {
+            let mut m = [0.0; 12];
+            for ((ma, y, mo, metric), (v, _, _)) in &res.monthly {
+                if ma == a && *y == year && metric == "stolen" && (1..=12).contains(mo) {
+                    m[(*mo - 1) as usize] += *v as f64 / 1e6;
+                }
+            }
+            (a.clone(), m)
+        })
+        .collect();
+    let monthly = charts::monthly_stolen::chart(year, &series).map_err(err)?;
+    let headline = thieves.first().cloned().or_else(|| actors.first().cloned()).unwrap_or_else(|| "-".into());
+    let dest_rows: Vec<(String, f64)> = res
+        .destinations
+        .iter()
+        .filter(|((a, y, _), _)| *a == headline && *y == year)
+        .map(|((_, _, c), (v, _))| (c.clone(), *v as f64 / 1e6))
+        .collect();
+    let destinations = charts::destinations::chart(&headline, year, &dest_rows).map_err(err)?;
+    let inc_rows: Vec<(String, f64, Option<f64>)> = incidents
+        .rows
+        .iter()
+        .map(|r| (r[0].clone(), r[4].parse().unwrap_or(0.0), r[5].parse().ok()))
+        .collect();
+    let incidents = charts::incidents::chart(year, &inc_rows).map_err(err)?;
+    Ok(vec![
+        ("annual_totals", "Totals by actor", annual),
+        ("monthly_stolen", "Cumulative stolen value", monthly),
+        ("destinations", "Where the outflows went", destinations),
+        ("incidents", "Reported vs on-chain value per incident", incidents),
+    ])
+}
+
+fn index_html(settings: &Settings, res: &Results, year: i32, md: &str, charts: &[NamedChart], tables: &[(&str, &Table)]) -> String {
+    use ifr_reports::html;
+    let _ = (settings, res);
+    let headlines: Vec<String> = md
+        .split("## Headline figures")
+        .nth(1)
+        .unwrap_or("")
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| l.starts_with("- "))
+        .map(|l| l.trim_start_matches("- ").to_string())
+        .collect();
+    let mut sections = Vec::new();
+    let mut figs = String::new();
+    for (name, title, c) in charts {
+        let _ = write!(figs, "<figure id=\"chart-{name}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n", c.svg, html::escape(title));
+    }
+    sections.push(html::Section { title: "Charts".into(), id: "charts".into(), html: figs });
+    for (title, t) in tables {
+        sections.push(html::Section { title: title.to_string(), id: title.to_lowercase().replace(' ', "-"), html: html::table(t) });
+    }
+    let method: Vec<String> = md.split("## Methodology").nth(1).unwrap_or("").lines().filter(|l| l.starts_with("- ")).map(str::to_string).collect();
+    sections.push(html::Section { title: "Methodology".into(), id: "methodology".into(), html: html::list(&method) });
+    html::page(&format!("Illicit flows, {year}"), &headlines, &sections)
 }
 
 fn manifest(settings: &Settings, lake: &Lake, year: i32, n: i64, priced: i64) -> Result<String> {
@@ -516,7 +643,7 @@ fn report_md(settings: &Settings, res: &Results, year: i32, totals: &Table, dest
         let exch = res.destinations.get(&(actor.clone(), year, "exchange".to_string())).map_or(0, |d| d.0);
         let _ = writeln!(
             s,
-            "- {actor} stole {} in {year} (on-chain value of {} theft transfer(s) at the transfer day's close); {} of its outflows reached exchanges.",
+            "- {actor} stole {} in {year} (on-chain value of {} theft transfer(s) at the transfer day's close); {} of its direct outflows went to exchanges.",
             usd_short(*v),
             n,
             usd_short(exch)

@@ -1,0 +1,181 @@
+//! Charts, one file per chart. Each is drawn once per backend: SVG (text left to the viewer, named
+//! sans-serif) and PNG at print resolution (text drawn with the bundled font).
+
+pub mod annual_totals;
+pub mod destinations;
+pub mod incidents;
+pub mod monthly_stolen;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::theme;
+
+/// A rendered chart.
+pub struct Chart {
+    pub svg: String,
+    pub png: Vec<u8>,
+}
+
+/// A horizontal bar: its row label, value, and the key that picks its colour and legend entry.
+#[derive(Debug, Clone)]
+pub struct Bar {
+    pub label: String,
+    pub value: f64,
+    pub key: String,
+}
+
+/// Something drawn on any backend at a scale (1 for SVG, `PNG_SCALE` for PNG).
+pub trait Draw {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, scale: f64) -> Result<(), String>;
+}
+
+/// Horizontal bars with a title and an axis description.
+pub struct Bars {
+    pub title: String,
+    pub x_desc: String,
+    pub bars: Vec<Bar>,
+}
+
+impl Draw for Bars {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, scale: f64) -> Result<(), String> {
+        bars(root, scale, &self.title, &self.x_desc, &self.bars)
+    }
+}
+
+/// Draw with both backends.
+pub fn render(d: &impl Draw) -> Result<Chart, String> {
+    theme::fonts();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (theme::WIDTH, theme::HEIGHT)).into_drawing_area();
+        d.draw(&root, 1.0)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    let (w, h) = (theme::WIDTH * theme::PNG_SCALE, theme::HEIGHT * theme::PNG_SCALE);
+    let mut rgb = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        d.draw(&root, theme::PNG_SCALE as f64)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(Chart { svg, png: png_encode(&rgb, w, h, theme::PNG_DPI)? })
+}
+
+/// Horizontal bars, one row per bar, values in millions of USD, a legend per key.
+pub fn bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scale: f64, title: &str, x_desc: &str, bars: &[Bar]) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let s = |v: f64| (v * scale) as u32;
+    let font = |size: f64| (theme::FONT, size * scale).into_font();
+    let n = bars.len().max(1);
+    let max = bars.iter().map(|b| b.value / 1e6).fold(0.0f64, f64::max).max(1e-6) * 1.1;
+    let label_width = bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(4).clamp(4, 40) as f64 * 7.5 + 10.0;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, font(theme::TITLE_SIZE))
+        .margin(s(12.0))
+        .x_label_area_size(s(44.0))
+        .y_label_area_size(s(label_width))
+        // Segmented ranges include their end: n bars need 0..n-1 (a lone bar keeps one empty row).
+        .build_cartesian_2d(0f64..max, (0..(n - 1).max(1)).into_segmented())
+        .map_err(err)?;
+    let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|v| match v {
+            // The first bar is drawn at the top.
+            SegmentValue::CenterOf(i) if *i < n => labels.get(n - 1 - *i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .light_line_style(WHITE)
+        .x_desc(x_desc)
+        .label_style(font(theme::LABEL_SIZE))
+        .axis_desc_style(font(theme::LABEL_SIZE))
+        .draw()
+        .map_err(err)?;
+    let mut keys: Vec<&str> = Vec::new();
+    for b in bars {
+        if !keys.contains(&b.key.as_str()) {
+            keys.push(&b.key);
+        }
+    }
+    for key in keys {
+        let color = theme::color_of(key);
+        chart
+            .draw_series(bars.iter().enumerate().filter(|(_, b)| b.key == key).map(|(i, b)| {
+                let row = n - 1 - i;
+                let mut r = Rectangle::new([(0.0, SegmentValue::Exact(row)), (b.value / 1e6, SegmentValue::Exact(row + 1))], color.filled());
+                r.set_margin(s(3.0), s(3.0), 0, 0);
+                r
+            }))
+            .map_err(err)?
+            .label(key.to_string())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(font(theme::LABEL_SIZE))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Encode RGB pixels as PNG with a pHYs chunk giving the print resolution.
+fn png_encode(rgb: &[u8], w: u32, h: u32, dpi: u32) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    let mut raw = Vec::with_capacity(((w * 3 + 1) * h) as usize);
+    for row in rgb.chunks(w as usize * 3) {
+        raw.push(0); // filter: none
+        raw.extend_from_slice(row);
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&raw).map_err(|e| e.to_string())?;
+    let idat = z.finish().map_err(|e| e.to_string())?;
+    let mut out = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
+    let mut ihdr = Vec::with_capacity(13);
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    chunk(&mut out, b"IHDR", &ihdr);
+    let ppm = (dpi as f64 / 0.0254).round() as u32;
+    let mut phys = Vec::with_capacity(9);
+    phys.extend_from_slice(&ppm.to_be_bytes());
+    phys.extend_from_slice(&ppm.to_be_bytes());
+    phys.push(1); // unit: metre
+    chunk(&mut out, b"pHYs", &phys);
+    chunk(&mut out, b"IDAT", &idat);
+    chunk(&mut out, b"IEND", &[]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn svg_text_is_escaped_and_png_has_print_resolution() {
+        let bars = vec![Bar { label: "<script>alert(1)</script> & co".into(), value: 2e6, key: "stolen".into() }];
+        let c = render(&Bars { title: "t <b>".into(), x_desc: "USD".into(), bars }).unwrap();
+        assert!(!c.svg.contains("<script>"), "{}", &c.svg[..c.svg.len().min(2000)]);
+        assert!(c.svg.contains("&lt;script&gt;"));
+        assert_eq!(&c.png[..8], &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a]);
+        let phys = c.png.windows(4).position(|w| w == b"pHYs").unwrap();
+        let ppm = u32::from_be_bytes(c.png[phys + 4..phys + 8].try_into().unwrap());
+        assert_eq!(ppm, 7874); // 200 dpi
+        assert_eq!(u32::from_be_bytes(c.png[16..20].try_into().unwrap()), theme::WIDTH * theme::PNG_SCALE);
+    }
+}
