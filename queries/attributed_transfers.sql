@@ -8,12 +8,12 @@
 --   category (exchange, mixer, bridge, defi, sanctioned, other), 'unlabelled' without a label.
 WITH valued AS (
   SELECT t.year, t.month, CAST(t.block_time AS DATE) AS day, t.tx_hash, t.from_address, t.to_address, t.asset,
-         t.amount * p.close_usd AS value_usd
+         t.amount, a.price_asset, t.amount * p.close_usd AS value_usd
   FROM transfers t
   LEFT JOIN asset_series a ON a.chain = t.chain AND a.symbol = t.asset
   LEFT JOIN price_days p ON p.asset = a.price_asset AND p.day = CAST(t.block_time AS DATE)
 )
-SELECT v.year, v.month, v.day, v.tx_hash, v.from_address, v.to_address, v.asset, v.value_usd,
+SELECT v.year, v.month, v.day, v.tx_hash, v.from_address, v.to_address, v.asset, v.amount, v.price_asset, v.value_usd,
        f.actor AS from_actor, r.actor AS to_actor, COALESCE(r.category, 'unlabelled') AS to_category
 FROM valued v
 LEFT JOIN address_actors f ON f.address = v.from_address

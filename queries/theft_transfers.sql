@@ -2,12 +2,20 @@
 -- Grain: one row per (incident, transfer).
 -- An incident's listed tx hashes when it has them (incident_tx); otherwise the transfers from its
 -- victim addresses to its attacker addresses from its date to date + the incident window
--- (incident_parties). Units: value_usd as in attributed_transfers (transfer day's close).
-SELECT k.incident, k.actor, t.year, t.month, t.day, t.tx_hash, t.asset, t.value_usd
-FROM attributed_transfers t
-JOIN incident_tx k ON t.tx_hash = k.tx_hash
-UNION ALL
-SELECT k.incident, k.actor, t.year, t.month, t.day, t.tx_hash, t.asset, t.value_usd
-FROM attributed_transfers t
-JOIN incident_parties k ON t.from_address = k.victim AND t.to_address = k.attacker
-WHERE t.day >= k.day_from AND t.day <= k.day_to
+-- (incident_parties). Units: value_usd at the close of the transfer's day, or of the incident's
+-- ledger date when report_options.stolen_price_day is 'disclosure-day' (NULL without a close).
+WITH matched AS (
+  SELECT k.incident, k.actor, k.disclosure_day, t.year, t.month, t.day, t.tx_hash, t.asset, t.amount, t.price_asset, t.value_usd
+  FROM attributed_transfers t
+  JOIN incident_tx k ON t.tx_hash = k.tx_hash
+  UNION ALL
+  SELECT k.incident, k.actor, k.disclosure_day, t.year, t.month, t.day, t.tx_hash, t.asset, t.amount, t.price_asset, t.value_usd
+  FROM attributed_transfers t
+  JOIN incident_parties k ON t.from_address = k.victim AND t.to_address = k.attacker
+  WHERE t.day >= k.day_from AND t.day <= k.day_to
+)
+SELECT m.incident, m.actor, m.year, m.month, m.day, m.tx_hash, m.asset,
+       CASE WHEN o.stolen_price_day = 'disclosure-day' THEN m.amount * p.close_usd ELSE m.value_usd END AS value_usd
+FROM matched m
+CROSS JOIN report_options o
+LEFT JOIN price_days p ON p.asset = m.price_asset AND p.day = m.disclosure_day

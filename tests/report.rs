@@ -159,3 +159,38 @@ fn golden_report_tables_and_charts() {
         golden(&format!("report/{}", rel.replace('/', "__")), &text);
     }
 }
+
+#[test]
+fn the_disclosure_day_policy_values_thefts_at_the_ledger_date() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::Cryo);
+    let syn = tmp.path().join("syn");
+    // Ronin was disclosed on 2022-03-29, six days after the theft transfers.
+    let ledger = std::fs::read_to_string(syn.join("incidents.csv")).unwrap().replace("ronin-2022,2022-03-23", "ronin-2022,2022-03-29");
+    std::fs::write(syn.join("incidents.csv"), ledger).unwrap();
+    let cfg = std::fs::read_to_string(&s.config_path).unwrap();
+    std::fs::write(&s.config_path, format!("{cfg}\n[report]\nstolen-price-day = \"disclosure-day\"\n")).unwrap();
+    let s = Settings::load(&s.config_path).unwrap();
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    ifr_pipeline::report(&s, None, &[2022]).unwrap();
+    // Independently: the theft amounts (truth) x the closes of 2022-03-29 (prices.csv).
+    let close = |asset: &str| -> f64 {
+        let prices = std::fs::read_to_string(syn.join("prices.csv")).unwrap();
+        prices.lines().find(|l| l.starts_with(&format!("2022-03-29,{asset},"))).unwrap().rsplit(',').next().unwrap().parse().unwrap()
+    };
+    let truth = std::fs::read_to_string(syn.join("truth/incidents.csv")).unwrap();
+    let mut expected = 0.0;
+    for l in truth.lines().filter(|l| l.starts_with("ronin-2022,")) {
+        let f: Vec<&str> = l.split(',').collect();
+        let decimals = if f[4] == "ETH" { 18 } else { 6 };
+        expected += f[5].parse::<f64>().unwrap() / 10f64.powi(decimals) * close(f[4]);
+    }
+    let incidents = csv_rows(&syn.join("report/2022/tables/incidents.csv"), 1);
+    let ronin = &incidents[&vec!["ronin-2022".to_string()]];
+    let onchain: f64 = ronin[4].parse().unwrap();
+    assert!((onchain - expected).abs() <= 0.01 + 1e-9 * expected, "{onchain} vs {expected}");
+    assert!((onchain - 624_000_000.0).abs() > 1.0, "a different day's close gives a different value");
+    assert!(ronin[8].contains("incident's ledger date"), "{ronin:?}");
+    let md = std::fs::read_to_string(syn.join("report/2022/report.md")).unwrap();
+    assert!(md.contains("disclosure-day policy"), "the methodology says which price day is used");
+}

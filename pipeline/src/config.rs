@@ -187,6 +187,9 @@ struct RawReport {
     /// Days after an incident's date in which victim-to-attacker transfers count as the theft when the
     /// ledger lists no tx hashes. Default 3.
     incident_window_days: Option<i32>,
+    /// The day whose close values stolen funds: `transfer-day` (default) or `disclosure-day` (the
+    /// incident's date in the ledger).
+    stolen_price_day: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -265,6 +268,8 @@ pub struct ReportSettings {
     pub sanctions: SanctionsPolicy,
     pub price_sources: Vec<String>,
     pub incident_window_days: i32,
+    /// `transfer-day` or `disclosure-day`.
+    pub stolen_price_day: String,
 }
 
 impl Settings {
@@ -370,6 +375,7 @@ impl Settings {
             sanctions: None,
             price_sources: None,
             incident_window_days: None,
+            stolen_price_day: None,
         });
         let at = format!("`{}`: [report]", path.display());
         let sanctions = match r.sanctions.as_deref().unwrap_or("point-in-time") {
@@ -377,6 +383,12 @@ impl Settings {
             "as-listed-today" => SanctionsPolicy::AsListedToday,
             other => {
                 return Err(Error::Config(format!("{at}: sanctions = `{other}`; expected point-in-time or as-listed-today")));
+            }
+        };
+        let stolen_price_day = match r.stolen_price_day.as_deref().unwrap_or("transfer-day") {
+            v @ ("transfer-day" | "disclosure-day") => v.to_string(),
+            other => {
+                return Err(Error::Config(format!("{at}: stolen-price-day = `{other}`; expected transfer-day or disclosure-day")));
             }
         };
         let high_confidence = r.high_confidence.unwrap_or(60);
@@ -402,6 +414,7 @@ impl Settings {
             sanctions,
             price_sources,
             incident_window_days: r.incident_window_days.unwrap_or(3).max(0),
+            stolen_price_day,
         };
         Ok(Settings { config_path: abs, base_dir, lake_dir, sources, sample, report })
     }

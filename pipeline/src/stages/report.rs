@@ -77,6 +77,9 @@ fn ctx_for(lake: &Lake, att: &Attribution, settings: &Settings) -> Result<SQLCon
     ctx.register("address_actors", att.address_actors.clone().lazy());
     ctx.register("actor_ancestors", att.actor_ancestors.clone().lazy());
     let (tx, parties) = incident_keys(lake, settings.report.incident_window_days)?;
+    let options = DataFrame::new(1, vec![Column::new("stolen_price_day".into(), [settings.report.stolen_price_day.as_str()])])
+        .map_err(|e| Error::polars("report_options", e))?;
+    ctx.register("report_options", options.lazy());
     ctx.register("incident_tx", tx.lazy());
     ctx.register("incident_parties", parties.lazy());
     for view in ["attributed_transfers", "theft_transfers", "actor_month_totals"] {
@@ -212,8 +215,8 @@ fn incident_keys(lake: &Lake, window: i32) -> Result<(DataFrame, DataFrame)> {
     );
     let date = inc.column("date").map_err(|e| Error::polars("date", e))?.cast(&DataType::Int32).map_err(|e| Error::polars("date", e))?;
     let date: Vec<i32> = date.i32().map_err(|e| Error::polars("date", e))?.iter().map(|d| d.unwrap_or(0)).collect();
-    let (mut t_inc, mut t_act, mut t_hash) = (vec![], vec![], vec![]);
-    let (mut p_inc, mut p_act, mut p_v, mut p_a, mut p_from, mut p_to) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut t_inc, mut t_act, mut t_hash, mut t_day) = (vec![], vec![], vec![], vec![]);
+    let (mut p_inc, mut p_act, mut p_v, mut p_a, mut p_from, mut p_to, mut p_day) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for i in 0..inc.height() {
         if actor[i].is_empty() {
             continue;
@@ -224,6 +227,7 @@ fn incident_keys(lake: &Lake, window: i32) -> Result<(DataFrame, DataFrame)> {
                 t_inc.push(id[i].clone());
                 t_act.push(actor[i].clone());
                 t_hash.push(h.to_string());
+                t_day.push(date[i]);
             }
             continue;
         }
@@ -235,6 +239,7 @@ fn incident_keys(lake: &Lake, window: i32) -> Result<(DataFrame, DataFrame)> {
                 p_a.push(a.to_string());
                 p_from.push(date[i]);
                 p_to.push(date[i] + window);
+                p_day.push(date[i]);
             }
         }
     }
@@ -243,7 +248,7 @@ fn incident_keys(lake: &Lake, window: i32) -> Result<(DataFrame, DataFrame)> {
     };
     let tx = DataFrame::new(
         t_inc.len(),
-        vec![Column::new("incident".into(), t_inc), Column::new("actor".into(), t_act), Column::new("tx_hash".into(), t_hash)],
+        vec![Column::new("incident".into(), t_inc), Column::new("actor".into(), t_act), Column::new("tx_hash".into(), t_hash), dates("disclosure_day", t_day)?],
     )
     .map_err(|e| Error::polars("incident_tx", e))?;
     let parties = DataFrame::new(
@@ -255,10 +260,29 @@ fn incident_keys(lake: &Lake, window: i32) -> Result<(DataFrame, DataFrame)> {
             Column::new("attacker".into(), p_a),
             dates("day_from", p_from)?,
             dates("day_to", p_to)?,
+            dates("disclosure_day", p_day)?,
         ],
     )
     .map_err(|e| Error::polars("incident_parties", e))?;
     Ok((tx, parties))
+}
+
+/// Why on-chain and reported values differ, in words.
+fn explain(found: i64, unpriced: i64, diff: &str, price_day: &str) -> String {
+    if found == 0 {
+        return "no theft transfer found in the chain data (not on a loaded chain, or the ledger lists no hashes or addresses)".into();
+    }
+    let mut why = Vec::new();
+    if unpriced > 0 {
+        why.push(format!("{unpriced} transfer(s) without a price are not valued"));
+    }
+    if diff != "0.00" && !diff.is_empty() {
+        why.push(format!(
+            "on-chain value uses the close of the {}; the reported figure uses the source's own prices and may include other chains",
+            if price_day == "disclosure-day" { "incident's ledger date" } else { "transfer day" }
+        ));
+    }
+    if why.is_empty() { "on-chain value equals the reported figure".into() } else { why.join("; ") }
 }
 
 fn value_cell(micro: i64, transfers: i64, unpriced: i64) -> String {
@@ -418,8 +442,8 @@ fn render_year(
     let mut order: Vec<usize> = (0..inc.height()).filter(|&i| dates[i].starts_with(&year.to_string()) && !actors[i].is_empty()).collect();
     order.sort_by(|&a, &b| (&dates[a], &ids[a]).cmp(&(&dates[b], &ids[b])));
     let mut incidents = Table::new(
-        &["incident", "name", "date", "actor", "reported_usd", "onchain_usd", "onchain_transfers", "unpriced_transfers", "difference_usd"],
-        &[false, false, false, false, true, true, true, true, true],
+        &["incident", "name", "date", "actor", "reported_usd", "onchain_usd", "onchain_transfers", "unpriced_transfers", "difference_usd", "explanation"],
+        &[false, false, false, false, true, true, true, true, true, false],
     );
     for i in order {
         let (mut v, mut n, mut u) = (0i64, 0i64, 0i64);
@@ -445,7 +469,8 @@ fn render_year(
             onchain.clone(),
             n.to_string(),
             u.to_string(),
-            diff,
+            diff.clone(),
+            explain(n, u, &diff, &settings.report.stolen_price_day),
         ]);
         figures.push(Figure {
             id: format!("incident.{}.onchain_usd", ids[i]),
@@ -683,7 +708,12 @@ pub fn methodology(settings: &Settings) -> String {
         if r.price_sources.is_empty() { "none configured".to_string() } else { r.price_sources.join(", ") }
     );
     let _ = writeln!(s, "- **Confidence range.** `actor_year_ranges` gives each total from labels at or above confidence {} (low) and from all labels (high).", r.high_confidence);
-    let _ = writeln!(s, "- **Stolen.** Incidents without listed tx hashes count victim-to-attacker transfers from the incident date to {} day(s) after it.", r.incident_window_days);
+    let _ = writeln!(
+        s,
+        "- **Stolen.** An incident's listed tx hashes, else its victim-to-attacker transfers from the incident date to {} day(s) after it; valued at the close of the {}.",
+        r.incident_window_days,
+        if r.stolen_price_day == "disclosure-day" { "incident's ledger date (disclosure-day policy)" } else { "transfer day (transfer-day policy)" }
+    );
     s.push_str("\nWhat each query counts (from the queries themselves):\n\n");
     for (name, _) in QUERIES {
         let _ = writeln!(s, "- `{name}`: {}", query_doc(name));
