@@ -18,13 +18,14 @@ use crate::error::{Error, Result};
 use crate::lake::Lake;
 
 /// The queries, in the order they are registered (views first).
-pub const QUERIES: [(&str, &str); 6] = [
+pub const QUERIES: [(&str, &str); 7] = [
     ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
     ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
     ("actor_month_totals", include_str!("../../../queries/actor_month_totals.sql")),
     ("actor_year_totals", include_str!("../../../queries/actor_year_totals.sql")),
     ("actor_destinations", include_str!("../../../queries/actor_destinations.sql")),
     ("incident_values", include_str!("../../../queries/incident_values.sql")),
+    ("top_counterparties", include_str!("../../../queries/top_counterparties.sql")),
 ];
 
 fn query(name: &str) -> &'static str {
@@ -66,6 +67,10 @@ pub struct Results {
     pub incident_values: BTreeMap<(String, String, i32), (i64, i64, i64)>,
     /// year -> (transfers, priced transfers)
     pub coverage: BTreeMap<i32, (i64, i64)>,
+    /// (actor, year) -> the top receivers: (address, actor, category, micro-USD, transfers), largest first
+    pub counterparties: BTreeMap<(String, i32), Vec<(String, String, String, i64, i64)>>,
+    /// address -> the text of its best label (for display)
+    pub label_text: BTreeMap<String, String>,
 }
 
 fn ctx_for(lake: &Lake, att: &Attribution, settings: &Settings) -> Result<SQLContext> {
@@ -149,9 +154,41 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
         .map_err(|e| Error::Internal(format!("price coverage: {e}")))?;
     let (y, n, p) = (col_i64(&cov, "year")?, col_i64(&cov, "n")?, col_i64(&cov, "priced")?);
     let coverage = (0..cov.height()).map(|i| (y[i] as i32, (n[i], p[i]))).collect();
+    let tc = run_query(&mut ctx, "top_counterparties")?;
+    let (a, y, addr, cact, cat, v, n) = (
+        col_str(&tc, "actor")?,
+        col_i64(&tc, "year")?,
+        col_str(&tc, "counterparty")?,
+        col_str(&tc, "counterparty_actor")?,
+        col_str(&tc, "category")?,
+        col_i64(&tc, "value_micro_usd")?,
+        col_i64(&tc, "transfers")?,
+    );
+    let mut counterparties: BTreeMap<(String, i32), Vec<(String, String, String, i64, i64)>> = BTreeMap::new();
+    for i in 0..tc.height() {
+        counterparties.entry((a[i].clone(), y[i] as i32)).or_default().push((addr[i].clone(), cact[i].clone(), cat[i].clone(), v[i], n[i]));
+    }
+    for list in counterparties.values_mut() {
+        list.sort_by(|x, y| y.3.cmp(&x.3).then(x.0.cmp(&y.0)));
+        list.truncate(10);
+    }
+    let wanted: BTreeSet<&String> = counterparties.values().flatten().map(|c| &c.0).collect();
+    let labels = lake.scan("labels")?.collect().map_err(|e| Error::polars("reading labels", e))?;
+    let (la, lt) = (col_str(&labels, "address")?, col_str(&labels, "label")?);
+    let lconf = col_i64(&labels, "confidence")?;
+    let mut best: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for i in 0..labels.height() {
+        if wanted.contains(&la[i]) {
+            let e = best.entry(la[i].clone()).or_insert((lconf[i], lt[i].clone()));
+            if (lconf[i], std::cmp::Reverse(&lt[i])) > (e.0, std::cmp::Reverse(&e.1)) {
+                *e = (lconf[i], lt[i].clone());
+            }
+        }
+    }
+    let label_text = best.into_iter().map(|(a, (_, t))| (a, t)).collect();
     let mut ctx_high = ctx_for(&lake, &high, settings)?;
     let totals_high = totals_of(&run_query(&mut ctx_high, "actor_year_totals")?)?;
-    Ok((Results { totals, monthly, totals_high, destinations, incident_values, coverage }, all))
+    Ok((Results { totals, monthly, totals_high, destinations, incident_values, coverage, counterparties, label_text }, all))
 }
 
 /// One price series row per asset and day: the preferred source (config order), then by name.
@@ -433,6 +470,17 @@ fn render_year(
         });
     }
     files += write_table(dir, "actor_destinations", &dest)?;
+    let mut top = Table::new(
+        &["actor", "year", "rank", "counterparty", "label", "counterparty_actor", "category", "value_usd", "transfers"],
+        &[false, true, true, false, false, false, false, true, true],
+    );
+    for ((actor, y), list) in res.counterparties.iter().filter(|((a, y), _)| *y == year && keep_actor(settings, a)) {
+        for (rank, (addr, cact, cat, v, n)) in list.iter().enumerate() {
+            let label = res.label_text.get(addr).cloned().unwrap_or_default();
+            top.push(vec![actor.clone(), y.to_string(), (rank + 1).to_string(), addr.clone(), label, cact.clone(), cat.clone(), usd_from_micro(*v), n.to_string()]);
+        }
+    }
+    files += write_table(dir, "top_counterparties", &top)?;
 
     // Incidents of the year: reported beside on-chain value.
     let inc = lake.scan("incidents")?.collect().map_err(|e| Error::polars("reading incidents", e))?;
@@ -513,7 +561,7 @@ fn render_year(
         let p = dir.join(format!("charts/{name}.png"));
         std::fs::write(&p, &c.png).map_err(|e| Error::io("writing", &p, e))?;
     }
-    write(dir, "index.html", &index_html(settings, res, year, &md, &charts, &[("Totals by actor", &totals), ("Monthly series", &monthly), ("Where the outflows went", &dest), ("Confidence range", &ranges), ("Incidents", &incidents), ("Price coverage", &coverage)]))?;
+    write(dir, "index.html", &index_html(settings, res, year, &md, &charts, &[("Totals by actor", &totals), ("Monthly series", &monthly), ("Where the outflows went", &dest), ("Top counterparties", &top), ("Confidence range", &ranges), ("Incidents", &incidents), ("Price coverage", &coverage)]))?;
     Ok(files + 4 + 2 * charts.len())
 }
 
