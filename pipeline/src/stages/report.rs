@@ -51,6 +51,9 @@ pub struct ReportSummary {
 
 /// actor, year, metric -> (micro-USD, transfers, unpriced transfers)
 pub type Totals = BTreeMap<(String, i32, String), (i64, i64, i64)>;
+/// A receiver of an actor's outflows: (address, its actor, category, micro-USD, transfers).
+pub type Counterparty = (String, String, String, i64, i64);
+
 /// actor, year, month, metric -> (micro-USD, transfers, unpriced transfers)
 pub type Monthly = BTreeMap<(String, i32, i32, String), (i64, i64, i64)>;
 
@@ -68,7 +71,7 @@ pub struct Results {
     /// year -> (transfers, priced transfers)
     pub coverage: BTreeMap<i32, (i64, i64)>,
     /// (actor, year) -> the top receivers: (address, actor, category, micro-USD, transfers), largest first
-    pub counterparties: BTreeMap<(String, i32), Vec<(String, String, String, i64, i64)>>,
+    pub counterparties: BTreeMap<(String, i32), Vec<Counterparty>>,
     /// address -> the text of its best label (for display)
     pub label_text: BTreeMap<String, String>,
 }
@@ -164,7 +167,7 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
         col_i64(&tc, "value_micro_usd")?,
         col_i64(&tc, "transfers")?,
     );
-    let mut counterparties: BTreeMap<(String, i32), Vec<(String, String, String, i64, i64)>> = BTreeMap::new();
+    let mut counterparties: BTreeMap<(String, i32), Vec<Counterparty>> = BTreeMap::new();
     for i in 0..tc.height() {
         counterparties.entry((a[i].clone(), y[i] as i32)).or_default().push((addr[i].clone(), cact[i].clone(), cat[i].clone(), v[i], n[i]));
     }
