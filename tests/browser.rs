@@ -43,6 +43,11 @@ fn the_report_page_loads_in_a_browser_with_every_chart_and_escaped_text() {
     let mut ledger = std::fs::read_to_string(out.join("incidents.csv")).unwrap();
     ledger.push_str("evil-2022,2022-05-05,<script>alert(1)</script>,ethereum,1000,,,lazarus_group,x,2022-05-06,https://example.org,,,,https://example.org,\n");
     std::fs::write(out.join("incidents.csv"), ledger).unwrap();
+    // A label with hostile markup on the first fresh address the Ronin attacker pays.
+    let fresh = ifr_pipeline::synth::hex20(&ifr_pipeline::synth::synth_address(9, "fresh-0-0", 0));
+    let mut labels = std::fs::read_to_string(out.join("labels.yaml")).unwrap();
+    labels.push_str(&format!("- address: '{fresh}'\n  label: '<script>alert(2)</script>'\n  actor: evil_actor\n  category: user\n  confidence: web_crawl\n"));
+    std::fs::write(out.join("labels.yaml"), labels).unwrap();
     let s = Settings::load(&out.join("ifr.toml")).unwrap();
     ifr_pipeline::ingest(&s, &NoProgress).unwrap();
     ifr_pipeline::report(&s, None, &[2022]).unwrap();
@@ -68,6 +73,7 @@ fn the_report_page_loads_in_a_browser_with_every_chart_and_escaped_text() {
     assert_eq!(dom.matches("<figure id=\"chart-").count(), 4);
     assert!(!dom.contains("<script"), "the page must run no script");
     assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the hostile name shows as text");
+    assert!(dom.contains("&lt;script&gt;alert(2)&lt;/script&gt;"), "the hostile label shows as text (top counterparties)");
     let log = String::from_utf8_lossy(&o.stderr);
     let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Refused to")).collect();
     assert!(console.is_empty(), "the page logged errors: {console:?}");

@@ -147,6 +147,8 @@ fn golden_report_tables_and_charts() {
         "tables/actor_year_ranges.csv",
         "tables/incidents.csv",
         "tables/price_coverage.csv",
+        "tables/actor_month_totals.csv",
+        "tables/top_counterparties.csv",
         "tables/actor_year_totals.tex",
         "tables/incidents.md",
         "charts/annual_totals.svg",

@@ -74,6 +74,8 @@ pub struct Results {
     pub counterparties: BTreeMap<(String, i32), Vec<Counterparty>>,
     /// address -> the text of its best label (for display)
     pub label_text: BTreeMap<String, String>,
+    /// Label packs used for attribution: (pack, source_file) -> (labels, lowest and highest confidence)
+    pub label_sources: BTreeMap<(String, String), (usize, i64, i64)>,
 }
 
 fn ctx_for(lake: &Lake, att: &Attribution, settings: &Settings) -> Result<SQLContext> {
@@ -189,9 +191,17 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
         }
     }
     let label_text = best.into_iter().map(|(a, (_, t))| (a, t)).collect();
+    let (pack, file) = (col_str(&labels, "pack")?, col_str(&labels, "source_file")?);
+    let mut label_sources: BTreeMap<(String, String), (usize, i64, i64)> = BTreeMap::new();
+    for i in 0..labels.height() {
+        let e = label_sources.entry((pack[i].clone(), file[i].clone())).or_insert((0, i64::MAX, i64::MIN));
+        e.0 += 1;
+        e.1 = e.1.min(lconf[i]);
+        e.2 = e.2.max(lconf[i]);
+    }
     let mut ctx_high = ctx_for(&lake, &high, settings)?;
     let totals_high = totals_of(&run_query(&mut ctx_high, "actor_year_totals")?)?;
-    Ok((Results { totals, monthly, totals_high, destinations, incident_values, coverage, counterparties, label_text }, all))
+    Ok((Results { totals, monthly, totals_high, destinations, incident_values, coverage, counterparties, label_text, label_sources }, all))
 }
 
 /// One price series row per asset and day: the preferred source (config order), then by name.
@@ -736,14 +746,22 @@ fn report_md(settings: &Settings, res: &Results, year: i32, totals: &Table, dest
         incidents.to_markdown(),
         coverage.to_markdown()
     );
-    s.push_str(&methodology(settings));
+    s.push_str(&methodology(settings, &res.label_sources));
     s
 }
 
 /// The methodology, generated from the settings in force and the queries' own documentation.
-pub fn methodology(settings: &Settings) -> String {
+pub fn methodology(settings: &Settings, label_sources: &BTreeMap<(String, String), (usize, i64, i64)>) -> String {
     let r = &settings.report;
     let mut s = String::from("## Methodology\n\n");
+    let packs: Vec<String> = label_sources
+        .iter()
+        .map(|((pack, file), (n, lo, hi))| {
+            let conf = if lo == hi { format!("confidence {lo}") } else { format!("confidence {lo}-{hi}") };
+            format!("{pack} ({file}: {n} labels, {conf})")
+        })
+        .collect();
+    let _ = writeln!(s, "- **Label sources.** {}; sanctions lists in the lake (as labels of the SDN party's actor).", if packs.is_empty() { "none".to_string() } else { packs.join("; ") });
     let _ = writeln!(s, "- **Attribution.** An address belongs, on each date, to the actor of its highest-confidence label (GraphSense levels: ownership 100 … authority_data 60 … unknown 5); ties go to a label over a sanctions entry, then to the smaller actor id. Totals roll up the actor hierarchy (an actor counts its descendants' addresses).");
     let _ = writeln!(
         s,
