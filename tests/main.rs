@@ -7,3 +7,4 @@ mod real_data;
 mod synth;
 mod report;
 mod browser;
+mod trace;

@@ -42,6 +42,13 @@ pub struct ReportArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+pub enum MethodArg {
+    Poison,
+    Haircut,
+    Fifo,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 pub enum SynthFormatArg {
     Cryo,
     EthereumEtl,
@@ -69,6 +76,37 @@ pub enum Command {
         config: ConfigArg,
         #[command(flatten)]
         report: ReportArgs,
+    },
+    /// Trace stolen or sanctioned funds to where they are cashed out (exchanges, mixers, bridges).
+    Trace {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Trace from a ledger incident's theft transfers.
+        #[arg(long, conflicts_with_all = ["actor", "address"])]
+        incident: Option<String>,
+        /// Trace everything an actor's addresses receive from outside the actor.
+        #[arg(long, conflicts_with = "address")]
+        actor: Option<String>,
+        /// Trace everything these addresses receive (repeatable).
+        #[arg(long)]
+        address: Vec<String>,
+        /// poison, haircut or fifo (repeatable). Default: all three, side by side.
+        #[arg(long = "method", value_enum)]
+        methods: Vec<MethodArg>,
+        /// Stop following taint this many hops from the seed.
+        #[arg(long, default_value_t = 20)]
+        max_hops: u32,
+        /// Last UTC day to process (YYYY-MM-DD). Default: all data.
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
+        /// Receiver categories where tracing stops (comma-separated).
+        #[arg(long, default_value = "exchange,mixer,bridge", value_delimiter = ',')]
+        stop: Vec<String>,
+        /// Also list every destination (address, asset, amount, hops, arrival dates).
+        #[arg(long)]
+        flows: bool,
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: OutputFormat,
     },
     /// Load every configured source into the lake; unchanged sources are skipped.
     Ingest {

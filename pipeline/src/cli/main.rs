@@ -41,6 +41,35 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             let r = ifr_pipeline::report(&settings, report.out.as_deref(), &report.years)?;
             output::print_report(&r)?;
         }
+        args::Command::Trace { config, incident, actor, address, methods, max_hops, until, stop, flows, format } => {
+            use ifr_pipeline::stages::trace::{self, Method, Seeds, TraceOptions};
+            let settings = config.settings()?;
+            let seeds = match (incident, actor, address.is_empty()) {
+                (Some(i), _, _) => Seeds::Incident(i),
+                (None, Some(a), _) => Seeds::Actor(a),
+                (None, None, false) => Seeds::Addresses(address),
+                (None, None, true) => anyhow::bail!("name what to trace: --incident ID, --actor ID or --address X"),
+            };
+            let mut methods: Vec<Method> = methods
+                .iter()
+                .map(|m| match m {
+                    args::MethodArg::Poison => Method::Poison,
+                    args::MethodArg::Haircut => Method::Haircut,
+                    args::MethodArg::Fifo => Method::Fifo,
+                })
+                .collect();
+            if methods.is_empty() {
+                methods = Method::ALL.to_vec();
+            }
+            let until = until.map(ifr_pipeline::sources::days_since_epoch);
+            let (rows, summaries) = trace::run(&settings, &TraceOptions { seeds, methods, max_hops, until, stop: stop.clone() })?;
+            let mut df = output::trace_summary_frame(&summaries, &stop)?;
+            output::print_frame(&mut df, format)?;
+            if flows {
+                let mut df = output::trace_rows_frame(&rows)?;
+                output::print_frame(&mut df, format)?;
+            }
+        }
         args::Command::Ingest { config } => {
             let settings = config.settings()?;
             let progress = output::Bars::new();

@@ -3,3 +3,4 @@
 pub mod attribute;
 pub mod ingest;
 pub mod report;
+pub mod trace;

@@ -78,7 +78,7 @@ pub struct Results {
     pub label_sources: BTreeMap<(String, String), (usize, i64, i64)>,
 }
 
-fn ctx_for(lake: &Lake, att: &Attribution, settings: &Settings) -> Result<SQLContext> {
+pub(crate) fn ctx_for(lake: &Lake, att: &Attribution, settings: &Settings) -> Result<SQLContext> {
     let mut ctx = SQLContext::new();
     ctx.register("transfers", lake.scan("transfers")?);
     ctx.register("incidents", lake.scan("incidents")?);
@@ -105,12 +105,12 @@ fn run_query(ctx: &mut SQLContext, name: &str) -> Result<DataFrame> {
         .map_err(|e| Error::Internal(format!("query {name} failed: {e}")))
 }
 
-fn col_str(df: &DataFrame, c: &str) -> Result<Vec<String>> {
+pub(crate) fn col_str(df: &DataFrame, c: &str) -> Result<Vec<String>> {
     let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::String).map_err(|e| Error::polars(c, e))?;
     Ok(s.str().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or("").to_string()).collect())
 }
 
-fn col_i64(df: &DataFrame, c: &str) -> Result<Vec<i64>> {
+pub(crate) fn col_i64(df: &DataFrame, c: &str) -> Result<Vec<i64>> {
     let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int64).map_err(|e| Error::polars(c, e))?;
     Ok(s.i64().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or(0)).collect())
 }
@@ -205,7 +205,7 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
 }
 
 /// One price series row per asset and day: the preferred source (config order), then by name.
-fn price_days(lake: &Lake, order: &[String]) -> Result<DataFrame> {
+pub(crate) fn price_days(lake: &Lake, order: &[String]) -> Result<DataFrame> {
     let p = lake.scan("prices")?.collect().map_err(|e| Error::polars("reading prices", e))?;
     let (asset, source) = (col_str(&p, "asset")?, col_str(&p, "source")?);
     let day = p.column("day").map_err(|e| Error::polars("day", e))?.cast(&DataType::Int32).map_err(|e| Error::polars("day", e))?;
@@ -234,7 +234,7 @@ fn price_days(lake: &Lake, order: &[String]) -> Result<DataFrame> {
 }
 
 /// One price series per chain and symbol (the first asset list that names it).
-fn asset_series(lake: &Lake) -> Result<DataFrame> {
+pub(crate) fn asset_series(lake: &Lake) -> Result<DataFrame> {
     let a = lake.scan("assets")?.collect().map_err(|e| Error::polars("reading assets", e))?;
     let (chain, symbol, series) = (col_str(&a, "chain")?, col_str(&a, "symbol")?, col_str(&a, "price_asset")?);
     let mut seen = BTreeMap::new();
