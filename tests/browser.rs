@@ -66,11 +66,11 @@ fn the_report_page_loads_in_a_browser_with_every_chart_and_escaped_text() {
         .expect("run chromium");
     assert!(o.status.success(), "chromium failed: {}", String::from_utf8_lossy(&o.stderr));
     let dom = String::from_utf8_lossy(&o.stdout);
-    for chart in ["annual_totals", "monthly_stolen", "destinations", "incidents"] {
+    for chart in ["annual_totals", "monthly_stolen", "destinations", "incidents", "trace_methods"] {
         let at = dom.find(&format!("<figure id=\"chart-{chart}\">")).unwrap_or_else(|| panic!("chart {chart} missing from the page"));
         assert!(dom[at..].trim_start_matches(|c| c != '<').contains("<svg"), "chart {chart} has no SVG");
     }
-    assert_eq!(dom.matches("<figure id=\"chart-").count(), 4);
+    assert_eq!(dom.matches("<figure id=\"chart-").count(), 5);
     assert!(!dom.contains("<script"), "the page must run no script");
     assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the hostile name shows as text");
     assert!(dom.contains("&lt;script&gt;alert(2)&lt;/script&gt;"), "the hostile label shows as text (top counterparties)");

@@ -38,7 +38,7 @@ fn traced_destinations_equal_the_planted_laundering_paths() {
     // Incidents laundered in ETH only (Ronin's USDC is swapped at a DEX: a conversion per-asset
     // tracing does not follow, so its truth includes value the tracer sees as clean).
     for incident in ["harmony-2022", "stake-2023", "coinex-2023"] {
-        let (_, summaries) = trace::run(&s, &opts(Seeds::Incident(incident.into()), &[Method::Haircut, Method::Fifo, Method::Poison])).unwrap();
+        let (_, summaries) = trace::run(&s, &opts(Seeds::Incidents(vec![incident.into()]), &[Method::Haircut, Method::Fifo, Method::Poison])).unwrap();
         let planted = |dest: &str| -> f64 {
             truth
                 .lines()
@@ -73,7 +73,7 @@ fn bad_seeds_get_a_clear_message() {
     let tmp = tempfile::tempdir().unwrap();
     let s = dataset(tmp.path());
     let err = |seeds| trace::run(&s, &opts(seeds, &[Method::Haircut])).unwrap_err().to_string();
-    assert!(err(Seeds::Incident("nope".into())).contains("no incident `nope`"));
+    assert!(err(Seeds::Incidents(vec!["nope".into()])).contains("no incident `nope`"));
     assert!(err(Seeds::Actor("nobody".into())).contains("no actor `nobody`"));
     assert!(err(Seeds::Addresses(vec!["0x00000000000000000000000000000000000000ff".into()])).contains("do not appear in any transfer"));
     assert!(err(Seeds::Addresses(vec!["0x12".into()])).contains("seed address `0x12`"));

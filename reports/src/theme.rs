@@ -34,6 +34,9 @@ pub fn color_of(name: &str) -> RGBColor {
         "bridge" => GREEN,
         "defi" => SKY,
         "sanctioned" => VERMILLION,
+        "poison" => VERMILLION,
+        "haircut" => BLUE,
+        "fifo" => GREEN,
         _ => GREY,
     }
 }

@@ -90,6 +90,9 @@ pub enum Command {
         /// Trace everything these addresses receive (repeatable).
         #[arg(long)]
         address: Vec<String>,
+        /// Trace everything sanctioned addresses receive from their listing date on.
+        #[arg(long, conflicts_with_all = ["incident", "actor", "address"])]
+        sanctioned: bool,
         /// poison, haircut or fifo (repeatable). Default: all three, side by side.
         #[arg(long = "method", value_enum)]
         methods: Vec<MethodArg>,

@@ -41,14 +41,15 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             let r = ifr_pipeline::report(&settings, report.out.as_deref(), &report.years)?;
             output::print_report(&r)?;
         }
-        args::Command::Trace { config, incident, actor, address, methods, max_hops, until, stop, flows, format } => {
+        args::Command::Trace { config, incident, actor, address, sanctioned, methods, max_hops, until, stop, flows, format } => {
             use ifr_pipeline::stages::trace::{self, Method, Seeds, TraceOptions};
             let settings = config.settings()?;
             let seeds = match (incident, actor, address.is_empty()) {
-                (Some(i), _, _) => Seeds::Incident(i),
+                (Some(i), _, _) => Seeds::Incidents(vec![i]),
                 (None, Some(a), _) => Seeds::Actor(a),
                 (None, None, false) => Seeds::Addresses(address),
-                (None, None, true) => anyhow::bail!("name what to trace: --incident ID, --actor ID or --address X"),
+                (None, None, true) if sanctioned => Seeds::Sanctioned,
+                (None, None, true) => anyhow::bail!("name what to trace: --incident ID, --actor ID, --address X or --sanctioned"),
             };
             let mut methods: Vec<Method> = methods
                 .iter()

@@ -563,18 +563,31 @@ fn render_year(
         inputs: vec!["transfers".into(), "prices".into(), "assets".into()],
     });
 
-    let figures_json = serde_json::to_string_pretty(&figures).map_err(|e| Error::Internal(e.to_string()))? + "\n";
-    write(dir, "figures.json", &figures_json)?;
     write(dir, "manifest.json", &manifest(settings, lake, year, n, priced)?)?;
     let md = report_md(settings, res, year, &totals, &dest, &incidents, &coverage);
     write(dir, "report.md", &md)?;
-    let charts = charts(settings, res, ancestors, year, &incidents)?;
+    // Tracing: where the year's stolen proceeds went, per method (issue: method sensitivity).
+    let (trace_table, trace_chart) = trace_section(settings, res, ancestors, year, &incidents)?;
+    files += write_table(dir, "trace_destinations", &trace_table)?;
+    for r in &trace_table.rows {
+        figures.push(Figure {
+            id: format!("trace.{}.{}.{}.{}", r[2], r[0], year, r[3]),
+            value: Some(r[4].clone()),
+            unit: "USD",
+            query: format!("stages/trace.rs ({} method, incidents of {year} as seeds)", r[2]),
+            inputs: vec!["transfers".into(), "incidents".into(), "labels".into(), "sanctions".into(), "actors".into(), "prices".into(), "assets".into()],
+        });
+    }
+    let figures_json = serde_json::to_string_pretty(&figures).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+    write(dir, "figures.json", &figures_json)?;
+    let mut charts = charts(settings, res, ancestors, year, &incidents)?;
+    charts.push(trace_chart);
     for (name, _, c) in &charts {
         write(dir, &format!("charts/{name}.svg"), &c.svg)?;
         let p = dir.join(format!("charts/{name}.png"));
         std::fs::write(&p, &c.png).map_err(|e| Error::io("writing", &p, e))?;
     }
-    write(dir, "index.html", &index_html(settings, res, year, &md, &charts, &[("Totals by actor", &totals), ("Monthly series", &monthly), ("Where the outflows went", &dest), ("Top counterparties", &top), ("Confidence range", &ranges), ("Incidents", &incidents), ("Price coverage", &coverage)]))?;
+    write(dir, "index.html", &index_html(settings, res, year, &md, &charts, &[("Totals by actor", &totals), ("Monthly series", &monthly), ("Where the outflows went", &dest), ("Top counterparties", &top), ("Where the stolen proceeds went (tracing)", &trace_table), ("Confidence range", &ranges), ("Incidents", &incidents), ("Price coverage", &coverage)]))?;
     Ok(files + 4 + 2 * charts.len())
 }
 
@@ -596,6 +609,56 @@ fn top_actors(settings: &Settings, ancestors: &BTreeMap<String, Vec<String>>, va
 }
 
 type NamedChart = (&'static str, &'static str, ifr_reports::charts::Chart);
+
+/// Trace the year's incidents with every method; sum per actor (with ancestors), method and destination.
+fn trace_section(
+    settings: &Settings,
+    res: &Results,
+    ancestors: &BTreeMap<String, Vec<String>>,
+    year: i32,
+    incidents: &Table,
+) -> Result<(Table, NamedChart)> {
+    use super::trace::{self, Method, Seeds, TraceOptions};
+    // Incidents of the year with theft transfers on chain, and their actors.
+    let traced: Vec<(String, String)> = incidents.rows.iter().filter(|r| r[6] != "0").map(|r| (r[0].clone(), r[3].clone())).collect();
+    let mut sums: BTreeMap<(String, &'static str, String), i64> = BTreeMap::new();
+    if !traced.is_empty() {
+        let opts = TraceOptions {
+            seeds: Seeds::Incidents(traced.iter().map(|(i, _)| i.clone()).collect()),
+            methods: Method::ALL.to_vec(),
+            max_hops: 20,
+            until: None,
+            stop: vec!["exchange".into(), "mixer".into(), "bridge".into()],
+        };
+        let (rows, _) = trace::run(settings, &opts)?;
+        for r in rows {
+            let Some((_, actor)) = traced.iter().find(|(i, _)| *i == r.seed) else { continue };
+            let mut chain = vec![actor.clone()];
+            chain.extend(ancestors.get(actor).cloned().unwrap_or_default());
+            for a in chain {
+                *sums.entry((a, r.method, r.destination.clone())).or_default() += r.value_usd.map_or(0, |v| (v * 1e6).round() as i64);
+            }
+        }
+    }
+    let mut t = Table::new(&["actor", "year", "method", "destination", "value_usd"], &[false, true, false, false, true]);
+    for ((actor, method, dest), v) in &sums {
+        if keep_actor(settings, actor) {
+            t.push(vec![actor.clone(), year.to_string(), method.to_string(), dest.clone(), usd_from_micro(*v)]);
+        }
+    }
+    let stolen: BTreeMap<String, i64> = res.totals.iter().filter(|((_, y, m), _)| *y == year && m == "stolen").map(|((a, _, _), (v, _, _))| (a.clone(), *v)).collect();
+    let headline = top_actors(settings, ancestors, &stolen, 1).into_iter().next().unwrap_or_else(|| "-".into());
+    let mut chart_rows = Vec::new();
+    for dest in ["exchange", "mixer", "bridge", "held"] {
+        for m in Method::ALL {
+            if let Some(v) = sums.get(&(headline.clone(), m.as_str(), dest.to_string())) {
+                chart_rows.push((dest.to_string(), m.as_str().to_string(), *v as f64 / 1e6));
+            }
+        }
+    }
+    let chart = ifr_reports::charts::trace_methods::chart(&headline, year, &chart_rows).map_err(|e| Error::Internal(format!("drawing a chart: {e}")))?;
+    Ok((t, ("trace_methods", "Where the stolen proceeds went, by tracing method", chart)))
+}
 
 fn charts(settings: &Settings, res: &Results, ancestors: &BTreeMap<String, Vec<String>>, year: i32, incidents: &Table) -> Result<Vec<NamedChart>> {
     use ifr_reports::charts;
@@ -775,6 +838,10 @@ pub fn methodology(settings: &Settings, label_sources: &BTreeMap<(String, String
         s,
         "- **Valuation.** USD = exact token amount ÷ 10^decimals × the close of the asset's price series on the transfer's UTC day. Price sources in order of preference: {}. A transfer without a price is counted as unpriced and left out of the value — never valued at 0.",
         if r.price_sources.is_empty() { "none configured".to_string() } else { r.price_sources.join(", ") }
+    );
+    let _ = writeln!(
+        s,
+        "- **Tracing.** The year's incidents are traced from their theft transfers in one pass over transfers in chain order, per (address, asset) account: *poison* taints every outgoing transfer of a tainted account in full (an upper bound, it can count value twice); *haircut* gives each outgoing transfer the account's tainted share at that moment; *FIFO* lets value leave in the order it arrived. Taint stops at exchanges, mixers and bridges (arrived) and after 20 hops (held); value still in traced accounts at the end is held. An account is tracked from its first taint; a transfer above its tracked balance is taken to include clean value held before. A swap at a DEX ends the swapped asset's trail there. Values at the close of the last arrival day (held: of the last day)."
     );
     let _ = writeln!(s, "- **Confidence range.** `actor_year_ranges` gives each total from labels at or above confidence {} (low) and from all labels (high).", r.high_confidence);
     let _ = writeln!(

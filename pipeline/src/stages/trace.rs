@@ -440,8 +440,10 @@ use crate::lake::Lake;
 /// What to trace from.
 #[derive(Debug, Clone)]
 pub enum Seeds {
-    /// The theft transfers of a ledger incident (taint arrives at its attackers).
-    Incident(String),
+    /// The theft transfers of ledger incidents (taint arrives at their attackers), one seed each.
+    Incidents(Vec<String>),
+    /// Everything sanctioned addresses receive on or after their listing date (point-in-time rule).
+    Sanctioned,
     /// Everything an actor's addresses receive from outside the actor.
     Actor(String),
     /// Everything these addresses receive.
@@ -527,35 +529,60 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
     }
 
     // Seeds.
-    let seed_name: String;
-    let mut seed_tx: HashSet<(String, String)> = HashSet::new(); // (tx_hash, to_address)
+    let mut seed_names: Vec<String> = Vec::new();
+    let mut seed_tx: HashMap<(String, String), usize> = HashMap::new(); // (tx_hash, to_address) -> seed
+    // address -> listing day (sanctioned seeds)
+    let mut sanctioned_from: HashMap<String, i32> = HashMap::new();
     let mut seed_addresses: HashSet<String> = HashSet::new();
     match &opts.seeds {
-        Seeds::Incident(id) => {
-            seed_name = id.clone();
+        Seeds::Incidents(list) => {
             let mut ctx = ctx_for(&lake, &att, settings)?;
             let known = ctx
                 .execute("SELECT id FROM incidents ORDER BY id")
                 .and_then(|lf| lf.collect())
                 .map_err(|e| Error::Internal(e.to_string()))?;
             let ids = col_str(&known, "id")?;
-            if !ids.contains(id) {
-                return Err(Error::Config(format!("no incident `{id}` in the lake (incidents: {})", ids.join(", "))));
-            }
             let df = ctx
-                .execute(&format!(
-                    "SELECT t.tx_hash, a.to_address FROM theft_transfers t JOIN attributed_transfers a ON a.tx_hash = t.tx_hash WHERE t.incident = '{}'",
-                    id.replace('\'', "''")
-                ))
+                .execute("SELECT t.incident, t.tx_hash, a.to_address FROM theft_transfers t JOIN attributed_transfers a ON a.tx_hash = t.tx_hash")
                 .and_then(|lf| lf.collect())
                 .map_err(|e| Error::Internal(e.to_string()))?;
-            let (h, to) = (col_str(&df, "tx_hash")?, col_str(&df, "to_address")?);
-            seed_tx.extend(h.into_iter().zip(to));
-            if seed_tx.is_empty() {
-                return Err(Error::Config(format!(
-                    "incident `{id}` has no on-chain theft transfers in the lake (no listed tx hash or victim-to-attacker transfer was found)"
-                )));
+            let (inc, h, to) = (col_str(&df, "incident")?, col_str(&df, "tx_hash")?, col_str(&df, "to_address")?);
+            for id in list {
+                if !ids.contains(id) {
+                    return Err(Error::Config(format!("no incident `{id}` in the lake (incidents: {})", ids.join(", "))));
+                }
+                let n = seed_names.len();
+                let before = seed_tx.len();
+                for i in 0..inc.len() {
+                    if inc[i] == *id {
+                        seed_tx.entry((h[i].clone(), to[i].clone())).or_insert(n);
+                    }
+                }
+                if seed_tx.len() == before {
+                    return Err(Error::Config(format!(
+                        "incident `{id}` has no on-chain theft transfers in the lake (no listed tx hash or victim-to-attacker transfer was found)"
+                    )));
+                }
+                seed_names.push(id.clone());
             }
+        }
+        Seeds::Sanctioned => {
+            let sanctions = lake.scan("sanctions")?.collect().map_err(|e| Error::polars("reading sanctions", e))?;
+            let addr = col_str(&sanctions, "address")?;
+            let day = |c: &str| -> Result<Vec<Option<i32>>> {
+                let s = sanctions.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int32).map_err(|e| Error::polars(c, e))?;
+                Ok(s.i32().map_err(|e| Error::polars(c, e))?.iter().collect())
+            };
+            let (listed, party, first) = (day("listed_date")?, day("party_listed_date")?, day("first_seen_snapshot")?);
+            for i in 0..addr.len() {
+                let from = listed[i].or(party[i]).or(first[i]).unwrap_or(attribute::MIN_DAY);
+                let e = sanctioned_from.entry(addr[i].clone()).or_insert(from);
+                *e = (*e).min(from);
+            }
+            if sanctioned_from.is_empty() {
+                return Err(Error::Config("the lake has no sanctioned address to trace from".into()));
+            }
+            seed_names.push("sanctioned".into());
         }
         Seeds::Actor(a) => {
             if !att.known_actors.contains(a) {
@@ -565,14 +592,14 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
             if !has {
                 return Err(Error::Config(format!("actor `{a}` has no attributed address to trace from")));
             }
-            seed_name = a.clone();
+            seed_names.push(a.clone());
         }
         Seeds::Addresses(list) => {
             for x in list {
                 let n = crate::address::for_currency("", x).map_err(|why| Error::Config(format!("seed address `{x}`: {why}")))?;
                 seed_addresses.insert(n);
             }
-            seed_name = list.join(";");
+            seed_names.push(list.join(";"));
         }
     }
     let in_actor = |actor: &Option<String>, a: &str| actor.as_ref().is_some_and(|x| ancestors.get(x).is_some_and(|s| s.contains(a)));
@@ -633,7 +660,11 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
             decimals.entry(asset[i].clone()).or_insert(dec.get(i));
             let amount: f64 = raw[i].parse().unwrap_or(0.0);
             let seed = match &opts.seeds {
-                Seeds::Incident(_) => seed_tx.contains(&(hash[i].clone(), to[i].clone())).then_some(0),
+                Seeds::Incidents(_) => seed_tx.get(&(hash[i].clone(), to[i].clone())).copied(),
+                Seeds::Sanctioned => {
+                    let listed = |a: &str| sanctioned_from.get(a).is_some_and(|d| day >= *d);
+                    (listed(&to[i]) && !listed(&from[i])).then_some(0)
+                }
                 Seeds::Actor(a) => {
                     let ta = label_at(&to[i], day).and_then(|l| l.0);
                     let fa = label_at(&from[i], day).and_then(|l| l.0);
@@ -655,7 +686,7 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
         }
     }
     if !seen_seed_address {
-        return Err(Error::Config(format!("seed address(es) {seed_name} do not appear in any transfer in the lake")));
+        return Err(Error::Config(format!("seed address(es) {} do not appear in any transfer in the lake", seed_names.join(";"))));
     }
 
     // Valuation at the close of a day.
@@ -688,13 +719,13 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
     let mut rows = Vec::new();
     let mut summaries = Vec::new();
     for tr in &tracers {
-        let mut per_asset: BTreeMap<String, TraceSummary> = BTreeMap::new();
-        for ((_, asset), amount) in &tr.seeded {
+        let mut per_asset: BTreeMap<(usize, String), TraceSummary> = BTreeMap::new();
+        for ((seed, asset), amount) in &tr.seeded {
             per_asset.insert(
-                asset.clone(),
+                (*seed, asset.clone()),
                 TraceSummary {
                     method: tr.method.as_str(),
-                    seed: seed_name.clone(),
+                    seed: seed_names[*seed].clone(),
                     asset: asset.clone(),
                     seeded: adjust(asset, *amount),
                     arrived: BTreeMap::new(),
@@ -709,7 +740,7 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
             let day = a.last.div_euclid(86_400_000_000) as i32;
             rows.push(TraceRow {
                 method: tr.method.as_str(),
-                seed: seed_name.clone(),
+                seed: seed_names[a.seed].clone(),
                 destination: a.category.clone(),
                 address: a.address.clone(),
                 actor: label_at(&a.address, day).and_then(|l| l.0),
@@ -720,15 +751,15 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
                 first_arrival: Some(micros_to_day_string(a.first)),
                 last_arrival: Some(micros_to_day_string(a.last)),
             });
-            if let Some(s) = per_asset.get_mut(&a.asset) {
+            if let Some(s) = per_asset.get_mut(&(a.seed, a.asset.clone())) {
                 *s.arrived.entry(a.category.clone()).or_default() += amount;
             }
         }
-        for (_, addr, asset, raw, hops) in tr.held() {
+        for (seed, addr, asset, raw, hops) in tr.held() {
             let amount = adjust(&asset, raw);
             rows.push(TraceRow {
                 method: tr.method.as_str(),
-                seed: seed_name.clone(),
+                seed: seed_names[seed].clone(),
                 destination: "held".into(),
                 actor: label_at(&addr, last_time.div_euclid(86_400_000_000) as i32).and_then(|l| l.0),
                 address: addr,
@@ -739,7 +770,7 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
                 first_arrival: None,
                 last_arrival: None,
             });
-            if let Some(s) = per_asset.get_mut(&asset) {
+            if let Some(s) = per_asset.get_mut(&(seed, asset.clone())) {
                 s.held += amount;
             }
         }

@@ -5,6 +5,7 @@ pub mod annual_totals;
 pub mod destinations;
 pub mod incidents;
 pub mod monthly_stolen;
+pub mod trace_methods;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
