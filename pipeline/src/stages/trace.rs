@@ -89,7 +89,8 @@ struct Account {
 pub struct Tracer {
     pub method: Method,
     pub max_hops: u32,
-    accounts: HashMap<(String, String), Account>,
+    /// address -> asset -> account: looked up by &str, no allocation per transfer.
+    accounts: HashMap<String, HashMap<String, Account>>,
     arrivals: BTreeMap<(usize, String, String), Arrival>,
     /// Seed amounts per (seed, asset).
     pub seeded: BTreeMap<(usize, String), f64>,
@@ -106,19 +107,22 @@ impl Tracer {
 
     /// Accounts that hold state (they have received taint).
     pub fn tracked(&self) -> usize {
-        self.accounts.len()
+        self.accounts.values().map(HashMap::len).sum()
+    }
+
+    fn account(&mut self, address: &str, asset: &str) -> Option<&mut Account> {
+        self.accounts.get_mut(address)?.get_mut(asset)
     }
 
     /// Process one transfer; transfers must come in chain order.
     pub fn apply(&mut self, m: &Move<'_>) {
-        let key_from = (m.from.to_string(), m.asset.to_string());
         // The taint this transfer carries, per seed.
         let mut carried: Vec<(usize, f64)> = Vec::new();
         let mut hop = 0;
         if let Some(seed) = m.seed {
             *self.seeded.entry((seed, m.asset.to_string())).or_default() += m.amount;
             carried.push((seed, m.amount));
-        } else if let Some(acc) = self.accounts.get_mut(&key_from) {
+        } else if let Some(acc) = self.accounts.get_mut(m.from).and_then(|a| a.get_mut(m.asset)) {
             if acc.hop >= self.max_hops {
                 // At the hop limit: the taint stays here (still held); only the balance moves.
                 acc.balance -= m.amount;
@@ -173,7 +177,7 @@ impl Tracer {
         } else {
             // Neither a seed nor from a tracked account: clean value, which matters only to a
             // tracked receiver's balance.
-            if let Some(acc) = self.accounts.get_mut(&(m.to.to_string(), m.asset.to_string())) {
+            if let Some(acc) = self.account(m.to, m.asset) {
                 acc.balance += m.amount;
                 acc.lots.push_back((m.amount, None));
             }
@@ -182,7 +186,7 @@ impl Tracer {
 
         if carried.is_empty() {
             // A tracked account sending clean value: the receiver only sees balance, if tracked.
-            if let Some(acc) = self.accounts.get_mut(&(m.to.to_string(), m.asset.to_string())) {
+            if let Some(acc) = self.account(m.to, m.asset) {
                 acc.balance += m.amount;
                 acc.lots.push_back((m.amount, None));
             }
@@ -206,7 +210,12 @@ impl Tracer {
             }
             return;
         }
-        let acc = self.accounts.entry((m.to.to_string(), m.asset.to_string())).or_insert_with(|| Account { hop, ..Account::default() });
+        let acc = self
+            .accounts
+            .entry(m.to.to_string())
+            .or_default()
+            .entry(m.asset.to_string())
+            .or_insert_with(|| Account { hop, ..Account::default() });
         acc.hop = acc.hop.min(hop);
         acc.balance += m.amount;
         let mut tainted_total = 0.0;
@@ -230,7 +239,7 @@ impl Tracer {
     /// Taint still held, per (seed, address, asset), with the account's hop count.
     pub fn held(&self) -> Vec<(usize, String, String, f64, u32)> {
         let mut out = Vec::new();
-        for ((addr, asset), acc) in &self.accounts {
+        for (addr, asset, acc) in self.accounts.iter().flat_map(|(addr, m)| m.iter().map(move |(asset, acc)| (addr, asset, acc))) {
             match self.method {
                 Method::Fifo => {
                     let mut by_seed: BTreeMap<usize, f64> = BTreeMap::new();
@@ -530,7 +539,7 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
 
     // Seeds.
     let mut seed_names: Vec<String> = Vec::new();
-    let mut seed_tx: HashMap<(String, String), usize> = HashMap::new(); // (tx_hash, to_address) -> seed
+    let mut seed_tx: HashMap<String, Vec<(String, usize)>> = HashMap::new(); // tx_hash -> [(to_address, seed)]
     // address -> listing day (sanctioned seeds)
     let mut sanctioned_from: HashMap<String, i32> = HashMap::new();
     let mut seed_addresses: HashSet<String> = HashSet::new();
@@ -552,13 +561,17 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
                     return Err(Error::Config(format!("no incident `{id}` in the lake (incidents: {})", ids.join(", "))));
                 }
                 let n = seed_names.len();
-                let before = seed_tx.len();
+                let mut found = false;
                 for i in 0..inc.len() {
                     if inc[i] == *id {
-                        seed_tx.entry((h[i].clone(), to[i].clone())).or_insert(n);
+                        let v = seed_tx.entry(h[i].clone()).or_default();
+                        if !v.iter().any(|(a, _)| *a == to[i]) {
+                            v.push((to[i].clone(), n));
+                        }
+                        found = true;
                     }
                 }
-                if seed_tx.len() == before {
+                if !found {
                     return Err(Error::Config(format!(
                         "incident `{id}` has no on-chain theft transfers in the lake (no listed tx hash or victim-to-attacker transfer was found)"
                     )));
@@ -642,44 +655,44 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
                 .collect()
             })
             .map_err(|e| Error::polars("reading transfers for tracing", e))?;
-        let (t, hash, from, to, asset, raw) = (
-            col_i64(&df, "t")?,
-            col_str(&df, "tx_hash")?,
-            col_str(&df, "from_address")?,
-            col_str(&df, "to_address")?,
-            col_str(&df, "asset_key")?,
-            col_str(&df, "amount_raw")?,
-        );
+        let strs = |c: &str| -> Result<StringChunked> {
+            Ok(df.column(c).map_err(|e| Error::polars(c, e))?.str().map_err(|e| Error::polars(c, e))?.clone())
+        };
+        let (hash, from, to, asset, raw) = (strs("tx_hash")?, strs("from_address")?, strs("to_address")?, strs("asset_key")?, strs("amount_raw")?);
+        let t = df.column("t").map_err(|e| Error::polars("t", e))?.i64().map_err(|e| Error::polars("t", e))?.clone();
         let dec = df.column("decimals").map_err(|e| Error::polars("decimals", e))?.i32().map_err(|e| Error::polars("decimals", e))?.clone();
-        for i in 0..df.height() {
-            let day = t[i].div_euclid(86_400_000_000) as i32;
+        let rows = t.iter().zip(hash.iter()).zip(from.iter()).zip(to.iter()).zip(asset.iter()).zip(raw.iter()).zip(dec.iter());
+        for ((((((t, hash), from), to), asset), raw), dec) in rows {
+            let (Some(t), Some(hash), Some(from), Some(to), Some(asset), Some(raw)) = (t, hash, from, to, asset, raw) else { continue };
+            let day = t.div_euclid(86_400_000_000) as i32;
             if opts.until.is_some_and(|u| day > u) {
                 break;
             }
-            last_time = t[i];
-            decimals.entry(asset[i].clone()).or_insert(dec.get(i));
-            let amount: f64 = raw[i].parse().unwrap_or(0.0);
+            last_time = t;
+            if !decimals.contains_key(asset) {
+                decimals.insert(asset.to_string(), dec);
+            }
+            let amount: f64 = raw.parse().unwrap_or(0.0);
             let seed = match &opts.seeds {
-                Seeds::Incidents(_) => seed_tx.get(&(hash[i].clone(), to[i].clone())).copied(),
+                Seeds::Incidents(_) => seed_tx.get(hash).and_then(|v| v.iter().find(|(a, _)| a == to).map(|(_, s)| *s)),
                 Seeds::Sanctioned => {
                     let listed = |a: &str| sanctioned_from.get(a).is_some_and(|d| day >= *d);
-                    (listed(&to[i]) && !listed(&from[i])).then_some(0)
+                    (listed(to) && !listed(from)).then_some(0)
                 }
                 Seeds::Actor(a) => {
-                    let ta = label_at(&to[i], day).and_then(|l| l.0);
-                    let fa = label_at(&from[i], day).and_then(|l| l.0);
+                    let ta = label_at(to, day).and_then(|l| l.0);
+                    let fa = label_at(from, day).and_then(|l| l.0);
                     (in_actor(&ta, a) && !in_actor(&fa, a)).then_some(0)
                 }
                 Seeds::Addresses(_) => {
-                    if seed_addresses.contains(&to[i]) || seed_addresses.contains(&from[i]) {
+                    if seed_addresses.contains(to) || seed_addresses.contains(from) {
                         seen_seed_address = true;
                     }
-                    (seed_addresses.contains(&to[i]) && !seed_addresses.contains(&from[i])).then_some(0)
+                    (seed_addresses.contains(to) && !seed_addresses.contains(from)).then_some(0)
                 }
             };
-            let stop_cat = label_at(&to[i], day).map(|l| l.1).filter(|c| opts.stop.contains(c));
-            // Within an actor seed, the actor's own addresses are not a destination.
-            let mv = Move { time: t[i], from: &from[i], to: &to[i], asset: &asset[i], amount, seed, stop: stop_cat.as_deref() };
+            let stop_cat = label_at(to, day).map(|l| l.1).filter(|c| opts.stop.contains(c));
+            let mv = Move { time: t, from, to, asset, amount, seed, stop: stop_cat.as_deref() };
             for tr in tracers.iter_mut() {
                 tr.apply(&mv);
             }
