@@ -98,3 +98,22 @@ pub fn golden(name: &str, actual: &str) {
     let expected = std::fs::read_to_string(&p).unwrap_or_else(|_| panic!("missing golden file {} (run with IFR_UPDATE_GOLDEN=1)", p.display()));
     assert_eq!(actual, expected, "golden {name} differs (IFR_UPDATE_GOLDEN=1 rewrites it after review)");
 }
+
+/// A synthetic 2022-2023 dataset of `transfers` transfers (seed 5), generated into `dir/syn` and
+/// ingested; returns its settings.
+pub fn synth_dataset(dir: &Path, format: ifr_pipeline::synth::SynthFormat) -> Settings {
+    let out = dir.join("syn");
+    ifr_pipeline::synth::run(&ifr_pipeline::synth::SynthOptions {
+        out: out.clone(),
+        transfers: 40_000,
+        from: chrono::NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
+        to: chrono::NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
+        seed: 5,
+        format,
+        force: false,
+    })
+    .unwrap();
+    let s = Settings::load(&out.join("ifr.toml")).unwrap();
+    ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    s
+}

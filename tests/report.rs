@@ -4,27 +4,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ifr_pipeline::synth::{SynthFormat, SynthOptions};
+use ifr_pipeline::synth::SynthFormat;
 use ifr_pipeline::{NoProgress, Settings};
 
 use crate::common::*;
 
 /// A synthetic dataset for 2022-2023, ingested; returns its settings.
 fn dataset(dir: &Path, format: SynthFormat) -> Settings {
-    let out = dir.join("syn");
-    ifr_pipeline::synth::run(&SynthOptions {
-        out: out.clone(),
-        transfers: 40_000,
-        from: chrono::NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
-        to: chrono::NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
-        seed: 5,
-        format,
-        force: false,
-    })
-    .unwrap();
-    let s = Settings::load(&out.join("ifr.toml")).unwrap();
-    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
-    s
+    synth_dataset(dir, format)
 }
 
 fn csv_rows(path: &Path, keys: usize) -> BTreeMap<Vec<String>, Vec<String>> {

@@ -4,26 +4,13 @@
 use std::path::Path;
 
 use ifr_pipeline::stages::trace::{self, Method, Seeds, TraceOptions};
-use ifr_pipeline::synth::{SynthFormat, SynthOptions};
-use ifr_pipeline::{NoProgress, Settings};
+use ifr_pipeline::synth::SynthFormat;
+use ifr_pipeline::Settings;
 
 use crate::common::*;
 
 fn dataset(dir: &Path) -> Settings {
-    let out = dir.join("syn");
-    ifr_pipeline::synth::run(&SynthOptions {
-        out: out.clone(),
-        transfers: 40_000,
-        from: chrono::NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
-        to: chrono::NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
-        seed: 5,
-        format: SynthFormat::EthereumEtl,
-        force: false,
-    })
-    .unwrap();
-    let s = Settings::load(&out.join("ifr.toml")).unwrap();
-    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
-    s
+    synth_dataset(dir, SynthFormat::EthereumEtl)
 }
 
 fn opts(seeds: Seeds, methods: &[Method]) -> TraceOptions {
