@@ -441,7 +441,7 @@ use std::path::PathBuf;
 use polars::prelude::*;
 
 use super::attribute;
-use super::report::{col_i64, col_str, ctx_for};
+use super::report::{col_i64, col_str};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
@@ -545,31 +545,49 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
     let mut seed_addresses: HashSet<String> = HashSet::new();
     match &opts.seeds {
         Seeds::Incidents(list) => {
-            let mut ctx = ctx_for(&lake, &att, settings)?;
-            let known = ctx
-                .execute("SELECT id FROM incidents ORDER BY id")
-                .and_then(|lf| lf.collect())
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            let ids = col_str(&known, "id")?;
-            let df = ctx
-                .execute("SELECT t.incident, t.tx_hash, a.to_address FROM theft_transfers t JOIN attributed_transfers a ON a.tx_hash = t.tx_hash")
-                .and_then(|lf| lf.collect())
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            let (inc, h, to) = (col_str(&df, "incident")?, col_str(&df, "tx_hash")?, col_str(&df, "to_address")?);
+            // The same rule as queries/theft_transfers.sql (listed tx hashes, else victim-to-attacker
+            // transfers within the window), found with a filtered scan instead of valuing every transfer.
+            let inc = lake.scan("incidents")?.collect().map_err(|e| Error::polars("reading incidents", e))?;
+            let (ids, txs, vic, att_) = (col_str(&inc, "id")?, col_str(&inc, "tx_hashes")?, col_str(&inc, "victim_addresses")?, col_str(&inc, "attacker_addresses")?);
+            let dates = col_i64(&inc.select(["date"]).map_err(|e| Error::polars("date", e))?.lazy().select([col("date").cast(DataType::Int32)]).collect().map_err(|e| Error::polars("date", e))?, "date")?;
+            let window = settings.report.incident_window_days as i64;
+            let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
             for id in list {
-                if !ids.contains(id) {
+                let Some(i) = ids.iter().position(|x| x == id) else {
                     return Err(Error::Config(format!("no incident `{id}` in the lake (incidents: {})", ids.join(", "))));
-                }
+                };
                 let n = seed_names.len();
+                let hashes: Vec<&str> = txs[i].split(';').filter(|h| !h.is_empty()).collect();
+                let (victims, attackers): (Vec<&str>, Vec<&str>) =
+                    (vic[i].split(';').filter(|x| !x.is_empty()).collect(), att_[i].split(';').filter(|x| !x.is_empty()).collect());
+                let filter = if !hashes.is_empty() {
+                    format!("tx_hash IN ({})", hashes.iter().map(|h| quote(h)).collect::<Vec<_>>().join(", "))
+                } else if !victims.is_empty() && !attackers.is_empty() {
+                    format!(
+                        "from_address IN ({}) AND to_address IN ({})",
+                        victims.iter().map(|h| quote(h)).collect::<Vec<_>>().join(", "),
+                        attackers.iter().map(|h| quote(h)).collect::<Vec<_>>().join(", ")
+                    )
+                } else {
+                    "FALSE".to_string()
+                };
+                let mut ctx = polars::sql::SQLContext::new();
+                ctx.register("transfers", lake.scan("transfers")?);
+                let df = ctx
+                    .execute(&format!("SELECT tx_hash, to_address, CAST(CAST(block_time AS DATE) AS INT) AS day FROM transfers WHERE {filter}"))
+                    .and_then(|lf| lf.collect())
+                    .map_err(|e| Error::Internal(format!("finding the theft transfers of {id}: {e}")))?;
+                let (h, to, day) = (col_str(&df, "tx_hash")?, col_str(&df, "to_address")?, col_i64(&df, "day")?);
                 let mut found = false;
-                for i in 0..inc.len() {
-                    if inc[i] == *id {
-                        let v = seed_tx.entry(h[i].clone()).or_default();
-                        if !v.iter().any(|(a, _)| *a == to[i]) {
-                            v.push((to[i].clone(), n));
-                        }
-                        found = true;
+                for k in 0..df.height() {
+                    if hashes.is_empty() && (day[k] < dates[i] || day[k] > dates[i] + window) {
+                        continue;
                     }
+                    let v = seed_tx.entry(h[k].clone()).or_default();
+                    if !v.iter().any(|(a, _)| *a == to[k]) {
+                        v.push((to[k].clone(), n));
+                    }
+                    found = true;
                 }
                 if !found {
                     return Err(Error::Config(format!(
