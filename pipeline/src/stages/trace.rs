@@ -630,7 +630,7 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
                 let n = crate::address::for_currency("", x).map_err(|why| Error::Config(format!("seed address `{x}`: {why}")))?;
                 seed_addresses.insert(n);
             }
-            seed_names.push(list.join(";"));
+            seed_names.push(if list.len() <= 3 { list.join(";") } else { format!("{} addresses", list.len()) });
         }
     }
     let in_actor = |actor: &Option<String>, a: &str| actor.as_ref().is_some_and(|x| ancestors.get(x).is_some_and(|s| s.contains(a)));
