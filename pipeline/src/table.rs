@@ -91,10 +91,6 @@ impl TableBuilder {
         TableBuilder { schema, cols, len: 0 }
     }
 
-    pub fn schema(&self) -> &'static TableSchema {
-        self.schema
-    }
-
     pub fn len(&self) -> usize {
         self.len
     }

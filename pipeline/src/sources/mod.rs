@@ -135,11 +135,6 @@ impl Acc {
     /// Record a row that is not loaded, with the column, the raw value and what was expected.
     pub fn quarantine(&mut self, at: At<'_>, column: Option<&str>, raw: Option<&str>, reason: impl Into<String>) -> Result<()> {
         self.counts.quarantined += 1;
-        self.quarantine_row(at, column, raw, reason)
-    }
-
-    /// A quarantine row for an item counted elsewhere (chain staging counts its own).
-    pub fn quarantine_row(&mut self, at: At<'_>, column: Option<&str>, raw: Option<&str>, reason: impl Into<String>) -> Result<()> {
         let raw = raw.map(|r| r.chars().take(200).collect::<String>());
         self.quarantine.push(vec![
             Cell::Str(self.source.clone()),

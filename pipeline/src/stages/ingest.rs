@@ -3,7 +3,7 @@
 //! when every source has loaded are the staged files renamed into place, so a failed run leaves the
 //! lake as it was. A file whose bytes would not change is not rewritten.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -212,8 +212,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
             if spec.kind == Kind::Chain && assets.is_none() {
                 let mut a = chain::Assets::default();
                 for df in &asset_frames {
-                    let more = chain::Assets::from_frame(df)?;
-                    a = merge_assets(a, more);
+                    a.extend(chain::Assets::from_frame(df)?);
                 }
                 assets = Some(a);
             }
@@ -295,18 +294,4 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
     let json = serde_json::to_vec_pretty(&summary).map_err(|e| Error::Internal(e.to_string()))?;
     lake::atomic_write(&report, &json)?;
     Ok(summary)
-}
-
-fn merge_assets(mut a: chain::Assets, b: chain::Assets) -> chain::Assets {
-    a.extend(b);
-    a
-}
-
-/// Counts per kind, for messages.
-pub fn totals(summary: &IngestSummary) -> BTreeMap<&'static str, Counts> {
-    let mut out: BTreeMap<&'static str, Counts> = BTreeMap::new();
-    for s in &summary.sources {
-        out.entry(s.kind).or_default().add(&s.counts);
-    }
-    out
 }

@@ -78,20 +78,41 @@ pub struct Results {
     pub label_sources: BTreeMap<(String, String), (usize, i64, i64)>,
 }
 
-pub(crate) fn ctx_for(lake: &Lake, att: &Attribution, settings: &Settings) -> Result<SQLContext> {
+/// The small tables every query context registers besides attribution, built once per report.
+struct Inputs {
+    asset_series: DataFrame,
+    price_days: DataFrame,
+    incident_tx: DataFrame,
+    incident_parties: DataFrame,
+    options: DataFrame,
+}
+
+impl Inputs {
+    fn build(lake: &Lake, settings: &Settings) -> Result<Inputs> {
+        let (incident_tx, incident_parties) = incident_keys(lake, settings.report.incident_window_days)?;
+        let options = DataFrame::new(1, vec![Column::new("stolen_price_day".into(), [settings.report.stolen_price_day.as_str()])])
+            .map_err(|e| Error::polars("report_options", e))?;
+        Ok(Inputs {
+            asset_series: asset_series(lake)?,
+            price_days: price_days(lake, &settings.report.price_sources)?,
+            incident_tx,
+            incident_parties,
+            options,
+        })
+    }
+}
+
+fn ctx_for(lake: &Lake, att: &Attribution, inputs: &Inputs) -> Result<SQLContext> {
     let mut ctx = SQLContext::new();
     ctx.register("transfers", lake.scan("transfers")?);
     ctx.register("incidents", lake.scan("incidents")?);
-    ctx.register("asset_series", asset_series(lake)?.lazy());
-    ctx.register("price_days", price_days(lake, &settings.report.price_sources)?.lazy());
+    ctx.register("asset_series", inputs.asset_series.clone().lazy());
+    ctx.register("price_days", inputs.price_days.clone().lazy());
     ctx.register("address_actors", att.address_actors.clone().lazy());
     ctx.register("actor_ancestors", att.actor_ancestors.clone().lazy());
-    let (tx, parties) = incident_keys(lake, settings.report.incident_window_days)?;
-    let options = DataFrame::new(1, vec![Column::new("stolen_price_day".into(), [settings.report.stolen_price_day.as_str()])])
-        .map_err(|e| Error::polars("report_options", e))?;
-    ctx.register("report_options", options.lazy());
-    ctx.register("incident_tx", tx.lazy());
-    ctx.register("incident_parties", parties.lazy());
+    ctx.register("report_options", inputs.options.clone().lazy());
+    ctx.register("incident_tx", inputs.incident_tx.clone().lazy());
+    ctx.register("incident_parties", inputs.incident_parties.clone().lazy());
     for view in ["attributed_transfers", "theft_transfers", "actor_month_totals"] {
         let lf = ctx.execute(query(view)).map_err(|e| Error::Internal(format!("query {view}: {e}")))?;
         ctx.register(view, lf);
@@ -134,7 +155,8 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
             )));
         }
     }
-    let mut ctx = ctx_for(&lake, &all, settings)?;
+    let inputs = Inputs::build(&lake, settings)?;
+    let mut ctx = ctx_for(&lake, &all, &inputs)?;
     let totals = totals_of(&run_query(&mut ctx, "actor_year_totals")?)?;
     let m = ctx.execute("SELECT * FROM actor_month_totals").and_then(|lf| lf.collect()).map_err(|e| Error::Internal(format!("actor_month_totals: {e}")))?;
     let (a, y, mo, me) = (col_str(&m, "actor")?, col_i64(&m, "year")?, col_i64(&m, "month")?, col_str(&m, "metric")?);
@@ -199,7 +221,7 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
         e.1 = e.1.min(lconf[i]);
         e.2 = e.2.max(lconf[i]);
     }
-    let mut ctx_high = ctx_for(&lake, &high, settings)?;
+    let mut ctx_high = ctx_for(&lake, &high, &inputs)?;
     let totals_high = totals_of(&run_query(&mut ctx_high, "actor_year_totals")?)?;
     Ok((Results { totals, monthly, totals_high, destinations, incident_values, coverage, counterparties, label_text, label_sources }, all))
 }
@@ -381,12 +403,13 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> R
         return Err(Error::Config("the lake has no transfers: nothing to report (run `ifr ingest` first)".into()));
     }
     std::fs::create_dir_all(&out).map_err(|e| Error::io("creating the report folder (is it writable?)", &out, e))?;
+    let traced = trace_incidents(settings, &lake, &res, &wanted)?;
     let staging = out.join(format!(".partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let result = (|| -> Result<usize> {
         let mut files = 0;
         for &year in &wanted {
-            files += render_year(settings, &lake, &res, &parents, year, &staging.join(year.to_string()))?;
+            files += render_year(settings, &lake, &res, &parents, &traced, year, &staging.join(year.to_string()))?;
         }
         Ok(files)
     })();
@@ -435,6 +458,7 @@ fn render_year(
     lake: &Lake,
     res: &Results,
     ancestors: &BTreeMap<String, Vec<String>>,
+    traced: &Traced,
     year: i32,
     dir: &Path,
 ) -> Result<usize> {
@@ -567,7 +591,7 @@ fn render_year(
     let md = report_md(settings, res, year, &totals, &dest, &incidents, &coverage);
     write(dir, "report.md", &md)?;
     // Tracing: where the year's stolen proceeds went, per method (issue: method sensitivity).
-    let (trace_table, trace_chart) = trace_section(settings, res, ancestors, year, &incidents)?;
+    let (trace_table, trace_chart) = trace_section(settings, res, ancestors, traced, year)?;
     files += write_table(dir, "trace_destinations", &trace_table)?;
     for r in &trace_table.rows {
         figures.push(Figure {
@@ -587,7 +611,7 @@ fn render_year(
         let p = dir.join(format!("charts/{name}.png"));
         std::fs::write(&p, &c.png).map_err(|e| Error::io("writing", &p, e))?;
     }
-    write(dir, "index.html", &index_html(settings, res, year, &md, &charts, &[("Totals by actor", &totals), ("Monthly series", &monthly), ("Where the outflows went", &dest), ("Top counterparties", &top), ("Where the stolen proceeds went (tracing)", &trace_table), ("Confidence range", &ranges), ("Incidents", &incidents), ("Price coverage", &coverage)]))?;
+    write(dir, "index.html", &index_html(year, &md, &charts, &[("Totals by actor", &totals), ("Monthly series", &monthly), ("Where the outflows went", &dest), ("Top counterparties", &top), ("Where the stolen proceeds went (tracing)", &trace_table), ("Confidence range", &ranges), ("Incidents", &incidents), ("Price coverage", &coverage)]))?;
     Ok(files + 4 + 2 * charts.len())
 }
 
@@ -611,33 +635,59 @@ fn top_actors(settings: &Settings, ancestors: &BTreeMap<String, Vec<String>>, va
 type NamedChart = (&'static str, &'static str, ifr_reports::charts::Chart);
 
 /// Trace the year's incidents with every method; sum per actor (with ancestors), method and destination.
+/// The traced incidents: (year, incident, actor) and the trace rows of all of them.
+struct Traced {
+    incidents: Vec<(i32, String, String)>,
+    rows: Vec<super::trace::TraceRow>,
+}
+
+/// Trace the incidents of every reported year (those with theft transfers on chain) in one pass
+/// over the transfers, each year's incidents as their own group — as if each year were traced alone.
+fn trace_incidents(settings: &Settings, lake: &Lake, res: &Results, years: &[i32]) -> Result<Traced> {
+    use super::trace::{self, Method, Seeds, TraceOptions};
+    let inc = lake.scan("incidents")?.collect().map_err(|e| Error::polars("reading incidents", e))?;
+    let (ids, actors, dates) = (col_str(&inc, "id")?, col_str(&inc, "actor")?, col_str(&inc, "date")?);
+    // In each year, the incidents table's order: by date, then id.
+    let mut order = Vec::new();
+    for i in 0..inc.height() {
+        let on_chain = res.incident_values.keys().any(|(id, _, _)| *id == ids[i]);
+        let year = years.iter().find(|y| dates[i].starts_with(&y.to_string()));
+        if let (Some(&y), true, false) = (year, on_chain, actors[i].is_empty()) {
+            order.push((y, dates[i].clone(), ids[i].clone(), actors[i].clone()));
+        }
+    }
+    order.sort();
+    let incidents: Vec<(i32, String, String)> = order.into_iter().map(|(y, _, id, actor)| (y, id, actor)).collect();
+    if incidents.is_empty() {
+        return Ok(Traced { incidents, rows: Vec::new() });
+    }
+    let opts = TraceOptions {
+        seeds: Seeds::Incidents(incidents.iter().map(|(_, i, _)| i.clone()).collect()),
+        methods: Method::ALL.to_vec(),
+        max_hops: 20,
+        until: None,
+        stop: vec!["exchange".into(), "mixer".into(), "bridge".into()],
+    };
+    let groups: Vec<usize> = incidents.iter().map(|(y, _, _)| years.iter().position(|w| w == y).unwrap_or(0)).collect();
+    let (rows, _) = trace::run_grouped(settings, &opts, &groups)?;
+    Ok(Traced { incidents, rows })
+}
+
 fn trace_section(
     settings: &Settings,
     res: &Results,
     ancestors: &BTreeMap<String, Vec<String>>,
+    traced: &Traced,
     year: i32,
-    incidents: &Table,
 ) -> Result<(Table, NamedChart)> {
-    use super::trace::{self, Method, Seeds, TraceOptions};
-    // Incidents of the year with theft transfers on chain, and their actors.
-    let traced: Vec<(String, String)> = incidents.rows.iter().filter(|r| r[6] != "0").map(|r| (r[0].clone(), r[3].clone())).collect();
+    use super::trace::Method;
     let mut sums: BTreeMap<(String, &'static str, String), i64> = BTreeMap::new();
-    if !traced.is_empty() {
-        let opts = TraceOptions {
-            seeds: Seeds::Incidents(traced.iter().map(|(i, _)| i.clone()).collect()),
-            methods: Method::ALL.to_vec(),
-            max_hops: 20,
-            until: None,
-            stop: vec!["exchange".into(), "mixer".into(), "bridge".into()],
-        };
-        let (rows, _) = trace::run(settings, &opts)?;
-        for r in rows {
-            let Some((_, actor)) = traced.iter().find(|(i, _)| *i == r.seed) else { continue };
-            let mut chain = vec![actor.clone()];
-            chain.extend(ancestors.get(actor).cloned().unwrap_or_default());
-            for a in chain {
-                *sums.entry((a, r.method, r.destination.clone())).or_default() += r.value_usd.map_or(0, |v| (v * 1e6).round() as i64);
-            }
+    for r in &traced.rows {
+        let Some((_, _, actor)) = traced.incidents.iter().find(|(y, i, _)| *y == year && *i == r.seed) else { continue };
+        let mut chain = vec![actor.clone()];
+        chain.extend(ancestors.get(actor).cloned().unwrap_or_default());
+        for a in chain {
+            *sums.entry((a, r.method, r.destination.clone())).or_default() += r.value_usd.map_or(0, |v| (v * 1e6).round() as i64);
         }
     }
     let mut t = Table::new(&["actor", "year", "method", "destination", "value_usd"], &[false, true, false, false, true]);
@@ -718,9 +768,8 @@ fn charts(settings: &Settings, res: &Results, ancestors: &BTreeMap<String, Vec<S
     ])
 }
 
-fn index_html(settings: &Settings, res: &Results, year: i32, md: &str, charts: &[NamedChart], tables: &[(&str, &Table)]) -> String {
+fn index_html(year: i32, md: &str, charts: &[NamedChart], tables: &[(&str, &Table)]) -> String {
     use ifr_reports::html;
-    let _ = (settings, res);
     let headlines: Vec<String> = md
         .split("## Headline figures")
         .nth(1)

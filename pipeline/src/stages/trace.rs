@@ -29,15 +29,6 @@ pub enum Method {
 impl Method {
     pub const ALL: [Method; 3] = [Method::Poison, Method::Haircut, Method::Fifo];
 
-    pub fn parse(s: &str) -> Option<Method> {
-        match s {
-            "poison" => Some(Method::Poison),
-            "haircut" => Some(Method::Haircut),
-            "fifo" => Some(Method::Fifo),
-            _ => None,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Poison => "poison",
@@ -511,6 +502,13 @@ type LabelSpans = Vec<(i32, i32, Option<String>, String)>;
 
 /// Run the trace over the lake.
 pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
+    run_grouped(settings, opts, &[])
+}
+
+/// Like `run`, with the seeds split into independent groups (`groups[i]` = the group of the i-th
+/// seed; empty: one group): each group gets its own tracers, as if traced alone, but every group
+/// shares one pass over the transfers.
+pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
     if opts.methods.is_empty() {
         return Err(Error::Config("no tracing method: use poison, haircut or fifo".into()));
     }
@@ -635,7 +633,11 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
     }
     let in_actor = |actor: &Option<String>, a: &str| actor.as_ref().is_some_and(|x| ancestors.get(x).is_some_and(|s| s.contains(a)));
 
-    let mut tracers: Vec<Tracer> = opts.methods.iter().map(|m| Tracer::new(*m, opts.max_hops)).collect();
+    let group_of = |seed: usize| groups.get(seed).copied().unwrap_or(0);
+    let n_groups = groups.iter().max().map_or(1, |g| g + 1);
+    // (group, tracer): one tracer per group and method.
+    let mut tracers: Vec<(usize, Tracer)> =
+        (0..n_groups).flat_map(|g| opts.methods.iter().map(move |m| (g, Tracer::new(*m, opts.max_hops)))).collect();
     let mut decimals: HashMap<String, Option<i32>> = HashMap::new();
     let mut seen_seed_address = seed_addresses.is_empty();
     let mut last_time = 0i64;
@@ -710,8 +712,9 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
                 }
             };
             let stop_cat = label_at(to, day).map(|l| l.1).filter(|c| opts.stop.contains(c));
-            let mv = Move { time: t, from, to, asset, amount, seed, stop: stop_cat.as_deref() };
-            for tr in tracers.iter_mut() {
+            let mut mv = Move { time: t, from, to, asset, amount, seed: None, stop: stop_cat.as_deref() };
+            for (g, tr) in tracers.iter_mut() {
+                mv.seed = seed.filter(|s| group_of(*s) == *g);
                 tr.apply(&mv);
             }
         }
@@ -749,7 +752,7 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
 
     let mut rows = Vec::new();
     let mut summaries = Vec::new();
-    for tr in &tracers {
+    for (_, tr) in &tracers {
         let mut per_asset: BTreeMap<(usize, String), TraceSummary> = BTreeMap::new();
         for ((seed, asset), amount) in &tr.seeded {
             per_asset.insert(

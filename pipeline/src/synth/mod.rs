@@ -10,7 +10,7 @@ mod truth;
 mod world;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
@@ -276,8 +276,4 @@ pub fn log_uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
 /// Days since the epoch of a unix time.
 pub fn day_of(t: i64) -> i32 {
     t.div_euclid(86_400) as i32
-}
-
-pub fn out_path(dir: &Path, rel: &str) -> PathBuf {
-    dir.join(rel)
 }

@@ -6,19 +6,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::writer::Placed;
+use crate::stages::attribute::report_category;
 use super::{Role, Tx, World, day_of, hex20};
 use crate::error::{Error, Result};
-
-/// ifr's report category for a GraphSense category.
-pub fn report_category(graphsense: &str) -> &'static str {
-    match graphsense {
-        "exchange" => "exchange",
-        "mixing_service" | "mixer" => "mixer",
-        "bridge" => "bridge",
-        "defi" | "defi_dex" | "defi_lending" | "defi_bridge" => "defi",
-        _ => "other",
-    }
-}
 
 #[derive(Default, Clone, Copy)]
 struct Sum {

@@ -11,6 +11,7 @@ use polars::prelude::*;
 
 use super::{BLOCK_SECONDS, FIRST_BLOCK, SynthFormat, Tx, World, hex20, synth_hash};
 use crate::error::{Error, Result};
+use crate::table::write_parquet;
 
 /// Transfers per output file the chunking aims at; a chunk is a whole number of 1,000-block ranges.
 pub const CHUNK_TRANSFERS: u64 = 100_000;
@@ -224,13 +225,4 @@ impl<'a> ChainWriter<'a> {
         }
         Ok(())
     }
-}
-
-fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io("creating", path, e))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(df)
-        .map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))?;
-    Ok(())
 }
