@@ -8,3 +8,4 @@ mod synth;
 mod report;
 mod browser;
 mod trace;
+mod bench;

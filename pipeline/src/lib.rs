@@ -32,10 +32,33 @@ pub fn report(settings: &Settings, out: Option<&std::path::Path>, years: &[i32])
 
 /// Run SQL (polars' dialect) over the lake tables, each registered under its name.
 pub fn sql(lake: &lake::Lake, query: &str) -> Result<DataFrame> {
-    let mut ctx = SQLContext::new();
+    sql_in(lake_context(lake)?, query)
+}
+
+/// [`sql`], plus the report's resolved attribution as two more tables when the query names them:
+/// `address_actors` (address, valid_from, valid_to, actor, category, confidence: which actor each
+/// labelled or sanctioned address belongs to on each day, under the config's sanctions policy) and
+/// `actor_ancestors` (actor, ancestor: every actor is its own ancestor).
+pub fn sql_with_attribution(settings: &Settings, query: &str) -> Result<DataFrame> {
+    let lake = lake::Lake::new(&settings.lake_dir);
+    let ctx = lake_context(&lake)?;
+    if query.contains("address_actors") || query.contains("actor_ancestors") {
+        let a = stages::attribute::build(&lake, settings.report.sanctions, 0)?;
+        ctx.register("address_actors", a.address_actors.lazy());
+        ctx.register("actor_ancestors", a.actor_ancestors.lazy());
+    }
+    sql_in(ctx, query)
+}
+
+fn lake_context(lake: &lake::Lake) -> Result<SQLContext> {
+    let ctx = SQLContext::new();
     for t in schema::all() {
         ctx.register(&t.table, lake.scan(&t.table)?);
     }
+    Ok(ctx)
+}
+
+fn sql_in(mut ctx: SQLContext, query: &str) -> Result<DataFrame> {
     let lf = ctx.execute(query).map_err(|e| Error::Query(e.to_string()))?;
     lf.collect().map_err(|e| Error::Query(e.to_string()))
 }

@@ -117,7 +117,8 @@ pub enum Command {
         config: ConfigArg,
     },
     /// Run SQL over the lake tables (blocks, transactions, transfers, sanctions, labels, actors,
-    /// incidents, prices, assets, quarantine).
+    /// incidents, prices, assets, quarantine) and the resolved attribution (address_actors,
+    /// actor_ancestors).
     Sql {
         /// The query, e.g. "SELECT currency, count(*) AS n FROM sanctions GROUP BY currency".
         query: String,

@@ -79,8 +79,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         }
         args::Command::Sql { query, format, config } => {
             let settings = config.settings()?;
-            let lake = ifr_pipeline::lake::Lake::new(&settings.lake_dir);
-            let mut df = ifr_pipeline::sql(&lake, &query)?;
+            let mut df = ifr_pipeline::sql_with_attribution(&settings, &query)?;
             output::print_frame(&mut df, format)?;
         }
         args::Command::Synth { out, transfers, from, to, seed, format, force } => {

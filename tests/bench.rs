@@ -1,0 +1,89 @@
+//! The year-scale benchmark's harness, kept from rotting: on 100,000 synthetic transfers, the DuckDB
+//! SQL in tests/bench/duckdb/ must give exactly the actor_year_totals and actor_destinations that
+//! `ifr run` publishes (tests/bench/compare.py). The timed benchmark itself is `tests/bench/run`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::*;
+
+/// A Python with the `duckdb` module: $IFR_BENCH_PYTHON, the harness's venv, or python3. None (and a
+/// message) when there is none, unless $IFR_REQUIRE_DUCKDB is set (CI installs it): then it fails.
+fn python_with_duckdb() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("IFR_BENCH_PYTHON").map(PathBuf::from).into_iter().collect();
+    candidates.push(root().join("target").join("bench-venv").join("bin").join("python"));
+    candidates.push(PathBuf::from("python3"));
+    for c in candidates {
+        if Command::new(&c).args(["-c", "import duckdb"]).output().is_ok_and(|o| o.status.success()) {
+            return Some(c);
+        }
+    }
+    assert!(
+        std::env::var_os("IFR_REQUIRE_DUCKDB").is_none(),
+        "IFR_REQUIRE_DUCKDB is set but no Python with the duckdb module was found (.ci/run installs it into target/bench-venv)"
+    );
+    eprintln!("SKIPPED duckdb_sql_gives_ifrs_totals: no Python with the duckdb module (tests/bench/run or .ci/run installs it into target/bench-venv)");
+    None
+}
+
+fn run(cmd: &mut Command) -> String {
+    let o = cmd.output().expect("start a benchmark step");
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+fn csv_rows(path: &Path) -> usize {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).lines().count() - 1
+}
+
+#[test]
+fn duckdb_sql_gives_ifrs_totals() {
+    let Some(python) = python_with_duckdb() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let syn = tmp.path().join("syn");
+    ifr_pipeline::synth::run(&ifr_pipeline::synth::SynthOptions {
+        out: syn.clone(),
+        transfers: 100_000,
+        from: chrono::NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
+        to: chrono::NaiveDate::from_ymd_opt(2022, 12, 31).unwrap(),
+        seed: 11,
+        format: ifr_pipeline::synth::SynthFormat::Cryo,
+        force: false,
+    })
+    .unwrap();
+    let config = syn.join("ifr.toml");
+    let config = config.to_str().unwrap();
+    let o = ifr(tmp.path(), &["run", "--config", config]);
+    assert!(o.status.success(), "ifr run: {}", stderr(&o));
+
+    let att = tmp.path().join("attribution");
+    std::fs::create_dir_all(&att).unwrap();
+    for (table, order) in [("address_actors", "address, valid_from"), ("actor_ancestors", "actor, ancestor")] {
+        let o = ifr(tmp.path(), &["sql", "-f", "csv", "--config", config, &format!("SELECT * FROM {table} ORDER BY {order}")]);
+        assert!(o.status.success(), "ifr sql {table}: {}", stderr(&o));
+        std::fs::write(att.join(format!("{table}.csv")), &o.stdout).unwrap();
+    }
+    let compare = root().join("tests").join("bench").join("compare.py");
+    let out = tmp.path().join("duckdb-out");
+    run(Command::new(&python).arg(&compare).arg("duckdb").arg(&syn).arg(&att).arg(&out));
+    // Both tables have rows for the year's actors (DPRK among them), and the check finds no difference.
+    assert!(csv_rows(&out.join("actor_year_totals.csv")) >= 10);
+    assert!(csv_rows(&out.join("actor_destinations.csv")) >= 3);
+    assert!(std::fs::read_to_string(out.join("actor_year_totals.csv")).unwrap().contains("dprk,2022,stolen,"));
+    let report = syn.join("report");
+    let checked = run(Command::new(&python).arg(&compare).arg("check").arg(&out).arg(&report));
+    assert!(checked.contains("DuckDB and ifr agree on every row"), "{checked}");
+
+    // The check is not vacuous: one changed cent in ifr's table is reported as a mismatch.
+    let t = report.join("2022").join("tables").join("actor_year_totals.csv");
+    let text = std::fs::read_to_string(&t).unwrap();
+    let line = text.lines().find(|l| l.starts_with("dprk,2022,stolen,")).expect("a DPRK stolen row").to_string();
+    let mut f: Vec<String> = line.split(',').map(str::to_string).collect();
+    let cents: f64 = f[3].parse().unwrap();
+    f[3] = format!("{:.2}", cents + 0.01);
+    std::fs::write(&t, text.replace(&line, &f.join(","))).unwrap();
+    let o = Command::new(&python).arg(&compare).arg("check").arg(&out).arg(&report).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("actor_year_totals dprk/2022/stolen"));
+}
