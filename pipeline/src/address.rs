@@ -16,10 +16,24 @@ pub fn evm(s: &str) -> Result<String, String> {
     }
 }
 
+/// `0x` + lowercase hex of the bytes (one allocation; this runs for every address and hash a chain
+/// export holds).
+pub fn hex0x(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(2 + 2 * b.len());
+    out.extend_from_slice(b"0x");
+    for &x in b {
+        out.push(DIGITS[(x >> 4) as usize]);
+        out.push(DIGITS[(x & 15) as usize]);
+    }
+    // Only ASCII hex digits were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// An EVM address given as 20 raw bytes (cryo's binary columns).
 pub fn evm_bytes(b: &[u8]) -> Result<String, String> {
     if b.len() == 20 {
-        Ok(format!("0x{}", hex::encode(b)))
+        Ok(hex0x(b))
     } else {
         Err(format!("expected a 20-byte address, got {} bytes", b.len()))
     }
@@ -38,7 +52,7 @@ pub fn hash32(s: &str) -> Result<String, String> {
 /// A 32-byte hash given as raw bytes.
 pub fn hash32_bytes(b: &[u8]) -> Result<String, String> {
     if b.len() == 32 {
-        Ok(format!("0x{}", hex::encode(b)))
+        Ok(hex0x(b))
     } else {
         Err(format!("expected a 32-byte hash, got {} bytes", b.len()))
     }

@@ -37,7 +37,12 @@ pub fn from_be_bytes(b: &[u8]) -> Result<U256, String> {
 
 /// `raw / 10^decimals` as f64 (about 15 significant digits; exact sums use the raw value).
 pub fn adjusted(raw: &U256, decimals: u32) -> f64 {
-    let v: f64 = raw.to_string().parse().unwrap_or(f64::INFINITY);
+    adjusted_text(&raw.to_string(), decimals)
+}
+
+/// [`adjusted`] from the amount's base-10 text (when it is already written out).
+pub fn adjusted_text(raw: &str, decimals: u32) -> f64 {
+    let v: f64 = raw.parse().unwrap_or(f64::INFINITY);
     v / 10f64.powi(decimals as i32)
 }
 

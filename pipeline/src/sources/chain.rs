@@ -13,7 +13,7 @@ use ruint::aliases::U256;
 use super::{Acc, At, file_name};
 use crate::error::{Error, Result};
 use crate::schema;
-use crate::table::{Cell, TableBuilder, read_parquet, write_parquet};
+use crate::table::{Cell, TableBuilder, read_parquet, write_parquet, write_scratch_parquet};
 
 /// Decimals and symbols of the assets a chain source may move (from the `assets` table).
 #[derive(Debug, Default, Clone)]
@@ -254,7 +254,8 @@ impl<'a> ChainStage<'a> {
                 None => (None, None),
             },
         };
-        let amount = decimals.map(|d| crate::amount::adjusted(&t.amount, d as u32));
+        let raw = t.amount.to_string();
+        let amount = decimals.map(|d| crate::amount::adjusted_text(&raw, d as u32));
         let chain = self.chain.clone();
         let kind = if t.token.is_some() { "token" } else { "native" };
         let file = file_name(t.file);
@@ -274,7 +275,7 @@ impl<'a> ChainStage<'a> {
                 asset.into(),
                 Cell::Str(t.from),
                 Cell::Str(t.to),
-                Cell::Str(t.amount.to_string()),
+                Cell::Str(raw),
                 decimals.into(),
                 amount.into(),
                 Cell::Str(file),
@@ -296,7 +297,7 @@ impl<'a> ChainStage<'a> {
             self.spills += 1;
             let path = self.dir.join(format!("part-{:06}.parquet", self.spills));
             let mut df = b.finish()?;
-            write_parquet(&mut df, &path)?;
+            write_scratch_parquet(&mut df, &path)?;
             self.parts.entry(key).or_default().push(path);
         }
         Ok(())
@@ -304,31 +305,23 @@ impl<'a> ChainStage<'a> {
 
     /// Deduplicate and write every partition into `out` (the staged lake); returns the files written
     /// relative to `out`, and corrects the counts for duplicates.
+    ///
+    /// Memory is bounded by one run of overlapping block ranges, not by the partition: a first pass
+    /// reads only the key columns and hashes each row's natural key; when no two hashes are equal
+    /// there is no duplicate, and the part files (each from one input file, so one block range) are
+    /// sorted and written a run of overlapping block ranges at a time. Only a partition where two
+    /// key hashes are equal is deduplicated exactly in memory as a whole.
     pub fn finish(mut self, acc: &mut Acc, out: &Path) -> Result<Vec<PathBuf>> {
         self.spill()?;
         let mut written = Vec::new();
         for ((table, y, m), parts) in std::mem::take(&mut self.parts) {
-            let schema = schema::table(table);
-            let mut frames = Vec::with_capacity(parts.len());
-            for p in &parts {
-                frames.push(read_parquet(p)?.lazy());
-            }
-            let df = concat(frames, UnionArgs::default())
-                .and_then(|lf| lf.collect())
-                .map_err(|e| Error::polars("combining staged parts", e))?;
-            let counted_before = counted_rows(table, &df)?;
-            let key: Vec<String> = schema.key.clone();
-            let df = df
-                .unique_stable(Some(&key), UniqueKeepStrategy::First, None)
-                .map_err(|e| Error::polars("deduplicating", e))?;
-            let dups = counted_before - counted_rows(table, &df)?;
-            acc.counts.loaded -= dups;
-            acc.counts.duplicates += dups;
-            let mut df = df
-                .sort(order(table).iter().copied(), SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true))
-                .map_err(|e| Error::polars("sorting a partition", e))?;
             let rel = PathBuf::from(table).join(&self.chain).join(y.to_string()).join(format!("{m:02}")).join(format!("{}.parquet", self.source));
-            write_parquet(&mut df, &out.join(&rel))?;
+            let scanned = scan_keys(table, &parts)?;
+            if scanned.maybe_duplicates {
+                self.finish_in_memory(acc, table, &parts, &out.join(&rel))?;
+            } else {
+                write_sorted_runs(table, &parts, &scanned.ranges, &out.join(&rel))?;
+            }
             written.push(rel);
             for p in parts {
                 let _ = std::fs::remove_file(p);
@@ -337,6 +330,145 @@ impl<'a> ChainStage<'a> {
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(written)
     }
+
+    /// The exact path: the whole partition in memory, first row per key kept.
+    fn finish_in_memory(&self, acc: &mut Acc, table: &'static str, parts: &[PathBuf], path: &Path) -> Result<()> {
+        let schema = schema::table(table);
+        let df = concat_parts(parts)?;
+        let counted_before = counted_rows(table, &df)?;
+        let key: Vec<String> = schema.key.clone();
+        let df = df
+            .unique_stable(Some(&key), UniqueKeepStrategy::First, None)
+            .map_err(|e| Error::polars("deduplicating", e))?;
+        let dups = counted_before - counted_rows(table, &df)?;
+        acc.counts.loaded -= dups;
+        acc.counts.duplicates += dups;
+        let mut df = sort_chain_order(table, df)?;
+        write_parquet(&mut df, path)
+    }
+}
+
+fn concat_parts(parts: &[PathBuf]) -> Result<DataFrame> {
+    let mut frames = Vec::with_capacity(parts.len());
+    for p in parts {
+        frames.push(read_parquet(p)?.lazy());
+    }
+    concat(frames, UnionArgs::default())
+        .and_then(|lf| lf.collect())
+        .map_err(|e| Error::polars("combining staged parts", e))
+}
+
+fn sort_chain_order(table: &str, df: DataFrame) -> Result<DataFrame> {
+    df.sort(order(table).iter().copied(), SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true))
+        .map_err(|e| Error::polars("sorting a partition", e))
+}
+
+struct KeyScan {
+    /// Two rows share a key hash (perhaps a duplicate: the exact path decides).
+    maybe_duplicates: bool,
+    /// Block range (min, max) of each part, in part order.
+    ranges: Vec<(i64, i64)>,
+}
+
+/// Read only the key columns of every part, hash each row's natural key (a fixed hasher: the same
+/// on every run) and report whether any two are equal, with each part's block range.
+fn scan_keys(table: &str, parts: &[PathBuf]) -> Result<KeyScan> {
+    use std::hash::{Hash, Hasher};
+    let key = schema::table(table).key.clone();
+    let mut cols: Vec<String> = key.clone();
+    if !cols.iter().any(|c| c == "block_number") {
+        cols.push("block_number".to_string());
+    }
+    let mut hashes: Vec<u64> = Vec::new();
+    let mut ranges = Vec::with_capacity(parts.len());
+    for p in parts {
+        let file = std::fs::File::open(p).map_err(|e| Error::io("opening", p, e))?;
+        let df = ParquetReader::new(file)
+            .with_columns(Some(cols.clone()))
+            .finish()
+            .map_err(|e| Error::polars(format!("reading `{}`", p.display()), e))?;
+        let err = |e| Error::polars("reading staged keys", e);
+        let blocks = df.column("block_number").map_err(err)?.i64().map_err(err)?;
+        ranges.push((blocks.min().unwrap_or(0), blocks.max().unwrap_or(0)));
+        let key_cols: Vec<&Column> = key.iter().map(|k| df.column(k)).collect::<PolarsResult<_>>().map_err(err)?;
+        let mut row_hashes = vec![std::hash::DefaultHasher::new(); df.height()];
+        for c in key_cols {
+            match c.dtype() {
+                DataType::String => {
+                    for (h, v) in row_hashes.iter_mut().zip(c.str().map_err(err)?.iter()) {
+                        v.hash(h);
+                    }
+                }
+                _ => {
+                    let c = c.cast(&DataType::Int64).map_err(err)?;
+                    for (h, v) in row_hashes.iter_mut().zip(c.i64().map_err(err)?.iter()) {
+                        v.hash(h);
+                    }
+                }
+            }
+        }
+        hashes.extend(row_hashes.into_iter().map(|h| h.finish()));
+    }
+    hashes.sort_unstable();
+    let maybe_duplicates = hashes.windows(2).any(|w| w[0] == w[1]);
+    Ok(KeyScan { maybe_duplicates, ranges })
+}
+
+/// Rows per Parquet row group when a partition is written in runs.
+const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+/// Write a partition without duplicates: parts whose block ranges overlap are sorted together
+/// (stable, in part order, as the in-memory path would), runs in block order, row groups of about
+/// ROW_GROUP_ROWS rows.
+fn write_sorted_runs(table: &str, parts: &[PathBuf], ranges: &[(i64, i64)], path: &Path) -> Result<()> {
+    let mut order_idx: Vec<usize> = (0..parts.len()).collect();
+    order_idx.sort_by_key(|&i| (ranges[i].0, i));
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    let mut run_max = i64::MIN;
+    for i in order_idx {
+        match runs.last_mut() {
+            Some(run) if ranges[i].0 <= run_max => run.push(i),
+            _ => runs.push(vec![i]),
+        }
+        run_max = run_max.max(ranges[i].1);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+    }
+    let file = std::fs::File::create(path).map_err(|e| Error::io("creating", path, e))?;
+    let schema = schema::table(table).polars_schema();
+    let mut writer = ParquetWriter::new(file)
+        .with_compression(crate::table::lake_compression())
+        .with_statistics(StatisticsOptions::full())
+        .batched(&schema)
+        .map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))?;
+    let mut pending: Vec<DataFrame> = Vec::new();
+    let mut pending_rows = 0;
+    let flush = |pending: &mut Vec<DataFrame>, writer: &mut polars::io::parquet::write::BatchedWriter<std::fs::File>| -> Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut df = pending.remove(0);
+        for d in pending.drain(..) {
+            df.vstack_mut_owned(d).map_err(|e| Error::polars("combining sorted runs", e))?;
+        }
+        writer.write_batch(&df).map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))
+    };
+    for run in runs {
+        let mut run = run;
+        run.sort_unstable(); // part order inside a run: ties keep the order of the input files
+        let files: Vec<PathBuf> = run.iter().map(|&i| parts[i].clone()).collect();
+        let df = sort_chain_order(table, concat_parts(&files)?)?;
+        pending_rows += df.height();
+        pending.push(df);
+        if pending_rows >= ROW_GROUP_ROWS {
+            flush(&mut pending, &mut writer)?;
+            pending_rows = 0;
+        }
+    }
+    flush(&mut pending, &mut writer)?;
+    writer.finish().map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))?;
+    Ok(())
 }
 
 /// Rows that stand for an input item (a transaction's own value transfer does not: the transaction row does).

@@ -120,9 +120,14 @@ fn ctx_for(lake: &Lake, att: &Attribution, inputs: &Inputs) -> Result<SQLContext
     Ok(ctx)
 }
 
+/// Run a query on polars' streaming engine: the transfers are read in batches, never held whole.
+fn collect(lf: LazyFrame) -> PolarsResult<DataFrame> {
+    lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single())
+}
+
 fn run_query(ctx: &mut SQLContext, name: &str) -> Result<DataFrame> {
     ctx.execute(query(name))
-        .and_then(|lf| lf.collect())
+        .and_then(collect)
         .map_err(|e| Error::Internal(format!("query {name} failed: {e}")))
 }
 
@@ -158,7 +163,7 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
     let inputs = Inputs::build(&lake, settings)?;
     let mut ctx = ctx_for(&lake, &all, &inputs)?;
     let totals = totals_of(&run_query(&mut ctx, "actor_year_totals")?)?;
-    let m = ctx.execute("SELECT * FROM actor_month_totals").and_then(|lf| lf.collect()).map_err(|e| Error::Internal(format!("actor_month_totals: {e}")))?;
+    let m = ctx.execute("SELECT * FROM actor_month_totals").and_then(collect).map_err(|e| Error::Internal(format!("actor_month_totals: {e}")))?;
     let (a, y, mo, me) = (col_str(&m, "actor")?, col_i64(&m, "year")?, col_i64(&m, "month")?, col_str(&m, "metric")?);
     let (v, n, u) = (col_i64(&m, "value_micro_usd")?, col_i64(&m, "transfers")?, col_i64(&m, "unpriced_transfers")?);
     let monthly = (0..m.height()).map(|i| ((a[i].clone(), y[i] as i32, mo[i] as i32, me[i].clone()), (v[i], n[i], u[i]))).collect();
@@ -177,7 +182,7 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
     let incident_values = (0..iv.height()).map(|i| ((inc[i].clone(), asset[i].clone(), y[i] as i32), (v[i], n[i], u[i]))).collect();
     let cov = ctx
         .execute("SELECT year, COUNT(*) AS n, SUM(CASE WHEN value_usd IS NULL THEN 0 ELSE 1 END) AS priced FROM attributed_transfers GROUP BY year ORDER BY year")
-        .and_then(|lf| lf.collect())
+        .and_then(collect)
         .map_err(|e| Error::Internal(format!("price coverage: {e}")))?;
     let (y, n, p) = (col_i64(&cov, "year")?, col_i64(&cov, "n")?, col_i64(&cov, "priced")?);
     let coverage = (0..cov.height()).map(|i| (y[i] as i32, (n[i], p[i]))).collect();
