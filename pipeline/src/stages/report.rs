@@ -103,16 +103,42 @@ impl Inputs {
 }
 
 fn ctx_for(lake: &Lake, att: &Attribution, inputs: &Inputs) -> Result<SQLContext> {
+    let register = |ctx: &SQLContext, transfers: LazyFrame| -> Result<()> {
+        ctx.register("transfers", transfers);
+        ctx.register("incidents", lake.scan("incidents")?);
+        ctx.register("asset_series", inputs.asset_series.clone().lazy());
+        ctx.register("price_days", inputs.price_days.clone().lazy());
+        ctx.register("address_actors", att.address_actors.clone().lazy());
+        ctx.register("actor_ancestors", att.actor_ancestors.clone().lazy());
+        ctx.register("report_options", inputs.options.clone().lazy());
+        ctx.register("incident_tx", inputs.incident_tx.clone().lazy());
+        ctx.register("incident_parties", inputs.incident_parties.clone().lazy());
+        Ok(())
+    };
+    // theft_candidates (queries/theft_transfers.sql): attributed_transfers over only the transfers
+    // with a ledger tx hash or a victim sender, the keys given as literal lists so that the Parquet
+    // scan skips every other row group instead of a join holding the year's hashes.
+    let mut sub = SQLContext::new();
+    register(&sub, lake.scan("transfers")?)?;
+    let (hashes, victims) = (col_str(&inputs.incident_tx, "tx_hash")?, col_str(&inputs.incident_parties, "victim")?);
+    let list = |v: &[String]| v.iter().map(|x| format!("'{}'", x.replace('\'', "''"))).collect::<Vec<_>>().join(", ");
+    let mut keys = Vec::new();
+    if !hashes.is_empty() {
+        keys.push(format!("tx_hash IN ({})", list(&hashes)));
+    }
+    if !victims.is_empty() {
+        keys.push(format!("from_address IN ({})", list(&victims)));
+    }
+    let filter = if keys.is_empty() { "FALSE".to_string() } else { keys.join(" OR ") };
+    let candidates = sub
+        .execute(&format!("SELECT * FROM transfers WHERE {filter}"))
+        .map_err(|e| Error::Internal(format!("theft candidates: {e}")))?;
+    sub.register("transfers", candidates);
+    let theft_candidates = sub.execute(query("attributed_transfers")).map_err(|e| Error::Internal(format!("theft candidates: {e}")))?;
+
     let mut ctx = SQLContext::new();
-    ctx.register("transfers", lake.scan("transfers")?);
-    ctx.register("incidents", lake.scan("incidents")?);
-    ctx.register("asset_series", inputs.asset_series.clone().lazy());
-    ctx.register("price_days", inputs.price_days.clone().lazy());
-    ctx.register("address_actors", att.address_actors.clone().lazy());
-    ctx.register("actor_ancestors", att.actor_ancestors.clone().lazy());
-    ctx.register("report_options", inputs.options.clone().lazy());
-    ctx.register("incident_tx", inputs.incident_tx.clone().lazy());
-    ctx.register("incident_parties", inputs.incident_parties.clone().lazy());
+    register(&ctx, lake.scan("transfers")?)?;
+    ctx.register("theft_candidates", theft_candidates);
     for view in ["attributed_transfers", "theft_transfers", "actor_month_totals"] {
         let lf = ctx.execute(query(view)).map_err(|e| Error::Internal(format!("query {view}: {e}")))?;
         ctx.register(view, lf);

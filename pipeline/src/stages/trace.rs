@@ -501,6 +501,11 @@ fn micros_to_day_string(t: i64) -> String {
 type LabelSpans = Vec<(i32, i32, Option<String>, String)>;
 
 /// Run the trace over the lake.
+/// Rows read at a time from a month's lake file (about a row group).
+const TRACE_BATCH_ROWS: usize = 256 * 1024;
+const TRACE_COLUMNS: [&str; 12] =
+    ["block_number", "tx_index", "log_index", "trace_address", "block_time", "tx_hash", "from_address", "to_address", "asset", "token_address", "amount_raw", "decimals"];
+
 pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
     run_grouped(settings, opts, &[])
 }
@@ -648,33 +653,8 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
         let key: PathBuf = rel.components().skip(2).take(2).collect(); // year/month
         months.entry(key).or_default().push(f);
     }
-    for files in months.values() {
-        let scans: Vec<LazyFrame> = files
-            .iter()
-            .map(|p| {
-                let path = PlRefPath::try_from_path(p).map_err(|e| Error::polars("path", e))?;
-                LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(|e| Error::polars("scanning transfers", e))
-            })
-            .collect::<Result<_>>()?;
-        let df = concat(scans, UnionArgs::default())
-            .and_then(|lf| {
-                lf.select([
-                    col("block_number"),
-                    col("tx_index"),
-                    col("log_index"),
-                    col("trace_address"),
-                    col("block_time").cast(DataType::Int64).alias("t"),
-                    col("tx_hash"),
-                    col("from_address"),
-                    col("to_address"),
-                    coalesce(&[col("asset"), col("token_address"), lit("native")]).alias("asset_key"),
-                    col("amount_raw"),
-                    col("decimals"),
-                ])
-                .sort(["block_number", "tx_index", "log_index", "trace_address"], SortMultipleOptions::default().with_nulls_last(false))
-                .collect()
-            })
-            .map_err(|e| Error::polars("reading transfers for tracing", e))?;
+    // Walk one batch of transfers in chain order; false once past --until.
+    let mut walk = |df: &DataFrame| -> Result<bool> {
         let strs = |c: &str| -> Result<StringChunked> {
             Ok(df.column(c).map_err(|e| Error::polars(c, e))?.str().map_err(|e| Error::polars(c, e))?.clone())
         };
@@ -686,7 +666,7 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
             let (Some(t), Some(hash), Some(from), Some(to), Some(asset), Some(raw)) = (t, hash, from, to, asset, raw) else { continue };
             let day = t.div_euclid(86_400_000_000) as i32;
             if opts.until.is_some_and(|u| day > u) {
-                break;
+                return Ok(false);
             }
             last_time = t;
             if !decimals.contains_key(asset) {
@@ -717,6 +697,62 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
                 mv.seed = seed.filter(|s| group_of(*s) == *g);
                 tr.apply(&mv);
             }
+        }
+        Ok(true)
+    };
+    let columns = || {
+        [
+            col("block_number"),
+            col("tx_index"),
+            col("log_index"),
+            col("trace_address"),
+            col("block_time").cast(DataType::Int64).alias("t"),
+            col("tx_hash"),
+            col("from_address"),
+            col("to_address"),
+            coalesce(&[col("asset"), col("token_address"), lit("native")]).alias("asset_key"),
+            col("amount_raw"),
+            col("decimals"),
+        ]
+    };
+    'months: for files in months.values() {
+        if let [file] = files.as_slice() {
+            // One source: the lake file is already in chain order (ingest sorts every partition),
+            // so it is read in slices of row groups and never held whole.
+            let n = ParquetReader::new(std::fs::File::open(file).map_err(|e| Error::io("opening", file, e))?)
+                .num_rows().map_err(|e| Error::polars(format!("reading `{}`", file.display()), e))?;
+            let mut offset = 0;
+            while offset < n {
+                let chunk = ParquetReader::new(std::fs::File::open(file).map_err(|e| Error::io("opening", file, e))?)
+                    .with_columns(Some(TRACE_COLUMNS.iter().map(|c| c.to_string()).collect()))
+                    .with_slice(Some((offset, TRACE_BATCH_ROWS)))
+                    .finish()
+                    .and_then(|df| df.lazy().select(columns()).collect())
+                    .map_err(|e| Error::polars("reading transfers for tracing", e))?;
+                offset += TRACE_BATCH_ROWS;
+                if !walk(&chunk)? {
+                    break 'months;
+                }
+            }
+            continue;
+        }
+        // Several sources in one month: merged and sorted in memory.
+        let scans: Vec<LazyFrame> = files
+            .iter()
+            .map(|p| {
+                let path = PlRefPath::try_from_path(p).map_err(|e| Error::polars("path", e))?;
+                LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(|e| Error::polars("scanning transfers", e))
+            })
+            .collect::<Result<_>>()?;
+        let df = concat(scans, UnionArgs::default())
+            .and_then(|lf| {
+                lf.select(columns())
+                    .sort(["block_number", "tx_index", "log_index", "trace_address"], SortMultipleOptions::default().with_nulls_last(false))
+                    .collect()
+            })
+            .map_err(|e| Error::polars("reading transfers for tracing", e))?;
+        if !walk(&df)? {
+            break;
         }
     }
     if !seen_seed_address {
