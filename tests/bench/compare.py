@@ -74,13 +74,16 @@ def fill(text, values):
 def run_duckdb(synth, attribution, out):
     import duckdb
 
+    os.makedirs(out, exist_ok=True)
     con = duckdb.connect()
+    # An in-memory DuckDB spills only with a temp directory; insertion order is not needed.
+    con.execute("SET temp_directory = %s" % sql_quote(os.path.join(out, ".duckdb-tmp")))
+    con.execute("SET preserve_insertion_order = false")
     values = placeholders(synth, attribution)
     started = time.monotonic()
     for path in sorted(glob.glob(os.path.join(SQL_DIR, "*.sql"))):
         with open(path) as f:
             con.execute(fill(f.read(), values))
-    os.makedirs(out, exist_ok=True)
     for table, (keys, _) in TABLES.items():
         rows = con.execute("SELECT * FROM %s ORDER BY %s" % (table, ", ".join(keys))).fetchall()
         cols = [d[0] for d in con.description]
