@@ -87,9 +87,14 @@ def bench_size(n, args, python):
         record("ifr run (ingest + report, fresh lake)", wall, rss)
         if rep == 0:
             export_attribution(d, att)
-        wall, rss, _ = measured([python, COMPARE, "duckdb", d, att, duck_out])
+        try:
+            wall, rss, _ = measured([python, COMPARE, "duckdb", d, att, duck_out])
+        except SystemExit as e:  # DuckDB itself failed (at 100M: out of memory): say so, go on
+            print("  DuckDB failed: %s" % e, flush=True)
+            wall, rss = float("nan"), float("nan")
         record("DuckDB (normalise, attribute, value, aggregate)", wall, rss)
-    ok = subprocess.run([python, COMPARE, "check", duck_out, os.path.join(d, "report")]).returncode == 0
+    duck_failed = any(w != w for w, _ in rows["DuckDB (normalise, attribute, value, aggregate)"])
+    ok = not duck_failed and subprocess.run([python, COMPARE, "check", duck_out, os.path.join(d, "report")]).returncode == 0
     wall, rss, _ = measured([IFR, "report"] + cfg)
     record("ifr report (lake already built)", wall, rss)
     wall, rss, _ = measured([python, COMPARE, "scan", d])
@@ -103,14 +108,14 @@ def bench_size(n, args, python):
         addr += ["--address", a]
     wall, rss, _ = measured([IFR, "trace", "--method", "haircut"] + addr + cfg)
     record("trace, 1,000 seeds, haircut", wall, rss)
-    return {k: (statistics.median(w for w, _ in v), max(r for _, r in v)) for k, v in rows.items()}, ok
+    return {k: (statistics.median(w for w, _ in v), max(r for _, r in v)) for k, v in rows.items()}, (ok, duck_failed)
 
 
 def table(results):
     out = []
     out.append("| transfers | step | wall | peak RSS | ratio |")
     out.append("|---|---|---|---|---|")
-    for n, (r, ok) in results.items():
+    for n, (r, (ok, duck_failed)) in results.items():
         run = r["ifr run (ingest + report, fresh lake)"][0]
         duck = r["DuckDB (normalise, attribute, value, aggregate)"][0]
         scan = r["plain scan of the chain columns (DuckDB)"][0]
@@ -118,7 +123,7 @@ def table(results):
         ratios = {
             "ifr run (ingest + report, fresh lake)": "%.2f× DuckDB, %.1f× scan" % (run / duck, run / scan),
             "ifr report (lake already built)": "%.2f× DuckDB" % (r["ifr report (lake already built)"][0] / duck),
-            "DuckDB (normalise, attribute, value, aggregate)": "%.1f× scan; results %s" % (duck / scan, "equal ifr's" if ok else "DIFFER from ifr's"),
+            "DuckDB (normalise, attribute, value, aggregate)": "FAILED (see the output above)" if duck_failed else "%.1f× scan; results %s" % (duck / scan, "equal ifr's" if ok else "DIFFER from ifr's"),
             "trace, 1,000 seeds, haircut": "%.2f× sorted scan" % (r["trace, 1,000 seeds, haircut"][0] / sorted_scan),
         }
         for name, (wall, rss) in r.items():
@@ -157,7 +162,8 @@ def main():
     if not args.no_record:
         with open(os.path.join(ROOT, "BENCHMARKS.md"), "a") as f:
             f.write("\n" + text)
-    return 0 if all(ok for _, ok in results.values()) else 1
+    # A DuckDB failure is reported, not an error of ifr's; a difference in results is.
+    return 0 if all(ok or failed for _, (ok, failed) in results.values()) else 1
 
 
 if __name__ == "__main__":
