@@ -35,12 +35,8 @@ pub fn from_be_bytes(b: &[u8]) -> Result<U256, String> {
     U256::try_from_be_slice(b).ok_or_else(|| format!("expected at most 32 bytes, got {}", b.len()))
 }
 
-/// `raw / 10^decimals` as f64 (about 15 significant digits; exact sums use the raw value).
-pub fn adjusted(raw: &U256, decimals: u32) -> f64 {
-    adjusted_text(&raw.to_string(), decimals)
-}
-
-/// [`adjusted`] from the amount's base-10 text (when it is already written out).
+/// `raw / 10^decimals` as f64 (about 15 significant digits; exact sums use the raw value), from the
+/// amount's base-10 text (written out once for `amount_raw`).
 pub fn adjusted_text(raw: &str, decimals: u32) -> f64 {
     let v: f64 = raw.parse().unwrap_or(f64::INFINITY);
     v / 10f64.powi(decimals as i32)
@@ -61,6 +57,6 @@ mod tests {
         assert!(parse_decimal("1.5e18").is_err());
         assert_eq!(parse_any("0x0de0b6b3a7640000").unwrap().to_string(), "1000000000000000000");
         assert_eq!(from_be_bytes(&[1, 0]).unwrap().to_string(), "256");
-        assert!((adjusted(&parse_decimal("173600000000000000000000").unwrap(), 18) - 173600.0).abs() < 1e-9);
+        assert!((adjusted_text(&parse_decimal("173600000000000000000000").unwrap().to_string(), 18) - 173600.0).abs() < 1e-9);
     }
 }

@@ -50,6 +50,12 @@ pub fn sql_with_attribution(settings: &Settings, query: &str) -> Result<DataFram
     sql_in(ctx, query)
 }
 
+/// Values as a SQL list of string literals (`'a', 'b'`), quotes doubled: for `col IN (…)` filters
+/// that polars pushes into the Parquet scan.
+pub(crate) fn sql_string_list<S: AsRef<str>>(values: &[S]) -> String {
+    values.iter().map(|v| format!("'{}'", v.as_ref().replace('\'', "''"))).collect::<Vec<_>>().join(", ")
+}
+
 fn lake_context(lake: &lake::Lake) -> Result<SQLContext> {
     let ctx = SQLContext::new();
     for t in schema::all() {

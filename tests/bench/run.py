@@ -27,17 +27,15 @@ TIME_FMT = "BENCH %e %M"
 NEVER = "0x00000000000000000000000000000000000000ff"
 
 
-def measured(cmd, cwd=None, quiet=True, expect_error=None):
+def measured(cmd, expect_error=None):
     """Run cmd under /usr/bin/time; return (wall seconds, peak RSS MiB, stdout). With expect_error,
     the command must fail with that text in its message (the tracer's floor: a seed that never occurs)."""
-    p = subprocess.run(["/usr/bin/time", "-f", TIME_FMT] + cmd, cwd=cwd, capture_output=True, text=True)
+    p = subprocess.run(["/usr/bin/time", "-f", TIME_FMT] + cmd, capture_output=True, text=True)
     m = re.search(r"^BENCH ([0-9.]+) ([0-9]+)$", p.stderr, re.M)
     ok = p.returncode == 0 if expect_error is None else (p.returncode != 0 and expect_error in p.stderr)
     if not ok or not m:
         sys.stderr.write(p.stdout[-4000:] + p.stderr[-4000:])
         raise SystemExit("benchmark step failed (exit %d): %s" % (p.returncode, " ".join(cmd[:6])))
-    if not quiet:
-        sys.stdout.write(p.stdout)
     return float(m.group(1)), int(m.group(2)) / 1024.0, p.stdout
 
 

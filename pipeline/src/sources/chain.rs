@@ -318,7 +318,7 @@ impl<'a> ChainStage<'a> {
             let rel = PathBuf::from(table).join(&self.chain).join(y.to_string()).join(format!("{m:02}")).join(format!("{}.parquet", self.source));
             let scanned = scan_keys(table, &parts)?;
             if scanned.maybe_duplicates {
-                self.finish_in_memory(acc, table, &parts, &out.join(&rel))?;
+                dedup_in_memory(acc, table, &parts, &out.join(&rel))?;
             } else {
                 write_sorted_runs(table, &parts, &scanned.ranges, &out.join(&rel))?;
             }
@@ -330,22 +330,22 @@ impl<'a> ChainStage<'a> {
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(written)
     }
+}
 
-    /// The exact path: the whole partition in memory, first row per key kept.
-    fn finish_in_memory(&self, acc: &mut Acc, table: &'static str, parts: &[PathBuf], path: &Path) -> Result<()> {
-        let schema = schema::table(table);
-        let df = concat_parts(parts)?;
-        let counted_before = counted_rows(table, &df)?;
-        let key: Vec<String> = schema.key.clone();
-        let df = df
-            .unique_stable(Some(&key), UniqueKeepStrategy::First, None)
-            .map_err(|e| Error::polars("deduplicating", e))?;
-        let dups = counted_before - counted_rows(table, &df)?;
-        acc.counts.loaded -= dups;
-        acc.counts.duplicates += dups;
-        let mut df = sort_chain_order(table, df)?;
-        write_parquet(&mut df, path)
-    }
+/// The exact path: the whole partition in memory, first row per key kept.
+fn dedup_in_memory(acc: &mut Acc, table: &'static str, parts: &[PathBuf], path: &Path) -> Result<()> {
+    let schema = schema::table(table);
+    let df = concat_parts(parts)?;
+    let counted_before = counted_rows(table, &df)?;
+    let key: Vec<String> = schema.key.clone();
+    let df = df
+        .unique_stable(Some(&key), UniqueKeepStrategy::First, None)
+        .map_err(|e| Error::polars("deduplicating", e))?;
+    let dups = counted_before - counted_rows(table, &df)?;
+    acc.counts.loaded -= dups;
+    acc.counts.duplicates += dups;
+    let mut df = sort_chain_order(table, df)?;
+    write_parquet(&mut df, path)
 }
 
 fn concat_parts(parts: &[PathBuf]) -> Result<DataFrame> {

@@ -121,13 +121,12 @@ fn ctx_for(lake: &Lake, att: &Attribution, inputs: &Inputs) -> Result<SQLContext
     let mut sub = SQLContext::new();
     register(&sub, lake.scan("transfers")?)?;
     let (hashes, victims) = (col_str(&inputs.incident_tx, "tx_hash")?, col_str(&inputs.incident_parties, "victim")?);
-    let list = |v: &[String]| v.iter().map(|x| format!("'{}'", x.replace('\'', "''"))).collect::<Vec<_>>().join(", ");
     let mut keys = Vec::new();
     if !hashes.is_empty() {
-        keys.push(format!("tx_hash IN ({})", list(&hashes)));
+        keys.push(format!("tx_hash IN ({})", crate::sql_string_list(&hashes)));
     }
     if !victims.is_empty() {
-        keys.push(format!("from_address IN ({})", list(&victims)));
+        keys.push(format!("from_address IN ({})", crate::sql_string_list(&victims)));
     }
     let filter = if keys.is_empty() { "FALSE".to_string() } else { keys.join(" OR ") };
     let candidates = sub

@@ -554,7 +554,6 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
             let (ids, txs, vic, att_) = (col_str(&inc, "id")?, col_str(&inc, "tx_hashes")?, col_str(&inc, "victim_addresses")?, col_str(&inc, "attacker_addresses")?);
             let dates = col_i64(&inc.select(["date"]).map_err(|e| Error::polars("date", e))?.lazy().select([col("date").cast(DataType::Int32)]).collect().map_err(|e| Error::polars("date", e))?, "date")?;
             let window = settings.report.incident_window_days as i64;
-            let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
             for id in list {
                 let Some(i) = ids.iter().position(|x| x == id) else {
                     return Err(Error::Config(format!("no incident `{id}` in the lake (incidents: {})", ids.join(", "))));
@@ -564,13 +563,9 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
                 let (victims, attackers): (Vec<&str>, Vec<&str>) =
                     (vic[i].split(';').filter(|x| !x.is_empty()).collect(), att_[i].split(';').filter(|x| !x.is_empty()).collect());
                 let filter = if !hashes.is_empty() {
-                    format!("tx_hash IN ({})", hashes.iter().map(|h| quote(h)).collect::<Vec<_>>().join(", "))
+                    format!("tx_hash IN ({})", crate::sql_string_list(&hashes))
                 } else if !victims.is_empty() && !attackers.is_empty() {
-                    format!(
-                        "from_address IN ({}) AND to_address IN ({})",
-                        victims.iter().map(|h| quote(h)).collect::<Vec<_>>().join(", "),
-                        attackers.iter().map(|h| quote(h)).collect::<Vec<_>>().join(", ")
-                    )
+                    format!("from_address IN ({}) AND to_address IN ({})", crate::sql_string_list(&victims), crate::sql_string_list(&attackers))
                 } else {
                     "FALSE".to_string()
                 };
@@ -719,11 +714,16 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
         if let [file] = files.as_slice() {
             // One source: the lake file is already in chain order (ingest sorts every partition),
             // so it is read in slices of row groups and never held whole.
-            let n = ParquetReader::new(std::fs::File::open(file).map_err(|e| Error::io("opening", file, e))?)
-                .num_rows().map_err(|e| Error::polars(format!("reading `{}`", file.display()), e))?;
+            let open = || std::fs::File::open(file).map_err(|e| Error::io("opening", file, e));
+            let bad = |e| Error::polars(format!("reading `{}`", file.display()), e);
+            let mut first = ParquetReader::new(open()?);
+            let meta = first.get_metadata().map_err(bad)?.clone();
+            let n = first.num_rows().map_err(bad)?;
             let mut offset = 0;
             while offset < n {
-                let chunk = ParquetReader::new(std::fs::File::open(file).map_err(|e| Error::io("opening", file, e))?)
+                let mut reader = ParquetReader::new(open()?);
+                reader.set_metadata(meta.clone()); // the footer is read once per month, not per slice
+                let chunk = reader
                     .with_columns(Some(TRACE_COLUMNS.iter().map(|c| c.to_string()).collect()))
                     .with_slice(Some((offset, TRACE_BATCH_ROWS)))
                     .finish()
