@@ -518,3 +518,73 @@ fn unreadable_files_stop_the_run_with_the_file_and_what_was_expected() {
     let err = ifr_pipeline::ingest(&s, &NoProgress).unwrap_err().to_string();
     assert!(err.contains("value_f64 column alone is not exact") && err.contains("native_transfers__1_to_1"), "{err}");
 }
+
+/// A cryo file long enough to be built on two threads: every row lands in file order, the bad rows
+/// of both halves are quarantined under their own row numbers, and the values are exact.
+#[test]
+fn a_long_cryo_file_is_built_in_two_halves_without_losing_order_or_rows() {
+    const N: usize = 70_000; // over the two-thread threshold (64k rows)
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cryo");
+    let n_blocks = (N / 4) as u32 + 1;
+    let mut blocks = DataFrame::new(
+        n_blocks as usize,
+        vec![
+            Column::new("block_number".into(), (0..n_blocks).map(|b| 1000 + b).collect::<Vec<u32>>()),
+            Column::new("timestamp".into(), (0..n_blocks).map(|b| T0 as u32 + 12 * b).collect::<Vec<u32>>()),
+        ],
+    )
+    .unwrap();
+    write(&mut blocks, &dir.join("ethereum__blocks__00001000_to_00018500.parquet"));
+    // Row i: block 1000 + i/4, log index i, sender bytes [i as u32 big-endian; 5], value i * 10^12.
+    let addr = |i: usize| (i as u32).to_be_bytes().repeat(5);
+    let mut from: Vec<Vec<u8>> = (0..N).map(addr).collect();
+    let mut value: Vec<Vec<u8>> = (0..N).map(|i| ((i as u128) * 1_000_000_000_000).to_be_bytes().to_vec()).collect();
+    from[5] = vec![1u8; 19]; // first half: a 19-byte address
+    value[69_000] = vec![1u8; 33]; // second half: a 33-byte value
+    let mut erc20 = DataFrame::new(
+        N,
+        vec![
+            Column::new("block_number".into(), (0..N).map(|i| 1000 + (i / 4) as u32).collect::<Vec<u32>>()),
+            Column::new("transaction_index".into(), (0..N).map(|i| (i % 4) as u32).collect::<Vec<u32>>()),
+            Column::new("log_index".into(), (0..N).map(|i| i as u32).collect::<Vec<u32>>()),
+            Column::new("transaction_hash".into(), (0..N).map(|i| (i as u64).to_be_bytes().repeat(4)).collect::<Vec<Vec<u8>>>()),
+            Column::new("erc20".into(), vec![hexb(USDC); N]),
+            Column::new("from_address".into(), from),
+            Column::new("to_address".into(), vec![hexb(ATTACKER); N]),
+            Column::new("value_binary".into(), value),
+        ],
+    )
+    .unwrap();
+    write(&mut erc20, &dir.join("ethereum__erc20_transfers__00001000_to_00018500.parquet"));
+    let assets = root().join("data/reference/assets.csv");
+    let s = settings(
+        tmp.path(),
+        &format!(
+            "lake = \"lake\"\n[[sources]]\nname = \"assets\"\nkind = \"assets\"\nformat = \"asset-csv\"\npath = \"{}\"\n\
+             [[sources]]\nname = \"cryo\"\nkind = \"chain\"\nformat = \"cryo\"\nchain = \"ethereum\"\npath = \"cryo\"\n",
+            assets.display()
+        ),
+    );
+    let summary = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let c = &summary.sources.iter().find(|s| s.name == "cryo").unwrap().counts;
+    assert_eq!(tuple(c), counts((N + n_blocks as usize) as u64, (N - 2 + n_blocks as usize) as u64, 2, 0, 0));
+    let q = table(&s, "quarantine");
+    assert_eq!(quarantined(&q, "cryo", "20-byte address").1, Some(5));
+    assert_eq!(quarantined(&q, "cryo", "at most 32 bytes").1, Some(69_000));
+
+    let t = table(&s, "transfers");
+    assert_eq!(t.height(), N - 2);
+    let logs: Vec<i64> = t.column("log_index").unwrap().i64().unwrap().into_no_null_iter().collect();
+    let expected: Vec<i64> = (0..N as i64).filter(|&i| i != 5 && i != 69_000).collect();
+    assert_eq!(logs, expected, "rows in chain order, both halves, nothing lost");
+    let text = |c: &str| t.column(c).unwrap().str().unwrap().clone();
+    let (froms, raws, amounts) = (text("from_address"), text("amount_raw"), t.column("amount").unwrap().f64().unwrap().clone());
+    for i in [0usize, 4, 34_999, 35_000, 35_001, 69_999] {
+        let k = expected.iter().position(|&x| x == i as i64).unwrap();
+        assert_eq!(froms.get(k), Some(format!("0x{}", hex::encode(addr(i))).as_str()), "row {i}");
+        assert_eq!(raws.get(k), Some(((i as u128) * 1_000_000_000_000).to_string().as_str()), "row {i}");
+        assert_eq!(amounts.get(k), Some(i as f64 * 1e6), "row {i}: 10^12 base units / 10^6 decimals");
+    }
+    assert_eq!(text("asset").iter().filter(|a| *a == Some("USDC")).count(), N - 2);
+}

@@ -19,15 +19,23 @@ pub fn evm(s: &str) -> Result<String, String> {
 /// `0x` + lowercase hex of the bytes (one allocation; this runs for every address and hash a chain
 /// export holds).
 pub fn hex0x(b: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = Vec::with_capacity(2 + 2 * b.len());
-    out.extend_from_slice(b"0x");
-    for &x in b {
-        out.push(DIGITS[(x >> 4) as usize]);
-        out.push(DIGITS[(x & 15) as usize]);
-    }
+    hex0x_into(b, &mut out);
     // Only ASCII hex digits were written.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// `0x` + lowercase hex of the bytes, appended to `out` (the column-by-column loaders reuse one buffer).
+pub fn hex0x_into(b: &[u8], out: &mut Vec<u8>) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let start = out.len();
+    out.resize(start + 2 + 2 * b.len(), b'0');
+    let dst = &mut out[start..];
+    dst[1] = b'x';
+    for (pair, &x) in dst[2..].chunks_exact_mut(2).zip(b) {
+        pair[0] = DIGITS[(x >> 4) as usize];
+        pair[1] = DIGITS[(x & 15) as usize];
+    }
 }
 
 /// An EVM address given as 20 raw bytes (cryo's binary columns).

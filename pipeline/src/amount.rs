@@ -35,6 +35,19 @@ pub fn from_be_bytes(b: &[u8]) -> Result<U256, String> {
     U256::try_from_be_slice(b).ok_or_else(|| format!("expected at most 32 bytes, got {}", b.len()))
 }
 
+/// The amount in base 10, appended to `out` (the same text as `to_string`, without allocating for
+/// amounts below 2^128, which are nearly all of them).
+pub fn write_decimal(v: &U256, out: &mut String) {
+    use std::fmt::Write;
+    let _ = if let Ok(small) = u64::try_from(*v) {
+        write!(out, "{small}")
+    } else if let Ok(mid) = u128::try_from(*v) {
+        write!(out, "{mid}")
+    } else {
+        write!(out, "{v}")
+    };
+}
+
 /// `raw / 10^decimals` as f64 (about 15 significant digits; exact sums use the raw value), from the
 /// amount's base-10 text (written out once for `amount_raw`).
 pub fn adjusted_text(raw: &str, decimals: u32) -> f64 {
@@ -57,6 +70,11 @@ mod tests {
         assert!(parse_decimal("1.5e18").is_err());
         assert_eq!(parse_any("0x0de0b6b3a7640000").unwrap().to_string(), "1000000000000000000");
         assert_eq!(from_be_bytes(&[1, 0]).unwrap().to_string(), "256");
+        for v in ["0", "1", "18446744073709551615", "18446744073709551616", "340282366920938463463374607431768211456", max] {
+            let mut out = String::from("x");
+            write_decimal(&parse_decimal(v).unwrap(), &mut out);
+            assert_eq!(out, format!("x{v}"));
+        }
         assert!((adjusted_text(&parse_decimal("173600000000000000000000").unwrap().to_string(), 18) - 173600.0).abs() < 1e-9);
     }
 }

@@ -13,7 +13,7 @@ use ruint::aliases::U256;
 use super::{Acc, At, file_name};
 use crate::error::{Error, Result};
 use crate::schema;
-use crate::table::{Cell, TableBuilder, read_parquet, write_parquet, write_scratch_parquet};
+use crate::table::{Cell, TableBuilder, read_scratch, write_parquet, write_scratch};
 
 /// Decimals and symbols of the assets a chain source may move (from the `assets` table).
 #[derive(Debug, Default, Clone)]
@@ -122,15 +122,74 @@ pub struct ChainStage<'a> {
     dir: PathBuf,
     assets: &'a Assets,
     builders: BTreeMap<PartKey, TableBuilder>,
+    /// Frames built column by column (cryo), already in the table's documented schema.
+    frames: BTreeMap<PartKey, Vec<DataFrame>>,
     parts: BTreeMap<PartKey, Vec<PathBuf>>,
-    block_times: HashMap<i64, i64>,
+    block_times: BlockTimes,
     native: (Option<String>, i32),
     spills: usize,
+    /// Part files are written on their own thread while the next input file is read.
+    writer: Option<(std::sync::mpsc::SyncSender<(DataFrame, PathBuf)>, std::thread::JoinHandle<Result<()>>)>,
+}
+
+impl Drop for ChainStage<'_> {
+    fn drop(&mut self) {
+        let _ = self.wait_for_spills();
+    }
 }
 
 pub fn year_month(micros: i64) -> Option<(i32, i32)> {
     let t = chrono::Utc.timestamp_micros(micros).single()?;
     Some((t.year(), t.month() as i32))
+}
+
+/// Block number -> time (microseconds), in dense chunks of consecutive block numbers: transfers come
+/// in block order, so lookups walk memory in order (a hash map sent every lookup to a random cache
+/// line, and was most of the loading time).
+#[derive(Default)]
+struct BlockTimes {
+    chunks: BTreeMap<i64, Vec<i64>>,
+}
+
+impl BlockTimes {
+    const BITS: u32 = 16;
+    /// No time known (a real block time this far before 1970 is out of range anyway).
+    const NONE: i64 = i64::MIN;
+
+    fn insert(&mut self, n: i64, micros: i64) {
+        let chunk = self.chunks.entry(n >> Self::BITS).or_insert_with(|| vec![Self::NONE; 1 << Self::BITS]);
+        chunk[(n & ((1 << Self::BITS) - 1)) as usize] = micros;
+    }
+
+    fn get(&self, n: i64) -> Option<i64> {
+        let t = self.chunks.get(&(n >> Self::BITS))?[(n & ((1 << Self::BITS) - 1)) as usize];
+        (t != Self::NONE).then_some(t)
+    }
+}
+
+/// `year_month` for times that mostly stay in one month (rows in chain order): the month's bounds
+/// are remembered, so a row in the same month costs two comparisons.
+#[derive(Default)]
+pub struct MonthOf {
+    /// [from, to) in microseconds, and its (year, month).
+    span: Option<(i64, i64, (i32, i32))>,
+}
+
+impl MonthOf {
+    pub fn get(&mut self, micros: i64) -> Option<(i32, i32)> {
+        if let Some((from, to, ym)) = self.span {
+            if micros >= from && micros < to {
+                return Some(ym);
+            }
+        }
+        let (y, m) = year_month(micros)?;
+        let start = |y: i32, m: i32| chrono::NaiveDate::from_ymd_opt(y, m as u32, 1).map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros());
+        let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        if let (Some(from), Some(to)) = (start(y, m), start(ny, nm)) {
+            self.span = Some((from, to, (y, m)));
+        }
+        Some((y, m))
+    }
 }
 
 impl<'a> ChainStage<'a> {
@@ -142,9 +201,11 @@ impl<'a> ChainStage<'a> {
             dir,
             assets,
             builders: BTreeMap::new(),
+            frames: BTreeMap::new(),
             parts: BTreeMap::new(),
-            block_times: HashMap::new(),
+            block_times: BlockTimes::default(),
             spills: 0,
+            writer: None,
         }
     }
 
@@ -154,13 +215,64 @@ impl<'a> ChainStage<'a> {
         b.push(row(y, m))
     }
 
+    /// Add rows built column by column, in `table`'s documented schema with its `year` and `month`
+    /// columns set: they are routed to their partitions and written out with the next spill.
+    pub fn push_frame(&mut self, table: &'static str, df: DataFrame) -> Result<()> {
+        if df.height() == 0 {
+            return Ok(());
+        }
+        let expected = schema::table(table).polars_schema();
+        if **df.schema() != expected {
+            return Err(Error::Internal(format!("{table}: a column-built frame does not have the documented schema: {:?}", df.schema())));
+        }
+        let err = |e| Error::polars("routing rows to partitions", e);
+        let (years, months) = (df.column("year").map_err(err)?.i32().map_err(err)?, df.column("month").map_err(err)?.i32().map_err(err)?);
+        let mut keys: Vec<(i32, i32)> = Vec::new();
+        for (y, m) in years.iter().zip(months.iter()) {
+            let k = (y.unwrap_or(0), m.unwrap_or(0));
+            if keys.last() != Some(&k) && !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        if keys.len() == 1 {
+            let (y, m) = keys[0];
+            self.frames.entry((table, y, m)).or_default().push(df);
+            return Ok(());
+        }
+        for (y, m) in keys {
+            let mask = years.equal(y) & months.equal(m);
+            let part = df.filter(&mask).map_err(err)?;
+            self.frames.entry((table, y, m)).or_default().push(part);
+        }
+        Ok(())
+    }
+
+    /// The asset symbol and decimals of the native coin (`token` None) or a token of this chain;
+    /// (None, None) for a token not in the assets table.
+    pub fn asset_of(&self, token: Option<&str>) -> (Option<String>, Option<i32>) {
+        match token {
+            None => (self.native.0.clone(), Some(self.native.1)),
+            Some(tok) => match self.assets.token(&self.chain, tok) {
+                Some((s, d)) => (Some(s), Some(d)),
+                None => (None, None),
+            },
+        }
+    }
+
     pub fn block_time(&self, n: i64) -> Option<i64> {
-        self.block_times.get(&n).copied()
+        self.block_times.get(n)
+    }
+
+    /// Remember a block's time from a blocks row (the latest row of a block wins, as in `block`).
+    pub fn note_block(&mut self, n: i64, micros: i64) {
+        self.block_times.insert(n, micros);
     }
 
     /// Remember a block's time (from a transactions file that carries it) without a blocks row.
     pub fn note_block_time(&mut self, n: i64, micros: i64) {
-        self.block_times.entry(n).or_insert(micros);
+        if self.block_times.get(n).is_none() {
+            self.block_times.insert(n, micros);
+        }
     }
 
     pub fn block(&mut self, acc: &mut Acc, number: i64, hash: Option<String>, micros: i64, file: &Path) -> Result<()> {
@@ -247,13 +359,7 @@ impl<'a> ChainStage<'a> {
             }
             return Ok(());
         };
-        let (asset, decimals) = match &t.token {
-            None => (self.native.0.clone(), Some(self.native.1)),
-            Some(tok) => match self.assets.token(&self.chain, tok) {
-                Some((s, d)) => (Some(s), Some(d)),
-                None => (None, None),
-            },
-        };
+        let (asset, decimals) = self.asset_of(t.token.as_deref());
         let raw = t.amount.to_string();
         let amount = decimals.map(|d| crate::amount::adjusted_text(&raw, d as u32));
         let chain = self.chain.clone();
@@ -289,18 +395,56 @@ impl<'a> ChainStage<'a> {
 
     /// Write what is buffered to part files (called after each input file).
     pub fn spill(&mut self) -> Result<()> {
-        let builders = std::mem::take(&mut self.builders);
-        for (key, b) in builders {
-            if b.is_empty() {
-                continue;
+        let mut builders = std::mem::take(&mut self.builders);
+        let mut frames = std::mem::take(&mut self.frames);
+        let keys: std::collections::BTreeSet<PartKey> = builders.keys().chain(frames.keys()).copied().collect();
+        for key in keys {
+            let mut pieces: Vec<DataFrame> = frames.remove(&key).unwrap_or_default();
+            if let Some(b) = builders.remove(&key).filter(|b| !b.is_empty()) {
+                pieces.insert(0, b.finish()?);
+            }
+            let mut pieces = pieces.into_iter().filter(|d| d.height() > 0);
+            let Some(mut df) = pieces.next() else { continue };
+            for d in pieces {
+                df.vstack_mut_owned(d).map_err(|e| Error::polars("combining staged rows", e))?;
             }
             self.spills += 1;
             let path = self.dir.join(format!("part-{:06}.parquet", self.spills));
-            let mut df = b.finish()?;
-            write_scratch_parquet(&mut df, &path)?;
+            self.write_in_background(df, path.clone())?;
             self.parts.entry(key).or_default().push(path);
         }
         Ok(())
+    }
+
+    /// Hand a part to the writer thread (at most one part waits for it: memory stays bounded).
+    fn write_in_background(&mut self, df: DataFrame, path: PathBuf) -> Result<()> {
+        if self.writer.is_none() {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(DataFrame, PathBuf)>(1);
+            let handle = std::thread::spawn(move || -> Result<()> {
+                for (mut df, path) in rx {
+                    write_scratch(&mut df, &path)?;
+                }
+                Ok(())
+            });
+            self.writer = Some((tx, handle));
+        }
+        let sent = self.writer.as_ref().map(|(tx, _)| tx.send((df, path)));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            // The writer stopped: its error says why.
+            _ => self.wait_for_spills().and(Err(Error::Internal("the part writer stopped".into()))),
+        }
+    }
+
+    /// Wait until every part handed to the writer thread is on disk.
+    fn wait_for_spills(&mut self) -> Result<()> {
+        match self.writer.take() {
+            None => Ok(()),
+            Some((tx, handle)) => {
+                drop(tx);
+                handle.join().map_err(|_| Error::Internal("the part writer panicked".into()))?
+            }
+        }
     }
 
     /// Deduplicate and write every partition into `out` (the staged lake); returns the files written
@@ -313,27 +457,63 @@ impl<'a> ChainStage<'a> {
     /// key hashes are equal is deduplicated exactly in memory as a whole.
     pub fn finish(mut self, acc: &mut Acc, out: &Path) -> Result<Vec<PathBuf>> {
         self.spill()?;
-        let mut written = Vec::new();
-        for ((table, y, m), parts) in std::mem::take(&mut self.parts) {
-            let rel = PathBuf::from(table).join(&self.chain).join(y.to_string()).join(format!("{m:02}")).join(format!("{}.parquet", self.source));
-            let scanned = scan_keys(table, &parts)?;
-            if scanned.maybe_duplicates {
-                dedup_in_memory(acc, table, &parts, &out.join(&rel))?;
-            } else {
-                write_sorted_runs(table, &parts, &scanned.ranges, &out.join(&rel))?;
-            }
-            written.push(rel);
+        self.wait_for_spills()?;
+        let jobs: Vec<(PartKey, Vec<PathBuf>)> = std::mem::take(&mut self.parts).into_iter().collect();
+        let rels: Vec<PathBuf> = jobs
+            .iter()
+            .map(|((table, y, m), _)| PathBuf::from(table).join(&self.chain).join(y.to_string()).join(format!("{m:02}")).join(format!("{}.parquet", self.source)))
+            .collect();
+        // Partitions are independent: two at a time (one thread sorts and encodes while the other
+        // does too). Only one exact in-memory deduplication runs at a time, to bound memory.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let exact = std::sync::Mutex::new(());
+        let results: Vec<std::sync::Mutex<Option<Result<u64>>>> = jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let work = || loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(((table, _, _), parts)) = jobs.get(i) else { break };
+            let path = out.join(&rels[i]);
+            let r = scan_keys(table, parts).and_then(|scanned| {
+                if scanned.maybe_duplicates {
+                    let _one = exact.lock().unwrap_or_else(|p| p.into_inner());
+                    dedup_in_memory(table, parts, &path)
+                } else {
+                    write_sorted_runs(table, parts, &scanned.ranges, &path).map(|()| 0)
+                }
+            });
             for p in parts {
                 let _ = std::fs::remove_file(p);
             }
-        }
+            let failed = r.is_err();
+            *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            if failed {
+                next.store(jobs.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+        };
+        std::thread::scope(|s| {
+            let helper = s.spawn(work);
+            work();
+            let _ = helper.join();
+        });
         let _ = std::fs::remove_dir_all(&self.dir);
+        let mut written = Vec::new();
+        for (r, rel) in results.into_iter().zip(rels) {
+            match r.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                Some(Ok(dups)) => {
+                    acc.counts.loaded -= dups;
+                    acc.counts.duplicates += dups;
+                    written.push(rel);
+                }
+                Some(Err(e)) => return Err(e),
+                None => return Err(Error::Internal("a partition was not written (an earlier one failed)".into())),
+            }
+        }
         Ok(written)
     }
 }
 
-/// The exact path: the whole partition in memory, first row per key kept.
-fn dedup_in_memory(acc: &mut Acc, table: &'static str, parts: &[PathBuf], path: &Path) -> Result<()> {
+/// The exact path: the whole partition in memory, first row per key kept; returns how many counted
+/// rows were duplicates.
+fn dedup_in_memory(table: &'static str, parts: &[PathBuf], path: &Path) -> Result<u64> {
     let schema = schema::table(table);
     let df = concat_parts(parts)?;
     let counted_before = counted_rows(table, &df)?;
@@ -342,16 +522,15 @@ fn dedup_in_memory(acc: &mut Acc, table: &'static str, parts: &[PathBuf], path: 
         .unique_stable(Some(&key), UniqueKeepStrategy::First, None)
         .map_err(|e| Error::polars("deduplicating", e))?;
     let dups = counted_before - counted_rows(table, &df)?;
-    acc.counts.loaded -= dups;
-    acc.counts.duplicates += dups;
     let mut df = sort_chain_order(table, df)?;
-    write_parquet(&mut df, path)
+    write_parquet(&mut df, path)?;
+    Ok(dups)
 }
 
 fn concat_parts(parts: &[PathBuf]) -> Result<DataFrame> {
     let mut frames = Vec::with_capacity(parts.len());
     for p in parts {
-        frames.push(read_parquet(p)?.lazy());
+        frames.push(read_scratch(p, None)?.lazy());
     }
     concat(frames, UnionArgs::default())
         .and_then(|lf| lf.collect())
@@ -382,11 +561,7 @@ fn scan_keys(table: &str, parts: &[PathBuf]) -> Result<KeyScan> {
     let mut hashes: Vec<u64> = Vec::new();
     let mut ranges = Vec::with_capacity(parts.len());
     for p in parts {
-        let file = std::fs::File::open(p).map_err(|e| Error::io("opening", p, e))?;
-        let df = ParquetReader::new(file)
-            .with_columns(Some(cols.clone()))
-            .finish()
-            .map_err(|e| Error::polars(format!("reading `{}`", p.display()), e))?;
+        let df = read_scratch(p, Some(cols.clone()))?;
         let err = |e| Error::polars("reading staged keys", e);
         let blocks = df.column("block_number").map_err(err)?.i64().map_err(err)?;
         ranges.push((blocks.min().unwrap_or(0), blocks.max().unwrap_or(0)));
@@ -439,7 +614,7 @@ fn write_sorted_runs(table: &str, parts: &[PathBuf], ranges: &[(i64, i64)], path
     let schema = schema::table(table).polars_schema();
     let mut writer = ParquetWriter::new(file)
         .with_compression(crate::table::lake_compression())
-        .with_statistics(StatisticsOptions::full())
+        .with_statistics(StatisticsOptions::default())
         .batched(&schema)
         .map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))?;
     let mut pending: Vec<DataFrame> = Vec::new();

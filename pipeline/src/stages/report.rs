@@ -172,6 +172,15 @@ fn totals_of(df: &DataFrame) -> Result<Totals> {
     Ok((0..df.height()).map(|i| ((a[i].clone(), y[i] as i32, m[i].clone()), (v[i], n[i], u[i]))).collect())
 }
 
+/// actor_month_totals, computed once (a scan of the transfers) and registered as a table, then
+/// actor_year_totals over it (a sum of the months): one scan for both.
+fn month_and_year_totals(ctx: &mut SQLContext) -> Result<(DataFrame, Totals)> {
+    let m = run_query(ctx, "actor_month_totals")?;
+    ctx.register("actor_month_totals", m.clone().lazy());
+    let totals = totals_of(&run_query(ctx, "actor_year_totals")?)?;
+    Ok((m, totals))
+}
+
 /// Run the queries over the lake.
 pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
     let lake = Lake::new(&settings.lake_dir);
@@ -187,8 +196,7 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
     }
     let inputs = Inputs::build(&lake, settings)?;
     let mut ctx = ctx_for(&lake, &all, &inputs)?;
-    let totals = totals_of(&run_query(&mut ctx, "actor_year_totals")?)?;
-    let m = ctx.execute("SELECT * FROM actor_month_totals").and_then(collect).map_err(|e| Error::Internal(format!("actor_month_totals: {e}")))?;
+    let (m, totals) = month_and_year_totals(&mut ctx)?;
     let (a, y, mo, me) = (col_str(&m, "actor")?, col_i64(&m, "year")?, col_i64(&m, "month")?, col_str(&m, "metric")?);
     let (v, n, u) = (col_i64(&m, "value_micro_usd")?, col_i64(&m, "transfers")?, col_i64(&m, "unpriced_transfers")?);
     let monthly = (0..m.height()).map(|i| ((a[i].clone(), y[i] as i32, mo[i] as i32, me[i].clone()), (v[i], n[i], u[i]))).collect();
@@ -252,7 +260,7 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
         e.2 = e.2.max(lconf[i]);
     }
     let mut ctx_high = ctx_for(&lake, &high, &inputs)?;
-    let totals_high = totals_of(&run_query(&mut ctx_high, "actor_year_totals")?)?;
+    let (_, totals_high) = month_and_year_totals(&mut ctx_high)?;
     Ok((Results { totals, monthly, totals_high, destinations, incident_values, coverage, counterparties, label_text, label_sources }, all))
 }
 

@@ -15,7 +15,11 @@
 //! services (receivers whose category is a stopping category): it is recorded as arrived there. An
 //! account reached after `max_hops` hops keeps its taint (recorded as still held).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+// foldhash-backed maps: every transfer looks up addresses and hashes several times, and SipHash
+// (std's default) was a visible share of a trace. Iteration order is never relied on.
+use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 
 /// How taint moves through an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -93,7 +97,7 @@ const EPS: f64 = 1e-9;
 
 impl Tracer {
     pub fn new(method: Method, max_hops: u32) -> Tracer {
-        Tracer { method, max_hops, accounts: HashMap::new(), arrivals: BTreeMap::new(), seeded: BTreeMap::new(), gaps: 0 }
+        Tracer { method, max_hops, accounts: HashMap::default(), arrivals: BTreeMap::new(), seeded: BTreeMap::new(), gaps: 0 }
     }
 
     /// Accounts that hold state (they have received taint).
@@ -520,7 +524,7 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
     let lake = Lake::new(&settings.lake_dir);
     let att = attribute::build(&lake, settings.report.sanctions, 0)?;
     // address -> [(from_day, to_day, actor, category)]
-    let mut labels: HashMap<String, LabelSpans> = HashMap::new();
+    let mut labels: HashMap<String, LabelSpans> = HashMap::default();
     {
         let a = &att.address_actors;
         let (addr, actor, cat) = (col_str(a, "address")?, a.column("actor").map_err(|e| Error::polars("actor", e))?.str().map_err(|e| Error::polars("actor", e))?.clone(), col_str(a, "category")?);
@@ -532,7 +536,7 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
     let label_at = |addr: &str, day: i32| -> Option<(Option<String>, String)> {
         labels.get(addr)?.iter().find(|(f, t, _, _)| day >= *f && day < *t).map(|(_, _, a, c)| (a.clone(), c.clone()))
     };
-    let mut ancestors: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut ancestors: HashMap<String, BTreeSet<String>> = HashMap::default();
     {
         let (a, an) = (col_str(&att.actor_ancestors, "actor")?, col_str(&att.actor_ancestors, "ancestor")?);
         for i in 0..a.len() {
@@ -542,10 +546,10 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
 
     // Seeds.
     let mut seed_names: Vec<String> = Vec::new();
-    let mut seed_tx: HashMap<String, Vec<(String, usize)>> = HashMap::new(); // tx_hash -> [(to_address, seed)]
+    let mut seed_tx: HashMap<String, Vec<(String, usize)>> = HashMap::default(); // tx_hash -> [(to_address, seed)]
     // address -> listing day (sanctioned seeds)
-    let mut sanctioned_from: HashMap<String, i32> = HashMap::new();
-    let mut seed_addresses: HashSet<String> = HashSet::new();
+    let mut sanctioned_from: HashMap<String, i32> = HashMap::default();
+    let mut seed_addresses: HashSet<String> = HashSet::default();
     match &opts.seeds {
         Seeds::Incidents(list) => {
             // The same rule as queries/theft_transfers.sql (listed tx hashes, else victim-to-attacker
@@ -638,7 +642,7 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
     // (group, tracer): one tracer per group and method.
     let mut tracers: Vec<(usize, Tracer)> =
         (0..n_groups).flat_map(|g| opts.methods.iter().map(move |m| (g, Tracer::new(*m, opts.max_hops)))).collect();
-    let mut decimals: HashMap<String, Option<i32>> = HashMap::new();
+    let mut decimals: HashMap<String, Option<i32>> = HashMap::default();
     let mut seen_seed_address = seed_addresses.is_empty();
     let mut last_time = 0i64;
     // Month by month, in chain order: memory is one month plus the tainted accounts.
@@ -762,14 +766,14 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
     // Valuation at the close of a day.
     let prices = super::report::price_days(&lake, &settings.report.price_sources)?;
     let series = super::report::asset_series(&lake)?;
-    let mut series_of: HashMap<String, String> = HashMap::new();
+    let mut series_of: HashMap<String, String> = HashMap::default();
     let (ss, sp) = (col_str(&series, "symbol")?, col_str(&series, "price_asset")?);
     for i in 0..ss.len() {
         if !sp[i].is_empty() {
             series_of.entry(ss[i].clone()).or_insert(sp[i].clone());
         }
     }
-    let mut close: HashMap<(String, i32), f64> = HashMap::new();
+    let mut close: HashMap<(String, i32), f64> = HashMap::default();
     let (pa, pd) = (col_str(&prices, "asset")?, col_i64(&prices, "day")?);
     let pc: Vec<f64> = prices.column("close_usd").map_err(|e| Error::polars("close", e))?.f64().map_err(|e| Error::polars("close", e))?.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
     for i in 0..pa.len() {
@@ -850,4 +854,3 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
     Ok((rows, summaries))
 }
 
-use std::collections::HashSet;

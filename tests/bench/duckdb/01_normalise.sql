@@ -29,10 +29,18 @@ FROM read_parquet(${chain_erc20}, filename = true, file_row_number = true);
 
 CREATE OR REPLACE TEMP VIEW transfers AS
 WITH keyed AS (
-  SELECT r.*, '0x' || lower(hex(r.transaction_hash)) AS tx_hash
+  SELECT r.*, '0x' || lower(hex(r.transaction_hash)) AS tx_hash,
+         hash('0x' || lower(hex(r.transaction_hash)), kind, log_index, trace_address) AS key_hash
   FROM bench_raw r
+), shared_hashes AS (
+  -- Keys whose 64-bit hash more than one row has: the only rows that can be duplicates (the same
+  -- check ifr makes before its exact path). Grouping 8-byte hashes, not the rows, keeps memory low.
+  SELECT key_hash FROM keyed GROUP BY key_hash HAVING count(*) > 1
 ), unique_rows AS (
+  SELECT * FROM keyed WHERE key_hash NOT IN (SELECT key_hash FROM shared_hashes)
+  UNION ALL
   SELECT * FROM keyed
+  WHERE key_hash IN (SELECT key_hash FROM shared_hashes)
   QUALIFY row_number() OVER (PARTITION BY tx_hash, kind, log_index, trace_address ORDER BY dataset, filename, file_row_number) = 1
 )
 SELECT ${chain_name} AS chain, u.block_number, b.block_time,
