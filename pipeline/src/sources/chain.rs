@@ -276,7 +276,7 @@ impl<'a> ChainStage<'a> {
     }
 
     pub fn block(&mut self, acc: &mut Acc, number: i64, hash: Option<String>, micros: i64, file: &Path) -> Result<()> {
-        self.block_times.insert(number, micros);
+        self.note_block(number, micros);
         let chain = self.chain.clone();
         self.push("blocks", micros, |y, m| {
             vec![Cell::Str(chain), Cell::I64(number), hash.into(), Cell::Datetime(micros), Cell::I32(y), Cell::I32(m), Cell::Str(file_name(file))]

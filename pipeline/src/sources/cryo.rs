@@ -227,16 +227,15 @@ fn blocks(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<(
     }
     let len = block_number.len();
     acc.counts.loaded += len as u64;
-    let constant = |name: &str, v: &str| StringChunked::full(name.into(), v, len).into_series().into_column();
     let err = |e| Error::polars("building blocks", e);
     let columns = vec![
-        constant("chain", &stage.chain),
+        constant("chain", &stage.chain, len),
         Series::new("block_number".into(), block_number).into_column(),
         block_hash.finish().into_series().into_column(),
-        Series::new("block_time".into(), block_time).cast(&crate::schema::ColType::Datetime.dtype()).map_err(err)?.into_column(),
+        times("block_time", block_time)?,
         Series::new("year".into(), year).into_column(),
         Series::new("month".into(), month).into_column(),
-        constant("source_file", &file_name(fr.path)),
+        constant("source_file", &file_name(fr.path), len),
     ];
     stage.push_frame("blocks", DataFrame::new(len, columns).map_err(err)?)
 }
@@ -321,18 +320,18 @@ fn transfers(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>, token: b
     acc.counts.read += n as u64;
     let file = file_name(fr.path);
     let shared: &ChainStage<'_> = stage;
-    let (first, second) = if n >= PARALLEL_ROWS {
+    let halves = if n >= PARALLEL_ROWS {
         let mid = n / 2;
         std::thread::scope(|s| {
             let h = s.spawn(|| cols.build(shared, &file, mid..n));
             let first = cols.build(shared, &file, 0..mid);
             let second = h.join().map_err(|_| Error::Internal("a column-building thread panicked".into()));
-            (first, second)
-        })
+            Ok::<_, Error>(vec![first?, second??])
+        })?
     } else {
-        (cols.build(shared, &file, 0..n), Ok(Ok(Built::empty()?)))
+        vec![cols.build(shared, &file, 0..n)?]
     };
-    for built in [first?, second??] {
+    for built in halves {
         for r in &built.rejected {
             acc.quarantine(At::new(fr.path, r.row as i64), Some(r.column), r.raw.as_deref(), r.reason.clone())?;
         }
@@ -357,12 +356,6 @@ struct Rejected {
 struct Built {
     df: DataFrame,
     rejected: Vec<Rejected>,
-}
-
-impl Built {
-    fn empty() -> Result<Built> {
-        Ok(Built { df: crate::table::empty(crate::schema::table("transfers"))?, rejected: Vec::new() })
-    }
 }
 
 /// The input columns of a cryo transfers file.
@@ -485,19 +478,18 @@ impl TransferCols {
         } else {
             (Series::full_null("log_index".into(), len, &DataType::Int64).into_column(), trace_address.finish().into_series().into_column(), null_str("token_address"))
         };
-        let constant = |name: &str, v: &str| StringChunked::full(name.into(), v, len).into_series().into_column();
         let err = |e| Error::polars("building transfers", e);
         let columns = vec![
-            constant("chain", &stage.chain),
+            constant("chain", &stage.chain, len),
             Series::new("block_number".into(), block_number).into_column(),
-            Series::new("block_time".into(), block_time).cast(&crate::schema::ColType::Datetime.dtype()).map_err(err)?.into_column(),
+            times("block_time", block_time)?,
             Series::new("year".into(), year).into_column(),
             Series::new("month".into(), month).into_column(),
             tx_hash.finish().into_series().into_column(),
             Series::new("tx_index".into(), tx_index).into_column(),
             log_index,
             trace_address,
-            constant("kind", if self.token { "token" } else { "native" }),
+            constant("kind", if self.token { "token" } else { "native" }, len),
             token_address,
             asset.finish().into_series().into_column(),
             from_address.finish().into_series().into_column(),
@@ -505,10 +497,21 @@ impl TransferCols {
             amount_raw.finish().into_series().into_column(),
             Series::new("decimals".into(), decimals).into_column(),
             Series::new("amount".into(), amount).into_column(),
-            constant("source_file", file),
+            constant("source_file", file, len),
         ];
         Ok(Built { df: DataFrame::new(len, columns).map_err(err)?, rejected })
     }
+}
+
+/// A text column holding one value `len` times.
+fn constant(name: &str, value: &str, len: usize) -> Column {
+    StringChunked::full(name.into(), value, len).into_series().into_column()
+}
+
+/// A lake time column (UTC microseconds) from microseconds.
+fn times(name: &str, micros: Vec<i64>) -> Result<Column> {
+    let s = Series::new(name.into(), micros).cast(&crate::schema::ColType::Datetime.dtype()).map_err(|e| Error::polars(format!("building {name}"), e))?;
+    Ok(s.into_column())
 }
 
 /// Hex digits written by `HexCol::hex_into` as text.

@@ -115,15 +115,23 @@ pub fn bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scale: f64, title
             .label(key.to_string())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
     }
+    legend(&mut chart, scale, SeriesLabelPosition::LowerRight)
+}
+
+/// The legend every chart draws: a framed white box in the label font, at `position`.
+pub(crate) fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>, scale: f64, position: SeriesLabelPosition) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .label_font(font(theme::LABEL_SIZE))
+        .label_font((theme::FONT, theme::LABEL_SIZE * scale).into_font())
         .draw()
-        .map_err(err)?;
-    Ok(())
+        .map_err(|e| e.to_string())
 }
 
 /// Encode RGB pixels as PNG with a pHYs chunk giving the print resolution.

@@ -64,13 +64,5 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, scal
             .label(actor.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(3)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(font(theme::LABEL_SIZE))
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    super::legend(&mut chart, scale, SeriesLabelPosition::UpperLeft)
 }
