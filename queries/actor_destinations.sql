@@ -3,13 +3,14 @@
 --   other, unlabelled).
 -- Units: value_micro_usd = sum of value_usd in integer micro-dollars; transfers = transfers counted
 --   (priced or not).
--- Filters: the outflows of actor_year_totals (sender in A or a descendant, receiver not in A).
-SELECT x.ancestor AS actor, t.year, t.to_category AS category,
-       SUM(CAST(ROUND(t.value_usd * 1000000) AS BIGINT)) AS value_micro_usd,
-       COUNT(*) AS transfers
-FROM attributed_transfers t
-JOIN actor_ancestors x ON x.actor = t.from_actor
-LEFT JOIN actor_ancestors y ON y.actor = t.to_actor AND y.ancestor = x.ancestor
+-- Filters: the outflows of actor_year_totals (sender in A or a descendant, receiver not in A),
+--   read from actor_flows.
+SELECT x.ancestor AS actor, f.year, f.to_category AS category,
+       SUM(f.value_micro_usd) AS value_micro_usd,
+       SUM(f.transfers) AS transfers
+FROM actor_flows f
+JOIN actor_ancestors x ON x.actor = f.from_actor
+LEFT JOIN actor_ancestors y ON y.actor = f.to_actor AND y.ancestor = x.ancestor
 WHERE y.actor IS NULL
-GROUP BY x.ancestor, t.year, t.to_category
+GROUP BY x.ancestor, f.year, f.to_category
 ORDER BY actor, year, category

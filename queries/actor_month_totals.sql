@@ -6,34 +6,38 @@
 -- "In A" = attributed to actor A or to one of its descendants (actor_ancestors: Lazarus Group
 -- counts in DPRK). Filters: inflow = receiver in A, sender not; outflow = sender in A, receiver not;
 -- a transfer between two addresses of A is internal and in neither. stolen = theft transfers of
--- ledger incidents attributed to A (theft_transfers), by the month of the transfer.
+-- ledger incidents attributed to A (theft_transfers), by the month of the transfer. Inflow and
+-- outflow are read from actor_flows (the transfers summed by sender and receiver actor).
 WITH inflow AS (
-  SELECT x.ancestor AS actor, t.year, t.month, t.value_usd
-  FROM attributed_transfers t
-  JOIN actor_ancestors x ON x.actor = t.to_actor
-  LEFT JOIN actor_ancestors y ON y.actor = t.from_actor AND y.ancestor = x.ancestor
+  SELECT x.ancestor AS actor, f.year, f.month, f.value_micro_usd, f.transfers, f.unpriced_transfers
+  FROM actor_flows f
+  JOIN actor_ancestors x ON x.actor = f.to_actor
+  LEFT JOIN actor_ancestors y ON y.actor = f.from_actor AND y.ancestor = x.ancestor
   WHERE y.actor IS NULL
 ), outflow AS (
-  SELECT x.ancestor AS actor, t.year, t.month, t.value_usd
-  FROM attributed_transfers t
-  JOIN actor_ancestors x ON x.actor = t.from_actor
-  LEFT JOIN actor_ancestors y ON y.actor = t.to_actor AND y.ancestor = x.ancestor
+  SELECT x.ancestor AS actor, f.year, f.month, f.value_micro_usd, f.transfers, f.unpriced_transfers
+  FROM actor_flows f
+  JOIN actor_ancestors x ON x.actor = f.from_actor
+  LEFT JOIN actor_ancestors y ON y.actor = f.to_actor AND y.ancestor = x.ancestor
   WHERE y.actor IS NULL
 ), stolen AS (
-  SELECT x.ancestor AS actor, s.year, s.month, s.value_usd
+  SELECT x.ancestor AS actor, s.year, s.month,
+         CAST(ROUND(s.value_usd * 1000000) AS BIGINT) AS value_micro_usd,
+         CAST(1 AS BIGINT) AS transfers,
+         CAST(CASE WHEN s.value_usd IS NULL THEN 1 ELSE 0 END AS BIGINT) AS unpriced_transfers
   FROM theft_transfers s
   JOIN actor_ancestors x ON x.actor = s.actor
 ), flows AS (
-  SELECT actor, year, month, 'inflow' AS metric, value_usd FROM inflow
+  SELECT actor, year, month, 'inflow' AS metric, value_micro_usd, transfers, unpriced_transfers FROM inflow
   UNION ALL
-  SELECT actor, year, month, 'outflow' AS metric, value_usd FROM outflow
+  SELECT actor, year, month, 'outflow' AS metric, value_micro_usd, transfers, unpriced_transfers FROM outflow
   UNION ALL
-  SELECT actor, year, month, 'stolen' AS metric, value_usd FROM stolen
+  SELECT actor, year, month, 'stolen' AS metric, value_micro_usd, transfers, unpriced_transfers FROM stolen
 )
 SELECT actor, year, month, metric,
-       SUM(CAST(ROUND(value_usd * 1000000) AS BIGINT)) AS value_micro_usd,
-       COUNT(*) AS transfers,
-       SUM(CASE WHEN value_usd IS NULL THEN 1 ELSE 0 END) AS unpriced_transfers
+       SUM(value_micro_usd) AS value_micro_usd,
+       SUM(transfers) AS transfers,
+       SUM(unpriced_transfers) AS unpriced_transfers
 FROM flows
 GROUP BY actor, year, month, metric
 ORDER BY actor, year, month, metric

@@ -18,9 +18,10 @@ use crate::error::{Error, Result};
 use crate::lake::Lake;
 
 /// The queries, in the order they are registered (views first).
-pub const QUERIES: [(&str, &str); 7] = [
+pub const QUERIES: [(&str, &str); 8] = [
     ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
     ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
+    ("actor_flows", include_str!("../../../queries/actor_flows.sql")),
     ("actor_month_totals", include_str!("../../../queries/actor_month_totals.sql")),
     ("actor_year_totals", include_str!("../../../queries/actor_year_totals.sql")),
     ("actor_destinations", include_str!("../../../queries/actor_destinations.sql")),
@@ -138,7 +139,7 @@ fn ctx_for(lake: &Lake, att: &Attribution, inputs: &Inputs) -> Result<SQLContext
     let mut ctx = SQLContext::new();
     register(&ctx, lake.scan("transfers")?)?;
     ctx.register("theft_candidates", theft_candidates);
-    for view in ["attributed_transfers", "theft_transfers", "actor_month_totals"] {
+    for view in ["attributed_transfers", "theft_transfers"] {
         let lf = ctx.execute(query(view)).map_err(|e| Error::Internal(format!("query {view}: {e}")))?;
         ctx.register(view, lf);
     }
@@ -172,17 +173,46 @@ fn totals_of(df: &DataFrame) -> Result<Totals> {
     Ok((0..df.height()).map(|i| ((a[i].clone(), y[i] as i32, m[i].clone()), (v[i], n[i], u[i]))).collect())
 }
 
-/// actor_month_totals, computed once (a scan of the transfers) and registered as a table, then
-/// actor_year_totals over it (a sum of the months): one scan for both.
-fn month_and_year_totals(ctx: &mut SQLContext) -> Result<(DataFrame, Totals)> {
+/// actor_flows, the one scan of the transfers (summed by sender and receiver actor, category and
+/// month: a few rows), registered as a table; then actor_month_totals over it, registered too, and
+/// actor_year_totals over the months. Returns the flows, the months and the year totals.
+fn month_and_year_totals(ctx: &mut SQLContext) -> Result<(DataFrame, DataFrame, Totals)> {
+    let flows = run_query(ctx, "actor_flows")?;
+    ctx.register("actor_flows", flows.clone().lazy());
     let m = run_query(ctx, "actor_month_totals")?;
     ctx.register("actor_month_totals", m.clone().lazy());
     let totals = totals_of(&run_query(ctx, "actor_year_totals")?)?;
-    Ok((m, totals))
+    Ok((flows, m, totals))
 }
 
-/// Run the queries over the lake.
-pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
+/// The years to report: those asked for (else the config's, else every year with data), each
+/// checked to have transfers.
+fn wanted_years(settings: &Settings, years: &[i32], coverage: &BTreeMap<i32, (i64, i64)>) -> Result<Vec<i32>> {
+    let wanted: Vec<i32> = if !years.is_empty() {
+        years.to_vec()
+    } else if !settings.report.years.is_empty() {
+        settings.report.years.clone()
+    } else {
+        coverage.keys().copied().collect()
+    };
+    for y in &wanted {
+        if !coverage.contains_key(y) {
+            return Err(Error::Config(format!(
+                "year {y} has no transfers in the lake (years with data: {})",
+                coverage.keys().map(|y| y.to_string()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    if wanted.is_empty() {
+        return Err(Error::Config("the lake has no transfers: nothing to report (run `ifr ingest` first)".into()));
+    }
+    Ok(wanted)
+}
+
+/// Run the queries over the lake, and trace the reported years' incidents (beside the last
+/// queries: the trace is a walk in chain order on one core, the queries use both). Returns the
+/// results, the attribution, the years to report and the trace.
+fn compute(settings: &Settings, years: &[i32]) -> Result<(Results, Attribution, Vec<i32>, Traced)> {
     let lake = Lake::new(&settings.lake_dir);
     let all = attribute::build(&lake, settings.report.sanctions, 0)?;
     let high = attribute::build(&lake, settings.report.sanctions, settings.report.high_confidence)?;
@@ -196,7 +226,7 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
     }
     let inputs = Inputs::build(&lake, settings)?;
     let mut ctx = ctx_for(&lake, &all, &inputs)?;
-    let (m, totals) = month_and_year_totals(&mut ctx)?;
+    let (_, m, totals) = month_and_year_totals(&mut ctx)?;
     let (a, y, mo, me) = (col_str(&m, "actor")?, col_i64(&m, "year")?, col_i64(&m, "month")?, col_str(&m, "metric")?);
     let (v, n, u) = (col_i64(&m, "value_micro_usd")?, col_i64(&m, "transfers")?, col_i64(&m, "unpriced_transfers")?);
     let monthly = (0..m.height()).map(|i| ((a[i].clone(), y[i] as i32, mo[i] as i32, me[i].clone()), (v[i], n[i], u[i]))).collect();
@@ -212,14 +242,30 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
         col_i64(&iv, "transfers")?,
         col_i64(&iv, "unpriced_transfers")?,
     );
-    let incident_values = (0..iv.height()).map(|i| ((inc[i].clone(), asset[i].clone(), y[i] as i32), (v[i], n[i], u[i]))).collect();
+    let incident_values: IncidentValues = (0..iv.height()).map(|i| ((inc[i].clone(), asset[i].clone(), y[i] as i32), (v[i], n[i], u[i]))).collect();
     let cov = ctx
-        .execute("SELECT year, COUNT(*) AS n, SUM(CASE WHEN value_usd IS NULL THEN 0 ELSE 1 END) AS priced FROM attributed_transfers GROUP BY year ORDER BY year")
+        .execute("SELECT year, SUM(transfers) AS n, SUM(transfers - unpriced_transfers) AS priced FROM actor_flows GROUP BY year ORDER BY year")
         .and_then(collect)
         .map_err(|e| Error::Internal(format!("price coverage: {e}")))?;
     let (y, n, p) = (col_i64(&cov, "year")?, col_i64(&cov, "n")?, col_i64(&cov, "priced")?);
     let coverage = (0..cov.height()).map(|i| (y[i] as i32, (n[i], p[i]))).collect();
-    let tc = run_query(&mut ctx, "top_counterparties")?;
+    let wanted = wanted_years(settings, years, &coverage)?;
+    let (rest, traced) = std::thread::scope(|scope| {
+        let tracer = scope.spawn(|| trace_incidents(settings, &lake, &incident_values, &wanted));
+        let rest = rest_of_compute(&lake, &high, &inputs, &mut ctx);
+        let traced = tracer.join().unwrap_or_else(|_| Err(Error::Internal("tracing the incidents failed (the thread panicked)".into())));
+        (rest, traced)
+    });
+    let ((counterparties, label_text, label_sources, totals_high), traced) = (rest?, traced?);
+    let res = Results { totals, monthly, totals_high, destinations, incident_values, coverage, counterparties, label_text, label_sources };
+    Ok((res, all, wanted, traced))
+}
+
+type Rest = (BTreeMap<(String, i32), Vec<Counterparty>>, BTreeMap<String, String>, BTreeMap<(String, String), (usize, i64, i64)>, Totals);
+
+/// Top counterparties, label texts and sources, and the high-confidence totals.
+fn rest_of_compute(lake: &Lake, high: &Attribution, inputs: &Inputs, ctx: &mut SQLContext) -> Result<Rest> {
+    let tc = run_query(ctx, "top_counterparties")?;
     let (a, y, addr, cact, cat, v, n) = (
         col_str(&tc, "actor")?,
         col_i64(&tc, "year")?,
@@ -259,9 +305,9 @@ pub fn compute(settings: &Settings) -> Result<(Results, Attribution)> {
         e.1 = e.1.min(lconf[i]);
         e.2 = e.2.max(lconf[i]);
     }
-    let mut ctx_high = ctx_for(&lake, &high, &inputs)?;
-    let (_, totals_high) = month_and_year_totals(&mut ctx_high)?;
-    Ok((Results { totals, monthly, totals_high, destinations, incident_values, coverage, counterparties, label_text, label_sources }, all))
+    let mut ctx_high = ctx_for(lake, high, inputs)?;
+    let (_, _, totals_high) = month_and_year_totals(&mut ctx_high)?;
+    Ok((counterparties, label_text, label_sources, totals_high))
 }
 
 /// One price series row per asset and day: the preferred source (config order), then by name.
@@ -412,7 +458,7 @@ struct Figure {
 /// Render and publish the report for the configured (or all) years.
 pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> Result<ReportSummary> {
     let out = out_override.map(Path::to_path_buf).unwrap_or_else(|| settings.report.out.clone());
-    let (res, att) = compute(settings)?;
+    let (res, att, wanted, traced) = compute(settings, years)?;
     let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let (aa, an) = (col_str(&att.actor_ancestors, "actor")?, col_str(&att.actor_ancestors, "ancestor")?);
     for i in 0..aa.len() {
@@ -421,27 +467,7 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> R
         }
     }
     let lake = Lake::new(&settings.lake_dir);
-    let data_years: BTreeSet<i32> = res.coverage.keys().copied().collect();
-    let wanted: Vec<i32> = if !years.is_empty() {
-        years.to_vec()
-    } else if !settings.report.years.is_empty() {
-        settings.report.years.clone()
-    } else {
-        data_years.iter().copied().collect()
-    };
-    for y in &wanted {
-        if !data_years.contains(y) {
-            return Err(Error::Config(format!(
-                "year {y} has no transfers in the lake (years with data: {})",
-                data_years.iter().map(|y| y.to_string()).collect::<Vec<_>>().join(", ")
-            )));
-        }
-    }
-    if wanted.is_empty() {
-        return Err(Error::Config("the lake has no transfers: nothing to report (run `ifr ingest` first)".into()));
-    }
     std::fs::create_dir_all(&out).map_err(|e| Error::io("creating the report folder (is it writable?)", &out, e))?;
-    let traced = trace_incidents(settings, &lake, &res, &wanted)?;
     let staging = out.join(format!(".partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let result = (|| -> Result<usize> {
@@ -621,7 +647,7 @@ fn render_year(
         id: format!("price_coverage.{year}"),
         value: Some(share),
         unit: "share of transfers with a price",
-        query: "attributed_transfers (value_usd IS NOT NULL)".into(),
+        query: "actor_flows (transfers - unpriced_transfers)".into(),
         inputs: vec!["transfers".into(), "prices".into(), "assets".into()],
     });
 
@@ -681,14 +707,16 @@ struct Traced {
 
 /// Trace the incidents of every reported year (those with theft transfers on chain) in one pass
 /// over the transfers, each year's incidents as their own group — as if each year were traced alone.
-fn trace_incidents(settings: &Settings, lake: &Lake, res: &Results, years: &[i32]) -> Result<Traced> {
+type IncidentValues = BTreeMap<(String, String, i32), (i64, i64, i64)>;
+
+fn trace_incidents(settings: &Settings, lake: &Lake, incident_values: &IncidentValues, years: &[i32]) -> Result<Traced> {
     use super::trace::{self, Method, Seeds, TraceOptions};
     let inc = lake.scan("incidents")?.collect().map_err(|e| Error::polars("reading incidents", e))?;
     let (ids, actors, dates) = (col_str(&inc, "id")?, col_str(&inc, "actor")?, col_str(&inc, "date")?);
     // In each year, the incidents table's order: by date, then id.
     let mut order = Vec::new();
     for i in 0..inc.height() {
-        let on_chain = res.incident_values.keys().any(|(id, _, _)| *id == ids[i]);
+        let on_chain = incident_values.keys().any(|(id, _, _)| *id == ids[i]);
         let year = years.iter().find(|y| dates[i].starts_with(&y.to_string()));
         if let (Some(&y), true, false) = (year, on_chain, actors[i].is_empty()) {
             order.push((y, dates[i].clone(), ids[i].clone(), actors[i].clone()));

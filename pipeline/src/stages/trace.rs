@@ -17,6 +17,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use smallvec::SmallVec;
+
 // foldhash-backed maps: every transfer looks up addresses and hashes several times, and SipHash
 // (std's default) was a visible share of a trace. Iteration order is never relied on.
 use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
@@ -70,12 +72,63 @@ pub struct Arrival {
     pub last: i64,
 }
 
+/// An address as a map key, hashed once per transfer and shared by every tracer of a walk (each
+/// map then hashes only the 64-bit hash). An EVM address (42 characters: `0x` and 40 hex digits)
+/// is kept in place, so a lookup compares it without following a pointer; anything else is kept
+/// as text. Lookups of tracked accounts are most of a trace's own work.
+#[derive(Debug, Clone)]
+struct AddrKey {
+    hash: u64,
+    addr: Addr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Addr {
+    Evm([u8; 42]),
+    Other(Box<str>),
+}
+
+impl PartialEq for AddrKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.addr == other.addr
+    }
+}
+
+impl Eq for AddrKey {}
+
+impl std::hash::Hash for AddrKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl AddrKey {
+    fn of(s: &str) -> AddrKey {
+        use std::hash::BuildHasher;
+        let hash = polars_utils::aliases::PlFixedStateQuality::default().hash_one(s.as_bytes());
+        let addr = match <[u8; 42]>::try_from(s.as_bytes()) {
+            Ok(b) => Addr::Evm(b),
+            Err(_) => Addr::Other(s.into()),
+        };
+        AddrKey { hash, addr }
+    }
+
+    /// The address as it was given.
+    fn text(&self) -> String {
+        match &self.addr {
+            Addr::Evm(b) => String::from_utf8_lossy(b).into_owned(),
+            Addr::Other(s) => s.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Account {
     balance: f64,
-    /// Tainted amount per seed (haircut and poison; poison keeps it as a marker).
-    tainted: BTreeMap<usize, f64>,
-    /// FIFO lots: (amount, seed or None for clean).
+    /// Tainted amount per seed, sorted by seed (haircut and poison; poison keeps it as a marker).
+    /// Usually one seed, kept in place.
+    tainted: SmallVec<[(usize, f64); 1]>,
+    /// FIFO lots (fifo only): (amount, seed or None for clean).
     lots: VecDeque<(f64, Option<usize>)>,
     hop: u32,
 }
@@ -84,41 +137,80 @@ struct Account {
 pub struct Tracer {
     pub method: Method,
     pub max_hops: u32,
-    /// address -> asset -> account: looked up by &str, no allocation per transfer.
-    accounts: HashMap<String, HashMap<String, Account>>,
-    arrivals: BTreeMap<(usize, String, String), Arrival>,
+    /// Accounts that received taint: address -> [(asset number, account)] (usually one asset).
+    /// Every other address costs one failed lookup.
+    accounts: HashMap<AddrKey, SmallVec<[(u32, Account); 1]>>,
+    /// Assets by number (a handful: found by a linear search).
+    assets: Vec<Box<str>>,
+    /// (seed, address, asset number) -> taint that arrived there.
+    arrivals: HashMap<(usize, AddrKey, u32), Arrival>,
     /// Seed amounts per (seed, asset).
     pub seeded: BTreeMap<(usize, String), f64>,
     /// Outgoing transfers larger than the tracked balance (handled as prior clean value).
     pub gaps: u64,
+    /// The taint one transfer carries, per seed in seed order (reused between transfers).
+    carried: Vec<(usize, f64)>,
 }
 
 const EPS: f64 = 1e-9;
 
 impl Tracer {
     pub fn new(method: Method, max_hops: u32) -> Tracer {
-        Tracer { method, max_hops, accounts: HashMap::default(), arrivals: BTreeMap::new(), seeded: BTreeMap::new(), gaps: 0 }
+        Tracer {
+            method,
+            max_hops,
+            accounts: HashMap::default(),
+            assets: Vec::new(),
+            arrivals: HashMap::default(),
+            seeded: BTreeMap::new(),
+            gaps: 0,
+            carried: Vec::new(),
+        }
     }
 
     /// Accounts that hold state (they have received taint).
     pub fn tracked(&self) -> usize {
-        self.accounts.values().map(HashMap::len).sum()
+        self.accounts.values().map(|a| a.len()).sum()
     }
 
-    fn account(&mut self, address: &str, asset: &str) -> Option<&mut Account> {
-        self.accounts.get_mut(address)?.get_mut(asset)
+    fn asset_id(&mut self, asset: &str) -> u32 {
+        match self.assets.iter().position(|a| &**a == asset) {
+            Some(i) => i as u32,
+            None => {
+                self.assets.push(asset.into());
+                (self.assets.len() - 1) as u32
+            }
+        }
+    }
+
+    /// A tracked account, without creating one.
+    fn account<'m>(accounts: &'m mut HashMap<AddrKey, SmallVec<[(u32, Account); 1]>>, address: &AddrKey, asset: u32) -> Option<&'m mut Account> {
+        accounts.get_mut(address)?.iter_mut().find(|(a, _)| *a == asset).map(|(_, acc)| acc)
     }
 
     /// Process one transfer; transfers must come in chain order.
     pub fn apply(&mut self, m: &Move<'_>) {
-        // The taint this transfer carries, per seed.
-        let mut carried: Vec<(usize, f64)> = Vec::new();
+        self.apply_keyed(m, &AddrKey::of(m.from), &AddrKey::of(m.to));
+    }
+
+    /// `apply`, with the sender's and receiver's keys made once for all tracers.
+    fn apply_keyed(&mut self, m: &Move<'_>, from: &AddrKey, to: &AddrKey) {
+        let mut carried = std::mem::take(&mut self.carried);
+        carried.clear();
+        self.carry(m, from, to, &mut carried);
+        self.carried = carried;
+    }
+
+    fn carry(&mut self, m: &Move<'_>, from: &AddrKey, to: &AddrKey, carried: &mut Vec<(usize, f64)>) {
+        let (method, max_hops) = (self.method, self.max_hops);
+        let fifo = method == Method::Fifo;
         let mut hop = 0;
+        let asset = self.asset_id(m.asset);
         if let Some(seed) = m.seed {
             *self.seeded.entry((seed, m.asset.to_string())).or_default() += m.amount;
             carried.push((seed, m.amount));
-        } else if let Some(acc) = self.accounts.get_mut(m.from).and_then(|a| a.get_mut(m.asset)) {
-            if acc.hop >= self.max_hops {
+        } else if let Some(acc) = Self::account(&mut self.accounts, from, asset) {
+            if acc.hop >= max_hops {
                 // At the hop limit: the taint stays here (still held); only the balance moves.
                 acc.balance -= m.amount;
                 return;
@@ -128,36 +220,40 @@ impl Tracer {
                 let missing = m.amount - acc.balance;
                 acc.balance = m.amount;
                 // Prior clean value: it was there before anything tracked arrived.
-                acc.lots.push_front((missing, None));
+                if fifo {
+                    acc.lots.push_front((missing, None));
+                }
             }
             hop = acc.hop + 1;
-            match self.method {
+            match method {
                 Method::Poison => {
-                    for (&s, t) in &acc.tainted {
-                        if *t > 0.0 {
+                    for &(s, t) in &acc.tainted {
+                        if t > 0.0 {
                             carried.push((s, m.amount));
                         }
                     }
                 }
                 Method::Haircut => {
                     let balance = acc.balance;
-                    for (&s, t) in acc.tainted.iter_mut() {
+                    for (s, t) in acc.tainted.iter_mut() {
                         let out = if balance > 0.0 { m.amount * (*t / balance) } else { 0.0 };
                         let out = out.min(*t);
                         *t -= out;
                         if out > 0.0 {
-                            carried.push((s, out));
+                            carried.push((*s, out));
                         }
                     }
                 }
                 Method::Fifo => {
                     let mut need = m.amount;
-                    let mut by_seed: BTreeMap<usize, f64> = BTreeMap::new();
                     while need > 0.0 {
                         let Some(front) = acc.lots.front_mut() else { break };
                         let take = front.0.min(need);
                         if let Some(s) = front.1 {
-                            *by_seed.entry(s).or_default() += take;
+                            match carried.iter_mut().find(|c| c.0 == s) {
+                                Some(c) => c.1 += take,
+                                None => carried.push((s, take)),
+                            }
                         }
                         front.0 -= take;
                         need -= take;
@@ -165,31 +261,26 @@ impl Tracer {
                             acc.lots.pop_front();
                         }
                     }
-                    carried.extend(by_seed);
+                    carried.sort_unstable_by_key(|c| c.0);
                 }
             }
             acc.balance -= m.amount;
-        } else {
-            // Neither a seed nor from a tracked account: clean value, which matters only to a
-            // tracked receiver's balance.
-            if let Some(acc) = self.account(m.to, m.asset) {
-                acc.balance += m.amount;
-                acc.lots.push_back((m.amount, None));
-            }
-            return;
         }
 
         if carried.is_empty() {
-            // A tracked account sending clean value: the receiver only sees balance, if tracked.
-            if let Some(acc) = self.account(m.to, m.asset) {
+            // Clean value (from an untracked sender, or a tracked one whose share is clean): it
+            // matters only to a tracked receiver's balance.
+            if let Some(acc) = Self::account(&mut self.accounts, to, asset) {
                 acc.balance += m.amount;
-                acc.lots.push_back((m.amount, None));
+                if fifo {
+                    acc.lots.push_back((m.amount, None));
+                }
             }
             return;
         }
         if let Some(category) = m.stop {
-            for (s, amount) in carried {
-                let a = self.arrivals.entry((s, m.to.to_string(), m.asset.to_string())).or_insert(Arrival {
+            for &(s, amount) in carried.iter() {
+                let a = self.arrivals.entry((s, to.clone(), asset)).or_insert_with(|| Arrival {
                     seed: s,
                     address: m.to.to_string(),
                     category: category.to_string(),
@@ -205,36 +296,45 @@ impl Tracer {
             }
             return;
         }
-        let acc = self
-            .accounts
-            .entry(m.to.to_string())
-            .or_default()
-            .entry(m.asset.to_string())
-            .or_insert_with(|| Account { hop, ..Account::default() });
+        let held = self.accounts.entry(to.clone()).or_default();
+        let i = match held.iter().position(|(a, _)| *a == asset) {
+            Some(i) => i,
+            None => {
+                held.push((asset, Account { hop, ..Account::default() }));
+                held.len() - 1
+            }
+        };
+        let acc = &mut held[i].1;
         acc.hop = acc.hop.min(hop);
         acc.balance += m.amount;
         let mut tainted_total = 0.0;
-        for (s, amount) in carried {
-            *acc.tainted.entry(s).or_default() += amount;
-            if self.method == Method::Fifo {
+        for &(s, amount) in carried.iter() {
+            match acc.tainted.binary_search_by_key(&s, |t| t.0) {
+                Ok(i) => acc.tainted[i].1 += amount,
+                Err(i) => acc.tainted.insert(i, (s, 0.0 + amount)),
+            }
+            if fifo {
                 acc.lots.push_back((amount, Some(s)));
             }
             tainted_total += amount;
         }
-        if self.method == Method::Fifo && m.amount - tainted_total > EPS * m.amount.max(1.0) {
+        if fifo && m.amount - tainted_total > EPS * m.amount.max(1.0) {
             acc.lots.push_back((m.amount - tainted_total, None));
         }
     }
 
-    /// Taint that reached services.
+    /// Taint that reached services, by seed, address and asset.
     pub fn arrivals(&self) -> impl Iterator<Item = &Arrival> {
-        self.arrivals.values()
+        let mut all: Vec<&Arrival> = self.arrivals.values().collect();
+        all.sort_by(|a, b| (a.seed, &a.address, &a.asset).cmp(&(b.seed, &b.address, &b.asset)));
+        all.into_iter()
     }
 
     /// Taint still held, per (seed, address, asset), with the account's hop count.
     pub fn held(&self) -> Vec<(usize, String, String, f64, u32)> {
         let mut out = Vec::new();
-        for (addr, asset, acc) in self.accounts.iter().flat_map(|(addr, m)| m.iter().map(move |(asset, acc)| (addr, asset, acc))) {
+        for (key, acc, asset) in self.accounts.iter().flat_map(|(k, v)| v.iter().map(move |(asset, acc)| (k, acc, asset))) {
+            let (addr, asset) = (key.text(), &self.assets[*asset as usize]);
             match self.method {
                 Method::Fifo => {
                     let mut by_seed: BTreeMap<usize, f64> = BTreeMap::new();
@@ -245,22 +345,22 @@ impl Tracer {
                     }
                     for (s, a) in by_seed {
                         if a > 0.0 {
-                            out.push((s, addr.clone(), asset.clone(), a, acc.hop));
+                            out.push((s, addr.clone(), asset.to_string(), a, acc.hop));
                         }
                     }
                 }
                 // Poison: whatever a poisoned account still holds is tainted in full.
                 Method::Poison => {
-                    for (&s, &t) in &acc.tainted {
+                    for &(s, t) in &acc.tainted {
                         if t > 0.0 && acc.balance > 0.0 {
-                            out.push((s, addr.clone(), asset.clone(), acc.balance, acc.hop));
+                            out.push((s, addr.clone(), asset.to_string(), acc.balance, acc.hop));
                         }
                     }
                 }
                 Method::Haircut => {
-                    for (&s, &t) in &acc.tainted {
+                    for &(s, t) in &acc.tainted {
                         if t > 0.0 {
-                            out.push((s, addr.clone(), asset.clone(), t, acc.hop));
+                            out.push((s, addr.clone(), asset.to_string(), t, acc.hop));
                         }
                     }
                 }
@@ -357,6 +457,18 @@ mod tests {
         assert!((arrived(&t, "exchange") - 1.0).abs() < 1e-12);
         let f = run(Method::Fifo, &moves);
         assert!((arrived(&f, "exchange") - 1.0).abs() < 1e-12);
+    }
+
+    /// Addresses are map keys kept in place (EVM) or as text (anything else): both come back as given.
+    #[test]
+    fn addresses_come_back_as_given() {
+        let evm = "0x00000000000000000000000000000000000000aA";
+        let moves = [mv("victim", evm, "ETH", 3.0, Some(0), None), mv(evm, "bc1qshort", "ETH", 1.0, None, None), mv(evm, "ex", "ETH", 1.0, None, Some("exchange"))];
+        let t = run(Method::Haircut, &moves);
+        let held: Vec<(String, f64)> = t.held().into_iter().map(|h| (h.1, h.3)).collect();
+        assert_eq!(held, [("0x00000000000000000000000000000000000000aA".to_string(), 1.0), ("bc1qshort".to_string(), 1.0)]);
+        assert_eq!(t.arrivals().map(|a| a.address.as_str()).collect::<Vec<_>>(), ["ex"]);
+        assert_eq!(t.tracked(), 2);
     }
 
     /// Property tests over random transfer graphs.
@@ -533,8 +645,9 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
             labels.entry(addr[i].clone()).or_default().push((from[i] as i32, to[i] as i32, actor.get(i).map(str::to_string), cat[i].clone()));
         }
     }
-    let label_at = |addr: &str, day: i32| -> Option<(Option<String>, String)> {
-        labels.get(addr)?.iter().find(|(f, t, _, _)| day >= *f && day < *t).map(|(_, _, a, c)| (a.clone(), c.clone()))
+    // (actor, category) of an address on a day, borrowed: this runs for every transfer.
+    let label_at = |addr: &str, day: i32| -> Option<(Option<&str>, &str)> {
+        labels.get(addr)?.iter().find(|(f, t, _, _)| day >= *f && day < *t).map(|(_, _, a, c)| (a.as_deref(), c.as_str()))
     };
     let mut ancestors: HashMap<String, BTreeSet<String>> = HashMap::default();
     {
@@ -635,7 +748,7 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
             seed_names.push(if list.len() <= 3 { list.join(";") } else { format!("{} addresses", list.len()) });
         }
     }
-    let in_actor = |actor: &Option<String>, a: &str| actor.as_ref().is_some_and(|x| ancestors.get(x).is_some_and(|s| s.contains(a)));
+    let in_actor = |actor: Option<&str>, a: &str| actor.is_some_and(|x| ancestors.get(x).is_some_and(|s| s.contains(a)));
 
     let group_of = |seed: usize| groups.get(seed).copied().unwrap_or(0);
     let n_groups = groups.iter().max().map_or(1, |g| g + 1);
@@ -681,7 +794,7 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
                 Seeds::Actor(a) => {
                     let ta = label_at(to, day).and_then(|l| l.0);
                     let fa = label_at(from, day).and_then(|l| l.0);
-                    (in_actor(&ta, a) && !in_actor(&fa, a)).then_some(0)
+                    (in_actor(ta, a) && !in_actor(fa, a)).then_some(0)
                 }
                 Seeds::Addresses(_) => {
                     if seed_addresses.contains(to) || seed_addresses.contains(from) {
@@ -690,11 +803,12 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
                     (seed_addresses.contains(to) && !seed_addresses.contains(from)).then_some(0)
                 }
             };
-            let stop_cat = label_at(to, day).map(|l| l.1).filter(|c| opts.stop.contains(c));
-            let mut mv = Move { time: t, from, to, asset, amount, seed: None, stop: stop_cat.as_deref() };
+            let stop_cat = label_at(to, day).map(|l| l.1).filter(|c| opts.stop.iter().any(|s| s == c));
+            let mut mv = Move { time: t, from, to, asset, amount, seed: None, stop: stop_cat };
+            let (from_key, to_key) = (AddrKey::of(from), AddrKey::of(to));
             for (g, tr) in tracers.iter_mut() {
                 mv.seed = seed.filter(|s| group_of(*s) == *g);
-                tr.apply(&mv);
+                tr.apply_keyed(&mv, &from_key, &to_key);
             }
         }
         Ok(true)
@@ -817,7 +931,7 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
                 seed: seed_names[a.seed].clone(),
                 destination: a.category.clone(),
                 address: a.address.clone(),
-                actor: label_at(&a.address, day).and_then(|l| l.0),
+                actor: label_at(&a.address, day).and_then(|l| l.0).map(str::to_string),
                 asset: a.asset.clone(),
                 amount,
                 value_usd: usd(&a.asset, amount, a.last),
@@ -835,7 +949,7 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
                 method: tr.method.as_str(),
                 seed: seed_names[seed].clone(),
                 destination: "held".into(),
-                actor: label_at(&addr, last_time.div_euclid(86_400_000_000) as i32).and_then(|l| l.0),
+                actor: label_at(&addr, last_time.div_euclid(86_400_000_000) as i32).and_then(|l| l.0).map(str::to_string),
                 address: addr,
                 asset: asset.clone(),
                 amount,
