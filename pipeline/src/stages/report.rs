@@ -59,6 +59,7 @@ pub type Counterparty = (String, String, String, i64, i64);
 pub type Monthly = BTreeMap<(String, i32, i32, String), (i64, i64, i64)>;
 
 /// The numbers the report is built from, for all years.
+#[derive(Default)]
 pub struct Results {
     pub totals: Totals,
     /// actor, year, month, metric -> (micro-USD, transfers, unpriced transfers)
@@ -660,7 +661,7 @@ fn render_year(
     for r in &trace_table.rows {
         figures.push(Figure {
             id: format!("trace.{}.{}.{}.{}", r[2], r[0], year, r[3]),
-            value: Some(r[4].clone()),
+            value: Some(r[4].clone()).filter(|s| !s.is_empty()),
             unit: "USD",
             query: format!("stages/trace.rs ({} method, incidents of {year} as seeds)", r[2]),
             inputs: vec!["transfers".into(), "incidents".into(), "labels".into(), "sanctions".into(), "actors".into(), "prices".into(), "assets".into()],
@@ -747,19 +748,27 @@ fn trace_section(
     year: i32,
 ) -> Result<(Table, NamedChart)> {
     use super::trace::Method;
-    let mut sums: BTreeMap<(String, &'static str, String), i64> = BTreeMap::new();
+    // (actor, method, destination) -> (micro-USD of the priced destinations, destinations, of them without a price)
+    let mut sums: BTreeMap<(String, &'static str, String), (i64, i64, i64)> = BTreeMap::new();
     for r in &traced.rows {
         let Some((_, _, actor)) = traced.incidents.iter().find(|(y, i, _)| *y == year && *i == r.seed) else { continue };
         let mut chain = vec![actor.clone()];
         chain.extend(ancestors.get(actor).cloned().unwrap_or_default());
         for a in chain {
-            *sums.entry((a, r.method, r.destination.clone())).or_default() += r.value_usd.map_or(0, |v| (v * 1e6).round() as i64);
+            let e = sums.entry((a, r.method, r.destination.clone())).or_default();
+            e.1 += 1;
+            match r.value_usd {
+                Some(v) => e.0 += (v * 1e6).round() as i64,
+                // No price that day: counted as missing coverage, never as 0 USD.
+                None => e.2 += 1,
+            }
         }
     }
-    let mut t = Table::new(&["actor", "year", "method", "destination", "value_usd"], &[false, true, false, false, true]);
-    for ((actor, method, dest), v) in &sums {
+    let mut t = Table::new(&["actor", "year", "method", "destination", "value_usd", "unpriced_destinations"], &[false, true, false, false, true, true]);
+    for ((actor, method, dest), (v, n, unpriced)) in &sums {
         if keep_actor(settings, actor) {
-            t.push(vec![actor.clone(), year.to_string(), method.to_string(), dest.clone(), usd_from_micro(*v)]);
+            // Nothing priced: the value cell is empty (unknown), as in every other table.
+            t.push(vec![actor.clone(), year.to_string(), method.to_string(), dest.clone(), value_cell(*v, *n, *unpriced), unpriced.to_string()]);
         }
     }
     let stolen: BTreeMap<String, i64> = res.totals.iter().filter(|((_, y, m), _)| *y == year && m == "stolen").map(|((a, _, _), (v, _, _))| (a.clone(), *v)).collect();
@@ -767,7 +776,7 @@ fn trace_section(
     let mut chart_rows = Vec::new();
     for dest in ["exchange", "mixer", "bridge", "held"] {
         for m in Method::ALL {
-            if let Some(v) = sums.get(&(headline.clone(), m.as_str(), dest.to_string())) {
+            if let Some((v, _, _)) = sums.get(&(headline.clone(), m.as_str(), dest.to_string())) {
                 chart_rows.push((dest.to_string(), m.as_str().to_string(), *v as f64 / 1e6));
             }
         }
@@ -956,7 +965,7 @@ pub fn methodology(settings: &Settings, label_sources: &BTreeMap<(String, String
     );
     let _ = writeln!(
         s,
-        "- **Tracing.** The year's incidents are traced from their theft transfers in one pass over transfers in chain order, per (address, asset) account: *poison* taints every outgoing transfer of a tainted account in full (an upper bound, it can count value twice); *haircut* gives each outgoing transfer the account's tainted share at that moment; *FIFO* lets value leave in the order it arrived. Taint stops at exchanges, mixers and bridges (arrived) and after 20 hops (held); value still in traced accounts at the end is held. An account is tracked from its first taint; a transfer above its tracked balance is taken to include clean value held before. A swap at a DEX ends the swapped asset's trail there. Values at the close of the last arrival day (held: of the last day)."
+        "- **Tracing.** The year's incidents are traced from their theft transfers in one pass over transfers in chain order, per (address, asset) account: *poison* taints every outgoing transfer of a tainted account in full (an upper bound, it can count value twice); *haircut* gives each outgoing transfer the account's tainted share at that moment; *FIFO* lets value leave in the order it arrived. Taint stops at exchanges, mixers and bridges (arrived) and after 20 hops (held); value still in traced accounts at the end is held. An account is tracked from its first taint; a transfer above its tracked balance is taken to include clean value held before. A swap at a DEX ends the swapped asset's trail there. Values at the close of the last arrival day (held: of the last day); a destination (address and asset) without a price that day is left out of the value and counted in `unpriced_destinations`."
     );
     let _ = writeln!(s, "- **Confidence range.** `actor_year_ranges` gives each total from labels at or above confidence {} (low) and from all labels (high).", r.high_confidence);
     let _ = writeln!(
@@ -970,4 +979,55 @@ pub fn methodology(settings: &Settings, label_sources: &BTreeMap<(String, String
         let _ = writeln!(s, "- `{name}`: {}", query_doc(name));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::trace::TraceRow;
+
+    fn row(seed: &str, destination: &str, address: &str, value_usd: Option<f64>) -> TraceRow {
+        TraceRow {
+            method: "haircut",
+            seed: seed.into(),
+            destination: destination.into(),
+            address: address.into(),
+            actor: None,
+            asset: "ETH".into(),
+            amount: 1.0,
+            value_usd,
+            hops: 1,
+            first_arrival: None,
+            last_arrival: None,
+        }
+    }
+
+    /// A destination without a price is counted as unpriced, never summed as 0 USD; a
+    /// destination category with nothing priced has an empty (unknown) value.
+    #[test]
+    fn trace_destinations_count_unpriced_arrivals_instead_of_valuing_them_at_zero() {
+        let settings = Settings::parse("", Path::new("ifr.toml")).unwrap();
+        let traced = Traced {
+            incidents: vec![(2022, "hack".into(), "lazarus_group".into())],
+            rows: vec![
+                row("hack", "exchange", "0xa", Some(1.5)),
+                row("hack", "exchange", "0xb", None),
+                row("hack", "mixer", "0xc", None),
+                // another year's seed: not in 2022's table
+                row("other", "exchange", "0xd", Some(7.0)),
+            ],
+        };
+        let ancestors = BTreeMap::from([("lazarus_group".to_string(), vec!["dprk".to_string()])]);
+        let (t, _) = trace_section(&settings, &Results::default(), &ancestors, &traced, 2022).unwrap();
+        let rows: Vec<Vec<&str>> = t.rows.iter().map(|r| r.iter().map(String::as_str).collect()).collect();
+        assert_eq!(
+            rows,
+            [
+                ["dprk", "2022", "haircut", "exchange", "1.50", "1"],
+                ["dprk", "2022", "haircut", "mixer", "", "1"],
+                ["lazarus_group", "2022", "haircut", "exchange", "1.50", "1"],
+                ["lazarus_group", "2022", "haircut", "mixer", "", "1"],
+            ]
+        );
+    }
 }
