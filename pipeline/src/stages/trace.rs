@@ -311,7 +311,7 @@ impl Tracer {
         for &(s, amount) in carried.iter() {
             match acc.tainted.binary_search_by_key(&s, |t| t.0) {
                 Ok(i) => acc.tainted[i].1 += amount,
-                Err(i) => acc.tainted.insert(i, (s, 0.0 + amount)),
+                Err(i) => acc.tainted.insert(i, (s, amount)),
             }
             if fifo {
                 acc.lots.push_back((amount, Some(s)));
