@@ -42,16 +42,7 @@ fn duckdb_sql_gives_ifrs_totals() {
     let Some(python) = python_with_duckdb() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let syn = tmp.path().join("syn");
-    ifr_pipeline::synth::run(&ifr_pipeline::synth::SynthOptions {
-        out: syn.clone(),
-        transfers: 100_000,
-        from: chrono::NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
-        to: chrono::NaiveDate::from_ymd_opt(2022, 12, 31).unwrap(),
-        seed: 11,
-        format: ifr_pipeline::synth::SynthFormat::Cryo,
-        force: false,
-    })
-    .unwrap();
+    synth_into(&syn, 100_000, (2022, 2022), 11, ifr_pipeline::synth::SynthFormat::Cryo);
     let config = syn.join("ifr.toml");
     let config = config.to_str().unwrap();
     let o = ifr(tmp.path(), &["run", "--config", config]);

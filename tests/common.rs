@@ -99,20 +99,26 @@ pub fn golden(name: &str, actual: &str) {
     assert_eq!(actual, expected, "golden {name} differs (IFR_UPDATE_GOLDEN=1 rewrites it after review)");
 }
 
-/// A synthetic 2022-2023 dataset of `transfers` transfers (seed 5), generated into `dir/syn` and
-/// ingested; returns its settings.
-pub fn synth_dataset(dir: &Path, format: ifr_pipeline::synth::SynthFormat) -> Settings {
-    let out = dir.join("syn");
+/// Generate a synthetic dataset of `transfers` transfers from January of `first_year` to December
+/// of `last_year` into `out` (not ingested).
+pub fn synth_into(out: &Path, transfers: u64, (first_year, last_year): (i32, i32), seed: u64, format: ifr_pipeline::synth::SynthFormat) {
     ifr_pipeline::synth::run(&ifr_pipeline::synth::SynthOptions {
-        out: out.clone(),
-        transfers: 40_000,
-        from: chrono::NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
-        to: chrono::NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
-        seed: 5,
+        out: out.to_path_buf(),
+        transfers,
+        from: chrono::NaiveDate::from_ymd_opt(first_year, 1, 1).unwrap(),
+        to: chrono::NaiveDate::from_ymd_opt(last_year, 12, 31).unwrap(),
+        seed,
         format,
         force: false,
     })
     .unwrap();
+}
+
+/// A synthetic 2022-2023 dataset of 40,000 transfers (seed 5), generated into `dir/syn` and
+/// ingested; returns its settings.
+pub fn synth_dataset(dir: &Path, format: ifr_pipeline::synth::SynthFormat) -> Settings {
+    let out = dir.join("syn");
+    synth_into(&out, 40_000, (2022, 2023), 5, format);
     let s = Settings::load(&out.join("ifr.toml")).unwrap();
     ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
     s

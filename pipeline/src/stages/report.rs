@@ -69,7 +69,7 @@ pub struct Results {
     /// actor, year, category -> (micro-USD, transfers)
     pub destinations: BTreeMap<(String, i32, String), (i64, i64)>,
     /// incident, asset, year -> (micro-USD, transfers, unpriced)
-    pub incident_values: BTreeMap<(String, String, i32), (i64, i64, i64)>,
+    pub incident_values: IncidentValues,
     /// year -> (transfers, priced transfers)
     pub coverage: BTreeMap<i32, (i64, i64)>,
     /// (actor, year) -> the top receivers: (address, actor, category, micro-USD, transfers), largest first
@@ -176,14 +176,14 @@ fn totals_of(df: &DataFrame) -> Result<Totals> {
 
 /// actor_flows, the one scan of the transfers (summed by sender and receiver actor, category and
 /// month: a few rows), registered as a table; then actor_month_totals over it, registered too, and
-/// actor_year_totals over the months. Returns the flows, the months and the year totals.
-fn month_and_year_totals(ctx: &mut SQLContext) -> Result<(DataFrame, DataFrame, Totals)> {
+/// actor_year_totals over the months. Returns the months and the year totals.
+fn month_and_year_totals(ctx: &mut SQLContext) -> Result<(DataFrame, Totals)> {
     let flows = run_query(ctx, "actor_flows")?;
     ctx.register("actor_flows", flows.clone().lazy());
     let m = run_query(ctx, "actor_month_totals")?;
     ctx.register("actor_month_totals", m.clone().lazy());
     let totals = totals_of(&run_query(ctx, "actor_year_totals")?)?;
-    Ok((flows, m, totals))
+    Ok((m, totals))
 }
 
 /// The years to report: those asked for (else the config's, else every year with data), each
@@ -227,7 +227,7 @@ fn compute(settings: &Settings, years: &[i32]) -> Result<(Results, Attribution, 
     }
     let inputs = Inputs::build(&lake, settings)?;
     let mut ctx = ctx_for(&lake, &all, &inputs)?;
-    let (_, m, totals) = month_and_year_totals(&mut ctx)?;
+    let (m, totals) = month_and_year_totals(&mut ctx)?;
     let (a, y, mo, me) = (col_str(&m, "actor")?, col_i64(&m, "year")?, col_i64(&m, "month")?, col_str(&m, "metric")?);
     let (v, n, u) = (col_i64(&m, "value_micro_usd")?, col_i64(&m, "transfers")?, col_i64(&m, "unpriced_transfers")?);
     let monthly = (0..m.height()).map(|i| ((a[i].clone(), y[i] as i32, mo[i] as i32, me[i].clone()), (v[i], n[i], u[i]))).collect();
@@ -257,12 +257,18 @@ fn compute(settings: &Settings, years: &[i32]) -> Result<(Results, Attribution, 
         let traced = tracer.join().unwrap_or_else(|_| Err(Error::Internal("tracing the incidents failed (the thread panicked)".into())));
         (rest, traced)
     });
-    let ((counterparties, label_text, label_sources, totals_high), traced) = (rest?, traced?);
+    let (Rest { counterparties, label_text, label_sources, totals_high }, traced) = (rest?, traced?);
     let res = Results { totals, monthly, totals_high, destinations, incident_values, coverage, counterparties, label_text, label_sources };
     Ok((res, all, wanted, traced))
 }
 
-type Rest = (BTreeMap<(String, i32), Vec<Counterparty>>, BTreeMap<String, String>, BTreeMap<(String, String), (usize, i64, i64)>, Totals);
+/// The results computed beside the incidents' trace (fields as in [`Results`]).
+struct Rest {
+    counterparties: BTreeMap<(String, i32), Vec<Counterparty>>,
+    label_text: BTreeMap<String, String>,
+    label_sources: BTreeMap<(String, String), (usize, i64, i64)>,
+    totals_high: Totals,
+}
 
 /// Top counterparties, label texts and sources, and the high-confidence totals.
 fn rest_of_compute(lake: &Lake, high: &Attribution, inputs: &Inputs, ctx: &mut SQLContext) -> Result<Rest> {
@@ -307,8 +313,8 @@ fn rest_of_compute(lake: &Lake, high: &Attribution, inputs: &Inputs, ctx: &mut S
         e.2 = e.2.max(lconf[i]);
     }
     let mut ctx_high = ctx_for(lake, high, inputs)?;
-    let (_, _, totals_high) = month_and_year_totals(&mut ctx_high)?;
-    Ok((counterparties, label_text, label_sources, totals_high))
+    let (_, totals_high) = month_and_year_totals(&mut ctx_high)?;
+    Ok(Rest { counterparties, label_text, label_sources, totals_high })
 }
 
 /// One price series row per asset and day: the preferred source (config order), then by name.
@@ -706,10 +712,11 @@ struct Traced {
     rows: Vec<super::trace::TraceRow>,
 }
 
-/// Trace the incidents of every reported year (those with theft transfers on chain) in one pass
-/// over the transfers, each year's incidents as their own group — as if each year were traced alone.
+/// incident, asset, year -> (micro-USD, transfers, unpriced), as in [`Results::incident_values`].
 type IncidentValues = BTreeMap<(String, String, i32), (i64, i64, i64)>;
 
+/// Trace the incidents of every reported year (those with theft transfers on chain) in one pass
+/// over the transfers, each year's incidents as their own group — as if each year were traced alone.
 fn trace_incidents(settings: &Settings, lake: &Lake, incident_values: &IncidentValues, years: &[i32]) -> Result<Traced> {
     use super::trace::{self, Method, Seeds, TraceOptions};
     let inc = lake.scan("incidents")?.collect().map_err(|e| Error::polars("reading incidents", e))?;

@@ -73,9 +73,9 @@ pub struct Arrival {
 }
 
 /// An address as a map key, hashed once per transfer and shared by every tracer of a walk (each
-/// map then hashes only the 64-bit hash). An EVM address (42 characters: `0x` and 40 hex digits)
-/// is kept in place, so a lookup compares it without following a pointer; anything else is kept
-/// as text. Lookups of tracked accounts are most of a trace's own work.
+/// map then hashes only the 64-bit hash). An address of 42 bytes (an EVM address: `0x` and 40 hex
+/// digits) is kept in place, so a lookup compares it without following a pointer; anything else is
+/// kept as text. Lookups of tracked accounts are most of a trace's own work.
 #[derive(Debug, Clone)]
 struct AddrKey {
     hash: u64,
@@ -84,7 +84,7 @@ struct AddrKey {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Addr {
-    Evm([u8; 42]),
+    Inline([u8; 42]),
     Other(Box<str>),
 }
 
@@ -107,7 +107,7 @@ impl AddrKey {
         use std::hash::BuildHasher;
         let hash = polars_utils::aliases::PlFixedStateQuality::default().hash_one(s.as_bytes());
         let addr = match <[u8; 42]>::try_from(s.as_bytes()) {
-            Ok(b) => Addr::Evm(b),
+            Ok(b) => Addr::Inline(b),
             Err(_) => Addr::Other(s.into()),
         };
         AddrKey { hash, addr }
@@ -116,7 +116,7 @@ impl AddrKey {
     /// The address as it was given.
     fn text(&self) -> String {
         match &self.addr {
-            Addr::Evm(b) => String::from_utf8_lossy(b).into_owned(),
+            Addr::Inline(b) => String::from_utf8_lossy(b).into_owned(),
             Addr::Other(s) => s.to_string(),
         }
     }
@@ -797,10 +797,9 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
                     (in_actor(ta, a) && !in_actor(fa, a)).then_some(0)
                 }
                 Seeds::Addresses(_) => {
-                    if seed_addresses.contains(to) || seed_addresses.contains(from) {
-                        seen_seed_address = true;
-                    }
-                    (seed_addresses.contains(to) && !seed_addresses.contains(from)).then_some(0)
+                    let (to_seed, from_seed) = (seed_addresses.contains(to), seed_addresses.contains(from));
+                    seen_seed_address |= to_seed || from_seed;
+                    (to_seed && !from_seed).then_some(0)
                 }
             };
             let stop_cat = label_at(to, day).map(|l| l.1).filter(|c| opts.stop.iter().any(|s| s == c));
