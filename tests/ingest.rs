@@ -588,3 +588,135 @@ fn a_long_cryo_file_is_built_in_two_halves_without_losing_order_or_rows() {
     }
     assert_eq!(text("asset").iter().filter(|a| *a == Some("USDC")).count(), N - 2);
 }
+
+/// A cryo export of six block ranges of 50 blocks (blocks 1000-1299), six hours apart from
+/// T0 (so from March into June 2022: months span ranges, ranges span months), each block with two
+/// native and three ERC-20 transfers. `name(dataset, start, end)` gives each file's path.
+fn write_ranges(name: &dyn Fn(&str, u32, u32) -> PathBuf) {
+    let addr = |k: u32| [k.to_be_bytes().as_slice(), &[0x5a; 16]].concat();
+    let hash = |k: u32, n: u32| [k.to_be_bytes().as_slice(), n.to_be_bytes().as_slice(), &[0x77; 24]].concat();
+    for r in 0..6u32 {
+        let (start, end) = (1000 + 50 * r, 1000 + 50 * r + 49);
+        let blocks: Vec<u32> = (start..=end).collect();
+        let mut b = DataFrame::new(
+            blocks.len(),
+            vec![
+                Column::new("block_hash".into(), blocks.iter().map(|&n| hash(n, 0)).collect::<Vec<_>>()),
+                Column::new("block_number".into(), blocks.clone()),
+                Column::new("timestamp".into(), blocks.iter().map(|&n| (T0 + (n as i64 - 1000) * 21_600) as u32).collect::<Vec<_>>()),
+            ],
+        )
+        .unwrap();
+        write(&mut b, &name("blocks", start, end));
+        let per_block = |k: u32| blocks.iter().flat_map(move |&n| (0..k).map(move |i| (n, i))).collect::<Vec<_>>();
+        let native = per_block(2);
+        let mut nf = DataFrame::new(
+            native.len(),
+            vec![
+                Column::new("block_number".into(), native.iter().map(|&(n, _)| n).collect::<Vec<_>>()),
+                Column::new("transaction_index".into(), native.iter().map(|&(_, i)| i).collect::<Vec<_>>()),
+                Column::new("transfer_index".into(), native.iter().map(|_| 0u32).collect::<Vec<_>>()),
+                Column::new("transaction_hash".into(), native.iter().map(|&(n, i)| hash(n, i + 1)).collect::<Vec<_>>()),
+                Column::new("from_address".into(), native.iter().map(|&(n, _)| addr(n)).collect::<Vec<_>>()),
+                Column::new("to_address".into(), native.iter().map(|&(n, i)| addr(n + i + 1)).collect::<Vec<_>>()),
+                Column::new("value_string".into(), native.iter().map(|&(n, i)| format!("{}000000000000000", n * 10 + i)).collect::<Vec<_>>()),
+            ],
+        )
+        .unwrap();
+        write(&mut nf, &name("native_transfers", start, end));
+        let token = per_block(3);
+        let mut tf = DataFrame::new(
+            token.len(),
+            vec![
+                Column::new("block_number".into(), token.iter().map(|&(n, _)| n).collect::<Vec<_>>()),
+                Column::new("transaction_index".into(), token.iter().map(|&(_, i)| i + 2).collect::<Vec<_>>()),
+                Column::new("log_index".into(), token.iter().map(|&(_, i)| i).collect::<Vec<_>>()),
+                Column::new("transaction_hash".into(), token.iter().map(|&(n, i)| hash(n, i + 10)).collect::<Vec<_>>()),
+                Column::new("erc20".into(), token.iter().map(|_| hexb(USDC)).collect::<Vec<_>>()),
+                Column::new("from_address".into(), token.iter().map(|&(n, i)| addr(n + i)).collect::<Vec<_>>()),
+                Column::new("to_address".into(), token.iter().map(|&(n, _)| addr(n + 7)).collect::<Vec<_>>()),
+                Column::new("value_binary".into(), token.iter().map(|&(n, i)| ((n * 100 + i) as u128 * 1_000_000).to_be_bytes().to_vec()).collect::<Vec<_>>()),
+            ],
+        )
+        .unwrap();
+        write(&mut tf, &name("erc20_transfers", start, end));
+    }
+}
+
+/// Ingest the cryo files in `dir/<chain>` into `dir/<lake>`: the source's summary, blocks and transfers.
+fn ingest_chain(dir: &Path, chain: &str, lake: &str) -> (ifr_pipeline::SourceSummary, DataFrame, DataFrame) {
+    let assets = root().join("data/reference/assets.csv");
+    let s = settings(
+        dir,
+        &format!(
+            "lake = \"{lake}\"\n[[sources]]\nname = \"assets\"\nkind = \"assets\"\nformat = \"asset-csv\"\npath = \"{}\"\n\
+             [[sources]]\nname = \"cryo\"\nkind = \"chain\"\nformat = \"cryo\"\nchain = \"ethereum\"\npath = \"{chain}\"\n",
+            assets.display()
+        ),
+    );
+    let summary = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let src = summary.sources.into_iter().find(|s| s.name == "cryo").unwrap();
+    assert!(src.counts.balanced(), "{:?}", src.counts);
+    (src, table(&s, "blocks"), table(&s, "transfers"))
+}
+
+fn without_source_file(df: &DataFrame) -> DataFrame {
+    df.drop("source_file").unwrap()
+}
+
+#[test]
+fn cryo_is_streamed_in_block_order_and_input_that_needs_the_exact_path_gets_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let cryo = |sub: &str| {
+        let dir = d.join(sub);
+        move |ds: &str, s: u32, e: u32| dir.join(format!("ethereum__{ds}__{s:08}_to_{e:08}.parquet"))
+    };
+    // As cryo writes them: streamed straight into the lake.
+    write_ranges(&cryo("plain"));
+    let (src, blocks, transfers) = ingest_chain(d, "plain", "lake_plain");
+    assert_eq!(src.method.as_deref(), Some("streamed"));
+    assert_eq!(tuple(&src.counts), counts(300 + 1500, 300 + 1500, 0, 0, 0));
+    assert_eq!((blocks.height(), transfers.height()), (300, 1500));
+    let months = |df: &DataFrame| df.column("month").unwrap().i32().unwrap().into_no_null_iter().collect::<std::collections::BTreeSet<i32>>();
+    assert_eq!(months(&transfers), [3, 4, 5, 6].into_iter().collect());
+    // Chain order across ranges, datasets and months: block, then tx index (native 0-1, tokens 2-4).
+    let key = |df: &DataFrame| {
+        let b = df.column("block_number").unwrap().i64().unwrap().clone();
+        let t = df.column("tx_index").unwrap().i64().unwrap().clone();
+        b.into_no_null_iter().zip(t.into_no_null_iter()).collect::<Vec<_>>()
+    };
+    let expected: Vec<(i64, i64)> = (1000..1300).flat_map(|b| (0..5).map(move |t| (b, t))).collect();
+    assert_eq!(key(&transfers), expected);
+
+    // The same export without block ranges in the file names: loaded through part files.
+    write_ranges(&|ds, s, _| d.join("unnamed").join(format!("ethereum__{ds}__part{s}.parquet")));
+    let (src, b2, t2) = ingest_chain(d, "unnamed", "lake_unnamed");
+    assert!(src.method.as_deref().is_some_and(|m| m.starts_with("part files (a file name without a block range")), "{:?}", src.method);
+    assert!(without_source_file(&t2).equals_missing(&without_source_file(&transfers)), "same rows in the same order");
+    assert!(without_source_file(&b2).equals_missing(&without_source_file(&blocks)));
+
+    // One native file exported twice (the copy later in file order): the stream finds equal keys
+    // and gives way to the exact path; the copy's rows are duplicates and the lake is the same.
+    write_ranges(&cryo("twice"));
+    let again = cryo("twice")("native_transfers", 1100, 1149);
+    std::fs::create_dir_all(d.join("twice/zz")).unwrap();
+    std::fs::copy(&again, d.join("twice/zz").join(again.file_name().unwrap())).unwrap();
+    let (src, b3, t3) = ingest_chain(d, "twice", "lake_twice");
+    assert!(src.method.as_deref().is_some_and(|m| m.contains("two rows share a natural key")), "{:?}", src.method);
+    assert_eq!(tuple(&src.counts), counts(300 + 1500 + 100, 300 + 1500, 0, 100, 0));
+    assert!(t3.equals_missing(&transfers), "first file wins: the lake is the same, source_file too");
+    assert!(b3.equals_missing(&blocks));
+
+    // A file whose name claims a later range than its rows (so it is read last, after its month
+    // was written): the stream notices and gives way; the lake has the same rows in the same order.
+    write_ranges(&|ds, s, e| {
+        let (s, e) = if ds == "erc20_transfers" && s == 1000 { (5000, 5049) } else { (s, e) };
+        d.join("misnamed").join(format!("ethereum__{ds}__{s:08}_to_{e:08}.parquet"))
+    });
+    let (src, b4, t4) = ingest_chain(d, "misnamed", "lake_misnamed");
+    assert!(src.method.as_deref().is_some_and(|m| m.contains("not in block order")), "{:?}", src.method);
+    assert_eq!(tuple(&src.counts), counts(300 + 1500, 300 + 1500, 0, 0, 0));
+    assert!(without_source_file(&t4).equals_missing(&without_source_file(&transfers)));
+    assert!(b4.equals_missing(&blocks));
+}

@@ -48,6 +48,13 @@ impl ifr_pipeline::Progress for Bars {
         eprintln!("generating the sample dataset in {} (first run, or its options or reference data changed; deterministic) …", out.display());
     }
 
+    fn loading_again(&self, spec: &SourceSpec, why: &str) {
+        if let Some(b) = self.bar.borrow().as_ref() {
+            b.set_position(0);
+            b.println(format!("{:>20} loading again through part files: {why}", spec.name));
+        }
+    }
+
     fn source_finished(&self, s: &SourceSummary) {
         if let Some(b) = self.bar.borrow_mut().take() {
             b.finish_and_clear();
@@ -64,7 +71,7 @@ pub fn print_ingest(s: &IngestSummary) -> std::io::Result<()> {
         let hashes: Vec<String> = src.files.iter().map(|f| format!("{}:{}", file_label(&f.path), &f.sha256[..12])).collect();
         writeln!(
             out,
-            "{} [{} {}] {}: read {}, loaded {}, quarantined {}, duplicates {}, filtered {}; files {}",
+            "{} [{} {}] {}: read {}, loaded {}, quarantined {}, duplicates {}, filtered {}; {}files {}",
             src.name,
             src.kind,
             src.format,
@@ -74,6 +81,7 @@ pub fn print_ingest(s: &IngestSummary) -> std::io::Result<()> {
             c.quarantined,
             c.duplicates,
             c.filtered,
+            src.method.as_ref().map(|m| format!("{m}; ")).unwrap_or_default(),
             hashes.join(" ")
         )?;
     }

@@ -10,6 +10,7 @@ use chrono::{Datelike, TimeZone};
 use polars::prelude::*;
 use ruint::aliases::U256;
 
+use super::stream::Stream;
 use super::{Acc, At, file_name};
 use crate::error::{Error, Result};
 use crate::schema;
@@ -76,7 +77,21 @@ fn order(table: &str) -> &'static [&'static str] {
     }
 }
 
-type PartKey = (&'static str, i32, i32);
+/// (table, year, month): one partition of one source.
+pub type PartKey = (&'static str, i32, i32);
+
+/// A partition's file, relative to the lake: `{table}/{chain}/{year}/{month:02}/{source}.parquet`.
+pub fn partition_path((table, y, m): PartKey, chain: &str, source: &str) -> PathBuf {
+    PathBuf::from(table).join(chain).join(y.to_string()).join(format!("{m:02}")).join(format!("{source}.parquet"))
+}
+
+/// How a loaded chain source ended up staged.
+pub enum Staged {
+    /// Its lake files (relative to the staged lake).
+    Written(Vec<PathBuf>),
+    /// Streaming was given up for this reason: load the source again through part files.
+    Again(String),
+}
 
 /// A native or token movement about to become a `transfers` row.
 pub struct Transfer<'a> {
@@ -130,6 +145,8 @@ pub struct ChainStage<'a> {
     spills: usize,
     /// Part files are written on their own thread while the next input file is read.
     writer: Option<(std::sync::mpsc::SyncSender<(DataFrame, PathBuf)>, std::thread::JoinHandle<Result<()>>)>,
+    /// Rows go straight into the lake files instead of part files (see `stream_into`).
+    stream: Option<Stream>,
 }
 
 impl Drop for ChainStage<'_> {
@@ -206,7 +223,57 @@ impl<'a> ChainStage<'a> {
             block_times: BlockTimes::default(),
             spills: 0,
             writer: None,
+            stream: None,
         }
+    }
+
+    /// Write each partition straight into its file under `out` as the input files (read in block
+    /// order, `file_done` after each) come in, instead of through part files. Any input this cannot
+    /// handle exactly (overlapping block ranges, duplicate keys) ends the attempt: `finish` then
+    /// says `Staged::Again` and the source is loaded through part files.
+    pub fn stream_into(&mut self, out: &Path) {
+        self.stream = Some(Stream::new(out, &self.chain, &self.source));
+    }
+
+    /// True while streaming (not given up).
+    pub fn streaming(&self) -> bool {
+        self.stream.as_ref().is_some_and(|s| s.abandoned().is_none())
+    }
+
+    /// Why streaming was given up, if it was.
+    pub fn abandoned(&self) -> Option<&str> {
+        self.stream.as_ref().and_then(Stream::abandoned)
+    }
+
+    /// Give up streaming before anything was loaded (the input is not in a form it can take).
+    pub fn stream_no_more(&mut self) {
+        self.stream = None;
+    }
+
+    /// One input file is done. Streaming: `next(table)` is the lowest block the files still to come
+    /// can hold rows of `table` for (None: no more), so rows and partitions they cannot reach are
+    /// written. Otherwise the rows go to part files.
+    pub fn file_done(&mut self, next: &dyn Fn(&str) -> Option<i64>) -> Result<()> {
+        if self.stream.is_none() {
+            return self.spill();
+        }
+        self.route_built()?;
+        let times = &self.block_times;
+        match self.stream.as_mut() {
+            Some(s) => s.file_done(next, &|n| times.get(n)),
+            None => Ok(()),
+        }
+    }
+
+    /// Rows built row by row, as frames into the stream.
+    fn route_built(&mut self) -> Result<()> {
+        let builders = std::mem::take(&mut self.builders);
+        if let Some(s) = self.stream.as_mut() {
+            for (key, b) in builders.into_iter().filter(|(_, b)| !b.is_empty()) {
+                s.route(key, b.finish()?)?;
+            }
+        }
+        Ok(())
     }
 
     fn push(&mut self, table: &'static str, micros: i64, row: impl FnOnce(i32, i32) -> Vec<Cell>) -> Result<()> {
@@ -234,15 +301,21 @@ impl<'a> ChainStage<'a> {
                 keys.push(k);
             }
         }
+        let mut parts = Vec::with_capacity(keys.len());
         if keys.len() == 1 {
             let (y, m) = keys[0];
-            self.frames.entry((table, y, m)).or_default().push(df);
-            return Ok(());
+            parts.push(((table, y, m), df));
+        } else {
+            for (y, m) in keys {
+                let mask = years.equal(y) & months.equal(m);
+                parts.push(((table, y, m), df.filter(&mask).map_err(err)?));
+            }
         }
-        for (y, m) in keys {
-            let mask = years.equal(y) & months.equal(m);
-            let part = df.filter(&mask).map_err(err)?;
-            self.frames.entry((table, y, m)).or_default().push(part);
+        for (key, part) in parts {
+            match self.stream.as_mut() {
+                Some(s) => s.route(key, part)?,
+                None => self.frames.entry(key).or_default().push(part),
+            }
         }
         Ok(())
     }
@@ -455,13 +528,23 @@ impl<'a> ChainStage<'a> {
     /// there is no duplicate, and the part files (each from one input file, so one block range) are
     /// sorted and written a run of overlapping block ranges at a time. Only a partition where two
     /// key hashes are equal is deduplicated exactly in memory as a whole.
-    pub fn finish(mut self, acc: &mut Acc, out: &Path) -> Result<Vec<PathBuf>> {
+    pub fn finish(mut self, acc: &mut Acc, out: &Path) -> Result<Staged> {
+        if self.stream.is_some() {
+            self.route_built()?;
+            let times = &self.block_times;
+            return match self.stream.take().map(|s| s.finish(&|n| times.get(n))) {
+                Some(Ok(Ok(written))) => Ok(Staged::Written(written)),
+                Some(Ok(Err(why))) => Ok(Staged::Again(why)),
+                Some(Err(e)) => Err(e),
+                None => Err(Error::Internal("the stream is gone".into())),
+            };
+        }
         self.spill()?;
         self.wait_for_spills()?;
         let jobs: Vec<(PartKey, Vec<PathBuf>)> = std::mem::take(&mut self.parts).into_iter().collect();
         let rels: Vec<PathBuf> = jobs
             .iter()
-            .map(|((table, y, m), _)| PathBuf::from(table).join(&self.chain).join(y.to_string()).join(format!("{m:02}")).join(format!("{}.parquet", self.source)))
+            .map(|(key, _)| partition_path(*key, &self.chain, &self.source))
             .collect();
         // Partitions are independent: two at a time (one thread sorts and encodes while the other
         // does too). Only one exact in-memory deduplication runs at a time, to bound memory.
@@ -507,7 +590,7 @@ impl<'a> ChainStage<'a> {
                 None => return Err(Error::Internal("a partition was not written (an earlier one failed)".into())),
             }
         }
-        Ok(written)
+        Ok(Staged::Written(written))
     }
 }
 
@@ -537,7 +620,7 @@ fn concat_parts(parts: &[PathBuf]) -> Result<DataFrame> {
         .map_err(|e| Error::polars("combining staged parts", e))
 }
 
-fn sort_chain_order(table: &str, df: DataFrame) -> Result<DataFrame> {
+pub(super) fn sort_chain_order(table: &str, df: DataFrame) -> Result<DataFrame> {
     df.sort(order(table).iter().copied(), SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true))
         .map_err(|e| Error::polars("sorting a partition", e))
 }
@@ -549,12 +632,10 @@ struct KeyScan {
     ranges: Vec<(i64, i64)>,
 }
 
-/// Read only the key columns of every part, hash each row's natural key (a fixed hasher: the same
-/// on every run) and report whether any two are equal, with each part's block range.
+/// Read only the key columns of every part, hash each row's natural key and report whether any
+/// two are equal, with each part's block range.
 fn scan_keys(table: &str, parts: &[PathBuf]) -> Result<KeyScan> {
-    use std::hash::{Hash, Hasher};
-    let key = schema::table(table).key.clone();
-    let mut cols: Vec<String> = key.clone();
+    let mut cols: Vec<String> = schema::table(table).key.clone();
     if !cols.iter().any(|c| c == "block_number") {
         cols.push("block_number".to_string());
     }
@@ -565,32 +646,42 @@ fn scan_keys(table: &str, parts: &[PathBuf]) -> Result<KeyScan> {
         let err = |e| Error::polars("reading staged keys", e);
         let blocks = df.column("block_number").map_err(err)?.i64().map_err(err)?;
         ranges.push((blocks.min().unwrap_or(0), blocks.max().unwrap_or(0)));
-        let key_cols: Vec<&Column> = key.iter().map(|k| df.column(k)).collect::<PolarsResult<_>>().map_err(err)?;
-        let mut row_hashes = vec![std::hash::DefaultHasher::new(); df.height()];
-        for c in key_cols {
-            match c.dtype() {
-                DataType::String => {
-                    for (h, v) in row_hashes.iter_mut().zip(c.str().map_err(err)?.iter()) {
-                        v.hash(h);
-                    }
-                }
-                _ => {
-                    let c = c.cast(&DataType::Int64).map_err(err)?;
-                    for (h, v) in row_hashes.iter_mut().zip(c.i64().map_err(err)?.iter()) {
-                        v.hash(h);
-                    }
-                }
-            }
-        }
-        hashes.extend(row_hashes.into_iter().map(|h| h.finish()));
+        hashes.extend(key_hashes(table, &df)?);
     }
     hashes.sort_unstable();
     let maybe_duplicates = hashes.windows(2).any(|w| w[0] == w[1]);
     Ok(KeyScan { maybe_duplicates, ranges })
 }
 
-/// Rows per Parquet row group when a partition is written in runs.
-const ROW_GROUP_ROWS: usize = 256 * 1024;
+/// Each row's natural-key hash (a fixed hasher: the same on every run). Equal keys give equal
+/// hashes; equal hashes only say the keys may be equal.
+pub(super) fn key_hashes(table: &str, df: &DataFrame) -> Result<Vec<u64>> {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let err = |e| Error::polars("hashing natural keys", e);
+    let state = polars_utils::aliases::PlFixedStateQuality::default();
+    let mut row_hashes = vec![state.build_hasher(); df.height()];
+    for k in &schema::table(table).key {
+        let c = df.column(k).map_err(err)?;
+        match c.dtype() {
+            DataType::String => {
+                for (h, v) in row_hashes.iter_mut().zip(c.str().map_err(err)?.iter()) {
+                    v.hash(h);
+                }
+            }
+            _ => {
+                let c = c.cast(&DataType::Int64).map_err(err)?;
+                for (h, v) in row_hashes.iter_mut().zip(c.i64().map_err(err)?.iter()) {
+                    v.hash(h);
+                }
+            }
+        }
+    }
+    Ok(row_hashes.into_iter().map(|h| h.finish()).collect())
+}
+
+/// Rows per Parquet row group, at least: sorted runs are combined until they reach it (a run is
+/// never split) and written as one row group.
+pub(super) const ROW_GROUP_ROWS: usize = 64 * 1024;
 
 /// Write a partition without duplicates: parts whose block ranges overlap are sorted together
 /// (stable, in part order, as the in-memory path would), runs in block order, row groups of about
@@ -627,6 +718,7 @@ fn write_sorted_runs(table: &str, parts: &[PathBuf], ranges: &[(i64, i64)], path
         for d in pending.drain(..) {
             df.vstack_mut_owned(d).map_err(|e| Error::polars("combining sorted runs", e))?;
         }
+        df.rechunk_mut_par(); // one chunk: one row group
         writer.write_batch(&df).map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))
     };
     for run in runs {

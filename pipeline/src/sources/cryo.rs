@@ -164,7 +164,33 @@ pub fn load(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Res
     let has_native = files.iter().any(|(d, _)| *d == "native_transfers");
     let has_traces = files.iter().any(|(d, _)| *d == "traces");
 
-    for (ds, path) in files {
+    // Streaming wants the files in block order: every blocks file first (they give the times),
+    // then the other datasets range by range. It needs every file's block range from its name.
+    let starts: Option<Vec<i64>> = if stage.streaming() { files.iter().map(|(_, f)| claimed_start(f)).collect() } else { None };
+    let next: Vec<[Option<i64>; 3]> = match starts {
+        None => {
+            stage.stream_no_more();
+            vec![[None; 3]; files.len() + 1]
+        }
+        Some(starts) => {
+            let mut ordered: Vec<((&'static str, &PathBuf), i64)> = files.into_iter().zip(starts).collect();
+            ordered.sort_by_key(|((ds, f), start)| (*ds != "blocks", *start, DATASETS.iter().position(|d| d == ds), (*f).clone()));
+            // For each position, the lowest claimed start of the files from there on, per table.
+            let mut next = vec![[None; 3]; ordered.len() + 1];
+            for (i, ((ds, _), start)) in ordered.iter().enumerate().rev() {
+                let mut n: [Option<i64>; 3] = next[i + 1];
+                for t in tables_of_dataset(ds) {
+                    let slot = &mut n[table_slot(t)];
+                    *slot = Some(slot.map_or(*start, |s: i64| s.min(*start)));
+                }
+                next[i] = n;
+            }
+            files = ordered.into_iter().map(|(f, _)| f).collect();
+            next
+        }
+    };
+
+    for (i, (ds, path)) in files.into_iter().enumerate() {
         input.file_started(path);
         let fr = Frame { df: read_frame(path)?, path, dataset: ds };
         match ds {
@@ -174,9 +200,40 @@ pub fn load(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Res
             "traces" => traces(&fr, acc, stage, has_native)?,
             _ => transfers(&fr, acc, stage, true)?,
         }
-        stage.spill()?;
+        let after = &next[i + 1];
+        stage.file_done(&|t| after[table_slot(t)])?;
+        if stage.abandoned().is_some() {
+            return Ok(()); // loaded again through part files
+        }
     }
     Ok(())
+}
+
+/// The lake tables a cryo dataset can add rows to.
+fn tables_of_dataset(ds: &str) -> &'static [&'static str] {
+    match ds {
+        "blocks" => &["blocks"],
+        "transactions" => &["transactions", "transfers"],
+        _ => &["transfers"],
+    }
+}
+
+fn table_slot(table: &str) -> usize {
+    match table {
+        "blocks" => 0,
+        "transactions" => 1,
+        _ => 2,
+    }
+}
+
+/// The first block of a cryo file's range, from its name (`…__{start}_to_{end}.parquet`).
+fn claimed_start(path: &Path) -> Option<i64> {
+    let name = path.file_name()?.to_str()?;
+    let range = name.split("__").nth(2)?;
+    let (start, end) = range.split_once("_to_")?;
+    let end = end.split('.').next()?;
+    let (start, end) = (start.parse::<i64>().ok()?, end.parse::<i64>().ok()?);
+    (start <= end).then_some(start)
 }
 
 /// Blocks, column by column: each block's time is remembered for the transfers that follow.

@@ -3,6 +3,7 @@
 //! scope (e.g. a zero-value trace) with the reason counted.
 
 pub mod chain;
+pub mod stream;
 pub mod csvutil;
 pub mod cryo;
 pub mod ethereum_etl;

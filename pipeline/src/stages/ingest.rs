@@ -33,6 +33,10 @@ pub struct SourceSummary {
     /// Lake files this source wrote that changed on disk.
     pub files_changed: usize,
     pub seconds: f64,
+    /// cryo sources: how the rows reached the lake — `streamed` (read in block order and written
+    /// straight into the lake), or `part files (why)` when that was not possible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +55,8 @@ pub trait Progress {
     /// The loader of the current source started on one of its files.
     fn file_started(&self, _path: &Path) {}
     fn source_finished(&self, _summary: &SourceSummary) {}
+    /// A chain source is loaded again, the exact way (through part files), for this reason.
+    fn loading_again(&self, _spec: &SourceSpec, _why: &str) {}
     /// The configured sample is being generated (first run only).
     fn generating_sample(&self, _out: &Path) {}
 }
@@ -113,26 +119,55 @@ fn run_loader(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     }
 }
 
-/// Load one source into `staging`; returns the lake-relative files written and the counts.
+/// Load one source into `staging`; returns the lake-relative files written, the counts, and for
+/// a chain source how it was staged.
 fn stage_source(
     spec: &SourceSpec,
     files: &[PathBuf],
     staging: &Path,
     assets: &chain::Assets,
     progress: &dyn Progress,
-) -> Result<(Vec<PathBuf>, Counts)> {
+) -> Result<(Vec<PathBuf>, Counts, Option<String>)> {
     let on_file = |p: &Path| progress.file_started(p);
     let input = Input { spec, files, on_file: &on_file };
     let mut acc = Acc::new(&spec.name);
     let mut written = Vec::new();
+    let mut method = None;
     if spec.kind == Kind::Chain {
         let chain_name = spec.chain.as_deref().ok_or_else(|| Error::Internal("chain source without chain".into()))?;
-        let mut stage = chain::ChainStage::new(chain_name, &spec.name, staging.join(".parts").join(&spec.name), assets);
-        match spec.format {
-            Format::Cryo => sources::cryo::load(&input, &mut acc, &mut stage)?,
-            _ => sources::ethereum_etl::load(&input, &mut acc, &mut stage)?,
+        // cryo files are first streamed straight into the lake; input that needs the exact path
+        // (overlapping ranges, duplicates) is loaded again through part files.
+        let mut stream = spec.format == Format::Cryo;
+        let mut why_not = String::new();
+        loop {
+            let mut stage = chain::ChainStage::new(chain_name, &spec.name, staging.join(".parts").join(&spec.name), assets);
+            if stream {
+                stage.stream_into(staging);
+            }
+            match spec.format {
+                Format::Cryo => sources::cryo::load(&input, &mut acc, &mut stage)?,
+                _ => sources::ethereum_etl::load(&input, &mut acc, &mut stage)?,
+            }
+            let stage_streamed = stage.streaming();
+            if stream && !stage_streamed && stage.abandoned().is_none() {
+                why_not = "a file name without a block range ({start}_to_{end})".to_string();
+            }
+            match stage.finish(&mut acc, staging)? {
+                chain::Staged::Written(w) => {
+                    written = w;
+                    if spec.format == Format::Cryo {
+                        method = Some(if stage_streamed { "streamed".to_string() } else { format!("part files ({why_not})") });
+                    }
+                    break;
+                }
+                chain::Staged::Again(why) => {
+                    progress.loading_again(spec, &why);
+                    acc = Acc::new(&spec.name);
+                    stream = false;
+                    why_not = why;
+                }
+            }
         }
-        written = stage.finish(&mut acc, staging)?;
     } else {
         run_loader(&input, &mut acc)?;
     }
@@ -148,7 +183,7 @@ fn stage_source(
     if !counts.balanced() {
         return Err(Error::Internal(format!("source {}: counts do not add up: {counts:?}", spec.name)));
     }
-    Ok((written, counts))
+    Ok((written, counts, method))
 }
 
 /// Run the ingest stage.
@@ -194,6 +229,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
         let prev = state.sources.get(&spec.name);
         let unchanged = prev.is_some_and(|p| p.fingerprint == fp && p.outputs.iter().all(|o| lake.root.join(o).is_file()));
 
+        let mut method = None;
         let (counts, status, files_changed) = if unchanged {
             let p = prev.cloned().ok_or_else(|| Error::Internal("state vanished".into()))?;
             if p.files != infos {
@@ -217,7 +253,8 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
                 assets = Some(a);
             }
             let empty = chain::Assets::default();
-            let (written, counts) = stage_source(spec, &files, &staging_dir, assets.as_ref().unwrap_or(&empty), progress)?;
+            let (written, counts, how) = stage_source(spec, &files, &staging_dir, assets.as_ref().unwrap_or(&empty), progress)?;
+            method = how;
             if spec.kind == Kind::Assets {
                 for o in written.iter().filter(|o| o.starts_with("assets")) {
                     asset_frames.push(read_parquet(&staging_dir.join(o))?);
@@ -244,6 +281,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
             files: infos,
             files_changed,
             seconds: t0.elapsed().as_secs_f64(),
+            method,
         };
         progress.source_finished(&summary);
         summaries.push(summary);

@@ -104,7 +104,11 @@ impl Inputs {
     }
 }
 
-fn ctx_for(lake: &Lake, att: &Attribution, inputs: &Inputs) -> Result<SQLContext> {
+/// The report's SQL context: the lake's transfers and the inputs, the attribution under all labels
+/// (`address_actors`) and under high-confidence labels (`address_actors_high`, read by
+/// actor_flows only), and the views attributed_transfers and theft_transfers (collected once: a
+/// few rows, read by three queries).
+fn ctx_for(lake: &Lake, att: &Attribution, high: &Attribution, inputs: &Inputs) -> Result<SQLContext> {
     let register = |ctx: &SQLContext, transfers: LazyFrame| -> Result<()> {
         ctx.register("transfers", transfers);
         ctx.register("incidents", lake.scan("incidents")?);
@@ -139,11 +143,12 @@ fn ctx_for(lake: &Lake, att: &Attribution, inputs: &Inputs) -> Result<SQLContext
 
     let mut ctx = SQLContext::new();
     register(&ctx, lake.scan("transfers")?)?;
+    ctx.register("address_actors_high", high.address_actors.clone().lazy());
     ctx.register("theft_candidates", theft_candidates);
-    for view in ["attributed_transfers", "theft_transfers"] {
-        let lf = ctx.execute(query(view)).map_err(|e| Error::Internal(format!("query {view}: {e}")))?;
-        ctx.register(view, lf);
-    }
+    let view = ctx.execute(query("attributed_transfers")).map_err(|e| Error::Internal(format!("query attributed_transfers: {e}")))?;
+    ctx.register("attributed_transfers", view);
+    let thefts = run_query(&mut ctx, "theft_transfers")?;
+    ctx.register("theft_transfers", thefts.lazy());
     Ok(ctx)
 }
 
@@ -175,11 +180,31 @@ fn totals_of(df: &DataFrame) -> Result<Totals> {
 }
 
 /// actor_flows, the one scan of the transfers (summed by sender and receiver actor, category and
-/// month: a few rows), registered as a table; then actor_month_totals over it, registered too, and
-/// actor_year_totals over the months. Returns the months and the year totals.
-fn month_and_year_totals(ctx: &mut SQLContext) -> Result<(DataFrame, Totals)> {
+/// month under both attributions: a few rows). First its high-confidence columns, registered as
+/// `actor_flows`, give the high-confidence year totals; then the flows under all labels are
+/// registered as `actor_flows` (as the later queries read them), with actor_month_totals over
+/// them, registered too, and actor_year_totals over the months. Returns the months, the year
+/// totals and the high-confidence year totals.
+fn month_and_year_totals(ctx: &mut SQLContext) -> Result<(DataFrame, Totals, Totals)> {
     let flows = run_query(ctx, "actor_flows")?;
-    ctx.register("actor_flows", flows.clone().lazy());
+    let high = flows.clone().lazy().select([
+        col("from_actor_high").alias("from_actor"),
+        col("to_actor_high").alias("to_actor"),
+        col("to_category_high").alias("to_category"),
+        col("year"),
+        col("month"),
+        col("value_micro_usd"),
+        col("transfers"),
+        col("unpriced_transfers"),
+    ]);
+    let (_, totals_high) = months_and_years(ctx, high)?;
+    let (m, totals) = months_and_years(ctx, flows.lazy())?;
+    Ok((m, totals, totals_high))
+}
+
+/// actor_month_totals and actor_year_totals over `flows` (registered as actor_flows).
+fn months_and_years(ctx: &mut SQLContext, flows: LazyFrame) -> Result<(DataFrame, Totals)> {
+    ctx.register("actor_flows", flows);
     let m = run_query(ctx, "actor_month_totals")?;
     ctx.register("actor_month_totals", m.clone().lazy());
     let totals = totals_of(&run_query(ctx, "actor_year_totals")?)?;
@@ -226,8 +251,8 @@ fn compute(settings: &Settings, years: &[i32]) -> Result<(Results, Attribution, 
         }
     }
     let inputs = Inputs::build(&lake, settings)?;
-    let mut ctx = ctx_for(&lake, &all, &inputs)?;
-    let (m, totals) = month_and_year_totals(&mut ctx)?;
+    let mut ctx = ctx_for(&lake, &all, &high, &inputs)?;
+    let (m, totals, totals_high) = month_and_year_totals(&mut ctx)?;
     let (a, y, mo, me) = (col_str(&m, "actor")?, col_i64(&m, "year")?, col_i64(&m, "month")?, col_str(&m, "metric")?);
     let (v, n, u) = (col_i64(&m, "value_micro_usd")?, col_i64(&m, "transfers")?, col_i64(&m, "unpriced_transfers")?);
     let monthly = (0..m.height()).map(|i| ((a[i].clone(), y[i] as i32, mo[i] as i32, me[i].clone()), (v[i], n[i], u[i]))).collect();
@@ -253,11 +278,11 @@ fn compute(settings: &Settings, years: &[i32]) -> Result<(Results, Attribution, 
     let wanted = wanted_years(settings, years, &coverage)?;
     let (rest, traced) = std::thread::scope(|scope| {
         let tracer = scope.spawn(|| trace_incidents(settings, &lake, &incident_values, &wanted));
-        let rest = rest_of_compute(&lake, &high, &inputs, &mut ctx);
+        let rest = rest_of_compute(&lake, &mut ctx);
         let traced = tracer.join().unwrap_or_else(|_| Err(Error::Internal("tracing the incidents failed (the thread panicked)".into())));
         (rest, traced)
     });
-    let (Rest { counterparties, label_text, label_sources, totals_high }, traced) = (rest?, traced?);
+    let (Rest { counterparties, label_text, label_sources }, traced) = (rest?, traced?);
     let res = Results { totals, monthly, totals_high, destinations, incident_values, coverage, counterparties, label_text, label_sources };
     Ok((res, all, wanted, traced))
 }
@@ -267,11 +292,10 @@ struct Rest {
     counterparties: BTreeMap<(String, i32), Vec<Counterparty>>,
     label_text: BTreeMap<String, String>,
     label_sources: BTreeMap<(String, String), (usize, i64, i64)>,
-    totals_high: Totals,
 }
 
-/// Top counterparties, label texts and sources, and the high-confidence totals.
-fn rest_of_compute(lake: &Lake, high: &Attribution, inputs: &Inputs, ctx: &mut SQLContext) -> Result<Rest> {
+/// Top counterparties, label texts and sources.
+fn rest_of_compute(lake: &Lake, ctx: &mut SQLContext) -> Result<Rest> {
     let tc = run_query(ctx, "top_counterparties")?;
     let (a, y, addr, cact, cat, v, n) = (
         col_str(&tc, "actor")?,
@@ -312,9 +336,7 @@ fn rest_of_compute(lake: &Lake, high: &Attribution, inputs: &Inputs, ctx: &mut S
         e.1 = e.1.min(lconf[i]);
         e.2 = e.2.max(lconf[i]);
     }
-    let mut ctx_high = ctx_for(lake, high, inputs)?;
-    let (_, totals_high) = month_and_year_totals(&mut ctx_high)?;
-    Ok(Rest { counterparties, label_text, label_sources, totals_high })
+    Ok(Rest { counterparties, label_text, label_sources })
 }
 
 /// One price series row per asset and day: the preferred source (config order), then by name.
