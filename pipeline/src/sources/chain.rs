@@ -1,7 +1,9 @@
 //! Staging for chain exports, shared by the cryo and ethereum-etl loaders. Rows are routed to
-//! chain/year/month partitions and spilled to part files after every input file, so memory is
-//! bounded by one file, not by how many there are; `finish` then deduplicates each partition on the
-//! natural key (first file wins), sorts it in chain order and writes one file per partition.
+//! chain/year/month partitions. cryo files read in block order are streamed straight into the lake
+//! (`stream_into`, see `stream.rs`); otherwise, and when streaming gives up, rows are spilled to part
+//! files after every input file, so memory is bounded by one file, not by how many there are, and
+//! `finish` then deduplicates each partition on the natural key (first file wins), sorts it in chain
+//! order and writes one file per partition.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
