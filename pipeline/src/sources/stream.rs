@@ -289,16 +289,16 @@ fn write_partitions(rx: Receiver<Msg>, out: &Path, chain: &str, source: &str, st
             let _ = std::fs::remove_file(out.join(rel));
         }
     }
-    result.map(|()| {
-        if !open.is_empty() && !failed {
-            // Every partition is closed before the channel ends; an open one means the sender
-            // went away early (an error on the loading side), so nothing here is kept.
-            for w in open.values() {
-                let _ = std::fs::remove_file(out.join(&w.rel));
-            }
+    result?;
+    if !open.is_empty() && !failed {
+        // `Stream::finish` closes every partition before the channel ends (and every other way
+        // of ending sets `stop`): an open one here is a bug, and its rows must not go missing.
+        for rel in done.iter().map(|(_, r)| r).chain(open.values().map(|w| &w.rel)) {
+            let _ = std::fs::remove_file(out.join(rel));
         }
-        done
-    })
+        return Err(Error::Internal("the partition writer ended with partitions still open".into()));
+    }
+    Ok(done)
 }
 
 fn create(table: &str, path: &Path) -> Result<polars::io::parquet::write::BatchedWriter<std::fs::File>> {
