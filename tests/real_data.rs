@@ -72,7 +72,12 @@ fn ofac_xml_matches_an_independent_reading() {
     let snap = ifr_pipeline::sources::ofac_xml::parse(&path).unwrap();
     assert_eq!(ifr_pipeline::sources::day_to_string(snap.day), "2024-05-28");
 
-    let ind = independent(&bunzip(&path));
+    let text = bunzip(&path);
+    // The two-thread decompression gives the one-thread decoder's bytes.
+    let mut parallel = String::new();
+    ifr_pipeline::sources::bz2par::open(&path).unwrap().read_to_string(&mut parallel).unwrap();
+    assert!(parallel == text, "bz2par: {} bytes, BzDecoder: {} bytes", parallel.len(), text.len());
+    let ind = independent(&text);
     let mut ours: BTreeMap<String, usize> = BTreeMap::new();
     for it in &snap.items {
         *ours.entry(it.currency.clone()).or_insert(0) += 1;

@@ -2,6 +2,7 @@
 //! a reason, counted as a duplicate of an earlier item (same natural key), or filtered as out of
 //! scope (e.g. a zero-value trace) with the reason counted.
 
+pub mod bz2par;
 pub mod chain;
 pub mod stream;
 pub mod csvutil;
@@ -199,10 +200,51 @@ pub fn open_maybe_compressed(path: &Path) -> Result<Box<dyn std::io::Read + Send
     Ok(if name.ends_with(".gz") {
         Box::new(flate2::read::MultiGzDecoder::new(buffered))
     } else if name.ends_with(".bz2") {
-        Box::new(bzip2::read::MultiBzDecoder::new(buffered))
+        bz2par::open(path)?
     } else {
         Box::new(buffered)
     })
+}
+
+/// Reads the chunks a producer thread sends (an empty chunk: the end).
+pub(crate) struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    eof: bool,
+}
+
+impl ChannelReader {
+    pub(crate) fn new(rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>) -> Self {
+        ChannelReader { rx, cur: Vec::new(), pos: 0, eof: false }
+    }
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.cur.len() {
+            if self.eof {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    if chunk.is_empty() {
+                        self.eof = true;
+                    }
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    self.eof = true;
+                }
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// Read a whole (possibly compressed) text file.

@@ -90,12 +90,14 @@ struct Entry {
 /// Parse one SDN_ADVANCED file into its address features.
 pub fn parse(path: &Path) -> Result<Snapshot> {
     let reader = super::open_maybe_compressed(path)?;
-    let reader = threaded(reader);
+    // A .bz2 file is already decompressed on other threads (bz2par); others get one here.
+    let bz2 = path.to_string_lossy().to_ascii_lowercase().ends_with(".bz2");
+    let reader: Box<dyn std::io::Read + Send> = if bz2 { reader } else { Box::new(threaded(reader)) };
     parse_reader(path, std::io::BufReader::with_capacity(1 << 16, reader))
 }
 
 /// Decompress on a second thread so that parsing overlaps decompression (the bz2 dominates).
-fn threaded(mut inner: Box<dyn std::io::Read + Send>) -> ChannelReader {
+fn threaded(mut inner: Box<dyn std::io::Read + Send>) -> super::ChannelReader {
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(8);
     std::thread::spawn(move || {
         loop {
@@ -119,41 +121,7 @@ fn threaded(mut inner: Box<dyn std::io::Read + Send>) -> ChannelReader {
             }
         }
     });
-    ChannelReader { rx, cur: Vec::new(), pos: 0, eof: false }
-}
-
-struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
-    cur: Vec<u8>,
-    pos: usize,
-    eof: bool,
-}
-
-impl std::io::Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos >= self.cur.len() {
-            if self.eof {
-                return Ok(0);
-            }
-            match self.rx.recv() {
-                Ok(Ok(chunk)) => {
-                    if chunk.is_empty() {
-                        self.eof = true;
-                    }
-                    self.cur = chunk;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => {
-                    self.eof = true;
-                }
-            }
-        }
-        let n = out.len().min(self.cur.len() - self.pos);
-        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
+    super::ChannelReader::new(rx)
 }
 
 pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
