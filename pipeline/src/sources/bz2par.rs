@@ -163,6 +163,7 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>> {
         let mut sent = 0u64;
         for k in 0..plan.blocks.len() {
             match decoders[k % 2].recv() {
+                Ok(Ok(out)) if out.is_empty() => {} // (an empty chunk would read as the end)
                 Ok(Ok(out)) => {
                     sent += out.len() as u64;
                     if tx.send(Ok(out)).is_err() {
