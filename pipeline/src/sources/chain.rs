@@ -149,6 +149,8 @@ pub struct ChainStage<'a> {
     writer: Option<(std::sync::mpsc::SyncSender<(DataFrame, PathBuf)>, std::thread::JoinHandle<Result<()>>)>,
     /// Rows go straight into the lake files instead of part files (see `stream_into`).
     stream: Option<Stream>,
+    /// Why streaming was not tried for this input (`stream_no_more`).
+    declined: Option<String>,
 }
 
 impl Drop for ChainStage<'_> {
@@ -202,13 +204,16 @@ impl MonthOf {
             }
         }
         let (y, m) = year_month(micros)?;
-        let start = |y: i32, m: i32| chrono::NaiveDate::from_ymd_opt(y, m as u32, 1).map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros());
-        let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-        if let (Some(from), Some(to)) = (start(y, m), start(ny, nm)) {
-            self.span = Some((from, to, (y, m)));
-        }
+        self.span = month_span(y, m).map(|(from, to)| (from, to, (y, m)));
         Some((y, m))
     }
+}
+
+/// The microseconds of month (y, m): [its first, the next month's first).
+pub fn month_span(y: i32, m: i32) -> Option<(i64, i64)> {
+    let start = |y: i32, m: i32| chrono::NaiveDate::from_ymd_opt(y, m as u32, 1).map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros());
+    let (ny, nm) = if m >= 12 { (y + 1, 1) } else { (y, m + 1) };
+    Some((start(y, m)?, start(ny, nm)?))
 }
 
 impl<'a> ChainStage<'a> {
@@ -226,6 +231,7 @@ impl<'a> ChainStage<'a> {
             spills: 0,
             writer: None,
             stream: None,
+            declined: None,
         }
     }
 
@@ -247,9 +253,16 @@ impl<'a> ChainStage<'a> {
         self.stream.as_ref().and_then(Stream::abandoned)
     }
 
-    /// Give up streaming before anything was loaded (the input is not in a form it can take).
-    pub fn stream_no_more(&mut self) {
+    /// Give up streaming before anything was loaded: the input is not in a form it can take, for
+    /// this reason.
+    pub fn stream_no_more(&mut self, why: &str) {
         self.stream = None;
+        self.declined = Some(why.to_string());
+    }
+
+    /// Why streaming was not tried, if it was asked for and declined (`stream_no_more`).
+    pub fn declined(&self) -> Option<&str> {
+        self.declined.as_deref()
     }
 
     /// One input file is done. Streaming: `next(table)` is the lowest block the files still to come
@@ -285,7 +298,7 @@ impl<'a> ChainStage<'a> {
     }
 
     /// Add rows built column by column, in `table`'s documented schema with its `year` and `month`
-    /// columns set: they are routed to their partitions and written out with the next spill.
+    /// columns set: they are routed to their partitions (streamed, or written out with the next spill).
     pub fn push_frame(&mut self, table: &'static str, df: DataFrame) -> Result<()> {
         if df.height() == 0 {
             return Ok(());
@@ -478,11 +491,7 @@ impl<'a> ChainStage<'a> {
             if let Some(b) = builders.remove(&key).filter(|b| !b.is_empty()) {
                 pieces.insert(0, b.finish()?);
             }
-            let mut pieces = pieces.into_iter().filter(|d| d.height() > 0);
-            let Some(mut df) = pieces.next() else { continue };
-            for d in pieces {
-                df.vstack_mut_owned(d).map_err(|e| Error::polars("combining staged rows", e))?;
-            }
+            let Some(df) = stack(pieces.into_iter().filter(|d| d.height() > 0))? else { continue };
             self.spills += 1;
             let path = self.dir.join(format!("part-{:06}.parquet", self.spills));
             self.write_in_background(df, path.clone())?;
@@ -700,44 +709,69 @@ fn write_sorted_runs(table: &str, parts: &[PathBuf], ranges: &[(i64, i64)], path
         }
         run_max = run_max.max(ranges[i].1);
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
-    }
-    let file = std::fs::File::create(path).map_err(|e| Error::io("creating", path, e))?;
-    let schema = schema::table(table).polars_schema();
-    let mut writer = ParquetWriter::new(file)
-        .with_compression(crate::table::lake_compression())
-        .with_statistics(StatisticsOptions::default())
-        .batched(&schema)
-        .map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))?;
-    let mut pending: Vec<DataFrame> = Vec::new();
-    let mut pending_rows = 0;
-    let flush = |pending: &mut Vec<DataFrame>, writer: &mut polars::io::parquet::write::BatchedWriter<std::fs::File>| -> Result<()> {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let mut df = pending.remove(0);
-        for d in pending.drain(..) {
-            df.vstack_mut_owned(d).map_err(|e| Error::polars("combining sorted runs", e))?;
-        }
-        df.rechunk_mut_par(); // one chunk: one row group
-        writer.write_batch(&df).map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))
-    };
-    for run in runs {
-        let mut run = run;
+    let mut writer = PartitionWriter::create(table, path)?;
+    for mut run in runs {
         run.sort_unstable(); // part order inside a run: ties keep the order of the input files
         let files: Vec<PathBuf> = run.iter().map(|&i| parts[i].clone()).collect();
-        let df = sort_chain_order(table, concat_parts(&files)?)?;
-        pending_rows += df.height();
-        pending.push(df);
-        if pending_rows >= ROW_GROUP_ROWS {
-            flush(&mut pending, &mut writer)?;
-            pending_rows = 0;
-        }
+        writer.push(sort_chain_order(table, concat_parts(&files)?)?)?;
     }
-    flush(&mut pending, &mut writer)?;
-    writer.finish().map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))?;
-    Ok(())
+    writer.finish()
+}
+
+/// Frames stacked into one, in order (None when there are none).
+pub(super) fn stack(frames: impl IntoIterator<Item = DataFrame>) -> Result<Option<DataFrame>> {
+    let mut frames = frames.into_iter();
+    let Some(mut df) = frames.next() else { return Ok(None) };
+    for d in frames {
+        df.vstack_mut_owned(d).map_err(|e| Error::polars("combining staged rows", e))?;
+    }
+    Ok(Some(df))
+}
+
+/// A partition's lake file being written from sorted runs, in row groups of at least
+/// ROW_GROUP_ROWS rows (runs combined; a run never split).
+pub(super) struct PartitionWriter {
+    writer: polars::io::parquet::write::BatchedWriter<std::fs::File>,
+    path: PathBuf,
+    /// Runs not written yet, and their rows.
+    buffer: Vec<DataFrame>,
+    rows: usize,
+}
+
+impl PartitionWriter {
+    pub(super) fn create(table: &str, path: &Path) -> Result<PartitionWriter> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+        }
+        let file = std::fs::File::create(path).map_err(|e| Error::io("creating", path, e))?;
+        let writer = ParquetWriter::new(file)
+            .with_compression(crate::table::lake_compression())
+            .with_statistics(StatisticsOptions::default())
+            .batched(&schema::table(table).polars_schema())
+            .map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))?;
+        Ok(PartitionWriter { writer, path: path.to_path_buf(), buffer: Vec::new(), rows: 0 })
+    }
+
+    /// Add a run (sorted, and after every run added before it in chain order).
+    pub(super) fn push(&mut self, run: DataFrame) -> Result<()> {
+        self.rows += run.height();
+        self.buffer.push(run);
+        if self.rows >= ROW_GROUP_ROWS { self.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.rows = 0;
+        let Some(mut df) = stack(std::mem::take(&mut self.buffer))? else { return Ok(()) };
+        df.rechunk_mut_par(); // one chunk: one row group
+        self.writer.write_batch(&df).map_err(|e| Error::polars(format!("writing `{}`", self.path.display()), e))
+    }
+
+    /// Write what is left and the file's footer.
+    pub(super) fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        self.writer.finish().map_err(|e| Error::polars(format!("writing `{}`", self.path.display()), e))?;
+        Ok(())
+    }
 }
 
 /// Rows that stand for an input item (a transaction's own value transfer does not: the transaction row does).

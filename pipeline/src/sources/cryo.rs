@@ -169,7 +169,9 @@ pub fn load(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Res
     let starts: Option<Vec<i64>> = if stage.streaming() { files.iter().map(|(_, f)| claimed_start(f)).collect() } else { None };
     let next: Vec<[Option<i64>; 3]> = match starts {
         None => {
-            stage.stream_no_more();
+            if stage.streaming() {
+                stage.stream_no_more("a file name without a block range ({start}_to_{end})");
+            }
             vec![[None; 3]; files.len() + 1]
         }
         Some(starts) => {

@@ -192,6 +192,11 @@ pub fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
+/// A `.bz2` file (by name; `open_maybe_compressed` decompresses it on two threads).
+pub(crate) fn is_bz2(path: &Path) -> bool {
+    path.to_string_lossy().to_ascii_lowercase().ends_with(".bz2")
+}
+
 /// Open a file for reading, transparently decompressing `.gz` and `.bz2`.
 pub fn open_maybe_compressed(path: &Path) -> Result<Box<dyn std::io::Read + Send>> {
     let f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
@@ -199,7 +204,7 @@ pub fn open_maybe_compressed(path: &Path) -> Result<Box<dyn std::io::Read + Send
     let buffered = std::io::BufReader::with_capacity(1 << 16, f);
     Ok(if name.ends_with(".gz") {
         Box::new(flate2::read::MultiGzDecoder::new(buffered))
-    } else if name.ends_with(".bz2") {
+    } else if is_bz2(path) {
         bz2par::open(path)?
     } else {
         Box::new(buffered)

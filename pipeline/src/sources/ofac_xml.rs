@@ -91,8 +91,7 @@ struct Entry {
 pub fn parse(path: &Path) -> Result<Snapshot> {
     let reader = super::open_maybe_compressed(path)?;
     // A .bz2 file is already decompressed on other threads (bz2par); others get one here.
-    let bz2 = path.to_string_lossy().to_ascii_lowercase().ends_with(".bz2");
-    let reader: Box<dyn std::io::Read + Send> = if bz2 { reader } else { Box::new(threaded(reader)) };
+    let reader: Box<dyn std::io::Read + Send> = if super::is_bz2(path) { reader } else { Box::new(threaded(reader)) };
     parse_reader(path, std::io::BufReader::with_capacity(1 << 16, reader))
 }
 

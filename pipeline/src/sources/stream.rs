@@ -17,9 +17,8 @@ use std::thread::JoinHandle;
 
 use polars::prelude::*;
 
-use super::chain::{PartKey, ROW_GROUP_ROWS, key_hashes, partition_path, sort_chain_order};
+use super::chain::{PartKey, PartitionWriter, key_hashes, month_span, partition_path, sort_chain_order, stack};
 use crate::error::{Error, Result};
-use crate::schema;
 
 enum Msg {
     /// Rows of one partition whose block range nothing still to come can overlap, sorted in chain
@@ -133,7 +132,7 @@ impl Stream {
             if open.range.is_none() {
                 let past = match next_block {
                     None => true,
-                    Some(n) => block_time(n).zip(month_end(key.1, key.2)).is_some_and(|(t, end)| t >= end),
+                    Some(n) => block_time(n).zip(month_span(key.1, key.2)).is_some_and(|(t, (_, end))| t >= end),
                 };
                 if past {
                     closing.push(*key);
@@ -142,11 +141,7 @@ impl Stream {
         }
         // Sorting and hashing here leaves the writer thread only the encoding (the slower side).
         for (key, frames) in runs {
-            let mut frames = frames.into_iter();
-            let Some(mut df) = frames.next() else { continue };
-            for d in frames {
-                df.vstack_mut_owned(d).map_err(|e| Error::polars("combining staged rows", e))?;
-            }
+            let Some(df) = stack(frames)? else { continue };
             let hashes = key_hashes(key.0, &df)?;
             let df = sort_chain_order(key.0, df)?;
             self.send(Msg::Run(key, df, hashes))?;
@@ -211,33 +206,11 @@ impl Drop for Stream {
     }
 }
 
-/// First microsecond of the month after (y, m).
-fn month_end(y: i32, m: i32) -> Option<i64> {
-    let (ny, nm) = if m >= 12 { (y + 1, 1) } else { (y, m + 1) };
-    Some(chrono::NaiveDate::from_ymd_opt(ny, nm as u32, 1)?.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros())
-}
-
-/// One partition's open lake file.
+/// One partition's open lake file, with its rows' key hashes.
 struct Writing {
-    writer: polars::io::parquet::write::BatchedWriter<std::fs::File>,
+    file: PartitionWriter,
     rel: PathBuf,
     hashes: Vec<u64>,
-    /// Sorted runs not written yet (written once they reach ROW_GROUP_ROWS rows).
-    buffer: Vec<DataFrame>,
-    rows: usize,
-}
-
-impl Writing {
-    fn flush(&mut self, path: &Path) -> Result<()> {
-        let mut frames = std::mem::take(&mut self.buffer).into_iter();
-        self.rows = 0;
-        let Some(mut df) = frames.next() else { return Ok(()) };
-        for d in frames {
-            df.vstack_mut_owned(d).map_err(|e| Error::polars("combining sorted runs", e))?;
-        }
-        df.rechunk_mut_par(); // one chunk: one row group
-        self.writer.write_batch(&df).map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))
-    }
 }
 
 /// The writer thread: sorts each run, writes it, and checks each partition's key hashes when it
@@ -256,28 +229,22 @@ fn write_partitions(rx: Receiver<Msg>, out: &Path, chain: &str, source: &str, st
                         std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
                         std::collections::btree_map::Entry::Vacant(v) => {
                             let rel = partition_path(key, chain, source);
-                            v.insert(Writing { writer: create(key.0, &out.join(&rel))?, rel, hashes: Vec::new(), buffer: Vec::new(), rows: 0 })
+                            v.insert(Writing { file: PartitionWriter::create(key.0, &out.join(&rel))?, rel, hashes: Vec::new() })
                         }
                     };
                     w.hashes.extend(hashes);
-                    w.rows += df.height();
-                    w.buffer.push(df);
-                    if w.rows >= ROW_GROUP_ROWS {
-                        w.flush(&out.join(&w.rel))?;
-                    }
+                    w.file.push(df)?;
                 }
                 Msg::Close(key) => {
                     let Some(mut w) = open.remove(&key) else { continue };
                     w.hashes.sort_unstable();
                     let same = w.hashes.windows(2).any(|p| p[0] == p[1]);
-                    let path = out.join(&w.rel);
-                    done.push((key, w.rel.clone()));
+                    done.push((key, w.rel));
                     if same {
                         stop.store(true, Ordering::SeqCst);
                         break;
                     }
-                    w.flush(&path)?;
-                    w.writer.finish().map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))?;
+                    w.file.finish()?;
                 }
             }
         }
@@ -299,16 +266,4 @@ fn write_partitions(rx: Receiver<Msg>, out: &Path, chain: &str, source: &str, st
         return Err(Error::Internal("the partition writer ended with partitions still open".into()));
     }
     Ok(done)
-}
-
-fn create(table: &str, path: &Path) -> Result<polars::io::parquet::write::BatchedWriter<std::fs::File>> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
-    }
-    let file = std::fs::File::create(path).map_err(|e| Error::io("creating", path, e))?;
-    ParquetWriter::new(file)
-        .with_compression(crate::table::lake_compression())
-        .with_statistics(StatisticsOptions::default())
-        .batched(&schema::table(table).polars_schema())
-        .map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))
 }

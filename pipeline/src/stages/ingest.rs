@@ -138,7 +138,7 @@ fn stage_source(
         // cryo files are first streamed straight into the lake; input that needs the exact path
         // (overlapping ranges, duplicates) is loaded again through part files.
         let mut stream = spec.format == Format::Cryo;
-        let mut why_not = String::new();
+        let mut why_not: Option<String> = None;
         loop {
             let mut stage = chain::ChainStage::new(chain_name, &spec.name, staging.join(".parts").join(&spec.name), assets);
             if stream {
@@ -148,15 +148,14 @@ fn stage_source(
                 Format::Cryo => sources::cryo::load(&input, &mut acc, &mut stage)?,
                 _ => sources::ethereum_etl::load(&input, &mut acc, &mut stage)?,
             }
-            let stage_streamed = stage.streaming();
-            if stream && !stage_streamed && stage.abandoned().is_none() {
-                why_not = "a file name without a block range ({start}_to_{end})".to_string();
+            if let Some(why) = stage.declined() {
+                why_not = Some(why.to_string());
             }
             match stage.finish(&mut acc, staging)? {
                 chain::Staged::Written(w) => {
                     written = w;
                     if spec.format == Format::Cryo {
-                        method = Some(if stage_streamed { "streamed".to_string() } else { format!("part files ({why_not})") });
+                        method = Some(why_not.map_or("streamed".to_string(), |w| format!("part files ({w})")));
                     }
                     break;
                 }
@@ -164,7 +163,7 @@ fn stage_source(
                     progress.loading_again(spec, &why);
                     acc = Acc::new(&spec.name);
                     stream = false;
-                    why_not = why;
+                    why_not = Some(why);
                 }
             }
         }
