@@ -9,12 +9,17 @@ use crate::address;
 use crate::error::{Error, Result};
 use crate::table::Cell;
 
-/// GraphSense's confidence levels (graphsense-tagpack-tool `confidence.csv`).
-pub const CONFIDENCE_LEVELS: [(&str, i32); 12] = [
+/// GraphSense's confidence levels, in the tool's order: graphsense-tagpack-tool
+/// `src/tagpack/db/confidence.csv` at commit a14a1597359297e5111236aa76b93a7e03110dd3 (2025-09-04;
+/// the table last changed in fcddd3ad04a4a22f008f2ab492160e4b8674dec2, which added
+/// `forensic_investigation`; b865ad8a1f34aa7e7473bf826d9860f7e66fc315 added `ledger_immanent`).
+pub const CONFIDENCE_LEVELS: [(&str, i32); 14] = [
     ("override", 100),
     ("ownership", 100),
+    ("ledger_immanent", 100),
     ("manual_transaction", 90),
     ("service_api", 70),
+    ("forensic_investigation", 70),
     ("authority_data", 60),
     ("trusted_provider", 50),
     ("service_data", 50),
@@ -203,11 +208,88 @@ pub fn load_actorpacks(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    use crate::config::{Format, Kind, SourceSpec};
+    use crate::sources::Counts;
+    use polars::prelude::DataFrame;
 
     #[test]
     fn levels() {
         assert_eq!(confidence_level("authority_data"), Some(60));
         assert_eq!(confidence_level("ownership"), Some(100));
         assert_eq!(confidence_level("nope"), None);
+    }
+
+    #[test]
+    fn levels_of_the_current_vocabulary() {
+        // graphsense-tagpack-tool src/tagpack/db/confidence.csv
+        assert_eq!(confidence_level("ledger_immanent"), Some(100));
+        assert_eq!(confidence_level("forensic_investigation"), Some(70));
+        assert_eq!(confidence_level("forensic"), Some(50));
+        assert_eq!(confidence_level("unknown"), Some(5));
+    }
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Load `path` (a folder or a file) the way ingest does: the files `SourceSpec::files` selects.
+    fn load(path: &Path, format: Format) -> Result<(DataFrame, DataFrame, Counts)> {
+        let (kind, table) = match format {
+            Format::Actorpack => (Kind::Actors, "actors"),
+            _ => (Kind::Labels, "labels"),
+        };
+        let spec = SourceSpec {
+            name: "t".into(),
+            kind,
+            format,
+            path_spec: path.display().to_string(),
+            path: path.to_path_buf(),
+            chain: None,
+            asset: None,
+        };
+        let files = spec.files()?;
+        let input = Input { spec: &spec, files: &files, on_file: &|_| {} };
+        let mut acc = Acc::new("t");
+        match format {
+            Format::Actorpack => load_actorpacks(&input, &mut acc)?,
+            _ => load_tagpacks(&input, &mut acc)?,
+        }
+        let (mut tables, counts) = acc.finish(&[table])?;
+        let quarantine = tables.pop().unwrap().1;
+        Ok((tables.pop().unwrap().1, quarantine, counts))
+    }
+
+    fn strs(df: &DataFrame, col: &str) -> Vec<Option<String>> {
+        df.column(col).unwrap().str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    fn ints(df: &DataFrame, col: &str) -> Vec<Option<i32>> {
+        df.column(col).unwrap().i32().unwrap().iter().collect()
+    }
+
+    fn some(v: &[&str]) -> Vec<Option<String>> {
+        v.iter().map(|s| Some(s.to_string())).collect()
+    }
+
+    #[test]
+    fn current_confidence_names_load_with_their_levels() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "p.yaml",
+            "title: T\ncurrency: ETH\nlabel: L\nconfidence: forensic_investigation\ntags:\n\
+             - address: '0x00000000000000000000000000000000000000aa'\n\
+             - address: '0x00000000000000000000000000000000000000bb'\n  confidence: ledger_immanent\n",
+        );
+        let (labels, quarantine, counts) = load(dir.path(), Format::Tagpack)?;
+        assert_eq!(quarantine.height(), 0);
+        assert_eq!(ints(&labels, "confidence"), [Some(70), Some(100)]);
+        assert_eq!(strs(&labels, "confidence_name"), some(&["forensic_investigation", "ledger_immanent"]));
+        assert_eq!((counts.read, counts.loaded), (2, 2));
+        Ok(())
     }
 }
