@@ -1,6 +1,12 @@
 //! GraphSense TagPacks and ActorPacks (YAML). A TagPack's header fields (label, source, category,
 //! abuse, confidence, currency/network, actor, lastmod) are inherited by every tag that does not set
-//! its own; confidence names map to GraphSense's numeric levels.
+//! its own; confidence names map to GraphSense's numeric levels. Folders of packs are read the way
+//! graphsense-tagpack-tool (src/tagpack/tagpack.py at a14a1597) reads them: `config.yaml` and
+//! `header.yaml` files are not packs, a pack's `header: !include header.yaml` takes its header from
+//! the nearest `header.yaml` in a folder above it, and `*actorpack.yaml` files are ActorPacks.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
 
@@ -56,12 +62,150 @@ fn list(v: Option<&Value>) -> Option<String> {
     }
 }
 
-fn read_yaml(path: &std::path::Path) -> Result<Mapping> {
+fn read_yaml(path: &Path) -> Result<Mapping> {
     let s = super::read_text(path)?;
     let v: Value = serde_norway::from_str(&s).map_err(|e| Error::input_caused(path, "not valid YAML", e))?;
     match v {
         Value::Mapping(m) => Ok(m),
         _ => Err(Error::input(path, "expected a YAML mapping at the top level (a TagPack or ActorPack)")),
+    }
+}
+
+/// What a file below a pack folder is, by its name, decided as graphsense-tagpack-tool's
+/// `collect_tagpack_files` (src/tagpack/tagpack.py) does: by suffix, `config.yaml` first, then
+/// `actorpack.yaml`, then `header.yaml`. ifr also reads `.yml` files and takes them as `.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Config,
+    ActorPack,
+    Header,
+    /// Any other file: a TagPack (or, for the ActorPack loader, a pack to look into).
+    Pack,
+}
+
+fn role(path: &Path) -> Role {
+    let name = file_name(path).to_ascii_lowercase();
+    let name = match name.strip_suffix(".yml") {
+        Some(stem) => format!("{stem}.yaml"),
+        None => name,
+    };
+    if name.ends_with("config.yaml") {
+        Role::Config
+    } else if name.ends_with("actorpack.yaml") {
+        Role::ActorPack
+    } else if name.ends_with("header.yaml") {
+        Role::Header
+    } else {
+        Role::Pack
+    }
+}
+
+/// Resolves packs' `header:` fields: inline mappings and `!include <file>`.
+///
+/// graphsense-tagpack-tool (src/tagpack/tagpack.py, `collect_tagpack_files` and
+/// `TagPack.load_from_file`) resolves a pack's `!include` in the folder of the nearest `header.yaml`
+/// in a folder strictly above the pack's own: a `header.yaml` serves the subfolders of its folder,
+/// not its siblings (tests/test_tagpack.py `test_file_collection_with_multiple_yaml_include`). Where
+/// no such header exists the tool resolves in its working directory; ifr uses the pack's folder.
+/// Either way the file must lie inside the source's folder (`root`), symbolic links resolved.
+struct Headers {
+    /// The source's folder, lexically normalised, and the same resolved on disk.
+    root: PathBuf,
+    real_root: PathBuf,
+    /// Folders holding a `header.yaml` among the inputs, deepest first.
+    dirs: Vec<PathBuf>,
+    /// Header files read so far, by resolved path.
+    read: HashMap<PathBuf, Mapping>,
+}
+
+impl Headers {
+    fn new(input: &Input<'_>) -> Result<Self> {
+        // The part of the configured path before any glob; a file's folder.
+        let mut root = PathBuf::new();
+        for c in input.spec.path.components() {
+            if c.as_os_str().to_string_lossy().contains(['*', '?', '[']) {
+                break;
+            }
+            root.push(c);
+        }
+        if root.is_file() {
+            root.pop();
+        }
+        let root = crate::config::normalize(&root);
+        let real_root = root.canonicalize().map_err(|e| Error::io("resolving", &root, e))?;
+        let mut dirs: Vec<PathBuf> = input
+            .files
+            .iter()
+            .filter(|f| role(f) == Role::Header)
+            .filter_map(|f| f.parent().map(crate::config::normalize))
+            .collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        Ok(Headers { root, real_root, dirs, read: HashMap::new() })
+    }
+
+    /// Where `pack`'s `!include` looks (see the type's doc).
+    fn base_for(&self, pack: &Path) -> PathBuf {
+        let folder = crate::config::normalize(pack.parent().unwrap_or(Path::new("")));
+        match self.dirs.iter().find(|d| folder.starts_with(d) && folder != **d) {
+            Some(d) => d.clone(),
+            None => folder,
+        }
+    }
+
+    /// The pack's top-level mapping with its `header:` merged in. As in the tool's
+    /// `TagPack.load_from_file`, the header's fields replace the pack's own; a tag's fields still
+    /// override both.
+    fn merge(&mut self, pack: &Path, mut top: Mapping) -> Result<Mapping> {
+        let Some(header) = top.remove("header") else {
+            return Ok(top);
+        };
+        let header = match header {
+            Value::Mapping(m) => m,
+            Value::Tagged(t) if t.tag == "include" => match &t.value {
+                Value::String(name) => self.include(pack, name)?,
+                _ => return Err(Error::input(pack, "expected `header: !include <file name>`")),
+            },
+            _ => return Err(Error::input(pack, "expected `header:` to be a mapping or `!include <file name>`")),
+        };
+        for (k, v) in header {
+            top.insert(k, v);
+        }
+        Ok(top)
+    }
+
+    fn include(&mut self, pack: &Path, name: &str) -> Result<Mapping> {
+        let rel = Path::new(name.trim());
+        if name.trim().is_empty() || rel.is_absolute() || name.contains(['*', '?', '[', '\0']) {
+            return Err(Error::input(
+                pack,
+                format!("`header: !include {name}`: expected the relative name of one file"),
+            ));
+        }
+        let leaves = || {
+            Error::input(
+                pack,
+                format!(
+                    "`header: !include {name}` leaves the source's folder `{}`; expected a file inside it",
+                    self.root.display()
+                ),
+            )
+        };
+        let wanted = crate::config::normalize(&self.base_for(pack).join(rel));
+        if !wanted.starts_with(&self.root) {
+            return Err(leaves());
+        }
+        let real = wanted.canonicalize().map_err(|e| {
+            Error::input_caused(pack, format!("`header: !include {name}`: cannot open `{}`", wanted.display()), e)
+        })?;
+        if !real.starts_with(&self.real_root) {
+            return Err(leaves());
+        }
+        if let Some(m) = self.read.get(&real) {
+            return Ok(m.clone());
+        }
+        let m = read_yaml(&real)?;
+        self.read.insert(real, m.clone());
+        Ok(m)
     }
 }
 
@@ -71,8 +215,13 @@ fn field<'a>(tag: &'a Mapping, header: &'a Mapping, key: &str) -> Option<&'a Val
 }
 
 pub fn load_tagpacks(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
+    let mut headers = Headers::new(input)?;
     for path in input.each_file() {
-        let header = read_yaml(path)?;
+        // Configuration, headers and ActorPacks hold no tags: no rows to account for.
+        if role(path) != Role::Pack {
+            continue;
+        }
+        let header = headers.merge(path, read_yaml(path)?)?;
         let Some(Value::Sequence(tags)) = header.get("tags") else {
             return Err(Error::input(path, "expected a TagPack: a `tags:` list"));
         };
@@ -159,8 +308,19 @@ pub fn load_tagpacks(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
 }
 
 pub fn load_actorpacks(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
+    let mut headers = Headers::new(input)?;
+    // A folder of packs may mix TagPacks and ActorPacks (graphsense-tagpacks does).
+    let folder = input.spec.path.is_dir();
     for path in input.each_file() {
-        let header = read_yaml(path)?;
+        let role = role(path);
+        if matches!(role, Role::Config | Role::Header) {
+            continue;
+        }
+        let top = read_yaml(path)?;
+        if folder && role == Role::Pack && top.contains_key("tags") && !top.contains_key("actors") {
+            continue;
+        }
+        let header = headers.merge(path, top)?;
         let Some(Value::Sequence(actors)) = header.get("actors") else {
             return Err(Error::input(path, "expected an ActorPack: an `actors:` list"));
         };
@@ -208,8 +368,6 @@ pub fn load_actorpacks(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
     use crate::config::{Format, Kind, SourceSpec};
     use crate::sources::Counts;
     use polars::prelude::DataFrame;
@@ -290,6 +448,135 @@ mod tests {
         assert_eq!(ints(&labels, "confidence"), [Some(70), Some(100)]);
         assert_eq!(strs(&labels, "confidence_name"), some(&["forensic_investigation", "ledger_immanent"]));
         assert_eq!((counts.read, counts.loaded), (2, 2));
+        Ok(())
+    }
+
+    /// graphsense-tagpack-tool's tests/testfiles/yaml_inclusion, with its header and packs.
+    const BADHACK_HEADER: &str = "title: BadHack TagPack\ncreator: GraphSense Team\n\
+        description: Addresses used for BadHack\nconfidence: forensic\nabuse: scam\ncurrency: BTC\n\
+        label: BadHack\nsource: https://cryptosec.org\n";
+
+    #[test]
+    fn included_header_gives_packs_below_their_currency() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "header.yaml", BADHACK_HEADER);
+        write(d, "config.yaml", "taxonomies:\n  abuse: https://example.org/abuses.csv\nprefix: testpacks\n");
+        write(
+            d,
+            "2021/01/20210101.yaml",
+            "header: !include header.yaml\nlastmod: 2020-01-03\ntags:\n\
+             - address: bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh\n  context: '{\"validated\": true}'\n",
+        );
+        // The header replaces the pack's own title (as the tool's load_from_file does); the tag's
+        // abuse overrides the header's; the second tag is the first's duplicate in ifr's key.
+        write(
+            d,
+            "2021/02/20210201.yaml",
+            "title: Overwritten\nheader: !include header.yaml\nlastmod: 2020-01-01\ntags:\n\
+             - address: 1Ai52Uw6usjhpcDrwSmkUvjuqLpcznUuyF\n  abuse: sextortion\n\
+             - address: 1Ai52Uw6usjhpcDrwSmkUvjuqLpcznUuyF\n  entity: exchange\n",
+        );
+        let (labels, quarantine, counts) = load(d, Format::Tagpack)?;
+        assert_eq!(quarantine.height(), 0);
+        assert_eq!(strs(&labels, "address"), some(&["bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "1Ai52Uw6usjhpcDrwSmkUvjuqLpcznUuyF"]));
+        assert_eq!(strs(&labels, "currency"), some(&["BTC", "BTC"]));
+        assert_eq!(strs(&labels, "label"), some(&["BadHack", "BadHack"]));
+        assert_eq!(strs(&labels, "abuse"), some(&["scam", "sextortion"]));
+        assert_eq!(ints(&labels, "confidence"), [Some(50), Some(50)]);
+        assert_eq!(strs(&labels, "source"), some(&["https://cryptosec.org", "https://cryptosec.org"]));
+        assert_eq!(strs(&labels, "pack"), some(&["BadHack TagPack", "BadHack TagPack"]));
+        // config.yaml and header.yaml are no rows: three tags read.
+        assert_eq!((counts.read, counts.loaded, counts.quarantined, counts.duplicates, counts.filtered), (3, 2, 0, 1, 0));
+        Ok(())
+    }
+
+    #[test]
+    fn nearest_header_above_serves_subfolders_not_siblings() -> Result<()> {
+        // graphsense-tagpack-tool's tests/testfiles/yaml_inclusion_multiple.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "header.yaml", BADHACK_HEADER);
+        write(d, "2021/01/header.yaml", &BADHACK_HEADER.replace("label: BadHack", "label: Special_BadHack"));
+        let pack = |a: &str| format!("header: !include header.yaml\ntags:\n- address: {a}\n");
+        write(d, "2021/01/20210101.yaml", &pack("bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"));
+        write(d, "2021/01/special/20210106-special.yaml", &pack("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"));
+        let (labels, _, counts) = load(d, Format::Tagpack)?;
+        assert_eq!(strs(&labels, "address"), some(&["bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"]));
+        assert_eq!(strs(&labels, "label"), some(&["BadHack", "Special_BadHack"]));
+        assert_eq!((counts.read, counts.loaded), (2, 2));
+        Ok(())
+    }
+
+    #[test]
+    fn inline_header_mapping_is_merged() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "p.yaml",
+            "title: T\nheader:\n  currency: ETH\n  label: L\n  confidence: service_api\ntags:\n\
+             - address: '0x00000000000000000000000000000000000000AA'\n",
+        );
+        let (labels, _, _) = load(dir.path(), Format::Tagpack)?;
+        assert_eq!(strs(&labels, "address"), some(&["0x00000000000000000000000000000000000000aa"]));
+        assert_eq!(strs(&labels, "currency"), some(&["ETH"]));
+        assert_eq!(ints(&labels, "confidence"), [Some(70)]);
+        Ok(())
+    }
+
+    fn refused(path: &Path, format: Format) -> String {
+        match load(path, format) {
+            Ok(_) => panic!("expected {} to be refused", path.display()),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn includes_may_not_leave_the_source_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "secret.yaml", "currency: ETH\nlabel: secret\n");
+        let pack = |inc: &str| format!("header: !include {inc}\ntags:\n- address: '0x00000000000000000000000000000000000000aa'\n");
+        write(d, "packs/a/p.yaml", &pack("../../secret.yaml"));
+        let e = refused(&d.join("packs"), Format::Tagpack);
+        assert!(e.contains("p.yaml") && e.contains("leaves the source's folder"), "{e}");
+        let abs = d.join("secret.yaml").display().to_string();
+        write(d, "packs/a/p.yaml", &pack(&abs));
+        let e = refused(&d.join("packs"), Format::Tagpack);
+        assert!(e.contains("expected the relative name of one file"), "{e}");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(d.join("secret.yaml"), d.join("packs/a/link.yaml")).unwrap();
+            write(d, "packs/a/p.yaml", &pack("link.yaml"));
+            let e = refused(&d.join("packs"), Format::Tagpack);
+            assert!(e.contains("leaves the source's folder"), "{e}");
+        }
+        write(d, "packs/a/p.yaml", &pack("header.yaml"));
+        let e = refused(&d.join("packs"), Format::Tagpack);
+        assert!(e.contains("p.yaml") && e.contains("cannot open"), "{e}");
+    }
+
+    const ACTORPACK: &str = "title: Test ActorPack\nactors:\n\
+        - id: internet_archive\n  label: Internet Archive\n  jurisdictions: [US]\n\
+        - id: binance\n  label: Binance\n  jurisdictions: [US, AT]\n";
+
+    #[test]
+    fn actorpacks_and_tagpacks_in_one_folder() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "config.yaml", "prefix: x\n");
+        write(d, "actors/ex.actorpack.yaml", ACTORPACK);
+        write(d, "p.yaml", "currency: ETH\nlabel: L\ntags:\n- address: '0x00000000000000000000000000000000000000aa'\n");
+        let (labels, _, counts) = load(d, Format::Tagpack)?;
+        assert_eq!(strs(&labels, "label"), some(&["L"]));
+        assert_eq!((counts.read, counts.loaded), (1, 1));
+        let (actors, _, counts) = load(d, Format::Actorpack)?;
+        assert_eq!(strs(&actors, "id"), some(&["internet_archive", "binance"]));
+        assert_eq!(strs(&actors, "jurisdictions"), some(&["US", "US;AT"]));
+        assert_eq!((counts.read, counts.loaded), (2, 2));
+        // Named on its own, a TagPack is no ActorPack.
+        let e = refused(&d.join("p.yaml"), Format::Actorpack);
+        assert!(e.contains("expected an ActorPack"), "{e}");
         Ok(())
     }
 }
