@@ -62,8 +62,152 @@ fn list(v: Option<&Value>) -> Option<String> {
     }
 }
 
+/// The largest YAML file ifr parses, in bytes (after decompression). graphsense-tagpack-tool skips
+/// packs over 200 MB (`collect_tagpack_files(max_mb=200)`); ifr refuses them rather than load a
+/// source in part. Real packs are well under 1 MiB.
+pub const MAX_YAML_BYTES: u64 = 200 << 20;
+
+/// The deepest nesting ifr parses: block (indentation) levels plus `[`/`{` flow levels. A TagPack
+/// needs four (pack, `tags:`, tag, a list value). serde_norway stops at 128 levels, but only after
+/// its parser has spent super-linear time on the whole text; the pre-scan refuses in one pass.
+pub const MAX_YAML_DEPTH: usize = 64;
+
+/// The 1-based line where `text` first nests deeper than `MAX_YAML_DEPTH`, if it does: one linear
+/// pass keeping the stack of open block levels (their columns; a `- ` item at its key's column is
+/// the key's value, one level deeper) and counting open `[`/`{` outside quotes and comments; block
+/// scalars and multi-line quoted scalars are skipped. It errs towards counting a level too many (a
+/// scalar's column counts as a level; so does a plain scalar continued on deeper lines).
+fn too_deep_at(text: &str) -> Option<usize> {
+    // Open block levels: (column, whether it is a `- ` sequence).
+    let mut blocks: Vec<(usize, bool)> = Vec::new();
+    let mut flow = 0usize;
+    // The open quote of a quoted scalar (it may span lines).
+    let mut quote: Option<u8> = None;
+    // Inside a `|`/`>` block scalar: the column its content must be deeper than.
+    let mut literal: Option<usize> = None;
+    for (n, line) in text.lines().enumerate() {
+        let b = line.as_bytes();
+        let indent = b.iter().take_while(|&&c| c == b' ').count();
+        let blank = b[indent..].iter().all(|c| c.is_ascii_whitespace());
+        if let Some(col) = literal {
+            if blank || indent > col {
+                continue;
+            }
+            literal = None;
+        }
+        let mut i = indent;
+        // At a place where a node may start (so `'`, `"`, `[`, `{`, `|`, `>` are indicators).
+        let mut node_start = true;
+        if quote.is_none() && flow == 0 && !blank && b[i] != b'#' {
+            let item = |i: usize| matches!(b.get(i), Some(b'-' | b'?')) && b.get(i + 1).is_none_or(|c| *c == b' ');
+            if b[i] == b'%' {
+                continue;
+            }
+            if indent == 0 && (line.starts_with("---") || line.starts_with("...")) && b.get(3).is_none_or(|c| *c == b' ') {
+                blocks.clear();
+                i = 3;
+            } else {
+                let seq = item(i);
+                while blocks.last().is_some_and(|&(c, s)| c > indent || (c == indent && s && !seq)) {
+                    blocks.pop();
+                }
+                if blocks.last() != Some(&(indent, seq)) {
+                    blocks.push((indent, seq));
+                }
+                // `- - a`, `- key: v`: each item opens a level at the column of what follows it.
+                while item(i) {
+                    i += 1;
+                    while b.get(i) == Some(&b' ') {
+                        i += 1;
+                    }
+                    if i < b.len() {
+                        blocks.push((i, item(i)));
+                    }
+                }
+            }
+            if blocks.len() > MAX_YAML_DEPTH {
+                return Some(n + 1);
+            }
+        }
+        let mut prev_space = true;
+        while i < b.len() {
+            let c = b[i];
+            match quote {
+                Some(b'\'') => {
+                    if c == b'\'' {
+                        if b.get(i + 1) == Some(&b'\'') {
+                            i += 1;
+                        } else {
+                            quote = None;
+                            node_start = false;
+                        }
+                    }
+                }
+                Some(_) => {
+                    if c == b'\\' {
+                        i += 1;
+                    } else if c == b'"' {
+                        quote = None;
+                        node_start = false;
+                    }
+                }
+                None => match c {
+                    b' ' | b'\t' => {}
+                    b'#' if prev_space => break,
+                    b'\'' | b'"' if node_start => quote = Some(c),
+                    b'[' | b'{' if node_start || flow > 0 => {
+                        flow += 1;
+                        if blocks.len() + flow > MAX_YAML_DEPTH {
+                            return Some(n + 1);
+                        }
+                        node_start = true;
+                    }
+                    b']' | b'}' if flow > 0 => {
+                        flow -= 1;
+                        node_start = false;
+                    }
+                    b',' if flow > 0 => node_start = true,
+                    b':' if flow > 0 || b.get(i + 1).is_none_or(|c| *c == b' ' || *c == b'\t') => node_start = true,
+                    b'|' | b'>' if node_start && flow == 0 => {
+                        literal = Some(blocks.last().map_or(0, |&(c, _)| c));
+                        break;
+                    }
+                    // An anchor or tag before a node: the node may still start after it.
+                    b'&' | b'!' if node_start => {
+                        while i + 1 < b.len() && b[i + 1] != b' ' {
+                            i += 1;
+                        }
+                    }
+                    _ => node_start = false,
+                },
+            }
+            prev_space = c == b' ' || c == b'\t';
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Read a pack or header file: bounded in size and nesting before serde_norway sees it (whose own
+/// limits refuse alias bombs).
 fn read_yaml(path: &Path) -> Result<Mapping> {
+    let too_big = |len: u64| {
+        Error::input(path, format!("{len} bytes; expected a YAML file of at most {} MiB", MAX_YAML_BYTES >> 20))
+    };
+    let len = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?.len();
+    if len > MAX_YAML_BYTES {
+        return Err(too_big(len));
+    }
     let s = super::read_text(path)?;
+    if s.len() as u64 > MAX_YAML_BYTES {
+        return Err(too_big(s.len() as u64));
+    }
+    if let Some(line) = too_deep_at(&s) {
+        return Err(Error::input(
+            path,
+            format!("line {line}: nested too deep; expected at most {MAX_YAML_DEPTH} levels of indentation and `[`/`{{` nesting"),
+        ));
+    }
     let v: Value = serde_norway::from_str(&s).map_err(|e| Error::input_caused(path, "not valid YAML", e))?;
     match v {
         Value::Mapping(m) => Ok(m),
@@ -578,5 +722,64 @@ mod tests {
         let e = refused(&d.join("p.yaml"), Format::Actorpack);
         assert!(e.contains("expected an ActorPack"), "{e}");
         Ok(())
+    }
+
+    #[test]
+    fn nesting_depth_is_measured_in_one_pass() {
+        assert_eq!(too_deep_at("tags:\n- address: x\n  labels: [a, {b: [c]}]\n"), None);
+        let deep_flow = format!("a: {}{}\n", "[".repeat(MAX_YAML_DEPTH), "]".repeat(MAX_YAML_DEPTH));
+        assert_eq!(too_deep_at(&deep_flow), Some(1));
+        let ok_flow = format!("a: {}{}\n", "[".repeat(MAX_YAML_DEPTH - 1), "]".repeat(MAX_YAML_DEPTH - 1));
+        assert_eq!(too_deep_at(&ok_flow), None);
+        let indented: String = (0..=MAX_YAML_DEPTH).map(|n| format!("{}k{n}:\n", " ".repeat(n))).collect();
+        assert_eq!(too_deep_at(&indented), Some(65));
+        let compact = format!("x:\n{}a\n", "- ".repeat(MAX_YAML_DEPTH));
+        assert_eq!(too_deep_at(&compact), Some(2));
+        // Brackets in plain scalars, quotes, comments and block scalars open nothing.
+        let flat = format!(
+            "a: b[[[[ {0}\nc: '{0}'\nd: \"{0}\"  # {0}\ne: |\n  {0}\n  {0}\nf: x'y {0}\n",
+            "[".repeat(MAX_YAML_DEPTH + 1)
+        );
+        assert_eq!(too_deep_at(&flat), None);
+        // A quote that does not start a node does not hide what follows it.
+        let hidden = format!("a: it's\nb: {}\n", "[".repeat(MAX_YAML_DEPTH + 1));
+        assert_eq!(too_deep_at(&hidden), Some(2));
+    }
+
+    #[test]
+    fn deeply_nested_400_kb_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "flow.yaml", &format!("tags: {}\n", "[".repeat(400_000)));
+        let e = refused(&d.join("flow.yaml"), Format::Tagpack);
+        assert!(e.contains("flow.yaml") && e.contains("line 1: nested too deep; expected at most 64 levels"), "{e}");
+        let block: String = (0..900).map(|n| format!("{}- k:\n", " ".repeat(n * 2))).collect();
+        assert!(block.len() > 400_000);
+        write(d, "block.yaml", &block);
+        let e = refused(&d.join("block.yaml"), Format::Tagpack);
+        assert!(e.contains("block.yaml") && e.contains("line 33: nested too deep"), "{e}");
+    }
+
+    #[test]
+    fn oversized_file_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.yaml");
+        std::fs::File::create(&p).unwrap().set_len(MAX_YAML_BYTES + 1).unwrap();
+        let e = refused(&p, Format::Tagpack);
+        assert!(e.contains("big.yaml") && e.contains("209715201 bytes; expected a YAML file of at most 200 MiB"), "{e}");
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for n in 1..10 {
+            let refs = vec![format!("*a{}", n - 1); 10].join(", ");
+            text.push_str(&format!("a{n}: &a{n} [{refs}]\n"));
+        }
+        text.push_str("tags: [*a9]\n");
+        write(dir.path(), "bomb.yaml", &text);
+        let e = refused(&dir.path().join("bomb.yaml"), Format::Tagpack);
+        assert!(e.contains("bomb.yaml") && e.contains("not valid YAML"), "{e}");
     }
 }
