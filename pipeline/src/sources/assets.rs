@@ -12,10 +12,15 @@ pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
         let mut csv = CsvFile::open(path, &["chain", "token_address", "symbol", "decimals"])?;
         let c: Vec<Option<usize>> =
             ["chain", "token_address", "symbol", "decimals", "price_asset", "source"].iter().map(|n| csv.index(n)).collect();
+        let width = csv.headers.len();
         for rec in csv.reader.records() {
             let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
             acc.read();
             let at = At::new(path, line(&rec));
+            if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
+                acc.quarantine(at, None, None, why)?;
+                continue;
+            }
             let chain = get(&rec, c[0]).trim().to_string();
             if !crate::config::is_safe_name(&chain) {
                 acc.quarantine(at, Some("chain"), Some(&chain), "expected a lowercase chain name, e.g. ethereum")?;

@@ -159,6 +159,15 @@ impl Drop for ChainStage<'_> {
     }
 }
 
+/// The latest time a chain row may carry: 9999-12-31T23:59:59Z, in seconds.
+pub const MAX_SECONDS: i64 = 253_402_300_799;
+
+/// Seconds since 1970 as microseconds, or None when out of range (before 1970, after year 9999):
+/// never an overflow, never a silent wrap into 1969.
+pub fn micros_from_secs(secs: i64) -> Option<i64> {
+    (0..=MAX_SECONDS).contains(&secs).then(|| secs * 1_000_000)
+}
+
 pub fn year_month(micros: i64) -> Option<(i32, i32)> {
     let t = chrono::Utc.timestamp_micros(micros).single()?;
     Some((t.year(), t.month() as i32))

@@ -257,7 +257,10 @@ fn blocks(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<(
             acc.quarantine(at, Some("block_number/timestamp"), None, "block without number or timestamp")?;
             continue;
         };
-        let micros = t.saturating_mul(1_000_000);
+        let Some(micros) = super::chain::micros_from_secs(t) else {
+            acc.quarantine(at, Some("timestamp"), Some(&t.to_string()), "timestamp out of range (expected seconds since 1970, before the year 10000)")?;
+            continue;
+        };
         let has_hash = match &hash {
             None => false,
             Some(h) => match h.hex_into(i, 32, &mut buf) {
@@ -348,7 +351,16 @@ fn transactions(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>, value
             }
         };
         let ok = success.as_ref().and_then(|s| s.get(i));
-        let time = ts.as_ref().and_then(|c| c.get(i)).map(|s| s * 1_000_000);
+        let time = match ts.as_ref().and_then(|c| c.get(i)) {
+            None => None,
+            Some(s) => match super::chain::micros_from_secs(s) {
+                Some(m) => Some(m),
+                None => {
+                    acc.quarantine(at, Some("timestamp"), Some(&s.to_string()), "timestamp out of range (expected seconds since 1970, before the year 10000)")?;
+                    continue;
+                }
+            },
+        };
         let idx = index.as_ref().and_then(|c| c.get(i));
         if !stage.transaction(acc, at, n, time, &tx, idx, &f, t.as_deref(), &v, ok)? {
             continue;

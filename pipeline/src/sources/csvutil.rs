@@ -40,6 +40,12 @@ impl CsvFile {
     }
 }
 
+/// A row whose field count differs from the header's is not loaded: an extra or a missing comma
+/// shifts every later field into the wrong column (a `transaction_index` read from the next one).
+pub fn width_mismatch(rec: &csv::StringRecord, width: usize) -> Option<String> {
+    (rec.len() != width).then(|| format!("row has {} field(s), the header has {width}; expected one field per column", rec.len()))
+}
+
 /// A record's field by column index; missing (short row) reads as empty.
 pub fn get(rec: &csv::StringRecord, idx: Option<usize>) -> &str {
     idx.and_then(|i| rec.get(i)).unwrap_or("")

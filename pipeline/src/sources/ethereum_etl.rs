@@ -45,13 +45,17 @@ pub fn detect(headers: &[String]) -> Option<Dataset> {
 /// Unix seconds, or a `YYYY-MM-DD HH:MM:SS[ UTC]` text (BigQuery exports), as microseconds.
 pub fn parse_time(s: &str) -> Result<i64, String> {
     let t = s.trim();
+    let range = || "timestamp out of range (expected seconds since 1970, before the year 10000)".to_string();
     if let Ok(secs) = t.parse::<i64>() {
-        return Ok(secs * 1_000_000);
+        return super::chain::micros_from_secs(secs).ok_or_else(range);
+    }
+    if t.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') && !t.is_empty() {
+        return Err(range());
     }
     let t = t.trim_end_matches(" UTC").trim_end_matches('Z').replace('T', " ");
-    chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S")
-        .map(|d| d.and_utc().timestamp_micros())
-        .map_err(|_| "expected a unix timestamp in seconds or YYYY-MM-DD HH:MM:SS".to_string())
+    let d = chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S")
+        .map_err(|_| "expected a unix timestamp in seconds or YYYY-MM-DD HH:MM:SS".to_string())?;
+    super::chain::micros_from_secs(d.and_utc().timestamp()).ok_or_else(range)
 }
 
 fn int(s: &str) -> Result<i64, String> {
@@ -108,10 +112,15 @@ macro_rules! field {
 fn blocks(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
     let mut csv = CsvFile::open(path, &["number", "timestamp"])?;
     let (c_n, c_h, c_t) = (csv.index("number"), csv.index("hash"), csv.index("timestamp"));
+    let width = csv.headers.len();
     for rec in csv.reader.records() {
         let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
         acc.read();
         let at = At::new(path, line(&rec));
+        if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
+            acc.quarantine(at, None, None, why)?;
+            continue;
+        }
         let n = field!(acc, at, "number", get(&rec, c_n), int(get(&rec, c_n)));
         let t = field!(acc, at, "timestamp", get(&rec, c_t), parse_time(get(&rec, c_t)));
         let h = match non_empty(get(&rec, c_h)) {
@@ -139,10 +148,15 @@ fn transactions(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>, values_a
     .iter()
     .map(|n| csv.index(n))
     .collect();
+    let width = csv.headers.len();
     for rec in csv.reader.records() {
         let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
         acc.read();
         let at = At::new(path, line(&rec));
+        if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
+            acc.quarantine(at, None, None, why)?;
+            continue;
+        }
         let tx = field!(acc, at, "hash", get(&rec, c[0]), address::hash32(get(&rec, c[0])));
         let n = field!(acc, at, "block_number", get(&rec, c[1]), int(get(&rec, c[1])));
         let idx = field!(acc, at, "transaction_index", get(&rec, c[2]), opt_int(get(&rec, c[2])));
@@ -200,10 +214,15 @@ fn traces(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> 
     .iter()
     .map(|n| csv.index(n))
     .collect();
+    let width = csv.headers.len();
     for rec in csv.reader.records() {
         let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
         acc.read();
         let at = At::new(path, line(&rec));
+        if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
+            acc.quarantine(at, None, None, why)?;
+            continue;
+        }
         let status = get(&rec, c[9]).trim();
         if status == "0" || (status.is_empty() && !get(&rec, c[8]).trim().is_empty()) {
             acc.filter("trace: failed (status 0 or error set)");
@@ -245,10 +264,15 @@ fn token_transfers(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Re
             .iter()
             .map(|n| csv.index(n))
             .collect();
+    let width = csv.headers.len();
     for rec in csv.reader.records() {
         let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
         acc.read();
         let at = At::new(path, line(&rec));
+        if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
+            acc.quarantine(at, None, None, why)?;
+            continue;
+        }
         let token = field!(acc, at, "token_address", get(&rec, c[0]), address::evm(get(&rec, c[0])));
         let from = field!(acc, at, "from_address", get(&rec, c[1]), address::evm(get(&rec, c[1])));
         let to = field!(acc, at, "to_address", get(&rec, c[2]), address::evm(get(&rec, c[2])));
@@ -282,10 +306,15 @@ fn logs(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
         .iter()
         .map(|n| csv.index(n))
         .collect();
+    let width = csv.headers.len();
     for rec in csv.reader.records() {
         let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
         acc.read();
         let at = At::new(path, line(&rec));
+        if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
+            acc.quarantine(at, None, None, why)?;
+            continue;
+        }
         let topics_raw = get(&rec, c[6]);
         let topics: Vec<String> = topics_raw.split(',').map(|t| t.trim().to_ascii_lowercase()).filter(|t| !t.is_empty()).collect();
         if topics.first().map(String::as_str) != Some(TRANSFER_TOPIC) {

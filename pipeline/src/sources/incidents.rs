@@ -27,13 +27,33 @@ pub const LEDGER_COLUMNS: [&str; 16] = [
     "notes",
 ];
 
+/// A USD amount: digits with an optional `.` decimal part; thousands may be grouped with `,` in
+/// threes (`624,000,000.50`). A decimal comma (`624000000,50`) or mixed separators (`1.234,56`)
+/// are ambiguous and refused: read one way they are off by a factor of 100 or more.
 fn usd(s: &str) -> Result<Option<f64>, String> {
-    match non_empty(s) {
-        None => Ok(None),
-        Some(t) => match t.replace([',', '_'], "").parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
-            _ => Err("expected a non-negative USD amount".to_string()),
-        },
+    let Some(t) = non_empty(s) else { return Ok(None) };
+    let expected = "expected a non-negative USD amount with `.` as the decimal point (thousands grouped by `,` in threes, or not at all)";
+    let (int, frac) = match t.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (t, None),
+    };
+    let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+    if frac.is_some_and(|f| !digits(f)) {
+        return Err(format!("{expected}; `{t}` has separators after the decimal point"));
+    }
+    let int_ok = if int.contains(',') {
+        let groups: Vec<&str> = int.split(',').collect();
+        (1..=3).contains(&groups[0].len()) && digits(groups[0]) && groups[1..].iter().all(|g| g.len() == 3 && digits(g))
+    } else {
+        digits(int)
+    };
+    if !int_ok {
+        let why = if int.contains(',') { "; a `,` that does not group thousands in threes reads as a decimal comma" } else { "" };
+        return Err(format!("{expected}{why}"));
+    }
+    match format!("{}{}", int.replace(',', ""), frac.map(|f| format!(".{f}")).unwrap_or_default()).parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(Some(v)),
+        _ => Err(expected.to_string()),
     }
 }
 
@@ -61,10 +81,15 @@ pub fn load_ledger(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
             let i = LEDGER_COLUMNS.iter().position(|c| *c == name).and_then(|i| idx[i]);
             get(rec, i).trim().to_string()
         };
+        let width = csv.headers.len();
         'rows: for rec in csv.reader.records() {
             let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
             acc.read();
             let at = At::new(path, line(&rec));
+            if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
+                acc.quarantine(at, None, None, why)?;
+                continue;
+            }
             macro_rules! bad {
                 ($c:expr, $v:expr, $why:expr) => {{
                     acc.quarantine(at, Some($c), Some(&*$v), $why)?;
@@ -178,10 +203,15 @@ pub fn load_defillama(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
             i("source"),
             i("returnedFunds"),
         );
+        let width = csv.headers.len();
         for rec in csv.reader.records() {
             let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
             acc.read();
             let at = At::new(path, line(&rec));
+            if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
+                acc.quarantine(at, None, None, why)?;
+                continue;
+            }
             let date = get(&rec, c_date);
             let day = match parse_day(date) {
                 Ok(d) => d,
@@ -243,3 +273,22 @@ pub fn load_defillama(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::usd;
+
+    #[test]
+    fn usd_amounts_with_a_decimal_comma_or_mixed_separators_are_refused() {
+        assert_eq!(usd("624000000"), Ok(Some(624_000_000.0)));
+        assert_eq!(usd("624,000,000"), Ok(Some(624_000_000.0)));
+        assert_eq!(usd("624,000,000.50"), Ok(Some(624_000_000.5)));
+        assert_eq!(usd("4800000.0"), Ok(Some(4_800_000.0)));
+        assert_eq!(usd(""), Ok(None));
+        for bad in ["624000000,50", "1.234,56", "1,23", "12,3456", "-5", "1e9", "1_000", "1.2.3", ",100"] {
+            assert!(usd(bad).is_err(), "{bad} was accepted: {:?}", usd(bad));
+        }
+        assert!(usd("624000000,50").unwrap_err().contains("decimal comma"));
+    }
+}
+

@@ -71,10 +71,15 @@ pub fn load_yahoo(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
         };
         let mut csv = CsvFile::open(path, &["Date", "Close"])?;
         let (c_date, c_close) = (csv.index("Date"), csv.index("Close"));
+        let width = csv.headers.len();
         for rec in csv.reader.records() {
             let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
             acc.read();
             let at = At::new(path, line(&rec));
+            if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
+                acc.quarantine(at, None, None, why)?;
+                continue;
+            }
             let date = get(&rec, c_date);
             match parse_day(date) {
                 Ok(day) => seen.add(acc, at, &asset, day, get(&rec, c_close), "yahoo", path)?,
@@ -90,10 +95,15 @@ pub fn load_price_csv(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     for path in input.each_file() {
         let mut csv = CsvFile::open(path, &["day", "asset", "close_usd"])?;
         let (c_day, c_asset, c_close) = (csv.index("day"), csv.index("asset"), csv.index("close_usd"));
+        let width = csv.headers.len();
         for rec in csv.reader.records() {
             let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
             acc.read();
             let at = At::new(path, line(&rec));
+            if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
+                acc.quarantine(at, None, None, why)?;
+                continue;
+            }
             let day = get(&rec, c_day);
             match parse_day(day) {
                 Ok(d) => seen.add(acc, at, get(&rec, c_asset), d, get(&rec, c_close), &input.spec.name, path)?,
