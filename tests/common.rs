@@ -65,7 +65,8 @@ pub fn strings(df: &DataFrame, col: &str) -> Vec<String> {
     v
 }
 
-/// Every file below `dir` with a hash of its bytes and its modification time (run reports excluded).
+/// Every file below `dir` with a hash of its bytes and its modification time (run reports and the
+/// writers' lock files, which name their current holder, excluded).
 pub fn snapshot(dir: &Path) -> Vec<(PathBuf, String, std::time::SystemTime)> {
     fn walk(d: &Path, out: &mut Vec<(PathBuf, String, std::time::SystemTime)>) {
         for e in std::fs::read_dir(d).unwrap() {
@@ -75,7 +76,7 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, String, std::time::SystemTime)> {
                 if p.file_name().unwrap() != "runs" {
                     walk(&p, out);
                 }
-            } else {
+            } else if p.file_name().unwrap() != "lock" && p.file_name().unwrap() != ".ifr-lock" {
                 let digest = ifr_pipeline::lake::hash_file(&p).unwrap().sha256;
                 out.push((p.clone(), digest, e.metadata().unwrap().modified().unwrap()));
             }

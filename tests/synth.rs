@@ -262,7 +262,10 @@ fn impossible_arguments_are_refused_with_what_to_change() {
     std::fs::create_dir_all(tmp.path().join("full")).unwrap();
     std::fs::write(tmp.path().join("full/keep.txt"), "x").unwrap();
     let e = ifr_pipeline::synth::run(&opts(&tmp.path().join("full"), 20_000, 1, SynthFormat::Cryo)).unwrap_err().to_string();
-    assert!(e.contains("not empty") && e.contains("--force"), "{e}");
+    // A folder ifr did not create is never emptied for it, with or without --force.
+    assert!(e.contains("not empty") && e.contains("did not create"), "{e}");
+    let forced = SynthOptions { force: true, ..opts(&tmp.path().join("full"), 20_000, 1, SynthFormat::Cryo) };
+    assert!(ifr_pipeline::synth::run(&forced).unwrap_err().to_string().contains("did not create"));
     assert!(tmp.path().join("full/keep.txt").exists());
 
     let e = ifr_pipeline::synth::run(&opts(&tmp.path().join("full/keep.txt/sub"), 20_000, 1, SynthFormat::Cryo)).unwrap_err().to_string();

@@ -44,6 +44,10 @@ pub enum Error {
         source: polars::error::PolarsError,
     },
 
+    /// Another ifr run is writing the same folder: try again when it is done.
+    #[error("{0}")]
+    Busy(String),
+
     /// Something that should never happen: a bug in ifr.
     #[error("internal error (a bug in ifr, please report it): {0}")]
     Internal(String),

@@ -6,9 +6,17 @@
 //! - other tables: `<lake>/<table>/<source>.parquet`
 //! - `<lake>/_ingest/state.json` (what each source last loaded) and `_ingest/runs/<run>.json`
 //! - `<lake>/.staging/<run>/` while a run is in progress; renamed into place at the end.
+//!
+//! `state.json` is the lake's pointer: it lists every live file, and readers list a table from it,
+//! never from the folders, so a stray file is never read. A run never overwrites a live file: a
+//! file whose content changes is written beside it under a new name (`<source>.<run>.parquet`),
+//! `state.json` is replaced in one rename (the commit point), and only then are the files it no
+//! longer lists removed — when no reader holds the lake (`_ingest/readers.lock`), else at the next
+//! run's start. A run killed at any point leaves the lake as it was before or after it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,6 +27,11 @@ use crate::sources::Counts;
 
 pub struct Lake {
     pub root: PathBuf,
+    /// The state this reader follows, read once: every table is listed from the same snapshot.
+    snapshot: OnceLock<State>,
+    /// A shared lock on `_ingest/readers.lock` while this reader lives: a writer removes
+    /// superseded files only when no reader holds it.
+    reader: OnceLock<Option<std::fs::File>>,
 }
 
 /// An input file as it was when loaded.
@@ -51,7 +64,32 @@ pub struct State {
 
 impl Lake {
     pub fn new(root: impl Into<PathBuf>) -> Lake {
-        Lake { root: root.into() }
+        Lake { root: root.into(), snapshot: OnceLock::new(), reader: OnceLock::new() }
+    }
+
+    fn readers_lock_path(&self) -> PathBuf {
+        self.root.join("_ingest").join("readers.lock")
+    }
+
+    /// The state this reader follows (read on first use, then kept: one consistent snapshot).
+    pub fn state(&self) -> Result<&State> {
+        if let Some(s) = self.snapshot.get() {
+            return Ok(s);
+        }
+        // Take the readers' lock first, so that the files of the snapshot stay until we are done.
+        self.reader.get_or_init(|| {
+            let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(self.readers_lock_path()).ok()?;
+            // A writer holds it exclusively only for the moment it removes files: retry briefly.
+            for _ in 0..200 {
+                if f.try_lock_shared().is_ok() {
+                    return Some(f);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            None
+        });
+        let state = self.load_state()?;
+        Ok(self.snapshot.get_or_init(|| state))
     }
 
     pub fn state_path(&self) -> PathBuf {
@@ -66,6 +104,7 @@ impl Lake {
         self.root.join(".staging")
     }
 
+    /// The state as it is on disk now (the writer's view; readers use [`Lake::state`]).
     pub fn load_state(&self) -> Result<State> {
         let p = self.state_path();
         match std::fs::read_to_string(&p) {
@@ -76,15 +115,18 @@ impl Lake {
         }
     }
 
-    /// Every Parquet file of a table, sorted.
+    /// Every live Parquet file of a table, as `state.json` lists them, sorted by logical name.
     pub fn table_files(&self, table: &str) -> Result<Vec<PathBuf>> {
-        let dir = self.root.join(table);
-        let mut out = Vec::new();
-        if dir.is_dir() {
-            collect_parquet(&dir, &mut out).map_err(|e| Error::io("listing", &dir, e))?;
+        let mut out: Vec<(String, PathBuf)> = Vec::new();
+        for s in self.state()?.sources.values() {
+            for o in &s.outputs {
+                if Path::new(o).components().next().is_some_and(|c| c.as_os_str() == table) {
+                    out.push((logical_name(o), self.root.join(o)));
+                }
+            }
         }
         out.sort();
-        Ok(out)
+        Ok(out.into_iter().map(|(_, p)| p).collect())
     }
 
     /// A lazy scan over all of a table's files (an empty frame with the documented schema if none).
@@ -101,6 +143,45 @@ impl Lake {
             .map_err(|e| Error::polars(format!("scanning table {table}"), e))
     }
 
+    /// Become the lake's one writer: claim the folder (created with ifr's marker, or already ifr's),
+    /// take `_ingest/lock` (released by the operating system however the process ends), then clear
+    /// what dead runs left behind: their staging folders and lake files no state lists.
+    pub fn lock_for_writing(&self, config_dir: Option<&Path>, command: &str) -> Result<WriteLock> {
+        crate::owned::claim(&self.root, crate::owned::Use::Lake, config_dir)?;
+        let lock = WriteLock::acquire(&self.root.join("_ingest").join("lock"), &format!("the lake `{}`", self.root.display()), command)?;
+        let _ = std::fs::remove_dir_all(self.staging_root());
+        let state = self.load_state()?;
+        self.collect_garbage(&state, &BTreeSet::new());
+        Ok(lock)
+    }
+
+    /// Remove lake files the state does not list: `candidates` (files just superseded), and every
+    /// file a killed run left in the table folders. Only when no reader holds the lake; otherwise
+    /// they wait for the next run (readers never see a listed file disappear).
+    pub fn collect_garbage(&self, state: &State, candidates: &BTreeSet<String>) {
+        let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(self.readers_lock_path()) else {
+            return;
+        };
+        if f.try_lock().is_err() {
+            return;
+        }
+        let live: BTreeSet<&String> = state.sources.values().flat_map(|s| s.outputs.iter()).collect();
+        for c in candidates.iter().filter(|c| !live.contains(c)) {
+            crate::failpoint::hit("lake-publish");
+            remove_with_empty_parents(&self.root, &self.root.join(c));
+        }
+        for t in schema::all() {
+            let mut found = Vec::new();
+            let _ = list_files(&self.root.join(&t.table), &mut found);
+            for p in found {
+                let rel = p.strip_prefix(&self.root).map(|r| r.display().to_string()).unwrap_or_default();
+                if !live.contains(&rel) && is_ours(&p) {
+                    remove_with_empty_parents(&self.root, &p);
+                }
+            }
+        }
+    }
+
     /// Row count of a table, from Parquet metadata.
     pub fn row_count(&self, table: &str) -> Result<u64> {
         let mut n = 0u64;
@@ -113,47 +194,209 @@ impl Lake {
     }
 }
 
-fn collect_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Write bytes to `path` atomically: a temporary file beside it, then a rename.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().ok_or_else(|| Error::Internal(format!("`{}` has no folder", path.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file"), std::process::id()));
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("writing", &tmp, e))?;
+        f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io("writing", &tmp, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming into", path, e))
+}
+
+/// Files below `dir` (recursively).
+fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
         let p = entry.path();
         if entry.file_type()?.is_dir() {
-            collect_parquet(&p, out)?;
-        } else if name.ends_with(".parquet") {
+            list_files(&p, out)?;
+        } else {
             out.push(p);
         }
     }
     Ok(())
 }
 
-/// Write bytes to `path` atomically: a temporary file beside it, then a rename.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().ok_or_else(|| Error::Internal(format!("`{}` has no folder", path.display())))?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io("writing", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming into", path, e))
+/// A file name ifr writes in a table folder: `<source>[.<run>].parquet` or a `.….tmp` scratch file.
+fn is_ours(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with('.') && name.ends_with(".tmp") {
+        return true;
+    }
+    let Some(stem) = name.strip_suffix(".parquet") else { return false };
+    let mut parts = stem.splitn(2, '.');
+    let source = parts.next().unwrap_or("");
+    crate::config::is_safe_name(source) && parts.next().is_none_or(|run| run.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
-/// Move a staged file into place unless an identical file is already there (then nothing changes).
-/// Returns true when the lake file changed.
-pub fn publish(staged: &Path, target: &Path) -> Result<bool> {
-    if let (Ok(a), Ok(b)) = (std::fs::read(staged), std::fs::read(target)) {
-        if a == b {
-            let _ = std::fs::remove_file(staged);
-            return Ok(false);
+/// The one writer of a lake (or report folder): an OS file lock, released however the process ends.
+#[derive(Debug)]
+pub struct WriteLock {
+    _file: std::fs::File,
+}
+
+impl WriteLock {
+    /// Take the lock at `path` or say who holds it.
+    pub fn acquire(path: &Path, what: &str, command: &str) -> Result<WriteLock> {
+        use std::io::{Read, Seek, Write};
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+        }
+        let mut f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(|e| Error::io("opening the lock", path, e))?;
+        match f.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                // The holder writes who it is right after taking the lock: give it a moment.
+                let mut holder = String::new();
+                for _ in 0..100 {
+                    holder.clear();
+                    let _ = f.rewind().and_then(|_| f.read_to_string(&mut holder));
+                    if !holder.trim().is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                let holder = holder.trim();
+                return Err(Error::Busy(format!(
+                    "{what} is being written by another ifr run ({}); wait for it to finish, then run again",
+                    if holder.is_empty() { "starting" } else { holder }
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking", path, e)),
+        }
+        let info = format!("pid {}, `{command}`, since {}", std::process::id(), chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"));
+        let _ = f.set_len(0).and_then(|_| f.rewind()).and_then(|_| f.write_all(info.as_bytes()));
+        Ok(WriteLock { _file: f })
+    }
+}
+
+/// Put the folder `staged` at `target` in one step: exchanged atomically with the folder already
+/// there (`renameat2(RENAME_EXCHANGE)`; the old one ends up at `staged` and is removed), or renamed
+/// when there is none. Where the file system cannot exchange, the old folder is moved aside first.
+pub fn swap_into_place(staged: &Path, target: &Path) -> Result<()> {
+    if !target.exists() {
+        return std::fs::rename(staged, target).map_err(|e| Error::io("publishing", target, e));
+    }
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, staged, CWD, target, RenameFlags::EXCHANGE) {
+        Ok(()) => {
+            let _ = std::fs::remove_dir_all(staged);
+            Ok(())
+        }
+        Err(_) => {
+            let old = staged.with_file_name(format!(".old-{}", new_run_id()));
+            std::fs::rename(target, &old).map_err(|e| Error::io("moving the previous version aside", target, e))?;
+            std::fs::rename(staged, target).map_err(|e| Error::io("publishing", target, e))?;
+            let _ = std::fs::remove_dir_all(&old);
+            Ok(())
         }
     }
-    if let Some(dir) = target.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+}
+
+/// A run id no other run can share: UTC time to the millisecond, then the process id.
+pub fn new_run_id() -> String {
+    format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"), std::process::id())
+}
+
+/// A lake file's logical name: `<dir>/<source>.parquet` for `<dir>/<source>.<run>.parquet`.
+pub fn logical_name(rel: &str) -> String {
+    let p = Path::new(rel);
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or(rel);
+    let Some(stem) = name.strip_suffix(".parquet") else { return rel.to_string() };
+    let base = stem.split('.').next().unwrap_or(stem);
+    p.with_file_name(format!("{base}.parquet")).display().to_string()
+}
+
+/// Where a staged file goes: beside the live file of the same logical name, never over it.
+fn fresh_name(root: &Path, rel: &Path, run_id: &str) -> PathBuf {
+    if !root.join(rel).exists() {
+        return rel.to_path_buf();
     }
-    std::fs::rename(staged, target).map_err(|e| Error::io("renaming into", target, e))?;
-    Ok(true)
+    let stem = rel.file_stem().and_then(|s| s.to_str()).unwrap_or("file");
+    let base = stem.split('.').next().unwrap_or(stem);
+    rel.with_file_name(format!("{base}.{run_id}.parquet"))
+}
+
+/// One source's staged files to publish.
+pub struct Pending {
+    pub name: String,
+    pub state: SourceState,
+    /// Staged files, relative to the staging folder (their logical lake names).
+    pub written: Vec<PathBuf>,
+}
+
+/// Publish a run: move every staged file in (under a fresh name where a live file has the same
+/// name and other bytes; an identical file is kept as it is), replace `state.json` in one rename,
+/// then remove what the new state no longer lists. Returns, per source, the lake files changed.
+pub fn publish_run(
+    lake: &Lake,
+    state: &mut State,
+    pending: Vec<Pending>,
+    configured: &BTreeSet<&str>,
+    staging: &Path,
+    run_id: &str,
+) -> Result<(BTreeMap<String, usize>, Vec<String>)> {
+    let old_live: BTreeSet<String> = state.sources.values().flat_map(|s| s.outputs.iter().cloned()).collect();
+    let mut changed = BTreeMap::new();
+    for mut p in pending {
+        let old: BTreeMap<String, String> = state
+            .sources
+            .get(&p.name)
+            .map(|s| s.outputs.iter().map(|o| (logical_name(o), o.clone())).collect())
+            .unwrap_or_default();
+        let mut outputs = Vec::with_capacity(p.written.len());
+        let mut n = 0;
+        for rel in &p.written {
+            let staged = staging.join(rel);
+            let logical = rel.display().to_string();
+            if let Some(live) = old.get(&logical) {
+                if same_bytes(&staged, &lake.root.join(live))? {
+                    outputs.push(live.clone());
+                    continue;
+                }
+            }
+            let target = fresh_name(&lake.root, rel, run_id);
+            let abs = lake.root.join(&target);
+            if let Some(dir) = abs.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+            }
+            std::fs::rename(&staged, &abs).map_err(|e| Error::io("renaming into", &abs, e))?;
+            crate::failpoint::hit("lake-publish");
+            outputs.push(target.display().to_string());
+            n += 1;
+        }
+        let kept: BTreeSet<String> = outputs.iter().map(|o| logical_name(o)).collect();
+        n += old.keys().filter(|l| !kept.contains(*l)).count();
+        p.state.outputs = outputs;
+        changed.insert(p.name.clone(), n);
+        state.sources.insert(p.name, p.state);
+    }
+    let removed: Vec<String> = state.sources.keys().filter(|k| !configured.contains(k.as_str())).cloned().collect();
+    for name in &removed {
+        state.sources.remove(name);
+    }
+    let state_json = serde_json::to_vec_pretty(&*state).map_err(|e| Error::Internal(e.to_string()))?;
+    if std::fs::read(lake.state_path()).ok().as_deref() != Some(state_json.as_slice()) {
+        crate::failpoint::hit("lake-publish");
+        atomic_write(&lake.state_path(), &state_json)?;
+        crate::failpoint::hit("lake-publish");
+    }
+    lake.collect_garbage(state, &old_live);
+    Ok((changed, removed))
+}
+
+fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else { return Ok(false) };
+    if ma.len() != mb.len() {
+        return Ok(false);
+    }
+    let x = std::fs::read(a).map_err(|e| Error::io("reading", a, e))?;
+    let y = std::fs::read(b).map_err(|e| Error::io("reading", b, e))?;
+    Ok(x == y)
 }
 
 /// Remove a file and any folders it leaves empty, up to (not including) `root`.

@@ -187,20 +187,20 @@ fn stage_source(
 
 /// Run the ingest stage.
 pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary> {
+    let lake = Lake::new(&settings.lake_dir);
+    let _lock = lake.lock_for_writing(Some(&settings.base_dir), "ifr ingest")?;
     if let Some(sample) = &settings.sample {
         // Generate on first use, and again when the options or the embedded reference data changed.
         let marker = sample.out.join(crate::synth::SAMPLE_MARKER);
         let want = crate::synth::fingerprint(sample);
         if std::fs::read_to_string(&marker).ok().as_deref() != Some(want.as_str()) {
             progress.generating_sample(&sample.out);
-            crate::synth::run(sample)?;
+            crate::synth::run_in(sample, Some(&settings.base_dir))?;
             crate::lake::atomic_write(&marker, want.as_bytes())?;
         }
     }
-    let lake = Lake::new(&settings.lake_dir);
-    std::fs::create_dir_all(&lake.root).map_err(|e| Error::io("creating the lake folder", &lake.root, e))?;
     let mut state = lake.load_state()?;
-    let run_id = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let run_id = lake::new_run_id();
     let staging_dir = lake.staging_root().join(&run_id);
     let _staging = Staging(staging_dir.clone());
 
@@ -208,7 +208,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
     specs.sort_by_key(|s| s.kind); // stable: config order within a kind
 
     let mut summaries = Vec::new();
-    let mut pending: Vec<(String, SourceState, Vec<PathBuf>)> = Vec::new();
+    let mut pending: Vec<lake::Pending> = Vec::new();
     let mut assets_fp = String::new();
     let mut asset_frames: Vec<DataFrame> = Vec::new();
     let mut assets: Option<chain::Assets> = None;
@@ -268,7 +268,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
                 counts: counts.clone(),
                 files: infos.clone(),
             };
-            pending.push((spec.name.clone(), st, written));
+            pending.push(lake::Pending { name: spec.name.clone(), state: st, written });
             (counts, "loaded", 0)
         };
         let summary = SourceSummary {
@@ -286,38 +286,13 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
         summaries.push(summary);
     }
 
-    // Every source loaded: publish.
+    // Every source loaded: publish (see `lake::publish_run`: one rename commits the whole run).
     let configured: BTreeSet<&str> = settings.sources.iter().map(|s| s.name.as_str()).collect();
-    for (name, st, written) in pending {
-        let mut changed = 0;
-        for rel in &written {
-            if lake::publish(&staging_dir.join(rel), &lake.root.join(rel))? {
-                changed += 1;
-            }
+    let (changed, removed) = lake::publish_run(&lake, &mut state, pending, &configured, &staging_dir, &run_id)?;
+    for s in summaries.iter_mut() {
+        if let Some(n) = changed.get(&s.name) {
+            s.files_changed = *n;
         }
-        if let Some(old) = state.sources.get(&name) {
-            let keep: BTreeSet<&String> = st.outputs.iter().collect();
-            for o in old.outputs.iter().filter(|o| !keep.contains(o)) {
-                lake::remove_with_empty_parents(&lake.root, &lake.root.join(o));
-                changed += 1;
-            }
-        }
-        if let Some(s) = summaries.iter_mut().find(|s| s.name == name) {
-            s.files_changed = changed;
-        }
-        state.sources.insert(name, st);
-    }
-    let removed: Vec<String> = state.sources.keys().filter(|k| !configured.contains(k.as_str())).cloned().collect();
-    for name in &removed {
-        if let Some(old) = state.sources.remove(name) {
-            for o in old.outputs {
-                lake::remove_with_empty_parents(&lake.root, &lake.root.join(o));
-            }
-        }
-    }
-    let state_json = serde_json::to_vec_pretty(&state).map_err(|e| Error::Internal(e.to_string()))?;
-    if std::fs::read(lake.state_path()).ok().as_deref() != Some(state_json.as_slice()) {
-        lake::atomic_write(&lake.state_path(), &state_json)?;
     }
 
     let report = lake.runs_dir().join(format!("{run_id}.json"));

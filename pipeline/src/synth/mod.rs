@@ -115,27 +115,30 @@ impl Role {
     }
 }
 
-fn check_out_dir(opts: &SynthOptions) -> Result<()> {
+/// Make `out` the generator's folder: a new or empty folder is claimed (with ifr's marker); a
+/// folder ifr generated before is replaced only with `force`; any other folder is refused, with or
+/// without `force` (ifr never deletes a file it did not write).
+fn check_out_dir(opts: &SynthOptions, config_dir: Option<&std::path::Path>) -> Result<()> {
     let out = &opts.out;
-    if out.exists() {
-        if !out.is_dir() {
-            return Err(Error::Config(format!("--out `{}` is a file; name a folder", out.display())));
-        }
-        let non_empty = std::fs::read_dir(out).map_err(|e| Error::io("listing", out, e))?.next().is_some();
-        if non_empty && !opts.force {
-            return Err(Error::Config(format!(
-                "--out `{}` exists and is not empty; choose an empty folder or pass --force to replace it",
-                out.display()
-            )));
-        }
+    let ours = crate::owned::is_owned(out, crate::owned::Use::Sample) || out.join(SAMPLE_MARKER).is_file();
+    let non_empty = out.is_dir() && std::fs::read_dir(out).map_err(|e| Error::io("listing", out, e))?.next().is_some();
+    if non_empty && ours && !opts.force {
+        return Err(Error::Config(format!(
+            "--out `{}` holds a dataset ifr generated; pass --force to replace it, or choose a new folder",
+            out.display()
+        )));
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::io("creating the output folder (is it writable?)", out, e))?;
+    crate::owned::claim(out, crate::owned::Use::Sample, config_dir)?;
     let probe = out.join(".ifr-write-probe");
     std::fs::write(&probe, b"").map_err(|e| Error::io("writing into the output folder (is it writable?)", &probe, e))?;
     let _ = std::fs::remove_file(probe);
     if opts.force {
+        // Only reached for a folder that is ifr's (claim refused any other non-empty folder).
         for entry in std::fs::read_dir(out).map_err(|e| Error::io("listing", out, e))? {
             let p = entry.map_err(|e| Error::io("listing", out, e))?.path();
+            if p.file_name().is_some_and(|n| n == crate::owned::MARKER) {
+                continue;
+            }
             let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
             r.map_err(|e| Error::io("removing (for --force)", &p, e))?;
         }
@@ -145,6 +148,11 @@ fn check_out_dir(opts: &SynthOptions) -> Result<()> {
 
 /// Generate a synthetic dataset into `opts.out`.
 pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
+    run_in(opts, None)
+}
+
+/// [`run`] for the sample of a config in `config_dir` (that folder itself is never the output).
+pub fn run_in(opts: &SynthOptions, config_dir: Option<&std::path::Path>) -> Result<SynthSummary> {
     if opts.from > opts.to {
         return Err(Error::Config(format!("--from {} is after --to {}; give a date range in order", opts.from, opts.to)));
     }
@@ -164,7 +172,7 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
             need
         )));
     }
-    check_out_dir(opts)?;
+    check_out_dir(opts, config_dir)?;
     // Write into a staging folder and rename at the end: a failed run leaves nothing half-written.
     let final_out = opts.out.clone();
     let staging = final_out.join(".partial");
