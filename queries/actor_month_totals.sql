@@ -1,8 +1,8 @@
 -- actor_month_totals: what each actor stole, received and sent, per month (the monthly series).
 -- Grain: one row per actor x year x month x metric (stolen | inflow | outflow).
--- Units: value_micro_usd = sum of value_usd in integer micro-dollars (exact, whatever the order
---   of summation; the report shows it in USD to the cent); transfers = transfers counted, priced or
---   not; unpriced_transfers = those without a price (not in the value).
+-- Units: value_micro_usd = sum of value_usd in 128-bit integer micro-dollars (exact, whatever the
+--   order of summation; the report shows it in USD to the cent); transfers = transfers counted,
+--   priced or not; unpriced_transfers = those not in the value (no price, or implausible).
 -- "In A" = attributed to actor A or to one of its descendants (actor_ancestors: Lazarus Group
 -- counts in DPRK). Filters: inflow = receiver in A, sender not; outflow = sender in A, receiver not;
 -- a transfer between two addresses of A is internal and in neither. stolen = theft transfers of
@@ -22,7 +22,7 @@ WITH inflow AS (
   WHERE y.actor IS NULL
 ), stolen AS (
   SELECT x.ancestor AS actor, s.year, s.month,
-         CAST(ROUND(s.value_usd * 1000000) AS BIGINT) AS value_micro_usd,
+         CAST(ROUND(s.value_usd * 1000000) AS HUGEINT) AS value_micro_usd,
          CAST(1 AS BIGINT) AS transfers,
          CAST(CASE WHEN s.value_usd IS NULL THEN 1 ELSE 0 END AS BIGINT) AS unpriced_transfers
   FROM theft_transfers s

@@ -1,9 +1,9 @@
 -- incident_values: each ledger incident's on-chain theft value beside its reported USD.
 -- Grain: one row per incident x asset (assets with no theft transfer found give no row).
--- Units: value_micro_usd in integer micro-dollars at the transfer day's close; transfers and
+-- Units: value_micro_usd in 128-bit integer micro-dollars at the transfer day's close; transfers and
 --   unpriced_transfers as in actor_year_totals.
 SELECT incident, asset, year,
-       SUM(CAST(ROUND(value_usd * 1000000) AS BIGINT)) AS value_micro_usd,
+       SUM(CAST(ROUND(value_usd * 1000000) AS HUGEINT)) AS value_micro_usd,
        COUNT(*) AS transfers,
        SUM(CASE WHEN value_usd IS NULL THEN 1 ELSE 0 END) AS unpriced_transfers
 FROM theft_transfers

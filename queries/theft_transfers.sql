@@ -3,7 +3,8 @@
 -- An incident's listed tx hashes when it has them (incident_tx); otherwise the transfers from its
 -- victim addresses to its attacker addresses from its date to date + the incident window
 -- (incident_parties). Units: value_usd at the close of the transfer's day, or of the incident's
--- ledger date when report_options.stolen_price_day is 'disclosure-day' (NULL without a close).
+-- ledger date when report_options.stolen_price_day is 'disclosure-day' (NULL without a close, and
+-- NULL above report_options.max_transfer_usd, as in attributed_transfers).
 -- theft_candidates = attributed_transfers restricted to rows whose tx_hash is in incident_tx or whose
 -- sender is an incident_parties victim (ifr pushes those keys into the Parquet scan; another engine
 -- may register attributed_transfers itself under that name: the joins below select the same rows).
@@ -18,7 +19,9 @@ WITH matched AS (
   WHERE t.day >= k.day_from AND t.day <= k.day_to
 )
 SELECT m.incident, m.actor, m.year, m.month, m.day, m.tx_hash, m.asset,
-       CASE WHEN o.stolen_price_day = 'disclosure-day' THEN m.amount * p.close_usd ELSE m.value_usd END AS value_usd
+       CASE WHEN o.stolen_price_day <> 'disclosure-day' THEN m.value_usd
+            WHEN m.amount * p.close_usd > o.max_transfer_usd THEN NULL
+            ELSE m.amount * p.close_usd END AS value_usd
 FROM matched m
 CROSS JOIN report_options o
 LEFT JOIN price_days p ON p.asset = m.price_asset AND p.day = m.disclosure_day

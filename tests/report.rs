@@ -90,11 +90,17 @@ fn a_failed_run_leaves_the_previous_report_as_it_was() {
     let out = tmp.path().join("out");
     ifr_pipeline::report(&s, Some(&out), &[]).unwrap();
     let before = snapshot(&out);
-    // Make the run fail halfway: its staging folder cannot be created (a file is in the way).
-    std::fs::write(out.join(format!(".partial-{}", std::process::id())), "in the way").unwrap();
-    assert!(ifr_pipeline::report(&s, Some(&out), &[]).is_err());
-    let after: Vec<_> = snapshot(&out).into_iter().filter(|f| !f.0.file_name().unwrap().to_string_lossy().starts_with(".partial")).collect();
-    assert_eq!(after, before);
+    // Make the run fail halfway through rendering (a failure point armed for this test).
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ifr"))
+        .args(["report", "--out"])
+        .arg(&out)
+        .env("IFR_FAILPOINT", "report-render:2:error")
+        .current_dir(s.config_path.parent().unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("failpoint report-render"), "{}", stderr(&o));
+    assert_eq!(snapshot(&out), before);
 }
 
 #[test]

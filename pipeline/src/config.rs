@@ -190,6 +190,10 @@ struct RawReport {
     /// The day whose close values stolen funds: `transfer-day` (default) or `disclosure-day` (the
     /// incident's date in the ledger).
     stolen_price_day: Option<String>,
+    /// A transfer valued above this many USD is implausible (a spam token's absurd price, a price
+    /// typo): kept out of every total and listed in the price coverage. Default 10,000,000,000
+    /// ($10bn: far above the largest single theft transfer on record).
+    max_transfer_usd: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -270,6 +274,8 @@ pub struct ReportSettings {
     pub incident_window_days: i32,
     /// `transfer-day` or `disclosure-day`.
     pub stolen_price_day: String,
+    /// USD above which one transfer's value is implausible (kept out of the totals, listed).
+    pub max_transfer_usd: f64,
 }
 
 impl Settings {
@@ -376,6 +382,7 @@ impl Settings {
             price_sources: None,
             incident_window_days: None,
             stolen_price_day: None,
+            max_transfer_usd: None,
         });
         let at = format!("`{}`: [report]", path.display());
         let sanctions = match r.sanctions.as_deref().unwrap_or("point-in-time") {
@@ -391,6 +398,10 @@ impl Settings {
                 return Err(Error::Config(format!("{at}: stolen-price-day = `{other}`; expected transfer-day or disclosure-day")));
             }
         };
+        let max_transfer_usd = r.max_transfer_usd.unwrap_or(DEFAULT_MAX_TRANSFER_USD);
+        if !(max_transfer_usd.is_finite() && max_transfer_usd > 0.0 && max_transfer_usd <= 1e15) {
+            return Err(Error::Config(format!("{at}: max-transfer-usd = {max_transfer_usd}; expected a number of USD above 0 and at most 1e15")));
+        }
         let high_confidence = r.high_confidence.unwrap_or(60);
         if !(0..=100).contains(&high_confidence) {
             return Err(Error::Config(format!("{at}: high-confidence = {high_confidence}; expected 0-100")));
@@ -415,10 +426,28 @@ impl Settings {
             price_sources,
             incident_window_days: r.incident_window_days.unwrap_or(3).max(0),
             stolen_price_day,
+            max_transfer_usd,
         };
+        let mut owned = vec![(crate::owned::Use::Lake, lake_dir.as_path()), (crate::owned::Use::Report, report.out.as_path())];
+        if let Some(s) = &sample {
+            owned.push((crate::owned::Use::Sample, s.out.as_path()));
+        }
+        for (what, dir) in &owned {
+            crate::owned::refuse_forbidden(dir, *what, Some(&base_dir)).map_err(|e| match e {
+                Error::Config(m) => Error::Config(format!("`{}`: {m}", path.display())),
+                other => other,
+            })?;
+        }
+        crate::owned::check_disjoint(&owned).map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("`{}`: {m}", path.display())),
+            other => other,
+        })?;
         Ok(Settings { config_path: abs, base_dir, lake_dir, sources, sample, report })
     }
 }
+
+/// Default of `[report] max-transfer-usd`: $10bn for one transfer.
+pub const DEFAULT_MAX_TRANSFER_USD: f64 = 10_000_000_000.0;
 
 /// Resolve `.` and `..` lexically (no file-system access: the path may be a glob).
 pub fn normalize(p: &Path) -> PathBuf {

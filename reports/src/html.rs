@@ -26,7 +26,12 @@ pub fn inline(s: &str) -> String {
     let (mut code, mut bold) = (false, false);
     let mut chars = e.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '`' {
+        if c == '\\' && chars.peek().is_some_and(|n| n.is_ascii_punctuation()) {
+            // A Markdown backslash escape: the next character is literal text.
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else if c == '`' {
             out.push_str(if code { "</code>" } else { "<code>" });
             code = !code;
         } else if c == '*' && chars.peek() == Some(&'*') && !code {

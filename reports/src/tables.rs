@@ -15,6 +15,10 @@ impl Table {
         Table { columns: columns.iter().map(|c| c.to_string()).collect(), numeric: numeric.to_vec(), rows: Vec::new() }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
     pub fn push(&mut self, row: Vec<String>) {
         self.rows.push(row);
     }
@@ -32,9 +36,9 @@ impl Table {
         out
     }
 
-    /// GitHub-flavoured Markdown; `|`, `\`, `<` and `>` in cells are escaped.
+    /// GitHub-flavoured Markdown; every cell goes through [`markdown_escape`].
     pub fn to_markdown(&self) -> String {
-        let esc = |s: &str| s.replace('\\', "\\\\").replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;").replace('\n', " ");
+        let esc = markdown_escape;
         let mut out = format!("| {} |\n", self.columns.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | "));
         let rule: Vec<&str> = self.numeric.iter().map(|n| if *n { "---:" } else { "---" }).collect();
         out.push_str(&format!("| {} |\n", rule.join(" | ")));
@@ -79,14 +83,41 @@ pub fn latex_escape(s: &str) -> String {
 }
 
 /// USD to the cent from integer micro-dollars, rounded half away from zero, no float involved.
-pub fn usd_from_micro(micro: i64) -> String {
+pub fn usd_from_micro(micro: i128) -> String {
     let neg = micro < 0;
     let cents = (micro.unsigned_abs() + 5_000) / 10_000;
     format!("{}{}.{:02}", if neg { "-" } else { "" }, cents / 100, cents % 100)
 }
 
+/// Untrusted text as literal Markdown text: every character that could start a link, an image,
+/// emphasis, code, HTML, an entity or a table cell is backslash-escaped (CommonMark allows it for
+/// any ASCII punctuation); `_` only at a word's edge (inside a word it is never emphasis, and ids
+/// like `lazarus_group` stay readable); line breaks become spaces.
+pub fn markdown_escape(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '!' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '_' => {
+                let word = |j: Option<usize>| j.and_then(|j| chars.get(j)).is_some_and(|c| c.is_alphanumeric());
+                if !(word(i.checked_sub(1)) && word(Some(i + 1))) {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A USD amount for prose: $1.23bn, $624.0M, $41.3M, $9,999.
-pub fn usd_short(micro: i64) -> String {
+pub fn usd_short(micro: i128) -> String {
     let usd = micro as f64 / 1e6;
     let a = usd.abs();
     if a >= 1e9 {
@@ -100,6 +131,17 @@ pub fn usd_short(micro: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn untrusted_text_stays_text_in_markdown() {
+        assert_eq!(markdown_escape("[click](javascript:alert(1))"), "\\[click\\](javascript:alert(1))");
+        assert_eq!(markdown_escape("![x](http://e/x.png)"), "\\!\\[x\\](http://e/x.png)");
+        assert_eq!(markdown_escape("<img src=x onerror=alert(1)>"), "\\<img src=x onerror=alert(1)\\>");
+        assert_eq!(markdown_escape("**bold** `code` a|b ~~s~~ &amp; # h"), "\\*\\*bold\\*\\* \\`code\\` a\\|b \\~\\~s\\~\\~ \\&amp; \\# h");
+        assert_eq!(markdown_escape("lazarus_group _em_ a\nb"), "lazarus_group \\_em\\_ a b");
+        assert_eq!(markdown_escape("back\\slash"), "back\\\\slash");
+    }
+
     use super::*;
 
     #[test]
@@ -109,7 +151,7 @@ mod tests {
         t.push(vec!["comma, \"quoted\"".into(), "2.50".into()]);
         assert_eq!(t.to_csv(), "label,value_usd\n<script>a|b</script> & 50% _x_,1.00\n\"comma, \"\"quoted\"\"\",2.50\n");
         let md = t.to_markdown();
-        assert!(md.contains("&lt;script&gt;a\\|b&lt;/script&gt;") && md.contains("| --- | ---: |"), "{md}");
+        assert!(md.contains("| \\<script\\>a\\|b\\</script\\> \\& 50% \\_x\\_ | 1.00 |") && md.contains("| --- | ---: |"), "{md}");
         let tex = t.to_latex();
         assert!(tex.contains("\\textless{}script\\textgreater{}a|b") && tex.contains("\\& 50\\% \\_x\\_"), "{tex}");
         assert!(tex.starts_with("\\begin{tabular}{lr}\n\\toprule\n"));

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use ifr_reports::tables::{Table, usd_from_micro, usd_short};
+use ifr_reports::tables::{Table, markdown_escape, usd_from_micro, usd_short};
 use polars::prelude::*;
 use polars::sql::SQLContext;
 use serde::Serialize;
@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::lake::Lake;
 
 /// The queries, in the order they are registered (views first).
-pub const QUERIES: [(&str, &str); 8] = [
+pub const QUERIES: [(&str, &str); 9] = [
     ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
     ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
     ("actor_flows", include_str!("../../../queries/actor_flows.sql")),
@@ -27,6 +27,7 @@ pub const QUERIES: [(&str, &str); 8] = [
     ("actor_destinations", include_str!("../../../queries/actor_destinations.sql")),
     ("incident_values", include_str!("../../../queries/incident_values.sql")),
     ("top_counterparties", include_str!("../../../queries/top_counterparties.sql")),
+    ("implausible_transfers", include_str!("../../../queries/implausible_transfers.sql")),
 ];
 
 fn query(name: &str) -> &'static str {
@@ -51,12 +52,12 @@ pub struct ReportSummary {
 }
 
 /// actor, year, metric -> (micro-USD, transfers, unpriced transfers)
-pub type Totals = BTreeMap<(String, i32, String), (i64, i64, i64)>;
+pub type Totals = BTreeMap<(String, i32, String), (i128, i64, i64)>;
 /// A receiver of an actor's outflows: (address, its actor, category, micro-USD, transfers).
-pub type Counterparty = (String, String, String, i64, i64);
+pub type Counterparty = (String, String, String, i128, i64);
 
 /// actor, year, month, metric -> (micro-USD, transfers, unpriced transfers)
-pub type Monthly = BTreeMap<(String, i32, i32, String), (i64, i64, i64)>;
+pub type Monthly = BTreeMap<(String, i32, i32, String), (i128, i64, i64)>;
 
 /// The numbers the report is built from, for all years.
 #[derive(Default)]
@@ -67,11 +68,13 @@ pub struct Results {
     /// Lower bound: labels at or above the high-confidence threshold only.
     pub totals_high: Totals,
     /// actor, year, category -> (micro-USD, transfers)
-    pub destinations: BTreeMap<(String, i32, String), (i64, i64)>,
+    pub destinations: BTreeMap<(String, i32, String), (i128, i64)>,
     /// incident, asset, year -> (micro-USD, transfers, unpriced)
     pub incident_values: IncidentValues,
-    /// year -> (transfers, priced transfers)
-    pub coverage: BTreeMap<i32, (i64, i64)>,
+    /// year -> (transfers, priced transfers, transfers whose value was implausible)
+    pub coverage: BTreeMap<i32, (i64, i64, i64)>,
+    /// The transfers valued above the ceiling (kept out of every total), for the coverage section.
+    pub implausible: DataFrame,
     /// (actor, year) -> the top receivers: (address, actor, category, micro-USD, transfers), largest first
     pub counterparties: BTreeMap<(String, i32), Vec<Counterparty>>,
     /// address -> the text of its best label (for display)
@@ -92,7 +95,13 @@ struct Inputs {
 impl Inputs {
     fn build(lake: &Lake, settings: &Settings) -> Result<Inputs> {
         let (incident_tx, incident_parties) = incident_keys(lake, settings.report.incident_window_days)?;
-        let options = DataFrame::new(1, vec![Column::new("stolen_price_day".into(), [settings.report.stolen_price_day.as_str()])])
+        let options = DataFrame::new(
+            1,
+            vec![
+                Column::new("stolen_price_day".into(), [settings.report.stolen_price_day.as_str()]),
+                Column::new("max_transfer_usd".into(), [settings.report.max_transfer_usd]),
+            ],
+        )
             .map_err(|e| Error::polars("report_options", e))?;
         Ok(Inputs {
             asset_series: asset_series(lake)?,
@@ -168,6 +177,12 @@ pub(crate) fn col_str(df: &DataFrame, c: &str) -> Result<Vec<String>> {
     Ok(s.str().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or("").to_string()).collect())
 }
 
+/// A micro-dollar column (128-bit: sums cannot overflow); NULL reads as 0, as for every sum here.
+pub(crate) fn col_i128(df: &DataFrame, c: &str) -> Result<Vec<i128>> {
+    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int128).map_err(|e| Error::polars(c, e))?;
+    Ok(s.i128().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or(0)).collect())
+}
+
 pub(crate) fn col_i64(df: &DataFrame, c: &str) -> Result<Vec<i64>> {
     let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int64).map_err(|e| Error::polars(c, e))?;
     Ok(s.i64().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or(0)).collect())
@@ -175,7 +190,7 @@ pub(crate) fn col_i64(df: &DataFrame, c: &str) -> Result<Vec<i64>> {
 
 fn totals_of(df: &DataFrame) -> Result<Totals> {
     let (a, y, m) = (col_str(df, "actor")?, col_i64(df, "year")?, col_str(df, "metric")?);
-    let (v, n, u) = (col_i64(df, "value_micro_usd")?, col_i64(df, "transfers")?, col_i64(df, "unpriced_transfers")?);
+    let (v, n, u) = (col_i128(df, "value_micro_usd")?, col_i64(df, "transfers")?, col_i64(df, "unpriced_transfers")?);
     Ok((0..df.height()).map(|i| ((a[i].clone(), y[i] as i32, m[i].clone()), (v[i], n[i], u[i]))).collect())
 }
 
@@ -213,7 +228,7 @@ fn months_and_years(ctx: &mut SQLContext, flows: LazyFrame) -> Result<(DataFrame
 
 /// The years to report: those asked for (else the config's, else every year with data), each
 /// checked to have transfers.
-fn wanted_years(settings: &Settings, years: &[i32], coverage: &BTreeMap<i32, (i64, i64)>) -> Result<Vec<i32>> {
+fn wanted_years(settings: &Settings, years: &[i32], coverage: &BTreeMap<i32, (i64, i64, i64)>) -> Result<Vec<i32>> {
     let wanted: Vec<i32> = if !years.is_empty() {
         years.to_vec()
     } else if !settings.report.years.is_empty() {
@@ -254,27 +269,33 @@ fn compute(settings: &Settings, years: &[i32]) -> Result<(Results, Attribution, 
     let mut ctx = ctx_for(&lake, &all, &high, &inputs)?;
     let (m, totals, totals_high) = month_and_year_totals(&mut ctx)?;
     let (a, y, mo, me) = (col_str(&m, "actor")?, col_i64(&m, "year")?, col_i64(&m, "month")?, col_str(&m, "metric")?);
-    let (v, n, u) = (col_i64(&m, "value_micro_usd")?, col_i64(&m, "transfers")?, col_i64(&m, "unpriced_transfers")?);
+    let (v, n, u) = (col_i128(&m, "value_micro_usd")?, col_i64(&m, "transfers")?, col_i64(&m, "unpriced_transfers")?);
     let monthly = (0..m.height()).map(|i| ((a[i].clone(), y[i] as i32, mo[i] as i32, me[i].clone()), (v[i], n[i], u[i]))).collect();
     let d = run_query(&mut ctx, "actor_destinations")?;
-    let (a, y, c, v, n) = (col_str(&d, "actor")?, col_i64(&d, "year")?, col_str(&d, "category")?, col_i64(&d, "value_micro_usd")?, col_i64(&d, "transfers")?);
+    let (a, y, c, v, n) = (col_str(&d, "actor")?, col_i64(&d, "year")?, col_str(&d, "category")?, col_i128(&d, "value_micro_usd")?, col_i64(&d, "transfers")?);
     let destinations = (0..d.height()).map(|i| ((a[i].clone(), y[i] as i32, c[i].clone()), (v[i], n[i]))).collect();
     let iv = run_query(&mut ctx, "incident_values")?;
     let (inc, asset, y, v, n, u) = (
         col_str(&iv, "incident")?,
         col_str(&iv, "asset")?,
         col_i64(&iv, "year")?,
-        col_i64(&iv, "value_micro_usd")?,
+        col_i128(&iv, "value_micro_usd")?,
         col_i64(&iv, "transfers")?,
         col_i64(&iv, "unpriced_transfers")?,
     );
     let incident_values: IncidentValues = (0..iv.height()).map(|i| ((inc[i].clone(), asset[i].clone(), y[i] as i32), (v[i], n[i], u[i]))).collect();
     let cov = ctx
-        .execute("SELECT year, SUM(transfers) AS n, SUM(transfers - unpriced_transfers) AS priced FROM actor_flows GROUP BY year ORDER BY year")
+        .execute("SELECT year, SUM(transfers) AS n, SUM(transfers - unpriced_transfers) AS priced, SUM(implausible_transfers) AS implausible FROM actor_flows GROUP BY year ORDER BY year")
         .and_then(collect)
         .map_err(|e| Error::Internal(format!("price coverage: {e}")))?;
-    let (y, n, p) = (col_i64(&cov, "year")?, col_i64(&cov, "n")?, col_i64(&cov, "priced")?);
-    let coverage = (0..cov.height()).map(|i| (y[i] as i32, (n[i], p[i]))).collect();
+    let (y, n, p, f) = (col_i64(&cov, "year")?, col_i64(&cov, "n")?, col_i64(&cov, "priced")?, col_i64(&cov, "implausible")?);
+    let coverage: BTreeMap<i32, (i64, i64, i64)> = (0..cov.height()).map(|i| (y[i] as i32, (n[i], p[i], f[i]))).collect();
+    // The flagged transfers themselves: a second scan, only when there are any.
+    let implausible = if coverage.values().any(|c| c.2 > 0) {
+        run_query(&mut ctx, "implausible_transfers")?
+    } else {
+        ctx.execute(query("implausible_transfers")).and_then(|lf| lf.limit(0).collect()).map_err(|e| Error::Internal(format!("query implausible_transfers: {e}")))?
+    };
     let wanted = wanted_years(settings, years, &coverage)?;
     let (rest, traced) = std::thread::scope(|scope| {
         let tracer = scope.spawn(|| trace_incidents(settings, &lake, &incident_values, &wanted));
@@ -283,7 +304,7 @@ fn compute(settings: &Settings, years: &[i32]) -> Result<(Results, Attribution, 
         (rest, traced)
     });
     let (Rest { counterparties, label_text, label_sources }, traced) = (rest?, traced?);
-    let res = Results { totals, monthly, totals_high, destinations, incident_values, coverage, counterparties, label_text, label_sources };
+    let res = Results { totals, monthly, totals_high, destinations, incident_values, coverage, implausible, counterparties, label_text, label_sources };
     Ok((res, all, wanted, traced))
 }
 
@@ -303,7 +324,7 @@ fn rest_of_compute(lake: &Lake, ctx: &mut SQLContext) -> Result<Rest> {
         col_str(&tc, "counterparty")?,
         col_str(&tc, "counterparty_actor")?,
         col_str(&tc, "category")?,
-        col_i64(&tc, "value_micro_usd")?,
+        col_i128(&tc, "value_micro_usd")?,
         col_i64(&tc, "transfers")?,
     );
     let mut counterparties: BTreeMap<(String, i32), Vec<Counterparty>> = BTreeMap::new();
@@ -470,7 +491,7 @@ fn explain(found: i64, unpriced: i64, diff: &str, price_day: &str) -> String {
     if why.is_empty() { "on-chain value equals the reported figure".into() } else { why.join("; ") }
 }
 
-fn value_cell(micro: i64, transfers: i64, unpriced: i64) -> String {
+fn value_cell(micro: i128, transfers: i64, unpriced: i64) -> String {
     // Nothing priced: the value is unknown, not zero.
     if transfers > 0 && transfers == unpriced { String::new() } else { usd_from_micro(micro) }
 }
@@ -484,10 +505,25 @@ struct Figure {
     inputs: Vec<String>,
 }
 
+/// Check that `out` can be the report's folder (new, empty, or already ifr's report folder; never
+/// the lake's or the sample's) before any work is done: a refused folder costs nothing and changes
+/// nothing.
+pub fn check_folder(settings: &Settings, out: &Path) -> Result<()> {
+    let mut owned = vec![(crate::owned::Use::Lake, settings.lake_dir.as_path()), (crate::owned::Use::Report, out)];
+    if let Some(s) = &settings.sample {
+        owned.push((crate::owned::Use::Sample, s.out.as_path()));
+    }
+    crate::owned::check_disjoint(&owned)?;
+    crate::owned::check(out, crate::owned::Use::Report, Some(&settings.base_dir)).map(|_| ())
+}
+
 /// Render and publish the report for the configured (or all) years.
 pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> Result<ReportSummary> {
     let out = out_override.map(Path::to_path_buf).unwrap_or_else(|| settings.report.out.clone());
+    check_folder(settings, &out)?;
     let (res, att, wanted, traced) = compute(settings, years)?;
+    crate::owned::claim(&out, crate::owned::Use::Report, Some(&settings.base_dir))?;
+    let _lock = crate::lake::WriteLock::acquire(&out.join(".ifr-lock"), &format!("the report folder `{}`", out.display()), "ifr report")?;
     let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let (aa, an) = (col_str(&att.actor_ancestors, "actor")?, col_str(&att.actor_ancestors, "ancestor")?);
     for i in 0..aa.len() {
@@ -496,12 +532,20 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> R
         }
     }
     let lake = Lake::new(&settings.lake_dir);
-    std::fs::create_dir_all(&out).map_err(|e| Error::io("creating the report folder (is it writable?)", &out, e))?;
-    let staging = out.join(format!(".partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
+    // What a killed run left: its half-built folder and the previous years it had moved aside.
+    for entry in std::fs::read_dir(&out).map_err(|e| Error::io("listing", &out, e))?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with(".partial-") || name.starts_with(".old-") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let staging = out.join(format!(".partial-{}", crate::lake::new_run_id()));
     let result = (|| -> Result<usize> {
         let mut files = 0;
         for &year in &wanted {
+            if crate::failpoint::fails("report-render") {
+                return Err(Error::Internal("failpoint report-render (a test of a failed run)".into()));
+            }
             files += render_year(settings, &lake, &res, &parents, &traced, year, &staging.join(year.to_string()))?;
         }
         Ok(files)
@@ -513,16 +557,12 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> R
             return Err(e);
         }
     };
-    // Publish: each year's folder replaces the previous one by renames.
+    // Publish: each year's folder is swapped with the previous one in one atomic rename.
     for &year in &wanted {
-        let target = out.join(year.to_string());
-        let old = out.join(format!(".old-{year}-{}", std::process::id()));
-        if target.exists() {
-            std::fs::rename(&target, &old).map_err(|e| Error::io("moving the previous report aside", &target, e))?;
-        }
-        std::fs::rename(staging.join(year.to_string()), &target).map_err(|e| Error::io("publishing", &target, e))?;
-        let _ = std::fs::remove_dir_all(&old);
+        crate::failpoint::hit("report-publish");
+        crate::lake::swap_into_place(&staging.join(year.to_string()), &out.join(year.to_string()))?;
     }
+    crate::failpoint::hit("report-publish");
     let _ = std::fs::remove_dir_all(&staging);
     Ok(ReportSummary { out: out.display().to_string(), years: wanted, files })
 }
@@ -624,7 +664,7 @@ fn render_year(
         &[false, false, false, false, true, true, true, true, true, false],
     );
     for i in order {
-        let (mut v, mut n, mut u) = (0i64, 0i64, 0i64);
+        let (mut v, mut n, mut u) = (0i128, 0i64, 0i64);
         for ((id, _, _), (vv, nn, uu)) in &res.incident_values {
             if *id == ids[i] {
                 v += vv;
@@ -632,7 +672,7 @@ fn render_year(
                 u += uu;
             }
         }
-        let rep = reported[i].map(|r| (r * 1e6).round() as i64);
+        let rep = reported[i].map(|r| (r * 1e6).round() as i128);
         let onchain = if n == 0 { String::new() } else { value_cell(v, n, u) };
         let diff = match (rep, n) {
             (Some(r), n) if n > 0 && n > u => usd_from_micro(v - r),
@@ -667,11 +707,33 @@ fn render_year(
     }
     files += write_table(dir, "incidents", &incidents)?;
 
-    let (n, priced) = res.coverage.get(&year).copied().unwrap_or((0, 0));
-    let mut coverage = Table::new(&["year", "transfers", "priced_transfers", "unpriced_transfers", "priced_share"], &[true, true, true, true, true]);
+    let (n, priced, flagged) = res.coverage.get(&year).copied().unwrap_or((0, 0, 0));
+    let mut coverage = Table::new(
+        &["year", "transfers", "priced_transfers", "unpriced_transfers", "implausible_transfers", "priced_share"],
+        &[true, true, true, true, true, true],
+    );
     let share = if n > 0 { format!("{:.4}", priced as f64 / n as f64) } else { String::new() };
-    coverage.push(vec![year.to_string(), n.to_string(), priced.to_string(), (n - priced).to_string(), share.clone()]);
+    coverage.push(vec![year.to_string(), n.to_string(), priced.to_string(), (n - priced - flagged).to_string(), flagged.to_string(), share.clone()]);
     files += write_table(dir, "price_coverage", &coverage)?;
+    let mut flagged_table = Table::new(
+        &["year", "source_file", "block_number", "tx_hash", "log_index", "trace_address", "asset", "amount", "value_usd"],
+        &[true, false, true, false, true, false, false, true, true],
+    );
+    let imp = &res.implausible;
+    let (fy, ff, fb, fh, fl, ft, fa) = (
+        col_i64(imp, "year")?,
+        col_str(imp, "source_file")?,
+        col_i64(imp, "block_number")?,
+        col_str(imp, "tx_hash")?,
+        col_str(imp, "log_index")?,
+        col_str(imp, "trace_address")?,
+        col_str(imp, "asset")?,
+    );
+    let (fam, fv) = (col_str(imp, "amount")?, col_str(imp, "raw_usd")?);
+    for i in (0..imp.height()).filter(|&i| fy[i] == year as i64) {
+        flagged_table.push(vec![fy[i].to_string(), ff[i].clone(), fb[i].to_string(), fh[i].clone(), fl[i].clone(), ft[i].clone(), fa[i].clone(), fam[i].clone(), fv[i].clone()]);
+    }
+    files += write_table(dir, "implausible_transfers", &flagged_table)?;
     figures.push(Figure {
         id: format!("price_coverage.{year}"),
         value: Some(share),
@@ -681,7 +743,7 @@ fn render_year(
     });
 
     write(dir, "manifest.json", &manifest(settings, lake, year, n, priced)?)?;
-    let md = report_md(settings, res, year, &totals, &dest, &incidents, &coverage);
+    let md = report_md(settings, res, year, &totals, &dest, &incidents, &coverage, &flagged_table);
     write(dir, "report.md", &md)?;
     // Tracing: where the year's stolen proceeds went, per method (issue: method sensitivity).
     let (trace_table, trace_chart) = trace_section(settings, res, ancestors, traced, year)?;
@@ -710,11 +772,11 @@ fn render_year(
 
 /// The actors a chart shows: the given ones, else those with a value, biggest first, without an
 /// actor whose ancestor is also shown (Lazarus Group's figures are inside DPRK's).
-fn top_actors(settings: &Settings, ancestors: &BTreeMap<String, Vec<String>>, values: &BTreeMap<String, i64>, n: usize) -> Vec<String> {
+fn top_actors(settings: &Settings, ancestors: &BTreeMap<String, Vec<String>>, values: &BTreeMap<String, i128>, n: usize) -> Vec<String> {
     if !settings.report.actors.is_empty() {
         return settings.report.actors.iter().take(n).cloned().collect();
     }
-    let mut v: Vec<(&String, &i64)> = values.iter().filter(|(_, v)| **v > 0).collect();
+    let mut v: Vec<(&String, &i128)> = values.iter().filter(|(_, v)| **v > 0).collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let shown: Vec<&String> = v.iter().map(|(a, _)| *a).collect();
     v.into_iter()
@@ -735,7 +797,7 @@ struct Traced {
 }
 
 /// incident, asset, year -> (micro-USD, transfers, unpriced), as in [`Results::incident_values`].
-type IncidentValues = BTreeMap<(String, String, i32), (i64, i64, i64)>;
+type IncidentValues = BTreeMap<(String, String, i32), (i128, i64, i64)>;
 
 /// Trace the incidents of every reported year (those with theft transfers on chain) in one pass
 /// over the transfers, each year's incidents as their own group — as if each year were traced alone.
@@ -778,7 +840,8 @@ fn trace_section(
 ) -> Result<(Table, NamedChart)> {
     use super::trace::Method;
     // (actor, method, destination) -> (micro-USD of the priced destinations, destinations, of them without a price)
-    let mut sums: BTreeMap<(String, &'static str, String), (i64, i64, i64)> = BTreeMap::new();
+    let mut sums: BTreeMap<(String, &'static str, String), (i128, i64, i64)> = BTreeMap::new();
+    let ceiling = settings.report.max_transfer_usd;
     for r in &traced.rows {
         let Some((_, _, actor)) = traced.incidents.iter().find(|(y, i, _)| *y == year && *i == r.seed) else { continue };
         let mut chain = vec![actor.clone()];
@@ -787,7 +850,9 @@ fn trace_section(
             let e = sums.entry((a, r.method, r.destination.clone())).or_default();
             e.1 += 1;
             match r.value_usd {
-                Some(v) => e.0 += (v * 1e6).round() as i64,
+                // Above the ceiling (or not a number): implausible, kept out as in the queries.
+                Some(v) if v.is_finite() && v <= ceiling => e.0 += (v * 1e6).round() as i128,
+                Some(_) => e.2 += 1,
                 // No price that day: counted as missing coverage, never as 0 USD.
                 None => e.2 += 1,
             }
@@ -800,7 +865,7 @@ fn trace_section(
             t.push(vec![actor.clone(), year.to_string(), method.to_string(), dest.clone(), value_cell(*v, *n, *unpriced), unpriced.to_string()]);
         }
     }
-    let stolen: BTreeMap<String, i64> = res.totals.iter().filter(|((_, y, m), _)| *y == year && m == "stolen").map(|((a, _, _), (v, _, _))| (a.clone(), *v)).collect();
+    let stolen: BTreeMap<String, i128> = res.totals.iter().filter(|((_, y, m), _)| *y == year && m == "stolen").map(|((a, _, _), (v, _, _))| (a.clone(), *v)).collect();
     let headline = top_actors(settings, ancestors, &stolen, 1).into_iter().next().unwrap_or_else(|| "-".into());
     let mut chart_rows = Vec::new();
     for dest in ["exchange", "mixer", "bridge", "held"] {
@@ -817,7 +882,7 @@ fn trace_section(
 fn charts(settings: &Settings, res: &Results, ancestors: &BTreeMap<String, Vec<String>>, year: i32, incidents: &Table) -> Result<Vec<NamedChart>> {
     use ifr_reports::charts;
     let err = |e: String| Error::Internal(format!("drawing a chart: {e}"));
-    let metric_of = |metric: &str| -> BTreeMap<String, i64> {
+    let metric_of = |metric: &str| -> BTreeMap<String, i128> {
         res.totals.iter().filter(|((_, y, m), _)| *y == year && m == metric).map(|((a, _, _), (v, _, _))| (a.clone(), *v)).collect()
     };
     let (stolen, inflow) = (metric_of("stolen"), metric_of("inflow"));
@@ -898,7 +963,7 @@ fn index_html(year: i32, md: &str, charts: &[NamedChart], tables: &[(&str, &Tabl
 }
 
 fn manifest(settings: &Settings, lake: &Lake, year: i32, n: i64, priced: i64) -> Result<String> {
-    let state = lake.load_state()?;
+    let state = lake.state()?;
     let config = std::fs::read(&settings.config_path).map_err(|e| Error::io("reading", &settings.config_path, e))?;
     let mut tables = BTreeMap::new();
     for t in crate::schema::all() {
@@ -934,7 +999,8 @@ fn manifest(settings: &Settings, lake: &Lake, year: i32, n: i64, priced: i64) ->
     Ok(serde_json::to_string_pretty(&m).map_err(|e| Error::Internal(e.to_string()))? + "\n")
 }
 
-fn report_md(settings: &Settings, res: &Results, year: i32, totals: &Table, dest: &Table, incidents: &Table, coverage: &Table) -> String {
+#[allow(clippy::too_many_arguments)]
+fn report_md(settings: &Settings, res: &Results, year: i32, totals: &Table, dest: &Table, incidents: &Table, coverage: &Table, flagged: &Table) -> String {
     let mut s = format!("# Illicit flows, {year}\n\n## Headline figures\n\n");
     let mut any = false;
     for ((actor, y, metric), (v, n, u)) in &res.totals {
@@ -945,7 +1011,8 @@ fn report_md(settings: &Settings, res: &Results, year: i32, totals: &Table, dest
         let exch = res.destinations.get(&(actor.clone(), year, "exchange".to_string())).map_or(0, |d| d.0);
         let _ = writeln!(
             s,
-            "- {actor} stole {} in {year} (on-chain value of {} theft transfer(s) at the transfer day's close); {} of its direct outflows went to exchanges.",
+            "- {} stole {} in {year} (on-chain value of {} theft transfer(s) at the transfer day's close); {} of its direct outflows went to exchanges.",
+            markdown_escape(actor),
             usd_short(*v),
             n,
             usd_short(exch)
@@ -962,6 +1029,14 @@ fn report_md(settings: &Settings, res: &Results, year: i32, totals: &Table, dest
         incidents.to_markdown(),
         coverage.to_markdown()
     );
+    if !flagged.is_empty() {
+        let _ = write!(
+            s,
+            "\nTransfers valued above {} each are implausible (a spam token's price, a price typo) and kept out of every total above:\n\n{}",
+            usd_short((settings.report.max_transfer_usd * 1e6) as i128),
+            flagged.to_markdown()
+        );
+    }
     s.push_str(&methodology(settings, &res.label_sources));
     s
 }
@@ -974,7 +1049,7 @@ pub fn methodology(settings: &Settings, label_sources: &BTreeMap<(String, String
         .iter()
         .map(|((pack, file), (n, lo, hi))| {
             let conf = if lo == hi { format!("confidence {lo}") } else { format!("confidence {lo}-{hi}") };
-            format!("{pack} ({file}: {n} labels, {conf})")
+            format!("{} ({}: {n} labels, {conf})", markdown_escape(pack), markdown_escape(file))
         })
         .collect();
     let _ = writeln!(s, "- **Label sources.** {}; sanctions lists in the lake (as labels of the SDN party's actor).", if packs.is_empty() { "none".to_string() } else { packs.join("; ") });
@@ -989,8 +1064,9 @@ pub fn methodology(settings: &Settings, label_sources: &BTreeMap<(String, String
     );
     let _ = writeln!(
         s,
-        "- **Valuation.** USD = exact token amount ÷ 10^decimals × the close of the asset's price series on the transfer's UTC day. Price sources in order of preference: {}. A transfer without a price is counted as unpriced and left out of the value — never valued at 0.",
-        if r.price_sources.is_empty() { "none configured".to_string() } else { r.price_sources.join(", ") }
+        "- **Valuation.** USD = exact token amount ÷ 10^decimals × the close of the asset's price series on the transfer's UTC day. Price sources in order of preference: {}. A transfer without a price is counted as unpriced and left out of the value — never valued at 0. A transfer valued above {} (`max-transfer-usd`) is implausible — a spam token's price or a price typo — and is left out of every total, counted in the price coverage and listed with its input file, block and transaction. Sums are exact 128-bit integer micro-dollars.",
+        if r.price_sources.is_empty() { "none configured".to_string() } else { r.price_sources.join(", ") },
+        usd_short((r.max_transfer_usd * 1e6) as i128)
     );
     let _ = writeln!(
         s,
