@@ -9,3 +9,4 @@ mod report;
 mod browser;
 mod trace;
 mod bench;
+mod hostile;
