@@ -2,18 +2,47 @@
 //! addresses are kept as written after their checksum (base58check or bech32/bech32m) is verified.
 
 use sha2::{Digest, Sha256};
+use sha3::Keccak256;
 
 /// Currencies whose addresses are EVM accounts.
 const EVM_CURRENCIES: [&str; 10] = ["ETH", "ETC", "ARB", "BSC", "BNB", "MATIC", "POL", "OP", "AVAX", "BASE"];
 
-/// `0x` + 40 hex digits, lowercased.
+/// `0x` + 40 hex digits, lowercased. A mixed-case address must carry a valid EIP-55 checksum;
+/// all-lowercase and all-uppercase ones carry none.
 pub fn evm(s: &str) -> Result<String, String> {
     let t = s.trim();
-    let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
-    match hex {
-        Some(h) if h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(format!("0x{}", h.to_ascii_lowercase())),
-        _ => Err("expected an EVM address: 0x followed by 40 hex digits".to_string()),
+    let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) else {
+        return Err("expected an EVM address: 0x followed by 40 hex digits".to_string());
+    };
+    let (mut upper, mut lower) = (false, false);
+    for b in h.bytes() {
+        match b {
+            b'0'..=b'9' => {}
+            b'a'..=b'f' => lower = true,
+            b'A'..=b'F' => upper = true,
+            _ => return Err("expected an EVM address: 0x followed by 40 hex digits".to_string()),
+        }
     }
+    if h.len() != 40 {
+        return Err("expected an EVM address: 0x followed by 40 hex digits".to_string());
+    }
+    let mut out = String::with_capacity(42);
+    out.push_str("0x");
+    out.extend(h.bytes().map(|b| b.to_ascii_lowercase() as char));
+    // Hashing only when both cases occur keeps the per-row path of chain exports (all lowercase) cheap.
+    if upper && lower && !eip55_matches(h.as_bytes(), &out.as_bytes()[2..]) {
+        return Err("EIP-55 checksum does not match (a mixed-case address must be checksummed; write it all lowercase to skip the check)".to_string());
+    }
+    Ok(out)
+}
+
+/// EIP-55: hex digit i is uppercase iff nibble i of keccak-256(lowercase hex) is 8 or more.
+fn eip55_matches(written: &[u8], lower: &[u8]) -> bool {
+    let hash = Keccak256::digest(lower);
+    written.iter().enumerate().all(|(i, &c)| {
+        let nibble = if i % 2 == 0 { hash[i / 2] >> 4 } else { hash[i / 2] & 15 };
+        !c.is_ascii_alphabetic() || c.is_ascii_uppercase() == (nibble >= 8)
+    })
 }
 
 /// `0x` + lowercase hex of the bytes (one allocation; this runs for every address and hash a chain
@@ -189,6 +218,36 @@ mod tests {
         assert!(evm("0x098B716B8Aaf21512996dC57EB0615e2383E2f9").is_err());
         assert!(evm("0x098B716B8Aaf21512996dC57EB0615e2383E2fZZ").is_err());
         assert!(evm("098B716B8Aaf21512996dC57EB0615e2383E2f96").is_err());
+    }
+
+    #[test]
+    fn evm_mixed_case_needs_eip55_checksum() {
+        // The EIP-55 specification's own examples: checksummed, all caps and all lower.
+        for a in [
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+            "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+            "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+            "0x52908400098527886E0F7030069857D2E4169EE7",
+            "0x8617E340B3D01FA5F11F306F4090FD50E238070D",
+            "0xde709f2102306220921060314715629080e2fb77",
+            "0x27b1fdb04752bbc536007a920d24acb045561c26",
+        ] {
+            assert_eq!(evm(a), Ok(format!("0x{}", a[2..].to_ascii_lowercase())), "{a}");
+        }
+        assert_eq!(evm("0x5AAEB6053F3E94C9B9A09F33669435E7EF1BEAED").unwrap(), "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+        // One letter's case flipped; one digit changed (the case pattern then belongs to another hash).
+        for bad in [
+            "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",
+            "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d35A",
+            "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6Fb",
+            "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9adb",
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAee",
+        ] {
+            let err = evm(bad).unwrap_err();
+            assert!(err.starts_with("EIP-55 checksum does not match"), "{bad}: {err}");
+        }
     }
 
     #[test]
