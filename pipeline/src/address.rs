@@ -1,6 +1,9 @@
-//! Address normalisation, done once at ingest: EVM addresses become lowercase 0x hex; Bitcoin
-//! addresses are kept as written after their checksum (base58check or bech32/bech32m) is verified.
+//! Address normalisation, done once at ingest: EVM addresses become lowercase 0x hex (a mixed-case
+//! one must carry its EIP-55 checksum); Bitcoin, BNB Beacon Chain and Tron addresses are verified by
+//! their checksums (base58check, bech32/bech32m); bech32 ones are lowercased, base58 ones kept as written.
 
+use bech32::Bech32;
+use bech32::primitives::decode::CheckedHrpstring;
 use sha2::{Digest, Sha256};
 use sha3::Keccak256;
 
@@ -112,15 +115,53 @@ pub fn bitcoin(s: &str) -> Result<String, String> {
     }
 }
 
-/// Normalise an address named with a currency (as sanctions lists and TagPacks do).
+/// A BNB Beacon Chain (formerly Binance Chain, BEP-2) address: bech32 (not bech32m) with
+/// human-readable part `bnb` and a 20-byte payload; lowercased.
+pub fn bnb_beacon(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let checked = CheckedHrpstring::new::<Bech32>(t).map_err(|e| format!("expected a BNB Beacon Chain address (bnb1…) whose bech32 checksum verifies: {e}"))?;
+    let hrp = checked.hrp().to_lowercase();
+    if hrp != "bnb" {
+        return Err(format!("expected a BNB Beacon Chain address: human-readable part `bnb`, not `{hrp}`"));
+    }
+    // 32 five-bit groups are exactly 20 bytes, with no padding bits to check.
+    let groups = checked.data_part_ascii_no_checksum().len();
+    if groups != 32 {
+        return Err(format!("expected a 20-byte BNB Beacon Chain address, got {} bits", groups * 5));
+    }
+    Ok(t.to_ascii_lowercase())
+}
+
+/// A Tron address: base58check of 21 bytes whose first is 0x41 (so `T…`, 34 characters); kept as written.
+pub fn tron(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    match bs58::decode(t).with_check(None).into_vec() {
+        Ok(p) if p.len() == 21 && p[0] == 0x41 => Ok(t.to_string()),
+        Ok(p) => Err(format!("base58check address is not a Tron one: expected 21 bytes starting 0x41, got {} bytes starting {:#04x}", p.len(), p.first().copied().unwrap_or(0))),
+        Err(e) => Err(format!("expected a Tron address (T…) whose base58check checksum verifies: {e}")),
+    }
+}
+
+/// Normalise an address named with a currency (as sanctions lists and TagPacks do). A currency
+/// with a chain of its own takes only that chain's format (BNB and BSC also take BNB Beacon Chain
+/// `bnb1…` addresses); USDT and USDC are tokens on several chains: EVM and Tron addresses are
+/// verified, others kept as written.
 pub fn for_currency(currency: &str, s: &str) -> Result<String, String> {
     let t = s.trim();
     let cur = currency.trim().to_ascii_uppercase();
-    if t.starts_with("0x") || t.starts_with("0X") || EVM_CURRENCIES.contains(&cur.as_str()) {
+    let bnb1 = t.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("bnb1"));
+    match cur.as_str() {
+        "XBT" | "BTC" => return bitcoin(t),
+        "TRX" => return tron(t),
+        "BNB" | "BSC" if bnb1 => return bnb_beacon(t),
+        c if EVM_CURRENCIES.contains(&c) => return evm(t),
+        _ => {}
+    }
+    if t.starts_with("0x") || t.starts_with("0X") {
         return evm(t);
     }
-    if cur == "XBT" || cur == "BTC" {
-        return bitcoin(t);
+    if matches!(cur.as_str(), "USDT" | "USDC") && t.starts_with('T') && t.len() == 34 {
+        return tron(t);
     }
     if t.is_empty() {
         return Err("empty address".to_string());
@@ -129,6 +170,44 @@ pub fn for_currency(currency: &str, s: &str) -> Result<String, String> {
         return Err(format!("unexpected characters in a {cur} address"));
     }
     Ok(t.to_string())
+}
+
+/// The address formats ifr verifies by their checksums, in the order `detect` tries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Evm,
+    Bitcoin,
+    BnbBeacon,
+    Tron,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Evm, Format::Bitcoin, Format::BnbBeacon, Format::Tron];
+
+    /// "an EVM address", "a Tron address" … (for notes on listed addresses).
+    pub fn described(self) -> &'static str {
+        match self {
+            Format::Evm => "an EVM address",
+            Format::Bitcoin => "a Bitcoin address",
+            Format::BnbBeacon => "a BNB Beacon Chain address",
+            Format::Tron => "a Tron address",
+        }
+    }
+
+    /// The address verified and normalised for this format.
+    pub fn normalise(self, s: &str) -> Result<String, String> {
+        match self {
+            Format::Evm => evm(s),
+            Format::Bitcoin => bitcoin(s),
+            Format::BnbBeacon => bnb_beacon(s),
+            Format::Tron => tron(s),
+        }
+    }
+}
+
+/// The known format an address verifies in, whatever currency it was named with, and its normal form.
+pub fn detect(s: &str) -> Option<(Format, String)> {
+    Format::ALL.into_iter().find_map(|f| f.normalise(s).ok().map(|a| (f, a)))
 }
 
 /// The chain an address of this currency lives on, where there is one (tokens such as USDT are on several).
@@ -270,5 +349,71 @@ mod tests {
         assert_eq!(for_currency("usdt", "TXyz123").unwrap(), "TXyz123");
         assert!(for_currency("XMR", "bad address").is_err());
         assert!(for_currency("ETH", "1abc").is_err());
+    }
+
+    // Real public addresses: Tron's USDT and USDC token contracts; Binance's BEP-2 deposit address
+    // (published in Binance's deposit-history API examples).
+    const TRON_USDT: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
+    const TRON_USDC: &str = "TEkxiTehnzSmSe2XqrBj4w32RUN966rdz8";
+    const BNB_BINANCE: &str = "bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgf23";
+
+    #[test]
+    fn tron_base58check() {
+        assert_eq!(tron(TRON_USDT).unwrap(), TRON_USDT);
+        assert_eq!(tron(&format!(" {TRON_USDC}\n")).unwrap(), TRON_USDC);
+        for bad in [
+            "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u", // last character changed
+            "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLJ6t", // one letter's case flipped
+            "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6",  // one character short
+            "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj0t", // 0 is not in the base58 alphabet
+        ] {
+            assert!(tron(bad).is_err(), "{bad}");
+        }
+        // A valid base58check Bitcoin address is not a Tron one (version 0x00, not 0x41).
+        assert!(tron("134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak").unwrap_err().contains("21 bytes starting 0x41, got 21 bytes starting 0x00"));
+    }
+
+    #[test]
+    fn bnb_beacon_bech32() {
+        assert_eq!(bnb_beacon(BNB_BINANCE).unwrap(), BNB_BINANCE);
+        assert_eq!(bnb_beacon("BNB136NS6LFW4ZS5HG4N85VDTHAAD7HQ5M4GTKGF23").unwrap(), BNB_BINANCE);
+        for bad in [
+            "bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgf24", // last character changed
+            "bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkfg23", // two characters swapped
+            "bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgF23", // mixed case
+            "bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgf2",  // one character short
+        ] {
+            assert!(bnb_beacon(bad).is_err(), "{bad}");
+        }
+        // A valid bech32 string with another human-readable part (a segwit v0 address, BIP-173).
+        assert!(bnb_beacon("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4").unwrap_err().contains("not `bc`"));
+    }
+
+    #[test]
+    fn bnb_and_tron_by_currency() {
+        assert_eq!(for_currency("BNB", BNB_BINANCE).unwrap(), BNB_BINANCE);
+        assert_eq!(for_currency("bsc", BNB_BINANCE).unwrap(), BNB_BINANCE);
+        assert_eq!(for_currency("BSC", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").unwrap(), "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+        assert!(for_currency("BNB", "bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgf24").is_err());
+        assert!(for_currency("ETH", BNB_BINANCE).is_err());
+        assert_eq!(for_currency("TRX", TRON_USDT).unwrap(), TRON_USDT);
+        assert_eq!(for_currency("USDT", TRON_USDT).unwrap(), TRON_USDT);
+        assert_eq!(for_currency("usdc", TRON_USDC).unwrap(), TRON_USDC);
+        assert!(for_currency("USDT", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u").is_err());
+        assert!(for_currency("TRX", "TXyz123").is_err());
+        // A currency with a chain of its own takes only that chain's format.
+        assert!(for_currency("XBT", TRON_USDT).is_err());
+        assert!(for_currency("XBT", "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").is_err());
+        assert!(for_currency("TRX", "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").is_err());
+    }
+
+    #[test]
+    fn formats_are_detected_whatever_the_currency() {
+        assert_eq!(detect(TRON_USDT), Some((Format::Tron, TRON_USDT.to_string())));
+        assert_eq!(detect("BNB136NS6LFW4ZS5HG4N85VDTHAAD7HQ5M4GTKGF23"), Some((Format::BnbBeacon, BNB_BINANCE.to_string())));
+        assert_eq!(detect("134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak"), Some((Format::Bitcoin, "134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak".to_string())));
+        assert_eq!(detect("0x5AAEB6053F3E94C9B9A09F33669435E7EF1BEAED"), Some((Format::Evm, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed".to_string())));
+        assert_eq!(detect("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u"), None);
+        assert_eq!(detect("44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A"), None);
     }
 }
