@@ -206,9 +206,9 @@ fn every_format_accounts_for_every_row() {
         ("actors", counts(5, 2, 2, 1, 0)),
         ("packs", counts(9, 4, 4, 1, 0)),
         ("es", counts(7, 4, 2, 1, 0)),
-        ("ofac", counts(8, 4, 1, 3, 0)),
-        ("sdn-csv", counts(7, 4, 2, 0, 1)),
-        ("os", counts(5, 1, 2, 0, 2)),
+        ("ofac", counts(8, 5, 0, 3, 0)),
+        ("sdn-csv", counts(7, 5, 1, 0, 1)),
+        ("os", counts(5, 2, 1, 0, 2)),
         ("ledger", counts(6, 1, 4, 1, 0)),
         ("llama", counts(5, 2, 2, 1, 0)),
         ("yahoo", counts(6, 2, 3, 1, 0)),
@@ -281,9 +281,8 @@ fn malformed_rows_name_file_row_column_and_reason() {
     assert_eq!(quarantined(&q, "cryo", "20-byte address"), ("ethereum__erc20_transfers__00000100_to_00000101.parquet".into(), Some(1), s2("from_address"), None));
     assert_eq!(quarantined(&q, "cryo", "at most 32 bytes").1, Some(2));
     // Sanctions, labels, incidents, prices.
-    assert_eq!(quarantined(&q, "ofac", "40 hex digits").3, s2("0x12345"));
+    // (A sanctioned address is never quarantined for its format: see sanctions_snapshots_give_listing_and_delisting_dates.)
     assert_eq!(quarantined(&q, "sdn-csv", "expected 12 columns").1, Some(4));
-    assert_eq!(quarantined(&q, "sdn-csv", "40 hex digits").3, s2("0xNOTANADDRESS"));
     assert_eq!(quarantined(&q, "os", "FollowTheMoney").1, Some(5));
     assert_eq!(quarantined(&q, "packs", "checksum").2, s2("address"));
     assert_eq!(quarantined(&q, "packs", "unknown confidence").3, s2("very_sure"));
@@ -362,7 +361,18 @@ fn sanctions_snapshots_give_listing_and_delisting_dates() {
             "\"27307\"|\"Lazarus Group\"|\"Entity\"|\"CYBER2;DPRK3\"|\"ETH\"|\"0x098b716b8aaf21512996dc57eb0615e2383e2f96\"|2022-06-01|2022-06-01|2022-06-01|null|2019-09-13",
             "\"27307\"|\"Lazarus Group\"|\"Entity\"|\"CYBER2;DPRK3\"|\"ETH\"|\"0xa0e1c89ef1a489c9c7de96311ed5ce5d32c20e4b\"|2022-01-01|2022-06-01|null|null|2019-09-13",
             "\"27307\"|\"Lazarus Group\"|\"Entity\"|\"CYBER2;DPRK3\"|\"XBT\"|\"134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak\"|2022-01-01|2022-06-01|null|null|2019-09-13",
+            "\"500\"|\"KIM Test\"|\"Individual\"|\"DPRK3\"|\"ETH\"|\"0x12345\"|2022-01-01|2022-01-01|null|2022-06-01|2021-05-01",
             "\"500\"|\"KIM Test\"|\"Individual\"|\"DPRK3\"|\"ETH\"|\"0x3cffd56b47b7b41c56258d9c7731abadc360e073\"|2022-01-01|2022-01-01|null|2022-06-01|2021-05-01",
+        ]
+    );
+    // A listed address that does not verify for its currency is loaded all the same, with a note.
+    let odd = ifr_pipeline::sql(&lake, "SELECT source, address, address_check FROM sanctions WHERE address_check IS NOT NULL ORDER BY source").unwrap();
+    assert_eq!(
+        crate::common::rows(&odd),
+        [
+            "\"ofac\"|\"0x12345\"|\"listed as ETH, matches no known address format (expected an EVM address: 0x followed by 40 hex digits); kept as written\"",
+            "\"os\"|\"0xZZZ\"|\"listed as ETH, matches no known address format (expected an EVM address: 0x followed by 40 hex digits); kept as written\"",
+            "\"sdn-csv\"|\"0xNOTANADDRESS\"|\"listed as ETH, matches no known address format (expected an EVM address: 0x followed by 40 hex digits); kept as written\"",
         ]
     );
     // The legacy CSV names the same parties; its date comes from the file name.
@@ -371,8 +381,8 @@ fn sanctions_snapshots_give_listing_and_delisting_dates() {
     assert_eq!(csv.column("programs").unwrap().str().unwrap().get(0), Some("CYBER2;DPRK3"));
     // OpenSanctions: the wallet takes its holder's name and the holder's programs.
     let os = ifr_pipeline::sql(&lake, "SELECT party_name, programs, listed_date FROM sanctions WHERE source = 'os'").unwrap();
-    assert_eq!(strings(&os, "party_name"), ["Lazarus Group"]);
-    assert_eq!(strings(&os, "programs"), ["CYBER2;DPRK3"]);
+    assert_eq!(strings(&os, "party_name"), ["Lazarus Group", "Lazarus Group"]);
+    assert_eq!(strings(&os, "programs"), ["CYBER2;DPRK3", "CYBER2;DPRK3"]);
 }
 
 #[test]

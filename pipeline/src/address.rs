@@ -210,6 +210,43 @@ pub fn detect(s: &str) -> Option<(Format, String)> {
     Format::ALL.into_iter().find_map(|f| f.normalise(s).ok().map(|a| (f, a)))
 }
 
+/// An address as a sanctions list names it, with a note when it does not verify for its currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub address: String,
+    /// What is odd about it; None when it verifies for the listed currency.
+    pub check: Option<String>,
+}
+
+/// A sanctions list's address is never refused for its format (lists name Tron addresses under XBT,
+/// `bnb1…` under BNB …): one that does not verify for its currency is normalised for the known format
+/// it verifies in, else kept as written, with a note saying so. Only text that cannot be an address
+/// (empty, or with whitespace or control characters) is an error.
+pub fn as_listed(currency: &str, s: &str) -> Result<Listed, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty address".to_string());
+    }
+    if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("not an address: it contains whitespace or control characters".to_string());
+    }
+    let why = match for_currency(currency, t) {
+        Ok(address) => return Ok(Listed { address, check: None }),
+        Err(why) => why,
+    };
+    let cur = currency.trim().to_ascii_uppercase();
+    let listed = if cur.is_empty() { "listed without a currency".to_string() } else { format!("listed as {cur}") };
+    if let Some((format, address)) = detect(t) {
+        return Ok(Listed { address, check: Some(format!("{listed}, looks like {}", format.described())) });
+    }
+    // 0x + 40 hex digits failing only EIP-55: lowercase hex still finds the account on chain.
+    let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
+    if let Some(h) = hex.filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Ok(Listed { address: format!("0x{}", h.to_ascii_lowercase()), check: Some(format!("{listed}, an EVM address whose EIP-55 checksum does not match; loaded lowercased")) });
+    }
+    Ok(Listed { address: t.to_string(), check: Some(format!("{listed}, matches no known address format ({why}); kept as written")) })
+}
+
 /// The chain an address of this currency lives on, where there is one (tokens such as USDT are on several).
 pub fn chain_of_currency(currency: &str) -> Option<&'static str> {
     match currency.to_ascii_uppercase().as_str() {
@@ -405,6 +442,37 @@ mod tests {
         assert!(for_currency("XBT", TRON_USDT).is_err());
         assert!(for_currency("XBT", "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").is_err());
         assert!(for_currency("TRX", "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").is_err());
+    }
+
+    #[test]
+    fn listed_addresses_are_never_refused_for_their_format() {
+        let listed = |a: &str, check: Option<&str>| Ok(Listed { address: a.to_string(), check: check.map(str::to_string) });
+        assert_eq!(as_listed("BNB", BNB_BINANCE), listed(BNB_BINANCE, None));
+        assert_eq!(as_listed("XBT", TRON_USDT), listed(TRON_USDT, Some("listed as XBT, looks like a Tron address")));
+        assert_eq!(
+            as_listed("eth", "BNB136NS6LFW4ZS5HG4N85VDTHAAD7HQ5M4GTKGF23"),
+            listed(BNB_BINANCE, Some("listed as ETH, looks like a BNB Beacon Chain address"))
+        );
+        assert_eq!(
+            as_listed("XBT", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
+            listed("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", Some("listed as XBT, looks like an EVM address"))
+        );
+        assert_eq!(
+            as_listed("ETH", "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
+            listed("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", Some("listed as ETH, an EVM address whose EIP-55 checksum does not match; loaded lowercased"))
+        );
+        assert_eq!(
+            as_listed("XBT", " TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u "),
+            listed("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u", Some("listed as XBT, matches no known address format (expected a Bitcoin address (base58check or bech32) whose checksum verifies); kept as written"))
+        );
+        assert_eq!(
+            as_listed("XMR", "4Abc.def"),
+            listed("4Abc.def", Some("listed as XMR, matches no known address format (unexpected characters in a XMR address); kept as written"))
+        );
+        assert_eq!(as_listed("XMR", "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A").unwrap().check, None);
+        assert_eq!(as_listed("XBT", " "), Err("empty address".to_string()));
+        assert!(as_listed("XBT", "1abc def").is_err());
+        assert!(as_listed("XBT", "1abc\u{7}").is_err());
     }
 
     #[test]

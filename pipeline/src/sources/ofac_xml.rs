@@ -440,6 +440,7 @@ pub fn merge_snapshots(mut snaps: Vec<Snapshot>, source: &str, acc: &mut Acc) ->
 
     struct Merged {
         item: AddressItem,
+        check: Option<String>,
         first: i32,
         last: i32,
         file: String,
@@ -448,7 +449,8 @@ pub fn merge_snapshots(mut snaps: Vec<Snapshot>, source: &str, acc: &mut Acc) ->
     for snap in &snaps {
         for it in &snap.items {
             acc.read();
-            let addr = match address::for_currency(&it.currency, &it.raw_address) {
+            // A listed address is loaded whatever its format (with a note when odd); only text that is no address is quarantined.
+            let address::Listed { address: addr, check } = match address::as_listed(&it.currency, &it.raw_address) {
                 Ok(a) => a,
                 Err(why) => {
                     acc.quarantine(
@@ -468,10 +470,11 @@ pub fn merge_snapshots(mut snaps: Vec<Snapshot>, source: &str, acc: &mut Acc) ->
                         m.last = snap.day;
                         m.file = file_name(&snap.path);
                         m.item = it.clone();
+                        m.check = check;
                     }
                 }
                 None => {
-                    merged.insert(key, Merged { item: it.clone(), first: snap.day, last: snap.day, file: file_name(&snap.path) });
+                    merged.insert(key, Merged { item: it.clone(), check, first: snap.day, last: snap.day, file: file_name(&snap.path) });
                 }
             }
         }
@@ -492,6 +495,7 @@ pub fn merge_snapshots(mut snaps: Vec<Snapshot>, source: &str, acc: &mut Acc) ->
                 m.item.party_listed_day.map_or(Cell::Null, Cell::Date),
                 Cell::Str(currency),
                 Cell::Str(addr),
+                m.check.into(),
                 Cell::Date(m.first),
                 Cell::Date(m.last),
                 listed.map_or(Cell::Null, Cell::Date),
@@ -502,4 +506,92 @@ pub fn merge_snapshots(mut snaps: Vec<Snapshot>, source: &str, acc: &mut Acc) ->
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use polars::prelude::DataType;
+
+    /// A party of a test file: id, name, entry date (y, m, d), (currency, address) features.
+    type TestParty<'a> = (&'a str, &'a str, (i32, u32, u32), &'a [(&'a str, &'a str)]);
+
+    /// A minimal SDN_ADVANCED file: the reference values the parser needs and the parties.
+    fn sdn_xml(issued: (i32, u32, u32), parties: &[TestParty<'_>]) -> String {
+        let currencies = ["XBT", "ETH", "BNB", "XMR", "TRX"];
+        let mut x = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Sanctions><DateOfIssue><Year>{}</Year><Month>{}</Month><Day>{}</Day></DateOfIssue><ReferenceValueSets><FeatureTypeValues>",
+            issued.0, issued.1, issued.2
+        );
+        for (i, c) in currencies.iter().enumerate() {
+            x += &format!("<FeatureType ID=\"{}\">Digital Currency Address - {c}</FeatureType>", 900 + i);
+        }
+        x += "</FeatureTypeValues><ListValues><List ID=\"1550\">SDN List</List></ListValues><PartySubTypeValues><PartySubType ID=\"4\" PartyTypeID=\"1\">Unknown</PartySubType></PartySubTypeValues><PartyTypeValues><PartyType ID=\"1\">Individual</PartyType></PartyTypeValues><SanctionsTypeValues><SanctionsType ID=\"1\">Program</SanctionsType></SanctionsTypeValues></ReferenceValueSets><DistinctParties>";
+        for (id, name, _, features) in parties {
+            x += &format!("<DistinctParty><Profile ID=\"{id}\" PartySubTypeID=\"4\"><Identity><Alias Primary=\"true\"><DocumentedName><DocumentedNamePart><NamePartValue>{name}</NamePartValue></DocumentedNamePart></DocumentedName></Alias></Identity>");
+            for (cur, addr) in *features {
+                let ft = 900 + currencies.iter().position(|c| c == cur).expect("a test currency");
+                x += &format!("<Feature FeatureTypeID=\"{ft}\"><FeatureVersion><VersionDetail>{addr}</VersionDetail></FeatureVersion></Feature>");
+            }
+            x += "</Profile></DistinctParty>";
+        }
+        x += "</DistinctParties><SanctionsEntries>";
+        for (id, _, (y, m, d), _) in parties {
+            x += &format!("<SanctionsEntry ProfileID=\"{id}\" ListID=\"1550\"><EntryEvent><Date><Year>{y}</Year><Month>{m}</Month><Day>{d}</Day></Date></EntryEvent><SanctionsMeasure SanctionsTypeID=\"1\"><Comment>CYBER2</Comment></SanctionsMeasure></SanctionsEntry>");
+        }
+        x + "</SanctionsEntries></Sanctions>\n"
+    }
+
+    fn snapshot(name: &str, xml: &str) -> Snapshot {
+        parse_reader(Path::new(name), std::io::Cursor::new(xml.as_bytes())).unwrap()
+    }
+
+    /// The sanctions rows (columns joined by `|`, sorted) and the quarantine reasons a source loads.
+    pub(crate) fn loaded(acc: Acc, cols: &[&str]) -> (Vec<String>, Vec<String>, super::super::Counts) {
+        let (tables, counts) = acc.finish(&["sanctions"]).unwrap();
+        let text = |df: &polars::prelude::DataFrame, c: &str| -> Vec<String> {
+            let s = df.column(c).unwrap().cast(&DataType::String).unwrap();
+            s.str().unwrap().iter().map(|v| v.unwrap_or("null").to_string()).collect()
+        };
+        let sanctions = &tables[0].1;
+        let columns: Vec<Vec<String>> = cols.iter().map(|c| text(sanctions, c)).collect();
+        let mut rows: Vec<String> = (0..sanctions.height()).map(|i| columns.iter().map(|c| c[i].as_str()).collect::<Vec<_>>().join("|")).collect();
+        rows.sort();
+        (rows, text(&tables[1].1, "reason"), counts)
+    }
+
+    #[test]
+    fn listed_addresses_load_whatever_their_format() {
+        let xml = sdn_xml(
+            (2025, 11, 19),
+            &[(
+                "1",
+                "Test Party",
+                (2020, 1, 2),
+                &[
+                    ("XBT", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"),
+                    ("BNB", "bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgf23"),
+                    ("XMR", "4Abc.def"),
+                    ("ETH", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
+                    ("ETH", "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
+                    ("XBT", " "),
+                ],
+            )],
+        );
+        let mut acc = Acc::new("ofac");
+        merge_snapshots(vec![snapshot("sdn_2025-11-19.xml", &xml)], "ofac", &mut acc).unwrap();
+        let (rows, quarantined, counts) = loaded(acc, &["party_id", "currency", "address", "address_check"]);
+        assert_eq!(
+            rows,
+            [
+                "1|BNB|bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgf23|null",
+                "1|ETH|0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed|listed as ETH, an EVM address whose EIP-55 checksum does not match; loaded lowercased",
+                "1|XBT|TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t|listed as XBT, looks like a Tron address",
+                "1|XMR|4Abc.def|listed as XMR, matches no known address format (unexpected characters in a XMR address); kept as written",
+            ]
+        );
+        // The valid and the miscased spelling of one address are one row (the later item's note wins).
+        assert_eq!((counts.read, counts.loaded, counts.duplicates, counts.quarantined), (6, 4, 1, 1));
+        assert_eq!(quarantined, ["empty address (party 1 Test Party)"]);
+    }
 }

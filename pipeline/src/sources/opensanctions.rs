@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::BufRead;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -40,15 +41,19 @@ impl Entity {
 
 struct Wallet {
     line: i64,
-    file: std::path::PathBuf,
+    file: PathBuf,
     entity: Entity,
 }
 
 pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
+    load_files(input.each_file(), acc)
+}
+
+fn load_files<'p>(files: impl Iterator<Item = &'p PathBuf>, acc: &mut Acc) -> Result<()> {
     let mut names: HashMap<String, (String, String)> = HashMap::new();
     let mut programs: HashMap<String, (Vec<String>, Option<String>)> = HashMap::new();
     let mut wallets = Vec::new();
-    for path in input.each_file() {
+    for path in files {
         let reader = std::io::BufReader::new(super::open_maybe_compressed(path)?);
         for (i, line) in reader.lines().enumerate() {
             let line_no = i as i64 + 1;
@@ -93,7 +98,8 @@ pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
             continue;
         };
         let currency = e.prop("currency").into_iter().next().unwrap_or_default().to_ascii_uppercase();
-        let addr = match address::for_currency(&currency, &key) {
+        // A listed address is loaded whatever its format (with a note when odd); only text that is no address is quarantined.
+        let address::Listed { address: addr, check } = match address::as_listed(&currency, &key) {
             Ok(a) => a,
             Err(why) => {
                 acc.quarantine(at, Some("publicKey"), Some(&key), why)?;
@@ -125,6 +131,7 @@ pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
                 listing.and_then(|d| parse_day(&d).ok()).map_or(Cell::Null, Cell::Date),
                 Cell::Str(if currency.is_empty() { "UNKNOWN".into() } else { currency }),
                 Cell::Str(addr),
+                check.into(),
                 Cell::Date(first),
                 Cell::Date(last),
                 Cell::Null,
@@ -135,4 +142,39 @@ pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wallets_load_whatever_their_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wallets.ftm.json");
+        let wallet = |id: &str, currency: &str, key: &str| {
+            format!(
+                "{{\"id\":\"{id}\",\"schema\":\"CryptoWallet\",\"properties\":{{\"currency\":[\"{currency}\"],\"publicKey\":[\"{key}\"],\"holder\":[\"p1\"]}},\"datasets\":[\"us_ofac_sdn\"],\"first_seen\":\"2025-11-20T00:00:00\"}}\n"
+            )
+        };
+        let text = String::from("{\"id\":\"p1\",\"schema\":\"Person\",\"caption\":\"Test Person\"}\n")
+            + &wallet("w1", "XBT", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t")
+            + &wallet("w2", "BNB", "bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgf23")
+            + &wallet("w3", "ETH", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
+            + &wallet("w4", "XMR", "not an address");
+        std::fs::write(&path, text).unwrap();
+        let mut acc = Acc::new("os");
+        load_files([path].iter(), &mut acc).unwrap();
+        let (rows, quarantined, counts) = crate::sources::ofac_xml::tests::loaded(acc, &["party_name", "currency", "address", "address_check"]);
+        assert_eq!(
+            rows,
+            [
+                "Test Person|BNB|bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgf23|null",
+                "Test Person|ETH|0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed|null",
+                "Test Person|XBT|TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t|listed as XBT, looks like a Tron address",
+            ]
+        );
+        assert_eq!(quarantined, ["not an address: it contains whitespace or control characters"]);
+        assert_eq!((counts.read, counts.loaded, counts.quarantined, counts.filtered), (5, 3, 1, 1));
+    }
 }
