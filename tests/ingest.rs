@@ -375,6 +375,17 @@ fn sanctions_snapshots_give_listing_and_delisting_dates() {
             "\"sdn-csv\"|\"0xNOTANADDRESS\"|\"listed as ETH, matches no known address format (expected an EVM address: 0x followed by 40 hex digits); kept as written\"",
         ]
     );
+    // Every party here was listed before the first snapshot, so listed_date comes from the snapshots.
+    let rules = ifr_pipeline::sql(&lake, "SELECT source, listed_date_rule, count(*) AS n FROM sanctions GROUP BY source, listed_date_rule ORDER BY source, listed_date_rule").unwrap();
+    assert_eq!(
+        crate::common::rows(&rules),
+        [
+            "\"ofac\"|\"before-earliest-snapshot\"|4",
+            "\"ofac\"|\"first-snapshot\"|1",
+            "\"os\"|\"not-compared\"|2",
+            "\"sdn-csv\"|\"before-earliest-snapshot\"|5",
+        ]
+    );
     // The legacy CSV names the same parties; its date comes from the file name.
     let csv = ifr_pipeline::sql(&lake, "SELECT party_id, programs, address FROM sanctions WHERE source = 'sdn-csv' AND party_id = '27307' ORDER BY address").unwrap();
     assert_eq!(csv.height(), 3);

@@ -432,6 +432,22 @@ pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     merge_snapshots(snaps, &input.spec.name, acc)
 }
 
+/// The date an address first listed in snapshot `first` is taken as listed from, and the rule that
+/// gave it (`days`: the snapshot dates, sorted and distinct). Listed in the earliest snapshot: unknown
+/// (on or before it). Else the address was added after the previous snapshot: when the party's own
+/// entry date falls in that gap (previous snapshot, `first`], the party and so the address were not
+/// listed before it; otherwise only `first` is known.
+pub fn listed_date(days: &[i32], first: i32, party_listed: Option<i32>) -> (Option<i32>, &'static str) {
+    let Some(previous) = days.iter().copied().take_while(|&d| d < first).last() else {
+        return (None, "before-earliest-snapshot");
+    };
+    match party_listed {
+        // After `previous` means on or after previous + 1 day: the entry date is the tighter bound.
+        Some(p) if p > previous && p <= first => (Some(p), "party-entry-date"),
+        _ => (Some(first), "first-snapshot"),
+    }
+}
+
 /// Shared by the XML and CSV loaders: merge dated snapshots into listing/delisting dates.
 pub fn merge_snapshots(mut snaps: Vec<Snapshot>, source: &str, acc: &mut Acc) -> Result<()> {
     snaps.sort_by(|a, b| (a.day, &a.path).cmp(&(b.day, &b.path)));
@@ -479,9 +495,8 @@ pub fn merge_snapshots(mut snaps: Vec<Snapshot>, source: &str, acc: &mut Acc) ->
             }
         }
     }
-    let earliest = days.first().copied();
     for ((list, party_id, currency, addr), m) in merged {
-        let listed = (Some(m.first) != earliest).then_some(m.first);
+        let (listed, rule) = listed_date(&days, m.first, m.item.party_listed_day);
         let delisted = days.iter().copied().find(|&d| d > m.last);
         let programs = (!m.item.programs.is_empty()).then(|| m.item.programs.join(";"));
         acc.load(
@@ -499,6 +514,7 @@ pub fn merge_snapshots(mut snaps: Vec<Snapshot>, source: &str, acc: &mut Acc) ->
                 Cell::Date(m.first),
                 Cell::Date(m.last),
                 listed.map_or(Cell::Null, Cell::Date),
+                Cell::Str(rule.to_string()),
                 delisted.map_or(Cell::Null, Cell::Date),
                 Cell::Str(source.to_string()),
                 Cell::Str(m.file),
@@ -555,6 +571,7 @@ pub(crate) mod tests {
         };
         let sanctions = &tables[0].1;
         let columns: Vec<Vec<String>> = cols.iter().map(|c| text(sanctions, c)).collect();
+        // Sorted as text (`|` sorts after letters).
         let mut rows: Vec<String> = (0..sanctions.height()).map(|i| columns.iter().map(|c| c[i].as_str()).collect::<Vec<_>>().join("|")).collect();
         rows.sort();
         (rows, text(&tables[1].1, "reason"), counts)
@@ -593,5 +610,53 @@ pub(crate) mod tests {
         // The valid and the miscased spelling of one address are one row (the later item's note wins).
         assert_eq!((counts.read, counts.loaded, counts.duplicates, counts.quarantined), (6, 4, 1, 1));
         assert_eq!(quarantined, ["empty address (party 1 Test Party)"]);
+    }
+
+    #[test]
+    fn listed_date_is_the_party_entry_date_when_it_falls_after_the_previous_snapshot() {
+        // Snapshots 2024-06-01, 2025-01-01, 2025-11-19. Party 1 (entry 2025-03-04, like Parsarad
+        // Behrouz) first appears in the last; party 2 (entry 2024-09-01) in the second, with one
+        // address more in the last; party 3 (entry 2019-09-13) in all, adding an address in the last;
+        // party 4's entry is the second snapshot's day; party 5 is delisted in the second.
+        let p1 = ("1", "New Party", (2025, 3, 4), &[("XMR", "addrNew")][..]);
+        let p2a = ("2", "Mid Party", (2024, 9, 1), &[("XMR", "addrMid")][..]);
+        let p2b = ("2", "Mid Party", (2024, 9, 1), &[("XMR", "addrMid"), ("XMR", "addrMidLater")][..]);
+        let p3a = ("3", "Old Party", (2019, 9, 13), &[("XMR", "addrOld")][..]);
+        let p3b = ("3", "Old Party", (2019, 9, 13), &[("XMR", "addrOld"), ("XMR", "addrOldLater")][..]);
+        let p4 = ("4", "Edge Party", (2025, 1, 1), &[("XMR", "addrEdge")][..]);
+        let p5 = ("5", "Gone Party", (2020, 1, 1), &[("XMR", "addrGone")][..]);
+        let snaps = vec![
+            snapshot("sdn_3.xml", &sdn_xml((2025, 11, 19), &[p1, p2b, p3b, p4])),
+            snapshot("sdn_1.xml", &sdn_xml((2024, 6, 1), &[p3a, p5])),
+            snapshot("sdn_2.xml", &sdn_xml((2025, 1, 1), &[p2a, p3a])),
+        ];
+        let mut acc = Acc::new("ofac");
+        merge_snapshots(snaps, "ofac", &mut acc).unwrap();
+        let (rows, _, _) = loaded(acc, &["address", "party_listed_date", "first_seen_snapshot", "listed_date", "listed_date_rule", "delisted_date"]);
+        assert_eq!(
+            rows,
+            [
+                "addrEdge|2025-01-01|2025-11-19|2025-11-19|first-snapshot|null",
+                "addrGone|2020-01-01|2024-06-01|null|before-earliest-snapshot|2025-01-01",
+                "addrMidLater|2024-09-01|2025-11-19|2025-11-19|first-snapshot|null",
+                "addrMid|2024-09-01|2025-01-01|2024-09-01|party-entry-date|null",
+                "addrNew|2025-03-04|2025-11-19|2025-03-04|party-entry-date|null",
+                "addrOldLater|2019-09-13|2025-11-19|2025-11-19|first-snapshot|null",
+                "addrOld|2019-09-13|2024-06-01|null|before-earliest-snapshot|null",
+            ]
+        );
+    }
+
+    #[test]
+    fn listed_date_rules() {
+        let day = |s: &str| super::super::parse_day(s).unwrap();
+        let days = [day("2024-06-01"), day("2025-01-01"), day("2025-11-19")];
+        assert_eq!(listed_date(&days, days[0], Some(day("2020-01-01"))), (None, "before-earliest-snapshot"));
+        assert_eq!(listed_date(&days, days[2], Some(day("2025-03-04"))), (Some(day("2025-03-04")), "party-entry-date"));
+        assert_eq!(listed_date(&days, days[2], Some(day("2025-01-02"))), (Some(day("2025-01-02")), "party-entry-date"));
+        assert_eq!(listed_date(&days, days[2], Some(day("2025-11-19"))), (Some(day("2025-11-19")), "party-entry-date"));
+        assert_eq!(listed_date(&days, days[2], Some(day("2025-01-01"))), (Some(day("2025-11-19")), "first-snapshot"));
+        assert_eq!(listed_date(&days, days[2], Some(day("2025-11-20"))), (Some(day("2025-11-19")), "first-snapshot"));
+        assert_eq!(listed_date(&days, days[2], None), (Some(day("2025-11-19")), "first-snapshot"));
     }
 }

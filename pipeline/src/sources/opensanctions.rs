@@ -135,6 +135,8 @@ fn load_files<'p>(files: impl Iterator<Item = &'p PathBuf>, acc: &mut Acc) -> Re
                 Cell::Date(first),
                 Cell::Date(last),
                 Cell::Null,
+                // One file, no snapshots to compare: the listing date is left to party_listed_date.
+                Cell::Str("not-compared".into()),
                 Cell::Null,
                 Cell::Str(acc.source.clone()),
                 Cell::Str(file_name(&w.file)),
