@@ -4,8 +4,7 @@
 
 use bech32::Bech32;
 use bech32::primitives::decode::CheckedHrpstring;
-use sha2::{Digest, Sha256};
-use sha3::Keccak256;
+use sha3::{Digest, Keccak256};
 
 /// Currencies whose addresses are EVM accounts.
 const EVM_CURRENCIES: [&str; 10] = ["ETH", "ETC", "ARB", "BSC", "BNB", "MATIC", "POL", "OP", "AVAX", "BASE"];
@@ -98,20 +97,21 @@ pub fn hash32_bytes(b: &[u8]) -> Result<String, String> {
     }
 }
 
-/// A Bitcoin address, validated (P2PKH/P2SH base58check, or bech32/bech32m segwit), kept as written.
+/// A Bitcoin address, validated (P2PKH/P2SH base58check, or a segwit address: bech32 for witness
+/// version 0, bech32m for 1 and up, BIP-173/350); bech32 lowercased, base58 kept as written.
 pub fn bitcoin(s: &str) -> Result<String, String> {
     let t = s.trim();
     let lower = t.to_ascii_lowercase();
     if lower.starts_with("bc1") || lower.starts_with("tb1") {
-        if t != lower && t != t.to_ascii_uppercase() {
-            return Err("bech32 address mixes upper and lower case".to_string());
-        }
-        return if bech32_valid(&lower) { Ok(lower) } else { Err("bech32 checksum does not verify".to_string()) };
+        return match bech32::segwit::decode(t) {
+            Ok(_) => Ok(lower),
+            Err(e) => Err(format!("bech32 segwit address does not verify: {e}")),
+        };
     }
-    match base58check(t) {
-        Some(payload) if payload.len() == 21 && matches!(payload[0], 0x00 | 0x05 | 0x6f | 0xc4) => Ok(t.to_string()),
-        Some(_) => Err("base58 address has an unknown version or length".to_string()),
-        None => Err("expected a Bitcoin address (base58check or bech32) whose checksum verifies".to_string()),
+    match bs58::decode(t).with_check(None).into_vec() {
+        Ok(payload) if payload.len() == 21 && matches!(payload[0], 0x00 | 0x05 | 0x6f | 0xc4) => Ok(t.to_string()),
+        Ok(_) => Err("base58 address has an unknown version or length".to_string()),
+        Err(_) => Err("expected a Bitcoin address (base58check or bech32) whose checksum verifies".to_string()),
     }
 }
 
@@ -261,66 +261,6 @@ pub fn chain_of_currency(currency: &str) -> Option<&'static str> {
     }
 }
 
-fn base58check(s: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    if s.is_empty() || s.len() > 64 {
-        return None;
-    }
-    let mut bytes: Vec<u8> = Vec::new();
-    for c in s.bytes() {
-        let mut carry = ALPHABET.iter().position(|&a| a == c)? as u32;
-        for b in bytes.iter_mut().rev() {
-            carry += (*b as u32) * 58;
-            *b = (carry & 0xff) as u8;
-            carry >>= 8;
-        }
-        while carry > 0 {
-            bytes.insert(0, (carry & 0xff) as u8);
-            carry >>= 8;
-        }
-    }
-    let zeros = s.bytes().take_while(|&c| c == b'1').count();
-    let mut full = vec![0u8; zeros];
-    full.extend(bytes);
-    if full.len() < 5 {
-        return None;
-    }
-    let (payload, check) = full.split_at(full.len() - 4);
-    let digest = Sha256::digest(Sha256::digest(payload));
-    (digest[..4] == *check).then(|| payload.to_vec())
-}
-
-fn bech32_valid(s: &str) -> bool {
-    const CHARSET: &[u8] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-    let Some(pos) = s.rfind('1') else { return false };
-    let (hrp, data) = (&s[..pos], &s[pos + 1..]);
-    if hrp.is_empty() || data.len() < 6 || s.len() > 90 {
-        return false;
-    }
-    let mut values = Vec::with_capacity(hrp.len() * 2 + 1 + data.len());
-    values.extend(hrp.bytes().map(|b| b >> 5));
-    values.push(0);
-    values.extend(hrp.bytes().map(|b| b & 31));
-    for c in data.bytes() {
-        match CHARSET.iter().position(|&x| x == c) {
-            Some(v) => values.push(v as u8),
-            None => return false,
-        }
-    }
-    let mut chk: u32 = 1;
-    for v in values {
-        let top = chk >> 25;
-        chk = ((chk & 0x1ff_ffff) << 5) ^ v as u32;
-        for (i, g) in [0x3b6a_57b2u32, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3].iter().enumerate() {
-            if (top >> i) & 1 == 1 {
-                chk ^= g;
-            }
-        }
-    }
-    // bech32 (segwit v0) or bech32m (v1+)
-    chk == 1 || chk == 0x2bc8_30a3
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +318,10 @@ mod tests {
         );
         assert!(bitcoin("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0").is_ok());
         assert!(bitcoin("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5").is_err());
+        // BIP-350's invalid vectors: the checksum constant must match the witness version.
+        assert!(bitcoin("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd").is_err());
+        assert!(bitcoin("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh").is_err());
+        assert!(bitcoin("bc1qw508d6qejxtdg4y5r3zarvary0C5xw7kv8f3t4").is_err());
     }
 
     #[test]
