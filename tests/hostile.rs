@@ -261,6 +261,11 @@ fn ledger_amounts_with_a_decimal_comma_are_refused_with_the_row_named() {
     assert_eq!(stdout(&o).lines().nth(1), Some("a,624000000.5"));
 }
 
+/// A report tree without its lock file (which names the last holder).
+fn strip_lock(t: &BTreeMap<PathBuf, String>) -> BTreeMap<PathBuf, String> {
+    t.iter().filter(|(p, _)| !p.ends_with(".ifr-lock")).map(|(p, h)| (p.clone(), h.clone())).collect()
+}
+
 /// The lake as readers see it: every live file by logical name with its sha256, and the counts.
 fn lake_digest(lake: &Path) -> Vec<(String, String)> {
     let state = ifr_pipeline::lake::Lake::new(lake).load_state().unwrap();
@@ -302,7 +307,7 @@ fn use_inputs(from: &Path, work: &Path) {
 }
 
 #[test]
-fn killed_at_any_point_of_the_lake_publish_the_lake_is_old_or_new_and_a_rerun_completes_it() {
+fn killed_at_any_point_of_an_ingest_the_lake_is_old_or_new_and_a_rerun_completes_it() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b, work) = two_datasets(tmp.path());
     // The new state, from a lake that only ever saw B.
@@ -348,7 +353,29 @@ fn killed_at_any_point_of_the_lake_publish_the_lake_is_old_or_new_and_a_rerun_co
             tree(&work.join("lake")).into_keys().filter(|p| !p.starts_with("_ingest") && !p.starts_with(".ifr-owned")).collect();
         assert_eq!(on_disk, live, "after the rerun of a kill at point {k}");
     }
+    eprintln!("lake publish: killed at each of {points} points");
     assert!(points >= 20, "only {points} publish points were killed");
+
+    // And real kill -9 (SIGKILL) at moments spread over a whole ingest of the new inputs.
+    for delay_ms in [0, 10, 30, 60, 100, 150, 200, 300, 450, 700] {
+        std::fs::remove_dir_all(work.join("lake")).unwrap();
+        copy_dir(&pristine, &work.join("lake"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ifr"))
+            .arg("ingest")
+            .current_dir(&work)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let seen = lake_digest(&work.join("lake"));
+        assert!(seen == want_old || seen == want_new, "kill -9 after {delay_ms} ms: the lake is neither the old nor the new state");
+        let o = run(&work, &["ingest"], &[]);
+        assert!(o.status.success(), "rerun after kill -9 at {delay_ms} ms: {}", stderr(&o));
+        assert_eq!(lake_digest(&work.join("lake")), want_new, "rerun after kill -9 at {delay_ms} ms");
+    }
 }
 
 #[test]
@@ -367,6 +394,9 @@ fn killed_at_any_point_of_the_report_publish_each_year_is_old_or_new() {
     assert!(run(&work, &["ingest"], &[]).status.success());
     let pristine = tmp.path().join("report_a");
     copy_dir(&work.join("report"), &pristine);
+    // The new report, from an uninterrupted run over the old one.
+    assert!(run(&work, &["report"], &[]).status.success());
+    let uninterrupted = tree(&work.join("report"));
     let mut killed = Vec::new();
     for k in 1..=years.len() + 1 {
         std::fs::remove_dir_all(work.join("report")).unwrap();
@@ -378,6 +408,7 @@ fn killed_at_any_point_of_the_report_publish_each_year_is_old_or_new() {
     let o = run(&work, &["report"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let new = tree(&work.join("report"));
+    assert_eq!(strip_lock(&new), strip_lock(&uninterrupted), "the rerun after the kills equals an uninterrupted run");
     for y in years {
         assert_ne!(year_of(&old, y), year_of(&new, y));
     }

@@ -1058,7 +1058,7 @@ pub fn methodology(settings: &Settings, label_sources: &BTreeMap<(String, String
         s,
         "- **Sanctions.** Sanctions entries become labels of the actor linked to their SDN party (confidence 60, category sanctioned). Policy: {}.",
         match r.sanctions {
-            SanctionsPolicy::PointInTime => "point-in-time — an address counts from its listing date (from snapshot comparison; else the party's entry date; else the first snapshot listing it) until a delisting",
+            SanctionsPolicy::PointInTime => "point-in-time — an address counts from the tightest listing date the inputs support until a delisting: the party's OFAC entry date when it falls after the previous snapshot and on or before the first snapshot listing the address, else that snapshot's date; for an address already in the earliest snapshot, the party's entry date, else that snapshot (`sanctions.listed_date_rule` names the rule used for each address)",
             SanctionsPolicy::AsListedToday => "as listed today — every address on the latest list counts for all dates",
         }
     );
