@@ -101,6 +101,21 @@ fn ofac_xml_matches_an_independent_reading() {
     let c = &summary.sources[0].counts;
     assert_eq!(c.read as usize, ind.per_currency.values().sum::<usize>());
     assert!(c.balanced());
+    // A sanctioned address is never dropped for its format (issue 18): every distinct (currency,
+    // address) of the independent reading is in the lake, and nothing is quarantined.
+    assert_eq!(c.quarantined, 0);
+    let listed: BTreeSet<(String, String)> = ind
+        .parties
+        .iter()
+        .flat_map(|(_, f)| f.iter().cloned())
+        .map(|(c, a)| (c, if a.starts_with("0x") { a.to_lowercase() } else { a }))
+        .collect();
+    let lake_pairs = {
+        let df = ifr_pipeline::sql(&ifr_pipeline::lake::Lake::new(&s.lake_dir), "SELECT DISTINCT currency, address FROM sanctions").unwrap();
+        let (cur, adr) = (df.column("currency").unwrap().str().unwrap().clone(), df.column("address").unwrap().str().unwrap().clone());
+        (0..df.height()).map(|i| (cur.get(i).unwrap().to_string(), adr.get(i).unwrap().to_string())).collect::<BTreeSet<_>>()
+    };
+    assert_eq!(lake_pairs, listed);
     let lake = ifr_pipeline::lake::Lake::new(&s.lake_dir);
     let loaded = |name: &str, currency: Option<&str>| -> BTreeSet<(String, String)> {
         let filter = currency.map(|c| format!(" AND currency = '{c}'")).unwrap_or_default();
