@@ -281,20 +281,19 @@ pub fn swap_into_place(staged: &Path, target: &Path) -> Result<()> {
     if !target.exists() {
         return std::fs::rename(staged, target).map_err(|e| Error::io("publishing", target, e));
     }
-    use rustix::fs::{CWD, RenameFlags, renameat_with};
-    match renameat_with(CWD, staged, CWD, target, RenameFlags::EXCHANGE) {
-        Ok(()) => {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        if renameat_with(CWD, staged, CWD, target, RenameFlags::EXCHANGE).is_ok() {
             let _ = std::fs::remove_dir_all(staged);
-            Ok(())
-        }
-        Err(_) => {
-            let old = staged.with_file_name(format!(".old-{}", new_run_id()));
-            std::fs::rename(target, &old).map_err(|e| Error::io("moving the previous version aside", target, e))?;
-            std::fs::rename(staged, target).map_err(|e| Error::io("publishing", target, e))?;
-            let _ = std::fs::remove_dir_all(&old);
-            Ok(())
+            return Ok(());
         }
     }
+    let old = staged.with_file_name(format!(".old-{}", new_run_id()));
+    std::fs::rename(target, &old).map_err(|e| Error::io("moving the previous version aside", target, e))?;
+    std::fs::rename(staged, target).map_err(|e| Error::io("publishing", target, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
 }
 
 /// A run id no other run can share: UTC time to the millisecond, then the process id.
