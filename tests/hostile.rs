@@ -468,3 +468,83 @@ fn readers_never_block_while_a_writer_holds_the_lake_and_stale_staging_is_remove
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!d.join("lake/.staging").exists(), "a dead run's staging is removed at the next start");
 }
+
+#[test]
+fn dotdot_paths_are_resolved_before_a_folder_is_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(&d.join("photos/2022/beach.jpg"), "a photo");
+    write(&d.join("mydata/notes.txt"), "my notes");
+    write(&d.join("prices.csv"), PRICES);
+    write(&d.join("ifr.toml"), &prices_config(""));
+    let before = tree_outside(d, "lake");
+    // `photos/missing/..` is `photos`, whatever the OS would make of the missing folder.
+    let o = run(d, &["run", "--out", "photos/missing/.."], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("did not create and it is not empty"), "{}", stderr(&o));
+    let o = run(d, &["synth", "--out", "mydata/zz/..", "--force", "--transfers", "12000", "--from", "2022-01-01", "--to", "2022-12-31"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(tree_outside(d, "lake"), before, "nothing outside the lake changed");
+    // The lake is never taken for a report folder, however it is spelled.
+    assert!(run(d, &["ingest"], &[]).status.success());
+    let lake_before = tree(&d.join("lake"));
+    for out in ["lake/x/..", "lake/rep", "lake/.staging", "lake"] {
+        let o = run(d, &["report", "--out", out], &[]);
+        assert_eq!(o.status.code(), Some(1), "--out {out}: {}", stderr(&o));
+        assert!(stderr(&o).contains("overlap"), "--out {out}: {}", stderr(&o));
+    }
+    let lake_after = tree(&d.join("lake"));
+    assert_eq!(lake_after.keys().filter(|p| !p.ends_with("readers.lock")).collect::<Vec<_>>(), lake_before.keys().filter(|p| !p.ends_with("readers.lock")).collect::<Vec<_>>());
+    assert_eq!(lake_after.get(Path::new(".ifr-owned")), lake_before.get(Path::new(".ifr-owned")));
+}
+
+#[test]
+fn ifr_folders_inside_a_source_folder_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(&d.join("in/prices.csv"), PRICES);
+    let config = "[[sources]]\nname = \"prices\"\nkind = \"prices\"\nformat = \"price-csv\"\npath = \"in\"\n";
+    write(&d.join("ifr.toml"), config);
+    let before = tree(d);
+    let o = run(d, &["run", "--out", "in/report"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("overlap") && stderr(&o).contains("source path"), "{}", stderr(&o));
+    assert_eq!(tree(d), before, "refused before the lake was touched");
+    write(&d.join("ifr.toml"), &format!("lake = \"in/lake\"\n{config}"));
+    let o = run(d, &["ingest"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("overlap"), "{}", stderr(&o));
+    assert!(!d.join("in/lake").exists());
+}
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [vec!["bogus"], vec!["run", "--nope"], vec!["report", "--year", "abc"], vec!["sql", "SELECT 1", "--format", "xml"], vec![]] {
+        let o = run(tmp.path(), &args, &[]);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("error:") || stderr(&o).contains("Usage"), "{args:?}: {}", stderr(&o));
+    }
+    for args in [vec!["--help"], vec!["--version"], vec!["run", "--help"]] {
+        assert_eq!(run(tmp.path(), &args, &[]).status.code(), Some(0), "{args:?}");
+    }
+}
+
+#[test]
+fn an_unreadable_defillama_returned_amount_is_quarantined_not_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        &d.join("hacks.csv"),
+        "date,name,classification,technique,amount,chain,source,returnedFunds\n2022-03-23,A,x,y,100.0,Ethereum,https://e.org/,1,5\n2022-03-24,B,x,y,100.0,Ethereum,https://e.org/,\"1,5\"\n2022-03-25,C,x,y,100.0,Ethereum,https://e.org/,-5\n2022-03-26,D,x,y,100.0,Ethereum,https://e.org/,7.5\n",
+    );
+    write(&d.join("ifr.toml"), "[[sources]]\nname = \"hacks\"\nkind = \"incidents\"\nformat = \"defillama\"\npath = \"hacks.csv\"\n");
+    let o = run(d, &["ingest"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(d, &["sql", "SELECT row, column FROM quarantine ORDER BY row", "--format", "csv"], &[]);
+    let q: Vec<String> = stdout(&o).lines().skip(1).map(str::to_string).collect();
+    // Line 2 has one field too many (an unquoted decimal comma); lines 3 and 4 are not amounts.
+    assert_eq!(q, ["2,", "3,returnedFunds", "4,returnedFunds"]);
+    let o = run(d, &["sql", "SELECT name, returned_usd FROM incidents", "--format", "csv"], &[]);
+    assert_eq!(stdout(&o).lines().skip(1).collect::<Vec<_>>(), ["D,7.5"]);
+}

@@ -438,6 +438,13 @@ impl Settings {
                 other => other,
             })?;
         }
+        let source_paths: Vec<&Path> = sources.iter().map(|s| s.path.as_path()).collect();
+        for (what, dir) in owned.iter().filter(|(w, _)| *w != crate::owned::Use::Sample) {
+            crate::owned::check_apart_from_sources(*what, dir, &source_paths).map_err(|e| match e {
+                Error::Config(m) => Error::Config(format!("`{}`: {m}", path.display())),
+                other => other,
+            })?;
+        }
         crate::owned::check_disjoint(&owned).map_err(|e| match e {
             Error::Config(m) => Error::Config(format!("`{}`: {m}", path.display())),
             other => other,

@@ -296,6 +296,13 @@ pub fn swap_into_place(staged: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// This process's command line as a user would type it (`ifr run -c x.toml`), to name a lock's holder.
+pub fn this_command() -> String {
+    let mut args = std::env::args();
+    let program = args.next().map(|p| Path::new(&p).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(p)).unwrap_or_else(|| "ifr".into());
+    std::iter::once(program).chain(args).collect::<Vec<_>>().join(" ")
+}
+
 /// A run id no other run can share: UTC time to the millisecond, then the process id.
 pub fn new_run_id() -> String {
     format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"), std::process::id())

@@ -118,6 +118,7 @@ pub fn refuse_forbidden(dir: &Path, what: Use, config_dir: Option<&Path>) -> Res
 /// Make `dir` ifr's folder for `what`, or say why it cannot be: it is created (with its marker)
 /// when it does not exist; an existing folder must be empty, or carry ifr's marker for the same use.
 pub fn claim(dir: &Path, what: Use, config_dir: Option<&Path>) -> Result<()> {
+    let dir = &crate::config::normalize(&std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?);
     if check(dir, what, config_dir)? {
         return Ok(());
     }
@@ -128,6 +129,8 @@ pub fn claim(dir: &Path, what: Use, config_dir: Option<&Path>) -> Result<()> {
 /// What [`claim`] checks, without creating anything: an error when ifr may not write `dir`;
 /// `true` when it is already ifr's folder for `what`, `false` when it is new or empty.
 pub fn check(dir: &Path, what: Use, config_dir: Option<&Path>) -> Result<bool> {
+    // `x/missing/..` is `x` to a user, whatever the folders on the way are.
+    let dir = &crate::config::normalize(&std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?);
     refuse_forbidden(dir, what, config_dir)?;
     if dir.exists() && !dir.is_dir() {
         return Err(Error::Config(format!("{} = `{}` is a file; name a folder", what.key(), dir.display())));
@@ -183,6 +186,24 @@ fn claim_marked(dir: &Path, what: Use) -> Result<()> {
         }
     }
     Err(Error::Config(format!("{} = `{}`: its `{MARKER}` cannot be read", what.key(), dir.display())))
+}
+
+/// Refuse an ifr folder inside a source's folder (its own output would be read as input) or a
+/// source inside an ifr folder. `sources` are the sources' paths (a file, a folder or a glob).
+pub fn check_apart_from_sources(what: Use, dir: &Path, sources: &[&Path]) -> Result<()> {
+    for src in sources {
+        // A glob reads below its first component with a wildcard.
+        let root: PathBuf = src.components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '['])).collect();
+        if dir.starts_with(&root) || root.starts_with(dir) {
+            return Err(Error::Config(format!(
+                "{} = `{}` and the source path `{}` overlap: ifr would read its own output as input, or write among the inputs; give it a folder of its own",
+                what.key(),
+                dir.display(),
+                src.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuse folders that overlap: the lake, the report and the sample each need their own.

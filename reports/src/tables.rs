@@ -90,7 +90,7 @@ pub fn usd_from_micro(micro: i128) -> String {
 }
 
 /// Untrusted text as literal Markdown text: every character that could start a link, an image,
-/// emphasis, code, HTML, an entity or a table cell is backslash-escaped (CommonMark allows it for
+/// emphasis, code, HTML, an entity, math (`$`) or a table cell is backslash-escaped (CommonMark allows it for
 /// any ASCII punctuation); `_` only at a word's edge (inside a word it is never emphasis, and ids
 /// like `lazarus_group` stay readable); line breaks become spaces.
 pub fn markdown_escape(s: &str) -> String {
@@ -99,7 +99,7 @@ pub fn markdown_escape(s: &str) -> String {
     for (i, &c) in chars.iter().enumerate() {
         match c {
             '\n' | '\r' => out.push(' '),
-            '\\' | '`' | '*' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '!' | '#' => {
+            '\\' | '`' | '*' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '!' | '#' | '$' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -140,6 +140,7 @@ mod tests {
         assert_eq!(markdown_escape("**bold** `code` a|b ~~s~~ &amp; # h"), "\\*\\*bold\\*\\* \\`code\\` a\\|b \\~\\~s\\~\\~ \\&amp; \\# h");
         assert_eq!(markdown_escape("lazarus_group _em_ a\nb"), "lazarus_group \\_em\\_ a b");
         assert_eq!(markdown_escape("back\\slash"), "back\\\\slash");
+        assert_eq!(markdown_escape("$m$"), "\\$m\\$");
     }
 
     use super::*;

@@ -254,7 +254,13 @@ fn blocks(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<(
     for i in 0..n {
         let at = At::new(fr.path, i as i64);
         let (Some(b), Some(t)) = (number.get(i), ts.get(i)) else {
-            acc.quarantine(at, Some("block_number/timestamp"), None, "block without number or timestamp")?;
+            // A value that is there but did not fit a signed 64-bit integer (a uint64 >= 2^63).
+            let raw = |c: &str| fr.df.column(c).ok().and_then(|c| c.get(i).ok()).filter(|v| !v.is_null()).map(|v| v.to_string());
+            match (number.get(i).is_none().then(|| raw("block_number")).flatten(), ts.get(i).is_none().then(|| raw("timestamp")).flatten()) {
+                (Some(v), _) => acc.quarantine(at, Some("block_number"), Some(&v), "block number out of range (expected at most 2^63-1)")?,
+                (None, Some(v)) => acc.quarantine(at, Some("timestamp"), Some(&v), "timestamp out of range (expected seconds since 1970, before the year 10000)")?,
+                (None, None) => acc.quarantine(at, Some("block_number/timestamp"), None, "block without number or timestamp")?,
+            }
             continue;
         };
         let Some(micros) = super::chain::micros_from_secs(t) else {

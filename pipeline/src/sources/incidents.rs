@@ -232,7 +232,13 @@ pub fn load_defillama(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
                     continue;
                 }
             };
-            let returned = usd(get(&rec, c_ret)).ok().flatten();
+            let returned = match usd(get(&rec, c_ret)) {
+                Ok(v) => v,
+                Err(why) => {
+                    acc.quarantine(at, Some("returnedFunds"), Some(get(&rec, c_ret)), why)?;
+                    continue;
+                }
+            };
             let base = format!("defillama-{}-{}", super::day_to_string(day), slug(name));
             let content = rec.iter().collect::<Vec<_>>().join("\u{1f}");
             let versions = seen.entry(base.clone()).or_default();

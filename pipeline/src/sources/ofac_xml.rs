@@ -125,7 +125,9 @@ fn threaded(mut inner: Box<dyn std::io::Read + Send>) -> super::ChannelReader {
 
 pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
     let mut xml = quick_xml::Reader::from_reader(input);
-    xml.config_mut().trim_text(true);
+    // Text is trimmed once, at its element's end: trimming each piece would drop the spaces
+    // around an entity (`Alpha &amp; Co` read as `Alpha&Co`).
+    xml.config_mut().trim_text(false);
     let bad = |msg: String| Error::input(path, msg);
 
     let mut buf = Vec::with_capacity(4096);

@@ -253,8 +253,7 @@ fn wanted_years(settings: &Settings, years: &[i32], coverage: &BTreeMap<i32, (i6
 /// Run the queries over the lake, and trace the reported years' incidents (beside the last
 /// queries: the trace is a walk in chain order on one core, the queries use both). Returns the
 /// results, the attribution, the years to report and the trace.
-fn compute(settings: &Settings, years: &[i32]) -> Result<(Results, Attribution, Vec<i32>, Traced)> {
-    let lake = Lake::new(&settings.lake_dir);
+fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<(Results, Attribution, Vec<i32>, Traced)> {
     let all = attribute::build(&lake, settings.report.sanctions, 0)?;
     let high = attribute::build(&lake, settings.report.sanctions, settings.report.high_confidence)?;
     for a in &settings.report.actors {
@@ -509,6 +508,9 @@ struct Figure {
 /// the lake's or the sample's) before any work is done: a refused folder costs nothing and changes
 /// nothing.
 pub fn check_folder(settings: &Settings, out: &Path) -> Result<()> {
+    let out = &crate::config::normalize(&std::path::absolute(out).map_err(|e| Error::io("resolving", out, e))?);
+    let sources: Vec<&Path> = settings.sources.iter().map(|s| s.path.as_path()).collect();
+    crate::owned::check_apart_from_sources(crate::owned::Use::Report, out, &sources)?;
     let mut owned = vec![(crate::owned::Use::Lake, settings.lake_dir.as_path()), (crate::owned::Use::Report, out)];
     if let Some(s) = &settings.sample {
         owned.push((crate::owned::Use::Sample, s.out.as_path()));
@@ -519,11 +521,14 @@ pub fn check_folder(settings: &Settings, out: &Path) -> Result<()> {
 
 /// Render and publish the report for the configured (or all) years.
 pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> Result<ReportSummary> {
-    let out = out_override.map(Path::to_path_buf).unwrap_or_else(|| settings.report.out.clone());
+    let out = crate::config::normalize(&std::path::absolute(out_override.unwrap_or(&settings.report.out)).map_err(|e| Error::io("resolving", out_override.unwrap_or(&settings.report.out), e))?);
     check_folder(settings, &out)?;
-    let (res, att, wanted, traced) = compute(settings, years)?;
+    // One lake snapshot for every number, table and manifest entry of this report, even when an
+    // ingest commits while it runs.
+    let lake = Lake::new(&settings.lake_dir);
+    let (res, att, wanted, traced) = compute(settings, &lake, years)?;
     crate::owned::claim(&out, crate::owned::Use::Report, Some(&settings.base_dir))?;
-    let _lock = crate::lake::WriteLock::acquire(&out.join(".ifr-lock"), &format!("the report folder `{}`", out.display()), "ifr report")?;
+    let _lock = crate::lake::WriteLock::acquire(&out.join(".ifr-lock"), &format!("the report folder `{}`", out.display()), &crate::lake::this_command())?;
     let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let (aa, an) = (col_str(&att.actor_ancestors, "actor")?, col_str(&att.actor_ancestors, "ancestor")?);
     for i in 0..aa.len() {
@@ -531,7 +536,6 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> R
             parents.entry(aa[i].clone()).or_default().push(an[i].clone());
         }
     }
-    let lake = Lake::new(&settings.lake_dir);
     // What a killed run left: its half-built folder and the previous years it had moved aside.
     for entry in std::fs::read_dir(&out).map_err(|e| Error::io("listing", &out, e))?.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
