@@ -11,7 +11,7 @@
 --   overflow), each transfer rounded to the micro-dollar before summing (so sums of these sums are
 --   exact); transfers = transfers counted, priced or not; unpriced_transfers = those not in the
 --   value (no price, or an implausible value); implausible_transfers = those of them flagged as
---   implausible (value above report_options.max_transfer_usd).
+--   implausible (value above the report's max-transfer-usd; attributed_transfers).
 -- Filters: none (a high-confidence interval is matched on the transfer's day, as in
 --   attributed_transfers).
 WITH attributed AS (

@@ -1,4 +1,4 @@
--- implausible_transfers: the transfers whose USD value exceeds report_options.max_transfer_usd
+-- implausible_transfers: the transfers whose USD value exceeds the report's max-transfer-usd
 --   (a spam token's absurd price, a price typo): kept out of every total and listed here, with
 --   the input file and position they came from, so that a reader can check each one.
 -- Grain: one row per flagged transfer. Units: raw_usd = amount x close as computed, in USD.

@@ -103,8 +103,13 @@ impl Inputs {
             ],
         )
             .map_err(|e| Error::polars("report_options", e))?;
+        // The ceiling travels with each asset's series (the join every transfer already makes): a
+        // cross join with the one-row options would make the streaming engine hold the transfers.
+        let mut series = asset_series(lake)?;
+        let ceiling = Column::new("max_transfer_usd".into(), vec![settings.report.max_transfer_usd; series.height()]);
+        series.with_column(ceiling).map_err(|e| Error::polars("asset_series", e))?;
         Ok(Inputs {
-            asset_series: asset_series(lake)?,
+            asset_series: series,
             price_days: price_days(lake, &settings.report.price_sources)?,
             incident_tx,
             incident_parties,
@@ -293,7 +298,10 @@ fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<(Results, 
     let implausible = if coverage.values().any(|c| c.2 > 0) {
         run_query(&mut ctx, "implausible_transfers")?
     } else {
-        ctx.execute(query("implausible_transfers")).and_then(|lf| lf.limit(0).collect()).map_err(|e| Error::Internal(format!("query implausible_transfers: {e}")))?
+        // None: an empty frame of the query's columns (its schema only; nothing is scanned).
+        let mut lf = ctx.execute(query("implausible_transfers")).map_err(|e| Error::Internal(format!("query implausible_transfers: {e}")))?;
+        let schema = lf.collect_schema().map_err(|e| Error::Internal(format!("query implausible_transfers: {e}")))?;
+        DataFrame::empty_with_schema(&schema)
     };
     let wanted = wanted_years(settings, years, &coverage)?;
     let (rest, traced) = std::thread::scope(|scope| {
