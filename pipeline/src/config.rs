@@ -242,6 +242,25 @@ pub struct SourceSpec {
     pub asset: Option<String>,
 }
 
+/// What `ifr synth` (or a config's `[sample]`) generates.
+/// Output format of the synthetic chain export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SynthFormat {
+    Cryo,
+    EthereumEtl,
+}
+
+#[derive(Debug, Clone)]
+pub struct SynthOptions {
+    pub out: PathBuf,
+    pub transfers: u64,
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub seed: u64,
+    pub format: SynthFormat,
+    pub force: bool,
+}
+
 /// Validated settings the pipeline runs with: no clap, no serde types leak past here.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -250,7 +269,7 @@ pub struct Settings {
     pub lake_dir: PathBuf,
     pub sources: Vec<SourceSpec>,
     /// The synthetic sample to generate before the first ingest, if configured.
-    pub sample: Option<crate::synth::SynthOptions>,
+    pub sample: Option<SynthOptions>,
     pub report: ReportSettings,
 }
 
@@ -357,11 +376,11 @@ impl Settings {
                         .map_err(|_| Error::Config(format!("{at}: {key} = \"{v}\" is not a date YYYY-MM-DD")))
                 };
                 let format = match r.format.as_deref().unwrap_or("cryo") {
-                    "cryo" => crate::synth::SynthFormat::Cryo,
-                    "ethereum-etl" => crate::synth::SynthFormat::EthereumEtl,
+                    "cryo" => SynthFormat::Cryo,
+                    "ethereum-etl" => SynthFormat::EthereumEtl,
                     other => return Err(Error::Config(format!("{at}: format `{other}`; expected cryo or ethereum-etl"))),
                 };
-                Some(crate::synth::SynthOptions {
+                Some(SynthOptions {
                     out: normalize(&base_dir.join(&r.out)),
                     transfers: r.transfers.unwrap_or(300_000),
                     from: day(r.from, "2021-01-01", "from")?,
@@ -456,31 +475,7 @@ impl Settings {
 /// Default of `[report] max-transfer-usd`: $10bn for one transfer.
 pub const DEFAULT_MAX_TRANSFER_USD: f64 = 10_000_000_000.0;
 
-/// Resolve `.` and `..` lexically (no file-system access: the path may be a glob).
-pub fn normalize(p: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
-/// Names that become file or folder names in the lake.
-pub fn is_safe_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && !s.starts_with('-')
-}
+pub use crate::paths::{is_safe_name, normalize};
 
 impl SourceSpec {
     /// The files this source reads, sorted by path: a file, every matching file below a folder, or a glob.

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::schema;
-use crate::sources::Counts;
+use crate::counts::Counts;
 
 pub struct Lake {
     pub root: PathBuf,
@@ -194,18 +194,7 @@ impl Lake {
     }
 }
 
-/// Write bytes to `path` atomically: a temporary file beside it, then a rename.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().ok_or_else(|| Error::Internal(format!("`{}` has no folder", path.display())))?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file"), std::process::id()));
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("writing", &tmp, e))?;
-        f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io("writing", &tmp, e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming into", path, e))
-}
+pub use crate::paths::atomic_write;
 
 /// Files below `dir` (recursively).
 fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -230,7 +219,7 @@ fn is_ours(p: &Path) -> bool {
     let Some(stem) = name.strip_suffix(".parquet") else { return false };
     let mut parts = stem.splitn(2, '.');
     let source = parts.next().unwrap_or("");
-    crate::config::is_safe_name(source) && parts.next().is_none_or(|run| run.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    crate::paths::is_safe_name(source) && parts.next().is_none_or(|run| run.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 /// The one writer of a lake (or report folder): an OS file lock, released however the process ends.

@@ -4,12 +4,16 @@
 
 pub mod address;
 pub mod amount;
+pub mod category;
 pub mod config;
+pub mod counts;
 pub mod error;
 pub mod failpoint;
 pub mod lake;
 pub mod owned;
+pub mod paths;
 pub mod schema;
+pub mod sql;
 pub mod sources;
 pub mod stages;
 pub mod synth;
@@ -50,12 +54,6 @@ pub fn sql_with_attribution(settings: &Settings, query: &str) -> Result<DataFram
         ctx.register("actor_ancestors", a.actor_ancestors.lazy());
     }
     sql_in(ctx, query)
-}
-
-/// Values as a SQL list of string literals (`'a', 'b'`), quotes doubled: for `col IN (…)` filters
-/// that polars pushes into the Parquet scan.
-pub(crate) fn sql_string_list<S: AsRef<str>>(values: &[S]) -> String {
-    values.iter().map(|v| format!("'{}'", v.as_ref().replace('\'', "''"))).collect::<Vec<_>>().join(", ")
 }
 
 fn lake_context(lake: &lake::Lake) -> Result<SQLContext> {

@@ -118,19 +118,19 @@ pub fn refuse_forbidden(dir: &Path, what: Use, config_dir: Option<&Path>) -> Res
 /// Make `dir` ifr's folder for `what`, or say why it cannot be: it is created (with its marker)
 /// when it does not exist; an existing folder must be empty, or carry ifr's marker for the same use.
 pub fn claim(dir: &Path, what: Use, config_dir: Option<&Path>) -> Result<()> {
-    let dir = &crate::config::normalize(&std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?);
+    let dir = &crate::paths::normalize(&std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?);
     if check(dir, what, config_dir)? {
         return Ok(());
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating the folder (is it writable?)", dir, e))?;
-    crate::lake::atomic_write(&dir.join(MARKER), what.marker_text().as_bytes())
+    crate::paths::atomic_write(&dir.join(MARKER), what.marker_text().as_bytes())
 }
 
 /// What [`claim`] checks, without creating anything: an error when ifr may not write `dir`;
 /// `true` when it is already ifr's folder for `what`, `false` when it is new or empty.
 pub fn check(dir: &Path, what: Use, config_dir: Option<&Path>) -> Result<bool> {
     // `x/missing/..` is `x` to a user, whatever the folders on the way are.
-    let dir = &crate::config::normalize(&std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?);
+    let dir = &crate::paths::normalize(&std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?);
     refuse_forbidden(dir, what, config_dir)?;
     if dir.exists() && !dir.is_dir() {
         return Err(Error::Config(format!("{} = `{}` is a file; name a folder", what.key(), dir.display())));

@@ -255,3 +255,21 @@ pub fn read_parquet(path: &std::path::Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
     ParquetReader::new(file).finish().map_err(|e| Error::polars(format!("reading `{}`", path.display()), e))
 }
+
+/// A column as text, one entry per row (NULL as "").
+pub fn col_str(df: &DataFrame, c: &str) -> Result<Vec<String>> {
+    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::String).map_err(|e| Error::polars(c, e))?;
+    Ok(s.str().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or("").to_string()).collect())
+}
+
+/// A micro-dollar column (128-bit: sums cannot overflow); NULL reads as 0, as for every sum here.
+pub fn col_i128(df: &DataFrame, c: &str) -> Result<Vec<i128>> {
+    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int128).map_err(|e| Error::polars(c, e))?;
+    Ok(s.i128().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or(0)).collect())
+}
+
+/// An integer column as i64, one entry per row; NULL reads as 0.
+pub fn col_i64(df: &DataFrame, c: &str) -> Result<Vec<i64>> {
+    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int64).map_err(|e| Error::polars(c, e))?;
+    Ok(s.i64().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or(0)).collect())
+}

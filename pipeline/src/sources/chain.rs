@@ -8,10 +8,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, TimeZone};
 use polars::prelude::*;
 use ruint::aliases::U256;
 
+use super::partition::{PartKey, PartitionWriter, key_hashes, partition_path, sort_chain_order, stack, year_month};
 use super::stream::Stream;
 use super::{Acc, At, file_name};
 use crate::error::{Error, Result};
@@ -71,22 +71,6 @@ impl Assets {
 }
 
 /// Sort order of each chain table inside a partition: chain order.
-fn order(table: &str) -> &'static [&'static str] {
-    match table {
-        "blocks" => &["block_number"],
-        "transactions" => &["block_number", "tx_index", "tx_hash"],
-        _ => &["block_number", "tx_index", "tx_hash", "kind", "log_index", "trace_address"],
-    }
-}
-
-/// (table, year, month): one partition of one source.
-pub type PartKey = (&'static str, i32, i32);
-
-/// A partition's file, relative to the lake: `{table}/{chain}/{year}/{month:02}/{source}.parquet`.
-pub fn partition_path((table, y, m): PartKey, chain: &str, source: &str) -> PathBuf {
-    PathBuf::from(table).join(chain).join(y.to_string()).join(format!("{m:02}")).join(format!("{source}.parquet"))
-}
-
 /// How a loaded chain source ended up staged.
 pub enum Staged {
     /// Its lake files (relative to the staged lake).
@@ -159,20 +143,6 @@ impl Drop for ChainStage<'_> {
     }
 }
 
-/// The latest time a chain row may carry: 9999-12-31T23:59:59Z, in seconds.
-pub const MAX_SECONDS: i64 = 253_402_300_799;
-
-/// Seconds since 1970 as microseconds, or None when out of range (before 1970, after year 9999):
-/// never an overflow, never a silent wrap into 1969.
-pub fn micros_from_secs(secs: i64) -> Option<i64> {
-    (0..=MAX_SECONDS).contains(&secs).then(|| secs * 1_000_000)
-}
-
-pub fn year_month(micros: i64) -> Option<(i32, i32)> {
-    let t = chrono::Utc.timestamp_micros(micros).single()?;
-    Some((t.year(), t.month() as i32))
-}
-
 /// Block number -> time (microseconds), in dense chunks of consecutive block numbers: transfers come
 /// in block order, so lookups walk memory in order (a hash map sent every lookup to a random cache
 /// line, and was most of the loading time).
@@ -195,34 +165,6 @@ impl BlockTimes {
         let t = self.chunks.get(&(n >> Self::BITS))?[(n & ((1 << Self::BITS) - 1)) as usize];
         (t != Self::NONE).then_some(t)
     }
-}
-
-/// `year_month` for times that mostly stay in one month (rows in chain order): the month's bounds
-/// are remembered, so a row in the same month costs two comparisons.
-#[derive(Default)]
-pub struct MonthOf {
-    /// [from, to) in microseconds, and its (year, month).
-    span: Option<(i64, i64, (i32, i32))>,
-}
-
-impl MonthOf {
-    pub fn get(&mut self, micros: i64) -> Option<(i32, i32)> {
-        if let Some((from, to, ym)) = self.span {
-            if micros >= from && micros < to {
-                return Some(ym);
-            }
-        }
-        let (y, m) = year_month(micros)?;
-        self.span = month_span(y, m).map(|(from, to)| (from, to, (y, m)));
-        Some((y, m))
-    }
-}
-
-/// The microseconds of month (y, m): [its first, the next month's first).
-pub fn month_span(y: i32, m: i32) -> Option<(i64, i64)> {
-    let start = |y: i32, m: i32| chrono::NaiveDate::from_ymd_opt(y, m as u32, 1).map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros());
-    let (ny, nm) = if m >= 12 { (y + 1, 1) } else { (y, m + 1) };
-    Some((start(y, m)?, start(ny, nm)?))
 }
 
 impl<'a> ChainStage<'a> {
@@ -640,11 +582,6 @@ fn concat_parts(parts: &[PathBuf]) -> Result<DataFrame> {
         .map_err(|e| Error::polars("combining staged parts", e))
 }
 
-pub(super) fn sort_chain_order(table: &str, df: DataFrame) -> Result<DataFrame> {
-    df.sort(order(table).iter().copied(), SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true))
-        .map_err(|e| Error::polars("sorting a partition", e))
-}
-
 struct KeyScan {
     /// Two rows share a key hash (perhaps a duplicate: the exact path decides).
     maybe_duplicates: bool,
@@ -673,36 +610,6 @@ fn scan_keys(table: &str, parts: &[PathBuf]) -> Result<KeyScan> {
     Ok(KeyScan { maybe_duplicates, ranges })
 }
 
-/// Each row's natural-key hash (a fixed hasher: the same on every run). Equal keys give equal
-/// hashes; equal hashes only say the keys may be equal.
-pub(super) fn key_hashes(table: &str, df: &DataFrame) -> Result<Vec<u64>> {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let err = |e| Error::polars("hashing natural keys", e);
-    let state = polars_utils::aliases::PlFixedStateQuality::default();
-    let mut row_hashes = vec![state.build_hasher(); df.height()];
-    for k in &schema::table(table).key {
-        let c = df.column(k).map_err(err)?;
-        match c.dtype() {
-            DataType::String => {
-                for (h, v) in row_hashes.iter_mut().zip(c.str().map_err(err)?.iter()) {
-                    v.hash(h);
-                }
-            }
-            _ => {
-                let c = c.cast(&DataType::Int64).map_err(err)?;
-                for (h, v) in row_hashes.iter_mut().zip(c.i64().map_err(err)?.iter()) {
-                    v.hash(h);
-                }
-            }
-        }
-    }
-    Ok(row_hashes.into_iter().map(|h| h.finish()).collect())
-}
-
-/// Rows per Parquet row group, at least: sorted runs are combined until they reach it (a run is
-/// never split) and written as one row group.
-pub(super) const ROW_GROUP_ROWS: usize = 64 * 1024;
-
 /// Write a partition without duplicates: parts whose block ranges overlap are sorted together
 /// (stable, in part order, as the in-memory path would), runs in block order, row groups of about
 /// ROW_GROUP_ROWS rows.
@@ -725,62 +632,6 @@ fn write_sorted_runs(table: &str, parts: &[PathBuf], ranges: &[(i64, i64)], path
         writer.push(sort_chain_order(table, concat_parts(&files)?)?)?;
     }
     writer.finish()
-}
-
-/// Frames stacked into one, in order (None when there are none).
-pub(super) fn stack(frames: impl IntoIterator<Item = DataFrame>) -> Result<Option<DataFrame>> {
-    let mut frames = frames.into_iter();
-    let Some(mut df) = frames.next() else { return Ok(None) };
-    for d in frames {
-        df.vstack_mut_owned(d).map_err(|e| Error::polars("combining staged rows", e))?;
-    }
-    Ok(Some(df))
-}
-
-/// A partition's lake file being written from sorted runs, in row groups of at least
-/// ROW_GROUP_ROWS rows (runs combined; a run never split).
-pub(super) struct PartitionWriter {
-    writer: polars::io::parquet::write::BatchedWriter<std::fs::File>,
-    path: PathBuf,
-    /// Runs not written yet, and their rows.
-    buffer: Vec<DataFrame>,
-    rows: usize,
-}
-
-impl PartitionWriter {
-    pub(super) fn create(table: &str, path: &Path) -> Result<PartitionWriter> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
-        }
-        let file = std::fs::File::create(path).map_err(|e| Error::io("creating", path, e))?;
-        let writer = ParquetWriter::new(file)
-            .with_compression(crate::table::lake_compression())
-            .with_statistics(StatisticsOptions::default())
-            .batched(&schema::table(table).polars_schema())
-            .map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))?;
-        Ok(PartitionWriter { writer, path: path.to_path_buf(), buffer: Vec::new(), rows: 0 })
-    }
-
-    /// Add a run (sorted, and after every run added before it in chain order).
-    pub(super) fn push(&mut self, run: DataFrame) -> Result<()> {
-        self.rows += run.height();
-        self.buffer.push(run);
-        if self.rows >= ROW_GROUP_ROWS { self.flush() } else { Ok(()) }
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        self.rows = 0;
-        let Some(mut df) = stack(std::mem::take(&mut self.buffer))? else { return Ok(()) };
-        df.rechunk_mut_par(); // one chunk: one row group
-        self.writer.write_batch(&df).map_err(|e| Error::polars(format!("writing `{}`", self.path.display()), e))
-    }
-
-    /// Write what is left and the file's footer.
-    pub(super) fn finish(mut self) -> Result<()> {
-        self.flush()?;
-        self.writer.finish().map_err(|e| Error::polars(format!("writing `{}`", self.path.display()), e))?;
-        Ok(())
-    }
 }
 
 /// Rows that stand for an input item (a transaction's own value transfer does not: the transaction row does).

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use ruint::aliases::U256;
 
-use super::chain::{ChainStage, MonthOf, Transfer};
+use super::chain::{ChainStage, Transfer};
+use super::partition::MonthOf;
 use super::{Acc, At, Input, file_name};
 use crate::error::{Error, Result};
 use crate::{address, amount};
@@ -263,7 +264,7 @@ fn blocks(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<(
             }
             continue;
         };
-        let Some(micros) = super::chain::micros_from_secs(t) else {
+        let Some(micros) = super::partition::micros_from_secs(t) else {
             acc.quarantine(at, Some("timestamp"), Some(&t.to_string()), "timestamp out of range (expected seconds since 1970, before the year 10000)")?;
             continue;
         };
@@ -359,7 +360,7 @@ fn transactions(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>, value
         let ok = success.as_ref().and_then(|s| s.get(i));
         let time = match ts.as_ref().and_then(|c| c.get(i)) {
             None => None,
-            Some(s) => match super::chain::micros_from_secs(s) {
+            Some(s) => match super::partition::micros_from_secs(s) {
                 Some(m) => Some(m),
                 None => {
                     acc.quarantine(at, Some("timestamp"), Some(&s.to_string()), "timestamp out of range (expected seconds since 1970, before the year 10000)")?;

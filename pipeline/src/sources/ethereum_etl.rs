@@ -47,7 +47,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     let t = s.trim();
     let range = || "timestamp out of range (expected seconds since 1970, before the year 10000)".to_string();
     if let Ok(secs) = t.parse::<i64>() {
-        return super::chain::micros_from_secs(secs).ok_or_else(range);
+        return super::partition::micros_from_secs(secs).ok_or_else(range);
     }
     if t.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') && !t.is_empty() {
         return Err(range());
@@ -55,7 +55,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     let t = t.trim_end_matches(" UTC").trim_end_matches('Z').replace('T', " ");
     let d = chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S")
         .map_err(|_| "expected a unix timestamp in seconds or YYYY-MM-DD HH:MM:SS".to_string())?;
-    super::chain::micros_from_secs(d.and_utc().timestamp()).ok_or_else(range)
+    super::partition::micros_from_secs(d.and_utc().timestamp()).ok_or_else(range)
 }
 
 fn int(s: &str) -> Result<i64, String> {

@@ -13,6 +13,7 @@ pub mod incidents;
 pub mod ofac_csv;
 pub mod ofac_xml;
 pub mod opensanctions;
+pub mod partition;
 pub mod prices;
 pub mod tagpack;
 pub mod assets;
@@ -21,40 +22,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::DataFrame;
-use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::schema;
 use crate::table::{Cell, TableBuilder};
 
-/// Per-source counts; `read = loaded + quarantined + duplicates + filtered`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Counts {
-    pub read: u64,
-    pub loaded: u64,
-    pub quarantined: u64,
-    pub duplicates: u64,
-    pub filtered: u64,
-    /// Why rows were filtered, with counts.
-    pub filtered_reasons: BTreeMap<String, u64>,
-}
-
-impl Counts {
-    pub fn balanced(&self) -> bool {
-        self.read == self.loaded + self.quarantined + self.duplicates + self.filtered
-    }
-
-    pub fn add(&mut self, o: &Counts) {
-        self.read += o.read;
-        self.loaded += o.loaded;
-        self.quarantined += o.quarantined;
-        self.duplicates += o.duplicates;
-        self.filtered += o.filtered;
-        for (k, v) in &o.filtered_reasons {
-            *self.filtered_reasons.entry(k.clone()).or_default() += v;
-        }
-    }
-}
+pub use crate::counts::Counts;
 
 /// Where a quarantined item was found.
 #[derive(Debug, Clone, Copy)]

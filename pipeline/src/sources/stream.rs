@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 
 use polars::prelude::*;
 
-use super::chain::{PartKey, PartitionWriter, key_hashes, month_span, partition_path, sort_chain_order, stack};
+use super::partition::{PartKey, PartitionWriter, key_hashes, month_span, partition_path, sort_chain_order, stack};
 use crate::error::{Error, Result};
 
 enum Msg {

@@ -23,17 +23,7 @@ use crate::lake::Lake;
 pub const MIN_DAY: i32 = -719_162; // 0001-01-01
 pub const MAX_DAY: i32 = 2_932_896; // 9999-12-31
 
-/// ifr's report category for a label's category.
-pub fn report_category(category: &str) -> &'static str {
-    match category {
-        "exchange" => "exchange",
-        "mixing_service" | "mixer" => "mixer",
-        "bridge" => "bridge",
-        "defi" | "defi_dex" | "defi_lending" | "defi_bridge" | "dex" => "defi",
-        "sanctioned" => "sanctioned",
-        _ => "other",
-    }
-}
+pub use crate::category::report_category;
 
 #[derive(Debug, Clone)]
 struct Candidate {

@@ -4,3 +4,4 @@ pub mod attribute;
 pub mod ingest;
 pub mod report;
 pub mod trace;
+pub mod value;

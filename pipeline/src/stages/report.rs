@@ -16,6 +16,8 @@ use super::attribute::{self, Attribution};
 use crate::config::{SanctionsPolicy, Settings};
 use crate::error::{Error, Result};
 use crate::lake::Lake;
+use crate::table::{col_i64, col_i128, col_str};
+use super::value::{asset_series, price_days};
 
 /// The queries, in the order they are registered (views first).
 pub const QUERIES: [(&str, &str); 9] = [
@@ -143,10 +145,10 @@ fn ctx_for(lake: &Lake, att: &Attribution, high: &Attribution, inputs: &Inputs) 
     let (hashes, victims) = (col_str(&inputs.incident_tx, "tx_hash")?, col_str(&inputs.incident_parties, "victim")?);
     let mut keys = Vec::new();
     if !hashes.is_empty() {
-        keys.push(format!("tx_hash IN ({})", crate::sql_string_list(&hashes)));
+        keys.push(format!("tx_hash IN ({})", crate::sql::string_list(&hashes)));
     }
     if !victims.is_empty() {
-        keys.push(format!("from_address IN ({})", crate::sql_string_list(&victims)));
+        keys.push(format!("from_address IN ({})", crate::sql::string_list(&victims)));
     }
     let filter = if keys.is_empty() { "FALSE".to_string() } else { keys.join(" OR ") };
     let candidates = sub
@@ -175,22 +177,6 @@ fn run_query(ctx: &mut SQLContext, name: &str) -> Result<DataFrame> {
     ctx.execute(query(name))
         .and_then(collect)
         .map_err(|e| Error::Internal(format!("query {name} failed: {e}")))
-}
-
-pub(crate) fn col_str(df: &DataFrame, c: &str) -> Result<Vec<String>> {
-    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::String).map_err(|e| Error::polars(c, e))?;
-    Ok(s.str().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or("").to_string()).collect())
-}
-
-/// A micro-dollar column (128-bit: sums cannot overflow); NULL reads as 0, as for every sum here.
-pub(crate) fn col_i128(df: &DataFrame, c: &str) -> Result<Vec<i128>> {
-    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int128).map_err(|e| Error::polars(c, e))?;
-    Ok(s.i128().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or(0)).collect())
-}
-
-pub(crate) fn col_i64(df: &DataFrame, c: &str) -> Result<Vec<i64>> {
-    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int64).map_err(|e| Error::polars(c, e))?;
-    Ok(s.i64().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or(0)).collect())
 }
 
 fn totals_of(df: &DataFrame) -> Result<Totals> {
@@ -365,54 +351,6 @@ fn rest_of_compute(lake: &Lake, ctx: &mut SQLContext) -> Result<Rest> {
         e.2 = e.2.max(lconf[i]);
     }
     Ok(Rest { counterparties, label_text, label_sources })
-}
-
-/// One price series row per asset and day: the preferred source (config order), then by name.
-pub(crate) fn price_days(lake: &Lake, order: &[String]) -> Result<DataFrame> {
-    let p = lake.scan("prices")?.collect().map_err(|e| Error::polars("reading prices", e))?;
-    let (asset, source) = (col_str(&p, "asset")?, col_str(&p, "source")?);
-    let day = p.column("day").map_err(|e| Error::polars("day", e))?.cast(&DataType::Int32).map_err(|e| Error::polars("day", e))?;
-    let day: Vec<i32> = day.i32().map_err(|e| Error::polars("day", e))?.iter().map(|d| d.unwrap_or(0)).collect();
-    let close: Vec<f64> = p.column("close_usd").map_err(|e| Error::polars("close_usd", e))?.f64().map_err(|e| Error::polars("close_usd", e))?.iter().map(|c| c.unwrap_or(f64::NAN)).collect();
-    let rank = |s: &str| order.iter().position(|o| o == s).unwrap_or(order.len());
-    let mut best: BTreeMap<(String, i32), (usize, String, f64)> = BTreeMap::new();
-    for i in 0..p.height() {
-        let cand = (rank(&source[i]), source[i].clone(), close[i]);
-        let e = best.entry((asset[i].clone(), day[i])).or_insert(cand.clone());
-        if (cand.0, &cand.1) < (e.0, &e.1) {
-            *e = cand;
-        }
-    }
-    let n = best.len();
-    let (mut a, mut d, mut c, mut s) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    for ((asset, day), (_, source, close)) in best {
-        a.push(asset);
-        d.push(day);
-        c.push(close);
-        s.push(source);
-    }
-    let day = Series::new("day".into(), d).cast(&DataType::Date).map_err(|e| Error::polars("day", e))?;
-    DataFrame::new(n, vec![Column::new("asset".into(), a), day.into_column(), Column::new("close_usd".into(), c), Column::new("source".into(), s)])
-        .map_err(|e| Error::polars("price_days", e))
-}
-
-/// One price series per chain and symbol (the first asset list that names it).
-pub(crate) fn asset_series(lake: &Lake) -> Result<DataFrame> {
-    let a = lake.scan("assets")?.collect().map_err(|e| Error::polars("reading assets", e))?;
-    let (chain, symbol, series) = (col_str(&a, "chain")?, col_str(&a, "symbol")?, col_str(&a, "price_asset")?);
-    let mut seen = BTreeMap::new();
-    for i in 0..a.height() {
-        seen.entry((chain[i].clone(), symbol[i].clone())).or_insert(series[i].clone());
-    }
-    let n = seen.len();
-    let (mut c, mut s, mut p) = (Vec::new(), Vec::new(), Vec::new());
-    for ((ch, sym), ser) in seen {
-        c.push(ch);
-        s.push(sym);
-        p.push((!ser.is_empty()).then_some(ser));
-    }
-    DataFrame::new(n, vec![Column::new("chain".into(), c), Column::new("symbol".into(), s), Column::new("price_asset".into(), p)])
-        .map_err(|e| Error::polars("asset_series", e))
 }
 
 /// The ledger's theft keys: (incident, actor, tx_hash) and, for incidents without hashes,

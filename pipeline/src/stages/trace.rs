@@ -548,7 +548,7 @@ use std::path::PathBuf;
 use polars::prelude::*;
 
 use super::attribute;
-use super::report::{col_i64, col_str};
+use crate::table::{col_i64, col_str};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
@@ -680,9 +680,9 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
                 let (victims, attackers): (Vec<&str>, Vec<&str>) =
                     (vic[i].split(';').filter(|x| !x.is_empty()).collect(), att_[i].split(';').filter(|x| !x.is_empty()).collect());
                 let filter = if !hashes.is_empty() {
-                    format!("tx_hash IN ({})", crate::sql_string_list(&hashes))
+                    format!("tx_hash IN ({})", crate::sql::string_list(&hashes))
                 } else if !victims.is_empty() && !attackers.is_empty() {
-                    format!("from_address IN ({}) AND to_address IN ({})", crate::sql_string_list(&victims), crate::sql_string_list(&attackers))
+                    format!("from_address IN ({}) AND to_address IN ({})", crate::sql::string_list(&victims), crate::sql::string_list(&attackers))
                 } else {
                     "FALSE".to_string()
                 };
@@ -877,8 +877,8 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
     }
 
     // Valuation at the close of a day.
-    let prices = super::report::price_days(&lake, &settings.report.price_sources)?;
-    let series = super::report::asset_series(&lake)?;
+    let prices = super::value::price_days(&lake, &settings.report.price_sources)?;
+    let series = super::value::asset_series(&lake)?;
     let mut series_of: HashMap<String, String> = HashMap::default();
     let (ss, sp) = (col_str(&series, "symbol")?, col_str(&series, "price_asset")?);
     for i in 0..ss.len() {

@@ -10,9 +10,7 @@ mod truth;
 mod world;
 mod writer;
 
-use std::path::PathBuf;
 
-use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -20,23 +18,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 pub use world::{Incident, World};
 
-/// Output format of the chain export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SynthFormat {
-    Cryo,
-    EthereumEtl,
-}
-
-#[derive(Debug, Clone)]
-pub struct SynthOptions {
-    pub out: PathBuf,
-    pub transfers: u64,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    pub seed: u64,
-    pub format: SynthFormat,
-    pub force: bool,
-}
+pub use crate::config::{SynthFormat, SynthOptions};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SynthSummary {

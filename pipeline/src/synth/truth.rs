@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::writer::Placed;
-use crate::stages::attribute::report_category;
+use crate::category::report_category;
 use super::{Role, Tx, World, day_of, hex20};
 use crate::error::{Error, Result};
 

@@ -1,0 +1,161 @@
+//! The chain tables' partitions, shared by the two ways a chain source reaches the lake (streamed,
+//! and through part files): partition keys and paths, chain order, natural-key hashes, times to
+//! months, and the writer of a partition's file.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, TimeZone};
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::schema;
+
+/// The sort order of a chain table (chain order).
+pub fn order(table: &str) -> &'static [&'static str] {
+    match table {
+        "blocks" => &["block_number"],
+        "transactions" => &["block_number", "tx_index", "tx_hash"],
+        _ => &["block_number", "tx_index", "tx_hash", "kind", "log_index", "trace_address"],
+    }
+}
+
+/// (table, year, month): one partition of one source.
+pub type PartKey = (&'static str, i32, i32);
+
+/// A partition's file, relative to the lake: `{table}/{chain}/{year}/{month:02}/{source}.parquet`.
+pub fn partition_path((table, y, m): PartKey, chain: &str, source: &str) -> PathBuf {
+    PathBuf::from(table).join(chain).join(y.to_string()).join(format!("{m:02}")).join(format!("{source}.parquet"))
+}
+
+/// The latest time a chain row may carry: 9999-12-31T23:59:59Z, in seconds.
+pub const MAX_SECONDS: i64 = 253_402_300_799;
+
+/// Seconds since 1970 as microseconds, or None when out of range (before 1970, after year 9999):
+/// never an overflow, never a silent wrap into 1969.
+pub fn micros_from_secs(secs: i64) -> Option<i64> {
+    (0..=MAX_SECONDS).contains(&secs).then(|| secs * 1_000_000)
+}
+
+pub fn year_month(micros: i64) -> Option<(i32, i32)> {
+    let t = chrono::Utc.timestamp_micros(micros).single()?;
+    Some((t.year(), t.month() as i32))
+}
+
+/// `year_month` for times that mostly stay in one month (rows in chain order): the month's bounds
+/// are remembered, so a row in the same month costs two comparisons.
+#[derive(Default)]
+pub struct MonthOf {
+    /// [from, to) in microseconds, and its (year, month).
+    span: Option<(i64, i64, (i32, i32))>,
+}
+
+impl MonthOf {
+    pub fn get(&mut self, micros: i64) -> Option<(i32, i32)> {
+        if let Some((from, to, ym)) = self.span {
+            if micros >= from && micros < to {
+                return Some(ym);
+            }
+        }
+        let (y, m) = year_month(micros)?;
+        self.span = month_span(y, m).map(|(from, to)| (from, to, (y, m)));
+        Some((y, m))
+    }
+}
+
+/// The microseconds of month (y, m): [its first, the next month's first).
+pub fn month_span(y: i32, m: i32) -> Option<(i64, i64)> {
+    let start = |y: i32, m: i32| chrono::NaiveDate::from_ymd_opt(y, m as u32, 1).map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros());
+    let (ny, nm) = if m >= 12 { (y + 1, 1) } else { (y, m + 1) };
+    Some((start(y, m)?, start(ny, nm)?))
+}
+
+pub fn sort_chain_order(table: &str, df: DataFrame) -> Result<DataFrame> {
+    df.sort(order(table).iter().copied(), SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true))
+        .map_err(|e| Error::polars("sorting a partition", e))
+}
+
+/// Each row's natural-key hash (a fixed hasher: the same on every run). Equal keys give equal
+/// hashes; equal hashes only say the keys may be equal.
+pub fn key_hashes(table: &str, df: &DataFrame) -> Result<Vec<u64>> {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let err = |e| Error::polars("hashing natural keys", e);
+    let state = polars_utils::aliases::PlFixedStateQuality::default();
+    let mut row_hashes = vec![state.build_hasher(); df.height()];
+    for k in &schema::table(table).key {
+        let c = df.column(k).map_err(err)?;
+        match c.dtype() {
+            DataType::String => {
+                for (h, v) in row_hashes.iter_mut().zip(c.str().map_err(err)?.iter()) {
+                    v.hash(h);
+                }
+            }
+            _ => {
+                let c = c.cast(&DataType::Int64).map_err(err)?;
+                for (h, v) in row_hashes.iter_mut().zip(c.i64().map_err(err)?.iter()) {
+                    v.hash(h);
+                }
+            }
+        }
+    }
+    Ok(row_hashes.into_iter().map(|h| h.finish()).collect())
+}
+
+/// Rows per Parquet row group, at least: sorted runs are combined until they reach it (a run is
+/// never split) and written as one row group.
+pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// Frames stacked into one, in order (None when there are none).
+pub fn stack(frames: impl IntoIterator<Item = DataFrame>) -> Result<Option<DataFrame>> {
+    let mut frames = frames.into_iter();
+    let Some(mut df) = frames.next() else { return Ok(None) };
+    for d in frames {
+        df.vstack_mut_owned(d).map_err(|e| Error::polars("combining staged rows", e))?;
+    }
+    Ok(Some(df))
+}
+
+/// A partition's lake file being written from sorted runs, in row groups of at least
+/// ROW_GROUP_ROWS rows (runs combined; a run never split).
+pub struct PartitionWriter {
+    writer: polars::io::parquet::write::BatchedWriter<std::fs::File>,
+    path: PathBuf,
+    /// Runs not written yet, and their rows.
+    buffer: Vec<DataFrame>,
+    rows: usize,
+}
+
+impl PartitionWriter {
+    pub fn create(table: &str, path: &Path) -> Result<PartitionWriter> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+        }
+        let file = std::fs::File::create(path).map_err(|e| Error::io("creating", path, e))?;
+        let writer = ParquetWriter::new(file)
+            .with_compression(crate::table::lake_compression())
+            .with_statistics(StatisticsOptions::default())
+            .batched(&schema::table(table).polars_schema())
+            .map_err(|e| Error::polars(format!("writing `{}`", path.display()), e))?;
+        Ok(PartitionWriter { writer, path: path.to_path_buf(), buffer: Vec::new(), rows: 0 })
+    }
+
+    /// Add a run (sorted, and after every run added before it in chain order).
+    pub fn push(&mut self, run: DataFrame) -> Result<()> {
+        self.rows += run.height();
+        self.buffer.push(run);
+        if self.rows >= ROW_GROUP_ROWS { self.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.rows = 0;
+        let Some(mut df) = stack(std::mem::take(&mut self.buffer))? else { return Ok(()) };
+        df.rechunk_mut_par(); // one chunk: one row group
+        self.writer.write_batch(&df).map_err(|e| Error::polars(format!("writing `{}`", self.path.display()), e))
+    }
+
+    /// Write what is left and the file's footer.
+    pub fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        self.writer.finish().map_err(|e| Error::polars(format!("writing `{}`", self.path.display()), e))?;
+        Ok(())
+    }
+}
