@@ -3,7 +3,7 @@
 //! their checksums (base58check, bech32/bech32m); bech32 ones are lowercased, base58 ones kept as written.
 
 use bech32::Bech32;
-use bech32::primitives::decode::CheckedHrpstring;
+use bech32::primitives::decode::{CheckedHrpstring, SegwitHrpstring};
 use sha3::{Digest, Keccak256};
 
 /// Currencies whose addresses are EVM accounts.
@@ -97,14 +97,17 @@ pub fn hash32_bytes(b: &[u8]) -> Result<String, String> {
     }
 }
 
-/// A Bitcoin address, validated (P2PKH/P2SH base58check, or a segwit address: bech32 for witness
-/// version 0, bech32m for 1 and up, BIP-173/350); bech32 lowercased, base58 kept as written.
+/// A Bitcoin mainnet or testnet address, validated (P2PKH/P2SH base58check, or a segwit address
+/// with human-readable part `bc` or `tb`: bech32 for witness version 0, bech32m for 1 and up,
+/// BIP-173/350); bech32 lowercased, base58 kept as written. Regtest (`bcrt1…`) is refused.
 pub fn bitcoin(s: &str) -> Result<String, String> {
     let t = s.trim();
     let lower = t.to_ascii_lowercase();
     if lower.starts_with("bc1") || lower.starts_with("tb1") {
-        return match bech32::segwit::decode(t) {
-            Ok(_) => Ok(lower),
+        // The human-readable part ends at the last `1`, so `bc1x1…` has `bc1x`; the crate takes any.
+        return match SegwitHrpstring::new(t) {
+            Ok(segwit) if segwit.has_valid_hrp() => Ok(lower),
+            Ok(segwit) => Err(format!("segwit address has human-readable part `{}`, expected `bc` or `tb`", segwit.hrp().to_lowercase())),
             Err(e) => Err(format!("bech32 segwit address does not verify: {e}")),
         };
     }
@@ -322,6 +325,176 @@ mod tests {
         assert!(bitcoin("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd").is_err());
         assert!(bitcoin("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh").is_err());
         assert!(bitcoin("bc1qw508d6qejxtdg4y5r3zarvary0C5xw7kv8f3t4").is_err());
+    }
+
+    // The test vectors of BIP-173 ("Appendices › Test vectors") and BIP-350 ("Test vectors"), as the
+    // BIPs write them (bitcoin/bips at 7fe0b034). bitcoin() takes mainnet (`bc`) and testnet (`tb`)
+    // segwit addresses, like the base58 versions it takes (0x00/0x05 mainnet, 0x6f/0xc4 testnet).
+
+    #[test]
+    fn bip173_valid_segwit_addresses() {
+        // Witness version 0: still valid, and lowercased.
+        for a in [
+            "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4",
+            "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7",
+            "tb1qqqqqp399et2xygdj5xreqhjjvcmzhxw4aywxecjdzew6hylgvsesrxh6hy",
+        ] {
+            assert_eq!(bitcoin(a), Ok(a.to_ascii_lowercase()), "{a}");
+        }
+        // Versions 1, 16 and 2 with a bech32 checksum: BIP-350 made these invalid (version 1 and up
+        // take bech32m); its own valid vectors carry the same witness programs.
+        for a in [
+            "bc1pw508d6qejxtdg4y5r3zarvary0c5xw7kw508d6qejxtdg4y5r3zarvary0c5xw7k7grplx",
+            "BC1SW50QA3JX3S",
+            "bc1zw508d6qejxtdg4y5r3zarvaryvg6kdaj",
+        ] {
+            assert!(bitcoin(a).is_err(), "{a}");
+        }
+    }
+
+    #[test]
+    fn bip350_valid_segwit_addresses() {
+        for a in [
+            "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4",
+            "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7",
+            "bc1pw508d6qejxtdg4y5r3zarvary0c5xw7kw508d6qejxtdg4y5r3zarvary0c5xw7kt5nd6y",
+            "BC1SW50QGDZ25J",
+            "bc1zw508d6qejxtdg4y5r3zarvaryvaxxpcs",
+            "tb1qqqqqp399et2xygdj5xreqhjjvcmzhxw4aywxecjdzew6hylgvsesrxh6hy",
+            "tb1pqqqqp399et2xygdj5xreqhjjvcmzhxw4aywxecjdzew6hylgvsesf3hn0c",
+            "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0",
+        ] {
+            assert_eq!(bitcoin(a), Ok(a.to_ascii_lowercase()), "{a}");
+        }
+    }
+
+    #[test]
+    fn bip173_invalid_segwit_addresses() {
+        for a in [
+            "tc1qw508d6qejxtdg4y5r3zarvary0c5xw7kg3g4ty", // invalid human-readable part
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5", // invalid checksum
+            "BC13W508D6QEJXTDG4Y5R3ZARVARY0C5XW7KN40WF2", // invalid witness version
+            "bc1rw5uspcuh",                               // invalid program length
+            "bc10w508d6qejxtdg4y5r3zarvary0c5xw7kw508d6qejxtdg4y5r3zarvary0c5xw7kw5rljs90", // invalid program length
+            "BC1QR508D6QEJXTDG4Y5R3ZARVARYV98GJ9P", // invalid program length for witness version 0 (per BIP141)
+            "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sL5k7", // mixed case
+            "bc1zw508d6qejxtdg4y5r3zarvaryvqyzf3du", // zero padding of more than 4 bits
+            "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3pjxtptv", // non-zero padding in 8-to-5 conversion
+            "bc1gmk9yu", // empty data section
+        ] {
+            assert!(bitcoin(a).is_err(), "{a}");
+        }
+    }
+
+    #[test]
+    fn bip350_invalid_segwit_addresses() {
+        for a in [
+            "tc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vq5zuyut", // invalid human-readable part
+            "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd", // invalid checksum (Bech32 instead of Bech32m)
+            "tb1z0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqglt7rf", // invalid checksum (Bech32 instead of Bech32m)
+            "BC1S0XLXVLHEMJA6C4DQV22UAPCTQUPFHLXM9H8Z3K2E72Q4K9HCZ7VQ54WELL", // invalid checksum (Bech32 instead of Bech32m)
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh",                     // invalid checksum (Bech32m instead of Bech32)
+            "tb1q0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vq24jc47", // invalid checksum (Bech32m instead of Bech32)
+            "bc1p38j9r5y49hruaue7wxjce0updqjuyyx0kh56v8s25huc6995vvpql3jow4", // invalid character in checksum
+            "BC130XLXVLHEMJA6C4DQV22UAPCTQUPFHLXM9H8Z3K2E72Q4K9HCZ7VQ7ZWS8R", // invalid witness version
+            "bc1pw5dgrnzv",                                                   // invalid program length (1 byte)
+            "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7v8n0nx0muaewav253zgeav", // invalid program length (41 bytes)
+            "BC1QR508D6QEJXTDG4Y5R3ZARVARYV98GJ9P", // invalid program length for witness version 0 (per BIP141)
+            "tb1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vq47Zagq", // mixed case
+            "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7v07qwwzcrf", // zero padding of more than 4 bits
+            "tb1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vpggkg4j",  // non-zero padding in 8-to-5 conversion
+            "bc1gmk9yu",                                                       // empty data section
+        ] {
+            assert!(bitcoin(a).is_err(), "{a}");
+        }
+    }
+
+    // The BIPs' checksum vectors, which are not addresses: `0x80` and `0xFF` are single bytes there,
+    // written here as U+0080 and U+00FF (a Rust string is UTF-8).
+    const BIP173_VALID_BECH32: [&str; 7] = [
+        "A12UEL5L",
+        "a12uel5l",
+        "an83characterlonghumanreadablepartthatcontainsthenumber1andtheexcludedcharactersbio1tt5tgs",
+        "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
+        "11qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqc8247j",
+        "split1checkupstagehandshakeupstreamerranterredcaperred2y9e3w",
+        "?1ezyfcl",
+    ];
+    const BIP173_INVALID_BECH32: [&str; 12] = [
+        "\u{20}1nwldj5", // HRP character out of range
+        "\u{7f}1axkwrx", // HRP character out of range
+        "\u{80}1eym55h", // HRP character out of range
+        "an84characterslonghumanreadablepartthatcontainsthenumber1andtheexcludedcharactersbio1569pvx", // overall max length exceeded
+        "pzry9x0s0muk",  // no separator character
+        "1pzry9x0s0muk", // empty HRP
+        "x1b4n0q5v",     // invalid data character
+        "li1dgmt3",      // too short checksum
+        "de1lg7wt\u{ff}", // invalid character in checksum
+        "A1G7SGD8",      // checksum calculated with uppercase form of HRP
+        "10a06t8",       // empty HRP
+        "1qzzfhee",      // empty HRP
+    ];
+    const BIP350_VALID_BECH32M: [&str; 7] = [
+        "A1LQFN3A",
+        "a1lqfn3a",
+        "an83characterlonghumanreadablepartthatcontainsthetheexcludedcharactersbioandnumber11sg7hg6",
+        "abcdef1l7aum6echk45nj3s0wdvt2fg8x9yrzpqzd3ryx",
+        "11llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllludsr8",
+        "split1checkupstagehandshakeupstreamerranterredcaperredlc445v",
+        "?1v759aa",
+    ];
+    const BIP350_INVALID_BECH32M: [&str; 14] = [
+        "\u{20}1xj0phk", // HRP character out of range
+        "\u{7f}1g6xzxy", // HRP character out of range
+        "\u{80}1vctc34", // HRP character out of range
+        "an84characterslonghumanreadablepartthatcontainsthetheexcludedcharactersbioandnumber11d6pts4", // overall max length exceeded
+        "qyrz8wqd2c9m",  // no separator character
+        "1qyrz8wqd2c9m", // empty HRP
+        "y1b0jsk6g",     // invalid data character
+        "lt1igcx5c0",    // invalid data character
+        "in1muywd",      // too short checksum
+        "mm1crxm3i",     // invalid character in checksum
+        "au1s5cgom",     // invalid character in checksum
+        "M1VUXWEZ",      // checksum calculated with uppercase form of HRP
+        "16plkw9",       // empty HRP
+        "1p2gdwpf",      // empty HRP
+    ];
+
+    #[test]
+    fn bip173_350_checksum_vectors_are_not_bitcoin_addresses() {
+        // None has the human-readable part `bc` or `tb`, valid checksum or not.
+        for s in BIP173_VALID_BECH32.iter().chain(&BIP173_INVALID_BECH32).chain(&BIP350_VALID_BECH32M).chain(&BIP350_INVALID_BECH32M) {
+            assert!(bitcoin(s).is_err(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn bip173_350_checksum_vectors_as_bnb_beacon() {
+        // bnb_beacon() checks a bech32 checksum, then the human-readable part: the valid bech32
+        // strings get as far as the latter; bech32m and invalid strings are refused at the former.
+        for s in BIP173_VALID_BECH32 {
+            let err = bnb_beacon(s).unwrap_err();
+            assert!(err.starts_with("expected a BNB Beacon Chain address: human-readable part `bnb`, not"), "{s:?}: {err}");
+        }
+        for s in BIP173_INVALID_BECH32.iter().chain(&BIP350_VALID_BECH32M).chain(&BIP350_INVALID_BECH32M) {
+            let err = bnb_beacon(s).unwrap_err();
+            assert!(err.starts_with("expected a BNB Beacon Chain address (bnb1…) whose bech32 checksum verifies"), "{s:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn segwit_human_readable_part_is_bc_or_tb() {
+        // The human-readable part ends at the last `1`: these begin `bc1`/`tb1` but are BIP-173's first
+        // valid witness program, checksummed under the human-readable parts `bc1x`, `bc1` and `tb1`.
+        for (a, hrp) in [
+            ("bc1x1qw508d6qejxtdg4y5r3zarvary0c5xw7kglx4m7", "bc1x"),
+            ("bc11qw508d6qejxtdg4y5r3zarvary0c5xw7kan2muu", "bc1"),
+            ("TB11QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KKEU0ZV", "tb1"),
+        ] {
+            assert_eq!(bitcoin(a), Err(format!("segwit address has human-readable part `{hrp}`, expected `bc` or `tb`")), "{a}");
+        }
+        // The same program on regtest (`bcrt`): neither mainnet nor testnet.
+        assert!(bitcoin("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080").is_err());
     }
 
     #[test]
