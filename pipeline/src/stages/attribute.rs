@@ -107,14 +107,12 @@ pub fn build(lake: &Lake, sanctions_policy: SanctionsPolicy, min_confidence: i32
     let sanctions = collect("sanctions")?;
     if sanctions.height() > 0 && 60 >= min_confidence {
         let (sa, sp) = (strs(&sanctions, "address")?, strs(&sanctions, "party_id")?);
-        let (listed, party_listed, first, last, delisted) = (
+        let (listed, party_listed, first, delisted) = (
             days(&sanctions, "listed_date")?,
             days(&sanctions, "party_listed_date")?,
             days(&sanctions, "first_seen_snapshot")?,
-            days(&sanctions, "last_seen_snapshot")?,
             days(&sanctions, "delisted_date")?,
         );
-        let latest = last.iter().flatten().max().copied();
         for i in 0..sa.len() {
             let Some(addr) = &sa[i] else { continue };
             let (from, to) = match sanctions_policy {
@@ -123,8 +121,9 @@ pub fn build(lake: &Lake, sanctions_policy: SanctionsPolicy, min_confidence: i32
                     (from, delisted[i].unwrap_or(MAX_DAY))
                 }
                 SanctionsPolicy::AsListedToday => {
-                    if last[i] != latest {
-                        continue; // no longer listed
+                    // Still on its own list's latest snapshot (each source has its own dates).
+                    if delisted[i].is_some() {
+                        continue;
                     }
                     (MIN_DAY, MAX_DAY)
                 }
@@ -475,9 +474,9 @@ mod tests {
 
     /// Two sanctions sources, each with its address still listed (no delisted_date), but whose
     /// latest snapshots differ (OpenSanctions' `last_seen` is per entity): `build` compares
-    /// `last_seen_snapshot` with the latest over all rows of all sources, so 0xh is dropped.
+    /// `last_seen_snapshot` with the latest over all rows of all sources (0xh was dropped); the
+    /// rule is now `delisted_date IS NULL`, per source.
     #[test]
-    #[ignore = "bug: as-listed-today drops entries whose source's last snapshot is older than another source's"]
     fn as_listed_today_keeps_what_every_source_still_lists() -> TestResult {
         let (_dir, lake) = lake_with(vec![
             ("actors", "test", actors(&[("lazarus", None, Some("P1"))])?),
