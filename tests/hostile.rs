@@ -548,3 +548,22 @@ fn an_unreadable_defillama_returned_amount_is_quarantined_not_dropped() {
     let o = run(d, &["sql", "SELECT name, returned_usd FROM incidents", "--format", "csv"], &[]);
     assert_eq!(stdout(&o).lines().skip(1).collect::<Vec<_>>(), ["D,7.5"]);
 }
+
+#[test]
+fn a_closed_stdout_is_success_and_prints_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut prices = String::from("day,asset,close_usd\n");
+    for i in 0..50_000 {
+        prices.push_str(&format!("{},A{},{}.5\n", ifr_pipeline::sources::day_to_string(18_000 + i % 1_000), i / 1_000, i));
+    }
+    write(&d.join("prices.csv"), &prices);
+    write(&d.join("ifr.toml"), &prices_config(""));
+    assert!(run(d, &["ingest"], &[]).status.success());
+    let ifr = env!("CARGO_BIN_EXE_ifr");
+    for args in ["sql 'SELECT * FROM prices' --format csv", "sql 'SELECT * FROM prices' --format json", "sql 'SELECT * FROM prices'", "tables"] {
+        let o = Command::new("bash").arg("-c").arg(format!("set -o pipefail; '{ifr}' {args} | head -c 100 >/dev/null")).current_dir(d).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "ifr {args} | head: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "ifr {args} | head");
+    }
+}

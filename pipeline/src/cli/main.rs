@@ -21,16 +21,23 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
+            if broken_pipe(&e) {
+                return ExitCode::SUCCESS;
             }
             let user = e.downcast_ref::<ifr_pipeline::Error>().is_none_or(|pe| pe.is_user_error());
             let _ = writeln!(std::io::stderr(), "error: {e:#}");
             ExitCode::from(if user { 1 } else { 2 })
         }
     }
+}
+
+/// A closed stdout (`ifr sql … | head -1`) anywhere in the error's chain, however it was wrapped
+/// (polars' writers keep the io error inside their own).
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || matches!(c.downcast_ref::<polars::error::PolarsError>(), Some(polars::error::PolarsError::IO { error, .. }) if error.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: args::Cli) -> anyhow::Result<()> {
