@@ -38,6 +38,7 @@ fn csv_rows(path: &Path) -> usize {
 }
 
 #[test]
+#[cfg_attr(ifr_no_duckdb, ignore = "no Python with the duckdb module (.ci/run installs it into target/bench-venv)")]
 fn duckdb_sql_gives_ifrs_totals() {
     let Some(python) = python_with_duckdb() else { return };
     let tmp = tempfile::tempdir().unwrap();

@@ -19,6 +19,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 #[test]
+#[cfg_attr(ifr_no_chromium, ignore = "no chromium on PATH (CI installs it)")]
 fn the_report_page_loads_in_a_browser_with_every_chart_and_escaped_text() {
     let Some(browser) = chromium() else {
         if std::env::var_os("CI").is_some() {

@@ -66,6 +66,7 @@ fn independent(text: &str) -> Independent {
 }
 
 #[test]
+#[cfg_attr(ifr_no_shared_data, ignore = "../shared/data is absent")]
 fn ofac_xml_matches_an_independent_reading() {
     let Some(shared) = shared_data("ofac_xml_matches_an_independent_reading") else { return };
     let path = shared.join(OFAC);
@@ -160,6 +161,7 @@ fn count_csv_rows(path: &Path) -> (usize, usize) {
 }
 
 #[test]
+#[cfg_attr(ifr_no_shared_data, ignore = "../shared/data is absent")]
 fn every_real_file_loads_and_accounts_for_every_row() {
     let Some(shared) = shared_data("every_real_file_loads_and_accounts_for_every_row") else { return };
     let tmp = tempfile::tempdir().unwrap();
