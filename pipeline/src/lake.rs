@@ -348,12 +348,11 @@ pub fn publish_run(
         for rel in &p.written {
             let staged = staging.join(rel);
             let logical = rel.display().to_string();
-            if let Some(live) = old.get(&logical) {
-                if same_bytes(&staged, &lake.root.join(live))? {
+            if let Some(live) = old.get(&logical)
+                && same_bytes(&staged, &lake.root.join(live))? {
                     outputs.push(live.clone());
                     continue;
                 }
-            }
             let target = fresh_name(&lake.root, rel, run_id);
             let abs = lake.root.join(&target);
             if let Some(dir) = abs.parent() {
@@ -427,10 +426,9 @@ pub fn hash_file_cached(path: &Path, previous: &[FileInfo]) -> Result<FileInfo> 
     let meta = std::fs::metadata(path).map_err(|e| Error::io("reading metadata of", path, e))?;
     let shown = path.display().to_string();
     let mtime = modified_ns(&meta);
-    if let Some(p) = previous.iter().find(|p| p.path == shown) {
-        if mtime.is_some() && p.modified_ns == mtime && p.bytes == meta.len() {
+    if let Some(p) = previous.iter().find(|p| p.path == shown)
+        && mtime.is_some() && p.modified_ns == mtime && p.bytes == meta.len() {
             return Ok(p.clone());
         }
-    }
     hash_file(path)
 }

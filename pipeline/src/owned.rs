@@ -46,11 +46,10 @@ fn forbidden(dir: &Path, config_dir: Option<&Path>) -> Option<&'static str> {
     if dir.parent().is_none() {
         return Some("the root of the file system");
     }
-    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from).filter(|h| !h.as_os_str().is_empty()) {
-        if same_dir(dir, &home) {
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from).filter(|h| !h.as_os_str().is_empty())
+        && same_dir(dir, &home) {
             return Some("your home folder");
         }
-    }
     if let Some(c) = config_dir {
         if same_dir(dir, c) {
             return Some("the folder of the configuration file");

@@ -71,6 +71,9 @@ impl Assets {
 }
 
 /// Sort order of each chain table inside a partition: chain order.
+/// The thread that writes part files, and the channel that feeds it (frame, path).
+type PartWriterThread = (std::sync::mpsc::SyncSender<(DataFrame, PathBuf)>, std::thread::JoinHandle<Result<()>>);
+
 /// How a loaded chain source ended up staged.
 pub enum Staged {
     /// Its lake files (relative to the staged lake).
@@ -130,7 +133,7 @@ pub struct ChainStage<'a> {
     native: (Option<String>, i32),
     spills: usize,
     /// Part files are written on their own thread while the next input file is read.
-    writer: Option<(std::sync::mpsc::SyncSender<(DataFrame, PathBuf)>, std::thread::JoinHandle<Result<()>>)>,
+    writer: Option<PartWriterThread>,
     /// Rows go straight into the lake files instead of part files (see `stream_into`).
     stream: Option<Stream>,
     /// Why streaming was not tried for this input (`stream_no_more`).

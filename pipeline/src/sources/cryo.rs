@@ -630,12 +630,11 @@ fn traces(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>, has_native:
             acc.filter("trace: block reward (minted, no sender)");
             continue;
         }
-        if let Some(ct) = call_type.as_ref().and_then(|c| c.get(i)) {
-            if matches!(ct, "delegatecall" | "callcode" | "staticcall") {
+        if let Some(ct) = call_type.as_ref().and_then(|c| c.get(i))
+            && matches!(ct, "delegatecall" | "callcode" | "staticcall") {
                 acc.filter("trace: delegatecall/callcode/staticcall moves no value");
                 continue;
             }
-        }
         let v = match value.get(i) {
             Some(Ok(v)) => v,
             None => {

@@ -16,13 +16,11 @@ pub fn date_in_name(path: &Path) -> Option<i32> {
     let b = name.as_bytes();
     for i in 0..b.len() {
         for (len, fmt) in [(10usize, "%Y-%m-%d"), (8, "%Y%m%d")] {
-            if i + len <= b.len() {
-                if let Ok(d) = chrono::NaiveDate::parse_from_str(&name[i..i + len], fmt) {
-                    if (1990..=2100).contains(&chrono::Datelike::year(&d)) {
+            if i + len <= b.len()
+                && let Ok(d) = chrono::NaiveDate::parse_from_str(&name[i..i + len], fmt)
+                    && (1990..=2100).contains(&chrono::Datelike::year(&d)) {
                         return Some(super::days_since_epoch(d));
                     }
-                }
-            }
         }
     }
     None

@@ -337,11 +337,10 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
                         text = Text::None;
                     }
                     (Text::ProgramComment, b"Comment") => {
-                        if let Some(en) = entry_profile.as_ref().and_then(|p| entries.get_mut(p)) {
-                            if !t.is_empty() {
+                        if let Some(en) = entry_profile.as_ref().and_then(|p| entries.get_mut(p))
+                            && !t.is_empty() {
                                 en.programs.push(t.to_string());
                             }
-                        }
                         text = Text::None;
                     }
                     _ => {}
@@ -358,12 +357,11 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
                     b"Alias" => in_primary_alias = false,
                     b"Feature" => in_feature = None,
                     b"Profile" => {
-                        if let Some(p) = party.take() {
-                            if !p.addresses.is_empty() {
+                        if let Some(p) = party.take()
+                            && !p.addresses.is_empty() {
                                 party_index.insert(p.id.clone(), parties.len());
                                 parties.push(p);
                             }
-                        }
                     }
                     b"EntryEvent" => in_entry_event = false,
                     b"SanctionsMeasure" => in_program_measure = false,

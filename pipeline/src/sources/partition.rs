@@ -51,11 +51,10 @@ pub struct MonthOf {
 
 impl MonthOf {
     pub fn get(&mut self, micros: i64) -> Option<(i32, i32)> {
-        if let Some((from, to, ym)) = self.span {
-            if micros >= from && micros < to {
+        if let Some((from, to, ym)) = self.span
+            && micros >= from && micros < to {
                 return Some(ym);
             }
-        }
         let (y, m) = year_month(micros)?;
         self.span = month_span(y, m).map(|(from, to)| (from, to, (y, m)));
         Some((y, m))

@@ -38,11 +38,14 @@ struct Open {
     written_max: Option<i64>,
 }
 
+/// The partitions a writer thread finished, with their lake files.
+type Written = Vec<(PartKey, PathBuf)>;
+
 pub struct Stream {
     open: BTreeMap<PartKey, Open>,
     closed: BTreeSet<PartKey>,
     tx: Option<SyncSender<Msg>>,
-    handle: Option<JoinHandle<Result<Vec<(PartKey, PathBuf)>>>>,
+    handle: Option<JoinHandle<Result<Written>>>,
     /// Set by the writer when two rows of a partition have the same key hash, or by `abandon`.
     stop: Arc<AtomicBool>,
     abandoned: Option<String>,
@@ -122,13 +125,12 @@ impl Stream {
         let mut closing = Vec::new();
         for (key, open) in self.open.iter_mut() {
             let next_block = next(key.0);
-            if let Some((_, max)) = open.range {
-                if next_block.is_none_or(|n| max < n) {
+            if let Some((_, max)) = open.range
+                && next_block.is_none_or(|n| max < n) {
                     runs.push((*key, std::mem::take(&mut open.pending)));
                     open.written_max = Some(open.written_max.map_or(max, |w| w.max(max)));
                     open.range = None;
                 }
-            }
             if open.range.is_none() {
                 let past = match next_block {
                     None => true,

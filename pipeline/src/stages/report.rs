@@ -245,8 +245,8 @@ fn wanted_years(settings: &Settings, years: &[i32], coverage: &BTreeMap<i32, (i6
 /// queries: the trace is a walk in chain order on one core, the queries use both). Returns the
 /// results, the attribution, the years to report and the trace.
 fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<(Results, Attribution, Vec<i32>, Traced)> {
-    let all = attribute::build(&lake, settings.report.sanctions, 0)?;
-    let high = attribute::build(&lake, settings.report.sanctions, settings.report.high_confidence)?;
+    let all = attribute::build(lake, settings.report.sanctions, 0)?;
+    let high = attribute::build(lake, settings.report.sanctions, settings.report.high_confidence)?;
     for a in &settings.report.actors {
         if !all.known_actors.contains(a) {
             return Err(Error::Config(format!(
@@ -255,8 +255,8 @@ fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<(Results, 
             )));
         }
     }
-    let inputs = Inputs::build(&lake, settings)?;
-    let mut ctx = ctx_for(&lake, &all, &high, &inputs)?;
+    let inputs = Inputs::build(lake, settings)?;
+    let mut ctx = ctx_for(lake, &all, &high, &inputs)?;
     let (m, totals, totals_high) = month_and_year_totals(&mut ctx)?;
     let (a, y, mo, me) = (col_str(&m, "actor")?, col_i64(&m, "year")?, col_i64(&m, "month")?, col_str(&m, "metric")?);
     let (v, n, u) = (col_i128(&m, "value_micro_usd")?, col_i64(&m, "transfers")?, col_i64(&m, "unpriced_transfers")?);
@@ -291,8 +291,8 @@ fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<(Results, 
     };
     let wanted = wanted_years(settings, years, &coverage)?;
     let (rest, traced) = std::thread::scope(|scope| {
-        let tracer = scope.spawn(|| trace_incidents(settings, &lake, &incident_values, &wanted));
-        let rest = rest_of_compute(&lake, &mut ctx);
+        let tracer = scope.spawn(|| trace_incidents(settings, lake, &incident_values, &wanted));
+        let rest = rest_of_compute(lake, &mut ctx);
         let traced = tracer.join().unwrap_or_else(|_| Err(Error::Internal("tracing the incidents failed (the thread panicked)".into())));
         (rest, traced)
     });

@@ -442,11 +442,10 @@ impl World {
         for inc in &self.incidents {
             let mut row = inc.row.clone();
             for (c, value) in [("victim_addresses", hex20(&inc.victim)), ("attacker_addresses", hex20(&inc.attacker))] {
-                if let Some(i) = col(c) {
-                    if row[i].trim().is_empty() {
+                if let Some(i) = col(c)
+                    && row[i].trim().is_empty() {
                         row[i] = value;
                     }
-                }
             }
             ledger.write_record(&row).map_err(|e| Error::Internal(e.to_string()))?;
         }
