@@ -34,7 +34,8 @@ fn main() {
         lacking.push("ifr_no_chromium");
     }
     let duckdb = |python: &Path| Command::new(python).args(["-c", "import duckdb"]).output().is_ok_and(|o| o.status.success());
-    let pythons: Vec<PathBuf> = std::env::var_os("IFR_BENCH_PYTHON").map(PathBuf::from).into_iter().chain([venv, PathBuf::from("python3")]).collect();
+    let pythons: Vec<PathBuf> =
+        std::env::var_os("IFR_BENCH_PYTHON").map(PathBuf::from).into_iter().chain([venv, PathBuf::from("python3")]).collect();
     if std::env::var_os("IFR_REQUIRE_DUCKDB").is_none() && !pythons.iter().any(|p| duckdb(p)) {
         lacking.push("ifr_no_duckdb");
     }

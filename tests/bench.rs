@@ -22,7 +22,9 @@ fn python_with_duckdb() -> Option<PathBuf> {
         std::env::var_os("IFR_REQUIRE_DUCKDB").is_none(),
         "IFR_REQUIRE_DUCKDB is set but no Python with the duckdb module was found (.ci/run installs it into target/bench-venv)"
     );
-    eprintln!("SKIPPED duckdb_sql_gives_ifrs_totals: no Python with the duckdb module (tests/bench/run or .ci/run installs it into target/bench-venv)");
+    eprintln!(
+        "SKIPPED duckdb_sql_gives_ifrs_totals: no Python with the duckdb module (tests/bench/run or .ci/run installs it into target/bench-venv)"
+    );
     None
 }
 

@@ -47,7 +47,9 @@ fn the_report_page_loads_in_a_browser_with_every_chart_and_escaped_text() {
     // A label with hostile markup on the first fresh address the Ronin attacker pays.
     let fresh = ifr_pipeline::synth::hex20(&ifr_pipeline::synth::synth_address(9, "fresh-0-0", 0));
     let mut labels = std::fs::read_to_string(out.join("labels.yaml")).unwrap();
-    labels.push_str(&format!("- address: '{fresh}'\n  label: '<script>alert(2)</script>'\n  actor: evil_actor\n  category: user\n  confidence: web_crawl\n"));
+    labels.push_str(&format!(
+        "- address: '{fresh}'\n  label: '<script>alert(2)</script>'\n  actor: evil_actor\n  category: user\n  confidence: web_crawl\n"
+    ));
     std::fs::write(out.join("labels.yaml"), labels).unwrap();
     let s = Settings::load(&out.join("ifr.toml")).unwrap();
     ifr_pipeline::ingest(&s, &NoProgress).unwrap();

@@ -26,7 +26,15 @@ fn tables_and_sql_golden_outputs() {
         assert!(o.status.success(), "{}", stderr(&o));
         golden(file, &stdout(&o));
     }
-    let o = ifr(tmp.path(), &["sql", "SELECT asset, count(*) AS days, min(day) AS first, max(close_usd) AS max_close FROM prices GROUP BY asset ORDER BY asset", "-f", "csv"]);
+    let o = ifr(
+        tmp.path(),
+        &[
+            "sql",
+            "SELECT asset, count(*) AS days, min(day) AS first, max(close_usd) AS max_close FROM prices GROUP BY asset ORDER BY asset",
+            "-f",
+            "csv",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     golden("sql_prices.csv", &stdout(&o));
 }
@@ -39,7 +47,11 @@ fn user_errors_exit_1_with_a_clear_message() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no config file `ifr.toml`"), "{}", stderr(&o));
 
-    std::fs::write(tmp.path().join("ifr.toml"), "lake = 'l'\n[[sources]]\nkind = 'prices'\nformat = 'yahoo'\npath = 'x.csv'\nchian = 'ethereum'\n").unwrap();
+    std::fs::write(
+        tmp.path().join("ifr.toml"),
+        "lake = 'l'\n[[sources]]\nkind = 'prices'\nformat = 'yahoo'\npath = 'x.csv'\nchian = 'ethereum'\n",
+    )
+    .unwrap();
     let o = ifr(tmp.path(), &["ingest"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("unknown field `chian`"), "{}", stderr(&o));
@@ -70,7 +82,10 @@ fn the_default_config_generates_the_sample_and_loads_it() {
     assert!(out.contains("chain [chain cryo] loaded: read 599"), "{out}");
     assert_eq!(out.matches("quarantined 0,").count(), 7, "{out}");
     let o = ifr(tmp.path(), &["sql", "SELECT id, actor FROM incidents ORDER BY date", "-f", "csv"]);
-    assert_eq!(stdout(&o), "id,actor\nronin-2022,lazarus_group\nharmony-2022,lazarus_group\natomic-wallet-2023,tradertraitor\nalphapo-2023,tradertraitor\nstake-2023,lazarus_group\ncoinex-2023,lazarus_group\n");
+    assert_eq!(
+        stdout(&o),
+        "id,actor\nronin-2022,lazarus_group\nharmony-2022,lazarus_group\natomic-wallet-2023,tradertraitor\nalphapo-2023,tradertraitor\nstake-2023,lazarus_group\ncoinex-2023,lazarus_group\n"
+    );
     // A second run finds the sample and the lake as they were.
     let o = ifr(tmp.path(), &["ingest"]);
     assert!(!stderr(&o).contains("generating"), "{}", stderr(&o));

@@ -53,9 +53,7 @@ pub fn table(s: &Settings, name: &str) -> DataFrame {
 
 /// Each row as its values joined by `|` (strings quoted, NULL as `null`).
 pub fn rows(df: &DataFrame) -> Vec<String> {
-    (0..df.height())
-        .map(|i| df.get_row(i).unwrap().0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("|"))
-        .collect()
+    (0..df.height()).map(|i| df.get_row(i).unwrap().0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("|")).collect()
 }
 
 /// A string column as a sorted vector.
@@ -96,7 +94,8 @@ pub fn golden(name: &str, actual: &str) {
         std::fs::write(&p, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&p).unwrap_or_else(|_| panic!("missing golden file {} (run with IFR_UPDATE_GOLDEN=1)", p.display()));
+    let expected =
+        std::fs::read_to_string(&p).unwrap_or_else(|_| panic!("missing golden file {} (run with IFR_UPDATE_GOLDEN=1)", p.display()));
     assert_eq!(actual, expected, "golden {name} differs (IFR_UPDATE_GOLDEN=1 rewrites it after review)");
 }
 

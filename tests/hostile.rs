@@ -165,13 +165,24 @@ fn an_absurd_price_is_flagged_and_kept_out_never_a_wrong_sign_and_untrusted_titl
         .collect();
     std::fs::write(d.join("prices.csv"), prices).unwrap();
     let labels = std::fs::read_to_string(d.join("labels.yaml")).unwrap();
-    std::fs::write(d.join("labels.yaml"), labels.replacen("title: ifr synthetic labels", "title: '[x](javascript:alert(1)) <b>bold</b> **y**'", 1)).unwrap();
+    std::fs::write(
+        d.join("labels.yaml"),
+        labels.replacen("title: ifr synthetic labels", "title: '[x](javascript:alert(1)) <b>bold</b> **y**'", 1),
+    )
+    .unwrap();
     let o = run(&d, &["run"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // Independently of the report: the ETH transfers of that day that the typo lifts above $10bn.
     let o = run(
         &d,
-        &["sql", &format!("SELECT COUNT(*) AS n FROM transfers WHERE asset = 'ETH' AND CAST(block_time AS DATE) = DATE '{day}' AND amount * 1000000000000000.0 > 10000000000.0"), "--format", "csv"],
+        &[
+            "sql",
+            &format!(
+                "SELECT COUNT(*) AS n FROM transfers WHERE asset = 'ETH' AND CAST(block_time AS DATE) = DATE '{day}' AND amount * 1000000000000000.0 > 10000000000.0"
+            ),
+            "--format",
+            "csv",
+        ],
         &[],
     );
     let expected: i64 = stdout(&o).lines().nth(1).unwrap().parse().unwrap();
@@ -193,7 +204,11 @@ fn an_absurd_price_is_flagged_and_kept_out_never_a_wrong_sign_and_untrusted_titl
     }
     // The title is shown as text in report.md (escaped) and in index.html (entities).
     let md = std::fs::read_to_string(d.join("report/2022/report.md")).unwrap();
-    assert!(md.contains("\\[x\\](javascript:alert(1)) \\<b\\>bold\\</b\\> \\*\\*y\\*\\*"), "{}", md.lines().filter(|l| l.contains("Label sources")).collect::<String>());
+    assert!(
+        md.contains("\\[x\\](javascript:alert(1)) \\<b\\>bold\\</b\\> \\*\\*y\\*\\*"),
+        "{}",
+        md.lines().filter(|l| l.contains("Label sources")).collect::<String>()
+    );
     assert!(!md.contains("[x](javascript"));
     let html = std::fs::read_to_string(d.join("report/2022/index.html")).unwrap();
     assert!(html.contains("[x](javascript:alert(1)) &lt;b&gt;bold&lt;/b&gt; **y**") && !html.contains("<b>bold"), "html");
@@ -203,11 +218,11 @@ fn an_absurd_price_is_flagged_and_kept_out_never_a_wrong_sign_and_untrusted_titl
 fn timestamps_out_of_range_are_quarantined_never_wrapped() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
+    write(&d.join("etl/blocks.csv"), "number,hash,timestamp\n100,,1648000000\n101,,9223372036854775\n102,,-5\n103,,253402300800\n");
     write(
-        &d.join("etl/blocks.csv"),
-        "number,hash,timestamp\n100,,1648000000\n101,,9223372036854775\n102,,-5\n103,,253402300800\n",
+        &d.join("ifr.toml"),
+        "[[sources]]\nname = \"etl\"\nkind = \"chain\"\nformat = \"ethereum-etl\"\nchain = \"ethereum\"\npath = \"etl\"\n",
     );
-    write(&d.join("ifr.toml"), "[[sources]]\nname = \"etl\"\nkind = \"chain\"\nformat = \"ethereum-etl\"\nchain = \"ethereum\"\npath = \"etl\"\n");
     let o = run(d, &["ingest"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = run(d, &["sql", "SELECT row, column, raw_value, reason FROM quarantine ORDER BY row", "--format", "csv"], &[]);
@@ -249,7 +264,9 @@ fn ledger_amounts_with_a_decimal_comma_are_refused_with_the_row_named() {
     let header = "id,date,name,chains,reported_usd,returned_usd,classification,actor,attributed_by,attribution_date,attribution_source,victim_addresses,attacker_addresses,tx_hashes,source_url,notes";
     write(
         &d.join("ledger.csv"),
-        &format!("{header}\na,2022-03-23,A,ethereum,\"624,000,000.50\",,,,,,,,,,https://e.org/,\nb,2022-03-23,B,ethereum,\"624000000,50\",,,,,,,,,,https://e.org/,\nc,2022-03-23,C,ethereum,\"1.234,56\",,,,,,,,,,https://e.org/,\n"),
+        &format!(
+            "{header}\na,2022-03-23,A,ethereum,\"624,000,000.50\",,,,,,,,,,https://e.org/,\nb,2022-03-23,B,ethereum,\"624000000,50\",,,,,,,,,,https://e.org/,\nc,2022-03-23,C,ethereum,\"1.234,56\",,,,,,,,,,https://e.org/,\n"
+        ),
     );
     write(&d.join("ifr.toml"), "[[sources]]\nname = \"ledger\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"ledger.csv\"\n");
     let o = run(d, &["ingest"], &[]);
@@ -340,7 +357,10 @@ fn killed_at_any_point_of_an_ingest_the_lake_is_old_or_new_and_a_rerun_completes
         let o = run(&work, &["ingest"], &[]);
         assert!(o.status.success(), "rerun after a kill at point {k}: {}", stderr(&o));
         assert_eq!(lake_digest(&work.join("lake")), want_new, "rerun after a kill at point {k}");
-        assert!(std::fs::read_dir(work.join("lake/.staging")).map_or(true, |mut d| d.next().is_none()), "stale staging left after the rerun");
+        assert!(
+            std::fs::read_dir(work.join("lake/.staging")).map_or(true, |mut d| d.next().is_none()),
+            "stale staging left after the rerun"
+        );
         // Nothing but the live files remains in the table folders.
         let live: std::collections::BTreeSet<PathBuf> = ifr_pipeline::lake::Lake::new(work.join("lake"))
             .load_state()
@@ -389,7 +409,9 @@ fn killed_at_any_point_of_the_report_publish_each_year_is_old_or_new() {
     assert!(run(&work, &["run"], &[]).status.success());
     let old = tree(&work.join("report"));
     let years = ["2022", "2023"];
-    let year_of = |t: &BTreeMap<PathBuf, String>, y: &str| -> BTreeMap<PathBuf, String> { t.iter().filter(|(p, _)| p.starts_with(y)).map(|(p, h)| (p.clone(), h.clone())).collect() };
+    let year_of = |t: &BTreeMap<PathBuf, String>, y: &str| -> BTreeMap<PathBuf, String> {
+        t.iter().filter(|(p, _)| p.starts_with(y)).map(|(p, h)| (p.clone(), h.clone())).collect()
+    };
     use_inputs(&b, &work);
     assert!(run(&work, &["ingest"], &[]).status.success());
     let pristine = tmp.path().join("report_a");
@@ -435,7 +457,15 @@ fn concurrent_writers_exactly_one_proceeds_and_the_other_names_the_holder() {
     write(&d.join("ifr.toml"), &prices_config(""));
     for pair in 0..20 {
         let _ = std::fs::remove_dir_all(d.join("lake"));
-        let spawn = || Command::new(env!("CARGO_BIN_EXE_ifr")).arg("ingest").current_dir(d).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let spawn = || {
+            Command::new(env!("CARGO_BIN_EXE_ifr"))
+                .arg("ingest")
+                .current_dir(d)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
         let (x, y) = (spawn(), spawn());
         let (x, y) = (x.wait_with_output().unwrap(), y.wait_with_output().unwrap());
         let ok = [&x, &y].iter().filter(|o| o.status.success()).count();
@@ -482,7 +512,8 @@ fn dotdot_paths_are_resolved_before_a_folder_is_checked() {
     let o = run(d, &["run", "--out", "photos/missing/.."], &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("did not create and it is not empty"), "{}", stderr(&o));
-    let o = run(d, &["synth", "--out", "mydata/zz/..", "--force", "--transfers", "12000", "--from", "2022-01-01", "--to", "2022-12-31"], &[]);
+    let o =
+        run(d, &["synth", "--out", "mydata/zz/..", "--force", "--transfers", "12000", "--from", "2022-01-01", "--to", "2022-12-31"], &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(tree_outside(d, "lake"), before, "nothing outside the lake changed");
     // The lake is never taken for a report folder, however it is spelled.
@@ -494,7 +525,10 @@ fn dotdot_paths_are_resolved_before_a_folder_is_checked() {
         assert!(stderr(&o).contains("overlap"), "--out {out}: {}", stderr(&o));
     }
     let lake_after = tree(&d.join("lake"));
-    assert_eq!(lake_after.keys().filter(|p| !p.ends_with("readers.lock")).collect::<Vec<_>>(), lake_before.keys().filter(|p| !p.ends_with("readers.lock")).collect::<Vec<_>>());
+    assert_eq!(
+        lake_after.keys().filter(|p| !p.ends_with("readers.lock")).collect::<Vec<_>>(),
+        lake_before.keys().filter(|p| !p.ends_with("readers.lock")).collect::<Vec<_>>()
+    );
     assert_eq!(lake_after.get(Path::new(".ifr-owned")), lake_before.get(Path::new(".ifr-owned")));
 }
 
@@ -520,7 +554,8 @@ fn ifr_folders_inside_a_source_folder_are_refused() {
 #[test]
 fn usage_errors_exit_1_and_help_exits_0() {
     let tmp = tempfile::tempdir().unwrap();
-    for args in [vec!["bogus"], vec!["run", "--nope"], vec!["report", "--year", "abc"], vec!["sql", "SELECT 1", "--format", "xml"], vec![]] {
+    for args in [vec!["bogus"], vec!["run", "--nope"], vec!["report", "--year", "abc"], vec!["sql", "SELECT 1", "--format", "xml"], vec![]]
+    {
         let o = run(tmp.path(), &args, &[]);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("error:") || stderr(&o).contains("Usage"), "{args:?}: {}", stderr(&o));
@@ -561,8 +596,15 @@ fn a_closed_stdout_is_success_and_prints_nothing() {
     write(&d.join("ifr.toml"), &prices_config(""));
     assert!(run(d, &["ingest"], &[]).status.success());
     let ifr = env!("CARGO_BIN_EXE_ifr");
-    for args in ["sql 'SELECT * FROM prices' --format csv", "sql 'SELECT * FROM prices' --format json", "sql 'SELECT * FROM prices'", "tables"] {
-        let o = Command::new("bash").arg("-c").arg(format!("set -o pipefail; '{ifr}' {args} | head -c 100 >/dev/null")).current_dir(d).output().unwrap();
+    for args in
+        ["sql 'SELECT * FROM prices' --format csv", "sql 'SELECT * FROM prices' --format json", "sql 'SELECT * FROM prices'", "tables"]
+    {
+        let o = Command::new("bash")
+            .arg("-c")
+            .arg(format!("set -o pipefail; '{ifr}' {args} | head -c 100 >/dev/null"))
+            .current_dir(d)
+            .output()
+            .unwrap();
         assert_eq!(o.status.code(), Some(0), "ifr {args} | head: {}", stderr(&o));
         assert_eq!(stderr(&o), "", "ifr {args} | head");
     }

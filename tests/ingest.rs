@@ -278,7 +278,10 @@ fn malformed_rows_name_file_row_column_and_reason() {
     assert_eq!(quarantined(&q, "etl", "one 32-byte amount").0, "logs.csv");
     assert_eq!(quarantined(&q, "etl-traces", "40 hex digits").2, s2("to_address"));
     // cryo: a 19-byte address and a 33-byte value (row index 1 and 2 of the file).
-    assert_eq!(quarantined(&q, "cryo", "20-byte address"), ("ethereum__erc20_transfers__00000100_to_00000101.parquet".into(), Some(1), s2("from_address"), None));
+    assert_eq!(
+        quarantined(&q, "cryo", "20-byte address"),
+        ("ethereum__erc20_transfers__00000100_to_00000101.parquet".into(), Some(1), s2("from_address"), None)
+    );
     assert_eq!(quarantined(&q, "cryo", "at most 32 bytes").1, Some(2));
     // Sanctions, labels, incidents, prices.
     // (A sanctioned address is never quarantined for its format: see sanctions_snapshots_give_listing_and_delisting_dates.)
@@ -313,29 +316,44 @@ fn chain_exports_become_exact_transfers_with_time_and_decimals() {
     let rows = rows(&df);
     let want = [
         // cryo: the 173,600 ETH internal transfer (once, though two overlapping files hold it) and USDC.
-        format!("\"ethereum__erc20_transfers__00000100_to_00000101.parquet\"|\"token\"|\"{USDC}\"|\"USDC\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"25500000000000\"|6|2.55e7|null|3|2022|3"),
-        format!("\"ethereum__native_transfers__00000100_to_00000100.parquet\"|\"native\"|null|\"ETH\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"173600000000000000000000\"|18|173600.0|\"#0\"|null|2022|3"),
+        format!(
+            "\"ethereum__erc20_transfers__00000100_to_00000101.parquet\"|\"token\"|\"{USDC}\"|\"USDC\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"25500000000000\"|6|2.55e7|null|3|2022|3"
+        ),
+        format!(
+            "\"ethereum__native_transfers__00000100_to_00000100.parquet\"|\"native\"|null|\"ETH\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"173600000000000000000000\"|18|173600.0|\"#0\"|null|2022|3"
+        ),
         // ethereum-etl logs: USDC (also in token_transfers: a duplicate) and DAI.
         format!("\"logs.csv\"|\"token\"|\"{USDC}\"|\"USDC\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"25500000000000\"|6|2.55e7|null|3|2022|3"),
-        format!("\"logs.csv\"|\"token\"|\"0x6b175474e89094c44da98b954eedeac495271d0f\"|\"DAI\"|\"{ATTACKER}\"|\"{BRIDGE}\"|\"7000000000000000000\"|18|7.0|null|5|2022|3"),
+        format!(
+            "\"logs.csv\"|\"token\"|\"0x6b175474e89094c44da98b954eedeac495271d0f\"|\"DAI\"|\"{ATTACKER}\"|\"{BRIDGE}\"|\"7000000000000000000\"|18|7.0|null|5|2022|3"
+        ),
         // An unknown token keeps its exact amount; decimals and amount stay NULL.
-        format!("\"token_transfers.csv\"|\"token\"|\"0x0000000000000000000000000000000000001111\"|null|\"{ATTACKER}\"|\"{BRIDGE}\"|\"123\"|null|null|null|4|2022|3"),
+        format!(
+            "\"token_transfers.csv\"|\"token\"|\"0x0000000000000000000000000000000000001111\"|null|\"{ATTACKER}\"|\"{BRIDGE}\"|\"123\"|null|null|null|4|2022|3"
+        ),
         // Traces: the top-level call and the internal 173,600 ETH; delegatecall, failed, zero and reward filtered.
         format!("\"traces.csv\"|\"native\"|null|\"ETH\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"1000000000000000000\"|18|1.0|\"\"|null|2022|3"),
-        format!("\"traces.csv\"|\"native\"|null|\"ETH\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"173600000000000000000000\"|18|173600.0|\"0\"|null|2022|3"),
+        format!(
+            "\"traces.csv\"|\"native\"|null|\"ETH\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"173600000000000000000000\"|18|173600.0|\"0\"|null|2022|3"
+        ),
         // A transaction's own value (the source has no traces), successful only.
-        format!("\"transactions.csv.gz\"|\"native\"|null|\"ETH\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"1000000000000000000\"|18|1.0|null|null|2022|3"),
+        format!(
+            "\"transactions.csv.gz\"|\"native\"|null|\"ETH\"|\"{BRIDGE}\"|\"{ATTACKER}\"|\"1000000000000000000\"|18|1.0|null|null|2022|3"
+        ),
     ];
     assert_eq!(rows, want);
 
     // Partition layout: chain/year/month/source.
-    let files: Vec<String> = lake
-        .table_files("transfers")
-        .unwrap()
-        .iter()
-        .map(|p| p.strip_prefix(&s.lake_dir).unwrap().display().to_string())
-        .collect();
-    assert_eq!(files, ["transfers/ethereum/2022/03/cryo.parquet", "transfers/ethereum/2022/03/etl-traces.parquet", "transfers/ethereum/2022/03/etl.parquet"]);
+    let files: Vec<String> =
+        lake.table_files("transfers").unwrap().iter().map(|p| p.strip_prefix(&s.lake_dir).unwrap().display().to_string()).collect();
+    assert_eq!(
+        files,
+        [
+            "transfers/ethereum/2022/03/cryo.parquet",
+            "transfers/ethereum/2022/03/etl-traces.parquet",
+            "transfers/ethereum/2022/03/etl.parquet"
+        ]
+    );
     // Block 200 (2022-04-14) lands in April.
     assert!(s.lake_dir.join("blocks/ethereum/2022/04/etl.parquet").is_file());
     let tx = table(&s, "transactions");
@@ -366,7 +384,9 @@ fn sanctions_snapshots_give_listing_and_delisting_dates() {
         ]
     );
     // A listed address that does not verify for its currency is loaded all the same, with a note.
-    let odd = ifr_pipeline::sql(&lake, "SELECT source, address, address_check FROM sanctions WHERE address_check IS NOT NULL ORDER BY source").unwrap();
+    let odd =
+        ifr_pipeline::sql(&lake, "SELECT source, address, address_check FROM sanctions WHERE address_check IS NOT NULL ORDER BY source")
+            .unwrap();
     assert_eq!(
         crate::common::rows(&odd),
         [
@@ -376,7 +396,11 @@ fn sanctions_snapshots_give_listing_and_delisting_dates() {
         ]
     );
     // Every party here was listed before the first snapshot, so listed_date comes from the snapshots.
-    let rules = ifr_pipeline::sql(&lake, "SELECT source, listed_date_rule, count(*) AS n FROM sanctions GROUP BY source, listed_date_rule ORDER BY source, listed_date_rule").unwrap();
+    let rules = ifr_pipeline::sql(
+        &lake,
+        "SELECT source, listed_date_rule, count(*) AS n FROM sanctions GROUP BY source, listed_date_rule ORDER BY source, listed_date_rule",
+    )
+    .unwrap();
     assert_eq!(
         crate::common::rows(&rules),
         [
@@ -387,7 +411,11 @@ fn sanctions_snapshots_give_listing_and_delisting_dates() {
         ]
     );
     // The legacy CSV names the same parties; its date comes from the file name.
-    let csv = ifr_pipeline::sql(&lake, "SELECT party_id, programs, address FROM sanctions WHERE source = 'sdn-csv' AND party_id = '27307' ORDER BY address").unwrap();
+    let csv = ifr_pipeline::sql(
+        &lake,
+        "SELECT party_id, programs, address FROM sanctions WHERE source = 'sdn-csv' AND party_id = '27307' ORDER BY address",
+    )
+    .unwrap();
     assert_eq!(csv.height(), 3);
     assert_eq!(csv.column("programs").unwrap().str().unwrap().get(0), Some("CYBER2;DPRK3"));
     // OpenSanctions: the wallet takes its holder's name and the holder's programs.
@@ -402,7 +430,11 @@ fn labels_inherit_tagpack_headers_and_map_confidence() {
     let s = full_config(tmp.path());
     ifr_pipeline::ingest(&s, &NoProgress).unwrap();
     let lake = ifr_pipeline::lake::Lake::new(&s.lake_dir);
-    let df = ifr_pipeline::sql(&lake, "SELECT address, chain, label, actor, category, confidence, source FROM labels WHERE pack = 'Test pack' ORDER BY address").unwrap();
+    let df = ifr_pipeline::sql(
+        &lake,
+        "SELECT address, chain, label, actor, category, confidence, source FROM labels WHERE pack = 'Test pack' ORDER BY address",
+    )
+    .unwrap();
     let rows = rows(&df);
     assert_eq!(
         rows,
@@ -447,7 +479,11 @@ fn rerun_on_unchanged_inputs_does_no_work_and_changes_no_file() {
     let before = snapshot(&s.lake_dir);
     std::thread::sleep(std::time::Duration::from_millis(20));
     let again = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
-    assert!(again.sources.iter().all(|x| x.status == "unchanged"), "{:?}", again.sources.iter().map(|x| (&x.name, x.status)).collect::<Vec<_>>());
+    assert!(
+        again.sources.iter().all(|x| x.status == "unchanged"),
+        "{:?}",
+        again.sources.iter().map(|x| (&x.name, x.status)).collect::<Vec<_>>()
+    );
     assert_eq!(snapshot(&s.lake_dir), before, "a no-op run must not touch the lake (run reports aside)");
 
     // A rewritten input with the same content (new mtime) is re-hashed, found unchanged, not reloaded.
@@ -455,7 +491,8 @@ fn rerun_on_unchanged_inputs_does_no_work_and_changes_no_file() {
     std::fs::write(&cryo_blocks, std::fs::read(&cryo_blocks).unwrap()).unwrap();
     let touched = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
     assert!(touched.sources.iter().all(|x| x.status == "unchanged"));
-    let tables = |v: &[(PathBuf, String, std::time::SystemTime)]| v.iter().filter(|f| !f.0.ends_with("state.json")).cloned().collect::<Vec<_>>();
+    let tables =
+        |v: &[(PathBuf, String, std::time::SystemTime)]| v.iter().filter(|f| !f.0.ends_with("state.json")).cloned().collect::<Vec<_>>();
     assert_eq!(tables(&snapshot(&s.lake_dir)), tables(&before));
     let before = snapshot(&s.lake_dir);
 
@@ -463,7 +500,9 @@ fn rerun_on_unchanged_inputs_does_no_work_and_changes_no_file() {
     // rewritten (the labels keep their mtime; the quarantine rows name the new file path).
     let pack = tmp.path().join("pack.yaml");
     std::fs::copy(fixtures().join("tagpacks/pack.yaml"), &pack).unwrap();
-    let text = std::fs::read_to_string(s.config_path.clone()).unwrap().replace(&fixtures().join("tagpacks/pack.yaml").display().to_string(), "pack.yaml");
+    let text = std::fs::read_to_string(s.config_path.clone())
+        .unwrap()
+        .replace(&fixtures().join("tagpacks/pack.yaml").display().to_string(), "pack.yaml");
     let s = settings(tmp.path(), &text);
     let third = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
     let reloaded: Vec<&str> = third.sources.iter().filter(|x| x.status == "loaded").map(|x| x.name.as_str()).collect();
@@ -641,7 +680,10 @@ fn write_ranges(name: &dyn Fn(&str, u32, u32) -> PathBuf) {
                 Column::new("transaction_hash".into(), native.iter().map(|&(n, i)| hash(n, i + 1)).collect::<Vec<_>>()),
                 Column::new("from_address".into(), native.iter().map(|&(n, _)| addr(n)).collect::<Vec<_>>()),
                 Column::new("to_address".into(), native.iter().map(|&(n, i)| addr(n + i + 1)).collect::<Vec<_>>()),
-                Column::new("value_string".into(), native.iter().map(|&(n, i)| format!("{}000000000000000", n * 10 + i)).collect::<Vec<_>>()),
+                Column::new(
+                    "value_string".into(),
+                    native.iter().map(|&(n, i)| format!("{}000000000000000", n * 10 + i)).collect::<Vec<_>>(),
+                ),
             ],
         )
         .unwrap();
@@ -657,7 +699,10 @@ fn write_ranges(name: &dyn Fn(&str, u32, u32) -> PathBuf) {
                 Column::new("erc20".into(), token.iter().map(|_| hexb(USDC)).collect::<Vec<_>>()),
                 Column::new("from_address".into(), token.iter().map(|&(n, i)| addr(n + i)).collect::<Vec<_>>()),
                 Column::new("to_address".into(), token.iter().map(|&(n, _)| addr(n + 7)).collect::<Vec<_>>()),
-                Column::new("value_binary".into(), token.iter().map(|&(n, i)| ((n * 100 + i) as u128 * 1_000_000).to_be_bytes().to_vec()).collect::<Vec<_>>()),
+                Column::new(
+                    "value_binary".into(),
+                    token.iter().map(|&(n, i)| ((n * 100 + i) as u128 * 1_000_000).to_be_bytes().to_vec()).collect::<Vec<_>>(),
+                ),
             ],
         )
         .unwrap();
@@ -700,7 +745,8 @@ fn cryo_is_streamed_in_block_order_and_input_that_needs_the_exact_path_gets_it()
     assert_eq!(src.method.as_deref(), Some("streamed"));
     assert_eq!(tuple(&src.counts), counts(300 + 1500, 300 + 1500, 0, 0, 0));
     assert_eq!((blocks.height(), transfers.height()), (300, 1500));
-    let months = |df: &DataFrame| df.column("month").unwrap().i32().unwrap().into_no_null_iter().collect::<std::collections::BTreeSet<i32>>();
+    let months =
+        |df: &DataFrame| df.column("month").unwrap().i32().unwrap().into_no_null_iter().collect::<std::collections::BTreeSet<i32>>();
     assert_eq!(months(&transfers), [3, 4, 5, 6].into_iter().collect());
     // Chain order across ranges, datasets and months: block, then tx index (native 0-1, tokens 2-4).
     let key = |df: &DataFrame| {

@@ -55,7 +55,8 @@ fn independent(text: &str) -> Independent {
         for f in chunk.split("<Feature ID=\"").skip(1) {
             let Some(id) = f.split("FeatureTypeID=\"").nth(1).map(|r| r.split('"').next().unwrap()) else { continue };
             if let Some(cur) = ids.get(id) {
-                let addr = between(f, 0, "DetailTypeID=\"1432\">", "</VersionDetail>").map(|(a, _)| a.trim().to_string()).unwrap_or_default();
+                let addr =
+                    between(f, 0, "DetailTypeID=\"1432\">", "</VersionDetail>").map(|(a, _)| a.trim().to_string()).unwrap_or_default();
                 *per_currency.entry(cur.clone()).or_insert(0) += 1;
                 feats.push((cur.clone(), addr));
             }
@@ -97,7 +98,10 @@ fn ofac_xml_matches_an_independent_reading() {
             .collect()
     };
     let tmp = tempfile::tempdir().unwrap();
-    let s = settings(tmp.path(), &format!("[[sources]]\nname = \"ofac\"\nkind = \"sanctions\"\nformat = \"ofac-xml\"\npath = \"{}\"\n", path.display()));
+    let s = settings(
+        tmp.path(),
+        &format!("[[sources]]\nname = \"ofac\"\nkind = \"sanctions\"\nformat = \"ofac-xml\"\npath = \"{}\"\n", path.display()),
+    );
     let summary = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
     let c = &summary.sources[0].counts;
     assert_eq!(c.read as usize, ind.per_currency.values().sum::<usize>());
@@ -112,7 +116,8 @@ fn ofac_xml_matches_an_independent_reading() {
         .map(|(c, a)| (c, if a.starts_with("0x") { a.to_lowercase() } else { a }))
         .collect();
     let lake_pairs = {
-        let df = ifr_pipeline::sql(&ifr_pipeline::lake::Lake::new(&s.lake_dir), "SELECT DISTINCT currency, address FROM sanctions").unwrap();
+        let df =
+            ifr_pipeline::sql(&ifr_pipeline::lake::Lake::new(&s.lake_dir), "SELECT DISTINCT currency, address FROM sanctions").unwrap();
         let (cur, adr) = (df.column("currency").unwrap().str().unwrap().clone(), df.column("address").unwrap().str().unwrap().clone());
         (0..df.height()).map(|i| (cur.get(i).unwrap().to_string(), adr.get(i).unwrap().to_string())).collect::<BTreeSet<_>>()
     };
@@ -133,7 +138,11 @@ fn ofac_xml_matches_an_independent_reading() {
     assert!(!kim.is_empty());
     assert_eq!(loaded("Kim Sang Man", None), kim);
     // Programs and the party's entry date come from its SanctionsEntry.
-    let df = ifr_pipeline::sql(&lake, "SELECT DISTINCT programs, party_type, party_listed_date FROM sanctions WHERE party_name = 'Lazarus Group'").unwrap();
+    let df = ifr_pipeline::sql(
+        &lake,
+        "SELECT DISTINCT programs, party_type, party_listed_date FROM sanctions WHERE party_name = 'Lazarus Group'",
+    )
+    .unwrap();
     assert_eq!(df.height(), 1);
     assert_eq!(df.column("programs").unwrap().str().unwrap().get(0), Some("DPRK3"));
     assert_eq!(df.column("party_type").unwrap().str().unwrap().get(0), Some("Entity"));
@@ -194,7 +203,11 @@ fn every_real_file_loads_and_accounts_for_every_row() {
 
     // Etherscan: 29,945 entries; the Ronin exploiter is a sanctioned address.
     assert_eq!(by("etherscan").read, 29_945);
-    let df = ifr_pipeline::sql(&lake, "SELECT category FROM labels WHERE address = '0x098b716b8aaf21512996dc57eb0615e2383e2f96' AND pack LIKE 'etherscan:%'").unwrap();
+    let df = ifr_pipeline::sql(
+        &lake,
+        "SELECT category FROM labels WHERE address = '0x098b716b8aaf21512996dc57eb0615e2383e2f96' AND pack LIKE 'etherscan:%'",
+    )
+    .unwrap();
     assert_eq!(strings(&df, "category"), ["sanctioned"]);
     // GraphSense: the six Ronin exploiter addresses, lowercased, with service_data confidence (50).
     let df = ifr_pipeline::sql(&lake, "SELECT address, confidence FROM labels WHERE pack = 'Ronin bridge hack'").unwrap();
@@ -210,7 +223,8 @@ fn every_real_file_loads_and_accounts_for_every_row() {
     // Two different exploits of Mirror on 2021-10-08 are two incidents, not a duplicate.
     assert_eq!((by("defillama").loaded, by("defillama").duplicates), (449, 0));
     // Prices: two real sources disagree a little on ETH's close of 2022-03-23.
-    let df = ifr_pipeline::sql(&lake, "SELECT source, close_usd FROM prices WHERE asset = 'ETH' AND day = '2022-03-23' ORDER BY source").unwrap();
+    let df = ifr_pipeline::sql(&lake, "SELECT source, close_usd FROM prices WHERE asset = 'ETH' AND day = '2022-03-23' ORDER BY source")
+        .unwrap();
     assert_eq!(strings(&df, "source"), ["cryptocompare", "yahoo"]);
     let closes: Vec<f64> = df.column("close_usd").unwrap().f64().unwrap().into_no_null_iter().collect();
     assert_eq!(closes, [3037.30, 3031.067139]); // as written in each file

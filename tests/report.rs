@@ -59,8 +59,14 @@ fn every_figure_equals_the_generators_truth() {
     assert_eq!(totals[&vec!["dprk".to_string(), "2022".into(), "stolen".into()]][0], "724000000.00");
     let md = std::fs::read_to_string(tmp.path().join("syn/report/2022/report.md")).unwrap();
     assert!(md.contains("- dprk stole $724.0M in 2022"), "{md}");
-    assert!(md.contains("## Methodology") && md.contains("point-in-time") && md.contains("`actor_year_totals`: actor_year_totals: what each actor stole"), "{md}");
-    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("syn/report/2022/figures.json")).unwrap()).unwrap();
+    assert!(
+        md.contains("## Methodology")
+            && md.contains("point-in-time")
+            && md.contains("`actor_year_totals`: actor_year_totals: what each actor stole"),
+        "{md}"
+    );
+    let figures: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("syn/report/2022/figures.json")).unwrap()).unwrap();
     let stolen = figures.as_array().unwrap().iter().find(|f| f["id"] == "stolen.dprk.2022").unwrap();
     assert_eq!(stolen["value"], "724000000.00");
     assert_eq!(stolen["unit"], "USD");

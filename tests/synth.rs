@@ -68,10 +68,8 @@ fn the_same_seed_gives_byte_identical_files() {
     for (name, seed) in [("a", 7), ("b", 7), ("c", 8)] {
         let out = tmp.path().join(name);
         ifr_pipeline::synth::run(&opts(&out, 15_000, seed, SynthFormat::Cryo)).unwrap();
-        let files: Vec<(String, String)> = snapshot(&out)
-            .into_iter()
-            .map(|(p, h, _)| (p.strip_prefix(&out).unwrap().display().to_string(), h))
-            .collect();
+        let files: Vec<(String, String)> =
+            snapshot(&out).into_iter().map(|(p, h, _)| (p.strip_prefix(&out).unwrap().display().to_string(), h)).collect();
         digests.push(files);
     }
     assert!(digests[0].len() > 10);
@@ -105,7 +103,11 @@ fn truth_equals_an_independent_recount_of_the_loaded_transfers() {
     // Attribution, from the lake: labels, then sanctions via the actor linked to the SDN party.
     let labels = table(&s, "labels");
     let mut actor_of: HashMap<String, (String, String)> = HashMap::new();
-    let (la, lc, lact) = (labels.column("address").unwrap().str().unwrap(), labels.column("category").unwrap().str().unwrap(), labels.column("actor").unwrap().str().unwrap());
+    let (la, lc, lact) = (
+        labels.column("address").unwrap().str().unwrap(),
+        labels.column("category").unwrap().str().unwrap(),
+        labels.column("actor").unwrap().str().unwrap(),
+    );
     for i in 0..labels.height() {
         let cat = match lc.get(i).unwrap_or("") {
             "exchange" => "exchange",
@@ -204,7 +206,10 @@ fn truth_equals_an_independent_recount_of_the_loaded_transfers() {
     };
     for i in 0..t.height() {
         let a = asset.get(i).unwrap();
-        let usd = series[a].as_ref().and_then(|sr| close_of.get(&(sr.clone(), day.i32().unwrap().get(i).unwrap()))).map(|p| amount.get(i).unwrap() * p);
+        let usd = series[a]
+            .as_ref()
+            .and_then(|sr| close_of.get(&(sr.clone(), day.i32().unwrap().get(i).unwrap())))
+            .map(|p| amount.get(i).unwrap() * p);
         let y = year.get(i).unwrap().to_string();
         let fa = actor_of.get(from.get(i).unwrap()).map(|x| chain(&x.0)).unwrap_or_default();
         let (ta, tcat) = match actor_of.get(to.get(i).unwrap()) {
@@ -282,7 +287,9 @@ fn impossible_arguments_are_refused_with_what_to_change() {
 #[test]
 fn reference_data_is_well_formed_and_consistent() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(root().join("ifr.toml")).unwrap().replace("data/reference", &root().join("data/reference").display().to_string());
+    let text = std::fs::read_to_string(root().join("ifr.toml"))
+        .unwrap()
+        .replace("data/reference", &root().join("data/reference").display().to_string());
     let s = settings(tmp.path(), &text);
     let summary = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
     for src in &summary.sources {
@@ -301,5 +308,9 @@ fn reference_data_is_well_formed_and_consistent() {
     }
     let inc = table(&s, "incidents");
     assert_eq!(inc.column("source_url").unwrap().null_count(), 0);
-    assert_eq!(inc.column("attribution_source").unwrap().null_count(), 0, "every attributed incident names who attributed it, with a source");
+    assert_eq!(
+        inc.column("attribution_source").unwrap().null_count(),
+        0,
+        "every attributed incident names who attributed it, with a source"
+    );
 }

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use ifr_pipeline::Settings;
 use ifr_pipeline::stages::trace::{self, Method, Seeds, TraceOptions};
 use ifr_pipeline::synth::SynthFormat;
-use ifr_pipeline::Settings;
 
 use crate::common::*;
 
@@ -14,7 +14,13 @@ fn dataset(dir: &Path) -> Settings {
 }
 
 fn opts(seeds: Seeds, methods: &[Method]) -> TraceOptions {
-    TraceOptions { seeds, methods: methods.to_vec(), max_hops: 20, until: None, stop: vec!["exchange".into(), "mixer".into(), "bridge".into()] }
+    TraceOptions {
+        seeds,
+        methods: methods.to_vec(),
+        max_hops: 20,
+        until: None,
+        stop: vec!["exchange".into(), "mixer".into(), "bridge".into()],
+    }
 }
 
 #[test]
@@ -25,7 +31,8 @@ fn traced_destinations_equal_the_planted_laundering_paths() {
     // Incidents laundered in ETH only (Ronin's USDC is swapped at a DEX: a conversion per-asset
     // tracing does not follow, so its truth includes value the tracer sees as clean).
     for incident in ["harmony-2022", "stake-2023", "coinex-2023"] {
-        let (_, summaries) = trace::run(&s, &opts(Seeds::Incidents(vec![incident.into()]), &[Method::Haircut, Method::Fifo, Method::Poison])).unwrap();
+        let (_, summaries) =
+            trace::run(&s, &opts(Seeds::Incidents(vec![incident.into()]), &[Method::Haircut, Method::Fifo, Method::Poison])).unwrap();
         let planted = |dest: &str| -> f64 {
             truth
                 .lines()
@@ -34,7 +41,8 @@ fn traced_destinations_equal_the_planted_laundering_paths() {
                 .sum()
         };
         for m in ["haircut", "fifo"] {
-            let sm = summaries.iter().find(|x| x.method == m && x.asset == "ETH").unwrap_or_else(|| panic!("{incident} {m}: no ETH summary"));
+            let sm =
+                summaries.iter().find(|x| x.method == m && x.asset == "ETH").unwrap_or_else(|| panic!("{incident} {m}: no ETH summary"));
             assert_eq!(sm.gaps, 0, "{incident} {m}");
             for dest in ["exchange", "mixer", "bridge"] {
                 let got = sm.arrived.get(dest).copied().unwrap_or(0.0);

@@ -33,7 +33,8 @@ pub fn evm(s: &str) -> Result<String, String> {
     out.extend(h.bytes().map(|b| b.to_ascii_lowercase() as char));
     // Hashing only when both cases occur keeps the per-row path of chain exports (all lowercase) cheap.
     if upper && lower && !eip55_matches(h.as_bytes(), &out.as_bytes()[2..]) {
-        return Err("EIP-55 checksum does not match (a mixed-case address must be checksummed; write it all lowercase to skip the check)".to_string());
+        return Err("EIP-55 checksum does not match (a mixed-case address must be checksummed; write it all lowercase to skip the check)"
+            .to_string());
     }
     Ok(out)
 }
@@ -71,11 +72,7 @@ pub fn hex0x_into(b: &[u8], out: &mut Vec<u8>) {
 
 /// An EVM address given as 20 raw bytes (cryo's binary columns).
 pub fn evm_bytes(b: &[u8]) -> Result<String, String> {
-    if b.len() == 20 {
-        Ok(hex0x(b))
-    } else {
-        Err(format!("expected a 20-byte address, got {} bytes", b.len()))
-    }
+    if b.len() == 20 { Ok(hex0x(b)) } else { Err(format!("expected a 20-byte address, got {} bytes", b.len())) }
 }
 
 /// A 32-byte hash as lowercase 0x hex, from text.
@@ -90,11 +87,7 @@ pub fn hash32(s: &str) -> Result<String, String> {
 
 /// A 32-byte hash given as raw bytes.
 pub fn hash32_bytes(b: &[u8]) -> Result<String, String> {
-    if b.len() == 32 {
-        Ok(hex0x(b))
-    } else {
-        Err(format!("expected a 32-byte hash, got {} bytes", b.len()))
-    }
+    if b.len() == 32 { Ok(hex0x(b)) } else { Err(format!("expected a 32-byte hash, got {} bytes", b.len())) }
 }
 
 /// A Bitcoin mainnet or testnet address, validated (P2PKH/P2SH base58check, or a segwit address
@@ -122,7 +115,8 @@ pub fn bitcoin(s: &str) -> Result<String, String> {
 /// human-readable part `bnb` and a 20-byte payload; lowercased.
 pub fn bnb_beacon(s: &str) -> Result<String, String> {
     let t = s.trim();
-    let checked = CheckedHrpstring::new::<Bech32>(t).map_err(|e| format!("expected a BNB Beacon Chain address (bnb1…) whose bech32 checksum verifies: {e}"))?;
+    let checked = CheckedHrpstring::new::<Bech32>(t)
+        .map_err(|e| format!("expected a BNB Beacon Chain address (bnb1…) whose bech32 checksum verifies: {e}"))?;
     let hrp = checked.hrp().to_lowercase();
     if hrp != "bnb" {
         return Err(format!("expected a BNB Beacon Chain address: human-readable part `bnb`, not `{hrp}`"));
@@ -140,7 +134,11 @@ pub fn tron(s: &str) -> Result<String, String> {
     let t = s.trim();
     match bs58::decode(t).with_check(None).into_vec() {
         Ok(p) if p.len() == 21 && p[0] == 0x41 => Ok(t.to_string()),
-        Ok(p) => Err(format!("base58check address is not a Tron one: expected 21 bytes starting 0x41, got {} bytes starting {:#04x}", p.len(), p.first().copied().unwrap_or(0))),
+        Ok(p) => Err(format!(
+            "base58check address is not a Tron one: expected 21 bytes starting 0x41, got {} bytes starting {:#04x}",
+            p.len(),
+            p.first().copied().unwrap_or(0)
+        )),
         Err(e) => Err(format!("expected a Tron address (T…) whose base58check checksum verifies: {e}")),
     }
 }
@@ -245,7 +243,10 @@ pub fn as_listed(currency: &str, s: &str) -> Result<Listed, String> {
     // 0x + 40 hex digits failing only EIP-55: lowercase hex still finds the account on chain.
     let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
     if let Some(h) = hex.filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Ok(Listed { address: format!("0x{}", h.to_ascii_lowercase()), check: Some(format!("{listed}, an EVM address whose EIP-55 checksum does not match; loaded lowercased")) });
+        return Ok(Listed {
+            address: format!("0x{}", h.to_ascii_lowercase()),
+            check: Some(format!("{listed}, an EVM address whose EIP-55 checksum does not match; loaded lowercased")),
+        });
     }
     Ok(Listed { address: t.to_string(), check: Some(format!("{listed}, matches no known address format ({why}); kept as written")) })
 }
@@ -270,10 +271,7 @@ mod tests {
 
     #[test]
     fn evm_is_lowercased_and_checked() {
-        assert_eq!(
-            evm("0x098B716B8Aaf21512996dC57EB0615e2383E2f96").unwrap(),
-            "0x098b716b8aaf21512996dc57eb0615e2383e2f96"
-        );
+        assert_eq!(evm("0x098B716B8Aaf21512996dC57EB0615e2383E2f96").unwrap(), "0x098b716b8aaf21512996dc57eb0615e2383e2f96");
         assert!(evm("0x098B716B8Aaf21512996dC57EB0615e2383E2f9").is_err());
         assert!(evm("0x098B716B8Aaf21512996dC57EB0615e2383E2fZZ").is_err());
         assert!(evm("098B716B8Aaf21512996dC57EB0615e2383E2f96").is_err());
@@ -315,10 +313,7 @@ mod tests {
         assert!(bitcoin("134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak").is_ok());
         assert!(bitcoin("3F2sZ4jbhvDKQdGbHYPC6ZxFXEau2m5Lqj").is_ok());
         assert!(bitcoin("134r8iHv69xdT6p5qVKTsHrcUEuBVZAYaK").is_err());
-        assert_eq!(
-            bitcoin("BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4").unwrap(),
-            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
-        );
+        assert_eq!(bitcoin("BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4").unwrap(), "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4");
         assert!(bitcoin("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0").is_ok());
         assert!(bitcoin("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5").is_err());
         // BIP-350's invalid vectors: the checksum constant must match the witness version.
@@ -376,11 +371,11 @@ mod tests {
             "BC13W508D6QEJXTDG4Y5R3ZARVARY0C5XW7KN40WF2", // invalid witness version
             "bc1rw5uspcuh",                               // invalid program length
             "bc10w508d6qejxtdg4y5r3zarvary0c5xw7kw508d6qejxtdg4y5r3zarvary0c5xw7kw5rljs90", // invalid program length
-            "BC1QR508D6QEJXTDG4Y5R3ZARVARYV98GJ9P", // invalid program length for witness version 0 (per BIP141)
+            "BC1QR508D6QEJXTDG4Y5R3ZARVARYV98GJ9P",       // invalid program length for witness version 0 (per BIP141)
             "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sL5k7", // mixed case
-            "bc1zw508d6qejxtdg4y5r3zarvaryvqyzf3du", // zero padding of more than 4 bits
+            "bc1zw508d6qejxtdg4y5r3zarvaryvqyzf3du",      // zero padding of more than 4 bits
             "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3pjxtptv", // non-zero padding in 8-to-5 conversion
-            "bc1gmk9yu", // empty data section
+            "bc1gmk9yu",                                  // empty data section
         ] {
             assert!(bitcoin(a).is_err(), "{a}");
         }
@@ -399,11 +394,11 @@ mod tests {
             "BC130XLXVLHEMJA6C4DQV22UAPCTQUPFHLXM9H8Z3K2E72Q4K9HCZ7VQ7ZWS8R", // invalid witness version
             "bc1pw5dgrnzv",                                                   // invalid program length (1 byte)
             "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7v8n0nx0muaewav253zgeav", // invalid program length (41 bytes)
-            "BC1QR508D6QEJXTDG4Y5R3ZARVARYV98GJ9P", // invalid program length for witness version 0 (per BIP141)
+            "BC1QR508D6QEJXTDG4Y5R3ZARVARYV98GJ9P",                           // invalid program length for witness version 0 (per BIP141)
             "tb1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vq47Zagq", // mixed case
             "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7v07qwwzcrf", // zero padding of more than 4 bits
-            "tb1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vpggkg4j",  // non-zero padding in 8-to-5 conversion
-            "bc1gmk9yu",                                                       // empty data section
+            "tb1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vpggkg4j", // non-zero padding in 8-to-5 conversion
+            "bc1gmk9yu",                                                      // empty data section
         ] {
             assert!(bitcoin(a).is_err(), "{a}");
         }
@@ -421,18 +416,18 @@ mod tests {
         "?1ezyfcl",
     ];
     const BIP173_INVALID_BECH32: [&str; 12] = [
-        "\u{20}1nwldj5", // HRP character out of range
-        "\u{7f}1axkwrx", // HRP character out of range
-        "\u{80}1eym55h", // HRP character out of range
+        "\u{20}1nwldj5",                                                                               // HRP character out of range
+        "\u{7f}1axkwrx",                                                                               // HRP character out of range
+        "\u{80}1eym55h",                                                                               // HRP character out of range
         "an84characterslonghumanreadablepartthatcontainsthenumber1andtheexcludedcharactersbio1569pvx", // overall max length exceeded
-        "pzry9x0s0muk",  // no separator character
-        "1pzry9x0s0muk", // empty HRP
-        "x1b4n0q5v",     // invalid data character
-        "li1dgmt3",      // too short checksum
-        "de1lg7wt\u{ff}", // invalid character in checksum
-        "A1G7SGD8",      // checksum calculated with uppercase form of HRP
-        "10a06t8",       // empty HRP
-        "1qzzfhee",      // empty HRP
+        "pzry9x0s0muk",                                                                                // no separator character
+        "1pzry9x0s0muk",                                                                               // empty HRP
+        "x1b4n0q5v",                                                                                   // invalid data character
+        "li1dgmt3",                                                                                    // too short checksum
+        "de1lg7wt\u{ff}",                                                                              // invalid character in checksum
+        "A1G7SGD8", // checksum calculated with uppercase form of HRP
+        "10a06t8",  // empty HRP
+        "1qzzfhee", // empty HRP
     ];
     const BIP350_VALID_BECH32M: [&str; 7] = [
         "A1LQFN3A",
@@ -444,20 +439,20 @@ mod tests {
         "?1v759aa",
     ];
     const BIP350_INVALID_BECH32M: [&str; 14] = [
-        "\u{20}1xj0phk", // HRP character out of range
-        "\u{7f}1g6xzxy", // HRP character out of range
-        "\u{80}1vctc34", // HRP character out of range
+        "\u{20}1xj0phk",                                                                               // HRP character out of range
+        "\u{7f}1g6xzxy",                                                                               // HRP character out of range
+        "\u{80}1vctc34",                                                                               // HRP character out of range
         "an84characterslonghumanreadablepartthatcontainsthetheexcludedcharactersbioandnumber11d6pts4", // overall max length exceeded
-        "qyrz8wqd2c9m",  // no separator character
-        "1qyrz8wqd2c9m", // empty HRP
-        "y1b0jsk6g",     // invalid data character
-        "lt1igcx5c0",    // invalid data character
-        "in1muywd",      // too short checksum
-        "mm1crxm3i",     // invalid character in checksum
-        "au1s5cgom",     // invalid character in checksum
-        "M1VUXWEZ",      // checksum calculated with uppercase form of HRP
-        "16plkw9",       // empty HRP
-        "1p2gdwpf",      // empty HRP
+        "qyrz8wqd2c9m",                                                                                // no separator character
+        "1qyrz8wqd2c9m",                                                                               // empty HRP
+        "y1b0jsk6g",                                                                                   // invalid data character
+        "lt1igcx5c0",                                                                                  // invalid data character
+        "in1muywd",                                                                                    // too short checksum
+        "mm1crxm3i",                                                                                   // invalid character in checksum
+        "au1s5cgom",                                                                                   // invalid character in checksum
+        "M1VUXWEZ", // checksum calculated with uppercase form of HRP
+        "16plkw9",  // empty HRP
+        "1p2gdwpf", // empty HRP
     ];
 
     #[test]
@@ -547,7 +542,10 @@ mod tests {
     fn bnb_and_tron_by_currency() {
         assert_eq!(for_currency("BNB", BNB_BINANCE).unwrap(), BNB_BINANCE);
         assert_eq!(for_currency("bsc", BNB_BINANCE).unwrap(), BNB_BINANCE);
-        assert_eq!(for_currency("BSC", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").unwrap(), "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+        assert_eq!(
+            for_currency("BSC", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").unwrap(),
+            "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
+        );
         assert!(for_currency("BNB", "bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgf24").is_err());
         assert!(for_currency("ETH", BNB_BINANCE).is_err());
         assert_eq!(for_currency("TRX", TRON_USDT).unwrap(), TRON_USDT);
@@ -576,17 +574,33 @@ mod tests {
         );
         assert_eq!(
             as_listed("ETH", "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"),
-            listed("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", Some("listed as ETH, an EVM address whose EIP-55 checksum does not match; loaded lowercased"))
+            listed(
+                "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+                Some("listed as ETH, an EVM address whose EIP-55 checksum does not match; loaded lowercased")
+            )
         );
         assert_eq!(
             as_listed("XBT", " TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u "),
-            listed("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u", Some("listed as XBT, matches no known address format (expected a Bitcoin address (base58check or bech32) whose checksum verifies); kept as written"))
+            listed(
+                "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u",
+                Some(
+                    "listed as XBT, matches no known address format (expected a Bitcoin address (base58check or bech32) whose checksum verifies); kept as written"
+                )
+            )
         );
         assert_eq!(
             as_listed("XMR", "4Abc.def"),
-            listed("4Abc.def", Some("listed as XMR, matches no known address format (unexpected characters in a XMR address); kept as written"))
+            listed(
+                "4Abc.def",
+                Some("listed as XMR, matches no known address format (unexpected characters in a XMR address); kept as written")
+            )
         );
-        assert_eq!(as_listed("XMR", "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A").unwrap().check, None);
+        assert_eq!(
+            as_listed("XMR", "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A")
+                .unwrap()
+                .check,
+            None
+        );
         assert_eq!(as_listed("XBT", " "), Err("empty address".to_string()));
         assert!(as_listed("XBT", "1abc def").is_err());
         assert!(as_listed("XBT", "1abc\u{7}").is_err());
@@ -597,7 +611,10 @@ mod tests {
         assert_eq!(detect(TRON_USDT), Some((Format::Tron, TRON_USDT.to_string())));
         assert_eq!(detect("BNB136NS6LFW4ZS5HG4N85VDTHAAD7HQ5M4GTKGF23"), Some((Format::BnbBeacon, BNB_BINANCE.to_string())));
         assert_eq!(detect("134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak"), Some((Format::Bitcoin, "134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak".to_string())));
-        assert_eq!(detect("0x5AAEB6053F3E94C9B9A09F33669435E7EF1BEAED"), Some((Format::Evm, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed".to_string())));
+        assert_eq!(
+            detect("0x5AAEB6053F3E94C9B9A09F33669435E7EF1BEAED"),
+            Some((Format::Evm, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed".to_string()))
+        );
         assert_eq!(detect("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u"), None);
         assert_eq!(detect("44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A"), None);
     }

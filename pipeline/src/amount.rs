@@ -63,9 +63,11 @@ mod tests {
     fn exact_and_refusals() {
         let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
         assert_eq!(parse_decimal(max).unwrap().to_string(), max);
-        assert!(parse_decimal("115792089237316195423570985008687907853269984665640564039457584007913129639936")
-            .unwrap_err()
-            .contains("256 bits"));
+        assert!(
+            parse_decimal("115792089237316195423570985008687907853269984665640564039457584007913129639936")
+                .unwrap_err()
+                .contains("256 bits")
+        );
         assert!(parse_decimal("-1").unwrap_err().contains("negative"));
         assert!(parse_decimal("1.5e18").is_err());
         assert_eq!(parse_any("0x0de0b6b3a7640000").unwrap().to_string(), "1000000000000000000");

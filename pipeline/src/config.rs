@@ -27,8 +27,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] =
-        [Kind::Assets, Kind::Actors, Kind::Labels, Kind::Sanctions, Kind::Incidents, Kind::Prices, Kind::Chain];
+    pub const ALL: [Kind; 7] = [Kind::Assets, Kind::Actors, Kind::Labels, Kind::Sanctions, Kind::Incidents, Kind::Prices, Kind::Chain];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -132,9 +131,7 @@ impl Format {
             Format::Cryo => &[".parquet"],
             Format::EthereumEtl => &[".csv", ".csv.gz"],
             Format::OfacXml => &[".xml", ".xml.bz2"],
-            Format::OfacCsv | Format::Defillama | Format::IfrLedger | Format::Yahoo | Format::PriceCsv | Format::AssetCsv => {
-                &[".csv"]
-            }
+            Format::OfacCsv | Format::Defillama | Format::IfrLedger | Format::Yahoo | Format::PriceCsv | Format::AssetCsv => &[".csv"],
             Format::Opensanctions => &[".json", ".jsonl", ".ftm.json"],
             Format::Tagpack | Format::Actorpack => &[".yaml", ".yml"],
             Format::Etherscan | Format::Cryptocompare => &[".json"],
@@ -306,8 +303,8 @@ impl Settings {
 
     /// Validate config text as if it were read from `path` (paths resolve relative to its folder).
     pub fn parse(text: &str, path: &Path) -> Result<Settings> {
-        let raw: RawConfig = toml::from_str(text)
-            .map_err(|e| Error::Config(format!("`{}`: {}", path.display(), e.to_string().trim_end())))?;
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| Error::Config(format!("`{}`: {}", path.display(), e.to_string().trim_end())))?;
         let abs = std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
         let base_dir = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         let lake_dir = normalize(&base_dir.join(raw.lake.as_deref().unwrap_or("lake")));
@@ -330,9 +327,7 @@ impl Settings {
                     return Err(Error::Config(format!("{at}: chain sources need `chain` (e.g. chain = \"ethereum\")")));
                 }
                 (Kind::Chain, Some(c)) if !is_safe_name(c) => {
-                    return Err(Error::Config(format!(
-                        "{at}: chain `{c}` must be lowercase letters, digits, `-` or `_`"
-                    )));
+                    return Err(Error::Config(format!("{at}: chain `{c}` must be lowercase letters, digits, `-` or `_`")));
                 }
                 (k, Some(_)) if k != Kind::Chain => {
                     return Err(Error::Config(format!("{at}: `chain` applies to chain sources only")));
@@ -419,7 +414,9 @@ impl Settings {
         };
         let max_transfer_usd = r.max_transfer_usd.unwrap_or(DEFAULT_MAX_TRANSFER_USD);
         if !(max_transfer_usd.is_finite() && max_transfer_usd > 0.0 && max_transfer_usd <= 1e15) {
-            return Err(Error::Config(format!("{at}: max-transfer-usd = {max_transfer_usd}; expected a number of USD above 0 and at most 1e15")));
+            return Err(Error::Config(format!(
+                "{at}: max-transfer-usd = {max_transfer_usd}; expected a number of USD above 0 and at most 1e15"
+            )));
         }
         let high_confidence = r.high_confidence.unwrap_or(60);
         if !(0..=100).contains(&high_confidence) {
@@ -493,8 +490,8 @@ impl SourceSpec {
             });
         } else {
             let pattern = p.to_str().ok_or_else(|| Error::Config(format!("path `{}` is not UTF-8", p.display())))?;
-            let paths = glob::glob(pattern)
-                .map_err(|e| Error::Config(format!("source `{}`: bad glob `{}`: {e}", self.name, self.path_spec)))?;
+            let paths =
+                glob::glob(pattern).map_err(|e| Error::Config(format!("source `{}`: bad glob `{}`: {e}", self.name, self.path_spec)))?;
             for entry in paths {
                 let f = entry.map_err(|e| {
                     let path = e.path().to_path_buf();

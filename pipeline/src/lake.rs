@@ -21,9 +21,9 @@ use std::sync::OnceLock;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::counts::Counts;
 use crate::error::{Error, Result};
 use crate::schema;
-use crate::counts::Counts;
 
 pub struct Lake {
     pub root: PathBuf,
@@ -235,7 +235,13 @@ impl WriteLock {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
         }
-        let mut f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(|e| Error::io("opening the lock", path, e))?;
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io("opening the lock", path, e))?;
         match f.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -288,7 +294,10 @@ pub fn swap_into_place(staged: &Path, target: &Path) -> Result<()> {
 /// This process's command line as a user would type it (`ifr run -c x.toml`), to name a lock's holder.
 pub fn this_command() -> String {
     let mut args = std::env::args();
-    let program = args.next().map(|p| Path::new(&p).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(p)).unwrap_or_else(|| "ifr".into());
+    let program = args
+        .next()
+        .map(|p| Path::new(&p).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(p))
+        .unwrap_or_else(|| "ifr".into());
     std::iter::once(program).chain(args).collect::<Vec<_>>().join(" ")
 }
 
@@ -338,21 +347,19 @@ pub fn publish_run(
     let old_live: BTreeSet<String> = state.sources.values().flat_map(|s| s.outputs.iter().cloned()).collect();
     let mut changed = BTreeMap::new();
     for mut p in pending {
-        let old: BTreeMap<String, String> = state
-            .sources
-            .get(&p.name)
-            .map(|s| s.outputs.iter().map(|o| (logical_name(o), o.clone())).collect())
-            .unwrap_or_default();
+        let old: BTreeMap<String, String> =
+            state.sources.get(&p.name).map(|s| s.outputs.iter().map(|o| (logical_name(o), o.clone())).collect()).unwrap_or_default();
         let mut outputs = Vec::with_capacity(p.written.len());
         let mut n = 0;
         for rel in &p.written {
             let staged = staging.join(rel);
             let logical = rel.display().to_string();
             if let Some(live) = old.get(&logical)
-                && same_bytes(&staged, &lake.root.join(live))? {
-                    outputs.push(live.clone());
-                    continue;
-                }
+                && same_bytes(&staged, &lake.root.join(live))?
+            {
+                outputs.push(live.clone());
+                continue;
+            }
             let target = fresh_name(&lake.root, rel, run_id);
             let abs = lake.root.join(&target);
             if let Some(dir) = abs.parent() {
@@ -427,8 +434,11 @@ pub fn hash_file_cached(path: &Path, previous: &[FileInfo]) -> Result<FileInfo> 
     let shown = path.display().to_string();
     let mtime = modified_ns(&meta);
     if let Some(p) = previous.iter().find(|p| p.path == shown)
-        && mtime.is_some() && p.modified_ns == mtime && p.bytes == meta.len() {
-            return Ok(p.clone());
-        }
+        && mtime.is_some()
+        && p.modified_ns == mtime
+        && p.bytes == meta.len()
+    {
+        return Ok(p.clone());
+    }
     hash_file(path)
 }

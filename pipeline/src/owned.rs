@@ -47,9 +47,10 @@ fn forbidden(dir: &Path, config_dir: Option<&Path>) -> Option<&'static str> {
         return Some("the root of the file system");
     }
     if let Some(home) = std::env::var_os("HOME").map(PathBuf::from).filter(|h| !h.as_os_str().is_empty())
-        && same_dir(dir, &home) {
-            return Some("your home folder");
-        }
+        && same_dir(dir, &home)
+    {
+        return Some("your home folder");
+    }
     if let Some(c) = config_dir {
         if same_dir(dir, c) {
             return Some("the folder of the configuration file");
@@ -149,9 +150,10 @@ pub fn check(dir: &Path, what: Use, config_dir: Option<&Path>) -> Result<bool> {
         }
         // Another ifr process may be claiming the same new folder this moment: its marker (or the
         // marker's temporary file) may appear after the check above.
-        let empty = std::fs::read_dir(dir).map_err(|e| Error::io("listing", dir, e))?.flatten().all(|e| {
-            e.file_name().to_str().is_some_and(|n| n == MARKER || (n.starts_with(&format!(".{MARKER}.")) && n.ends_with(".tmp")))
-        });
+        let empty = std::fs::read_dir(dir)
+            .map_err(|e| Error::io("listing", dir, e))?
+            .flatten()
+            .all(|e| e.file_name().to_str().is_some_and(|n| n == MARKER || (n.starts_with(&format!(".{MARKER}.")) && n.ends_with(".tmp"))));
         if empty && dir.join(MARKER).exists() {
             return claim_marked(dir, what).map(|()| true);
         }

@@ -88,8 +88,7 @@ pub fn all() -> &'static [TableSchema] {
             .iter()
             .map(|(name, text)| {
                 // The files are ifr's own and checked by a unit test: a parse failure is a build defect.
-                let t: TableSchema = serde_norway::from_str(text)
-                    .unwrap_or_else(|e| panic!("data/schemas/{name}.yaml is invalid: {e}"));
+                let t: TableSchema = serde_norway::from_str(text).unwrap_or_else(|e| panic!("data/schemas/{name}.yaml is invalid: {e}"));
                 assert_eq!(&t.table, name, "data/schemas/{name}.yaml names another table");
                 t
             })

@@ -174,10 +174,7 @@ impl TableBuilder {
                 _ => false,
             };
             if !ok {
-                return Err(Error::Internal(format!(
-                    "{}.{}: cell of the wrong type for {:?}",
-                    self.schema.table, col.name, col.ty
-                )));
+                return Err(Error::Internal(format!("{}.{}: cell of the wrong type for {:?}", self.schema.table, col.name, col.ty)));
             }
         }
         self.len += 1;
@@ -196,12 +193,10 @@ impl TableBuilder {
                 ColBuf::I32(v) => Series::new(name, v),
                 ColBuf::F64(v) => Series::new(name, v),
                 ColBuf::Bool(v) => Series::new(name, v),
-                ColBuf::Date(v) => Series::new(name, v)
-                    .cast(&DataType::Date)
-                    .map_err(|e| Error::polars("building a date column", e))?,
-                ColBuf::Datetime(v) => Series::new(name, v)
-                    .cast(&doc.ty.dtype())
-                    .map_err(|e| Error::polars("building a datetime column", e))?,
+                ColBuf::Date(v) => Series::new(name, v).cast(&DataType::Date).map_err(|e| Error::polars("building a date column", e))?,
+                ColBuf::Datetime(v) => {
+                    Series::new(name, v).cast(&doc.ty.dtype()).map_err(|e| Error::polars("building a datetime column", e))?
+                }
             };
             columns.push(s.into_column());
         }
@@ -237,7 +232,12 @@ pub fn read_scratch(path: &std::path::Path, columns: Option<Vec<String>>) -> Res
     ParquetReader::new(file).with_columns(columns).finish().map_err(|e| Error::polars(format!("reading `{}`", path.display()), e))
 }
 
-fn write_parquet_as(df: &mut DataFrame, path: &std::path::Path, compression: ParquetCompression, statistics: StatisticsOptions) -> Result<()> {
+fn write_parquet_as(
+    df: &mut DataFrame,
+    path: &std::path::Path,
+    compression: ParquetCompression,
+    statistics: StatisticsOptions,
+) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
     }

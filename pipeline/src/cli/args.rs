@@ -6,7 +6,11 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "ifr", version, about = "Illicit-flow reports on crypto: load chain exports, sanctions, labels, incidents and prices into a documented Parquet lake, and query it")]
+#[command(
+    name = "ifr",
+    version,
+    about = "Illicit-flow reports on crypto: load chain exports, sanctions, labels, incidents and prices into a documented Parquet lake, and query it"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -22,10 +26,7 @@ pub struct ConfigArg {
 impl ConfigArg {
     pub fn settings(&self) -> anyhow::Result<ifr_pipeline::Settings> {
         if !self.config.is_file() {
-            anyhow::bail!(
-                "no config file `{}` (ifr looks for ./ifr.toml unless --config names one; see README.md)",
-                self.config.display()
-            );
+            anyhow::bail!("no config file `{}` (ifr looks for ./ifr.toml unless --config names one; see README.md)", self.config.display());
         }
         ifr_pipeline::Settings::load(&self.config).with_context(|| format!("loading `{}`", self.config.display()))
     }

@@ -45,7 +45,10 @@ impl ifr_pipeline::Progress for Bars {
     }
 
     fn generating_sample(&self, out: &std::path::Path) {
-        eprintln!("generating the sample dataset in {} (first run, or its options or reference data changed; deterministic) …", out.display());
+        eprintln!(
+            "generating the sample dataset in {} (first run, or its options or reference data changed; deterministic) …",
+            out.display()
+        );
     }
 
     fn loading_again(&self, spec: &SourceSpec, why: &str) {

@@ -321,7 +321,15 @@ impl<'a> ChainStage<'a> {
         self.note_block(number, micros);
         let chain = self.chain.clone();
         self.push("blocks", micros, |y, m| {
-            vec![Cell::Str(chain), Cell::I64(number), hash.into(), Cell::Datetime(micros), Cell::I32(y), Cell::I32(m), Cell::Str(file_name(file))]
+            vec![
+                Cell::Str(chain),
+                Cell::I64(number),
+                hash.into(),
+                Cell::Datetime(micros),
+                Cell::I32(y),
+                Cell::I32(m),
+                Cell::Str(file_name(file)),
+            ]
         })?;
         acc.counts.loaded += 1;
         Ok(())
@@ -342,7 +350,12 @@ impl<'a> ChainStage<'a> {
         success: Option<bool>,
     ) -> Result<bool> {
         let Some(micros) = time.or_else(|| self.block_time(block_number)) else {
-            acc.quarantine(at, Some("block_number"), Some(&block_number.to_string()), "block is not in the blocks export (its time is unknown)")?;
+            acc.quarantine(
+                at,
+                Some("block_number"),
+                Some(&block_number.to_string()),
+                "block is not in the blocks export (its time is unknown)",
+            )?;
             return Ok(false);
         };
         let chain = self.chain.clone();
@@ -397,7 +410,12 @@ impl<'a> ChainStage<'a> {
     pub fn transfer(&mut self, acc: &mut Acc, at: At<'_>, t: Transfer<'_>) -> Result<()> {
         let Some(micros) = t.time.or_else(|| self.block_time(t.block_number)) else {
             if t.counted {
-                acc.quarantine(at, Some("block_number"), Some(&t.block_number.to_string()), "block is not in the blocks export (its time is unknown)")?;
+                acc.quarantine(
+                    at,
+                    Some("block_number"),
+                    Some(&t.block_number.to_string()),
+                    "block is not in the blocks export (its time is unknown)",
+                )?;
             }
             return Ok(());
         };
@@ -507,10 +525,7 @@ impl<'a> ChainStage<'a> {
         self.spill()?;
         self.wait_for_spills()?;
         let jobs: Vec<(PartKey, Vec<PathBuf>)> = std::mem::take(&mut self.parts).into_iter().collect();
-        let rels: Vec<PathBuf> = jobs
-            .iter()
-            .map(|(key, _)| partition_path(*key, &self.chain, &self.source))
-            .collect();
+        let rels: Vec<PathBuf> = jobs.iter().map(|(key, _)| partition_path(*key, &self.chain, &self.source)).collect();
         // Partitions are independent: two at a time (one thread sorts and encodes while the other
         // does too). Only one exact in-memory deduplication runs at a time, to bound memory.
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -566,9 +581,7 @@ fn dedup_in_memory(table: &'static str, parts: &[PathBuf], path: &Path) -> Resul
     let df = concat_parts(parts)?;
     let counted_before = counted_rows(table, &df)?;
     let key: Vec<String> = schema.key.clone();
-    let df = df
-        .unique_stable(Some(&key), UniqueKeepStrategy::First, None)
-        .map_err(|e| Error::polars("deduplicating", e))?;
+    let df = df.unique_stable(Some(&key), UniqueKeepStrategy::First, None).map_err(|e| Error::polars("deduplicating", e))?;
     let dups = counted_before - counted_rows(table, &df)?;
     let mut df = sort_chain_order(table, df)?;
     write_parquet(&mut df, path)?;
@@ -580,9 +593,7 @@ fn concat_parts(parts: &[PathBuf]) -> Result<DataFrame> {
     for p in parts {
         frames.push(read_scratch(p, None)?.lazy());
     }
-    concat(frames, UnionArgs::default())
-        .and_then(|lf| lf.collect())
-        .map_err(|e| Error::polars("combining staged parts", e))
+    concat(frames, UnionArgs::default()).and_then(|lf| lf.collect()).map_err(|e| Error::polars("combining staged parts", e))
 }
 
 struct KeyScan {
@@ -643,11 +654,7 @@ fn counted_rows(table: &str, df: &DataFrame) -> Result<u64> {
         return Ok(df.height() as u64);
     }
     let err = |e| Error::polars("counting transfers", e);
-    let derived = df
-        .column("log_index")
-        .map_err(err)?
-        .is_null()
-        .bitand(df.column("trace_address").map_err(err)?.is_null());
+    let derived = df.column("log_index").map_err(err)?.is_null().bitand(df.column("trace_address").map_err(err)?.is_null());
     Ok((df.height() - derived.sum().unwrap_or(0) as usize) as u64)
 }
 

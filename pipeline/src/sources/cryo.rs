@@ -119,7 +119,8 @@ impl<'a> Frame<'a> {
         match self.df.column(name) {
             Err(_) => Ok(None),
             Ok(c) => {
-                let c = c.cast(&DataType::String).map_err(|e| Error::input_caused(self.path, format!("column {name}: expected text"), e))?;
+                let c =
+                    c.cast(&DataType::String).map_err(|e| Error::input_caused(self.path, format!("column {name}: expected text"), e))?;
                 Ok(Some(c.str().map_err(|e| Error::polars("string column", e))?.clone()))
             }
         }
@@ -134,7 +135,9 @@ impl<'a> Frame<'a> {
                     DataType::String => Ok(ValCol::Str(c.str().map_err(|e| Error::polars("string column", e))?.clone())),
                     other => Err(Error::input(
                         self.path,
-                        format!("column {name}: expected a 256-bit value as bytes or text, found {other} (ifr never reads amounts through floats)"),
+                        format!(
+                            "column {name}: expected a 256-bit value as bytes or text, found {other} (ifr never reads amounts through floats)"
+                        ),
                     )),
                 };
             }
@@ -145,9 +148,7 @@ impl<'a> Frame<'a> {
 
 fn read_frame(path: &Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
-    ParquetReader::new(file)
-        .finish()
-        .map_err(|e| Error::input_caused(path, "not a readable Parquet file (truncated or corrupt?)", e))
+    ParquetReader::new(file).finish().map_err(|e| Error::input_caused(path, "not a readable Parquet file (truncated or corrupt?)", e))
 }
 
 pub fn load(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
@@ -257,15 +258,28 @@ fn blocks(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<(
         let (Some(b), Some(t)) = (number.get(i), ts.get(i)) else {
             // A value that is there but did not fit a signed 64-bit integer (a uint64 >= 2^63).
             let raw = |c: &str| fr.df.column(c).ok().and_then(|c| c.get(i).ok()).filter(|v| !v.is_null()).map(|v| v.to_string());
-            match (number.get(i).is_none().then(|| raw("block_number")).flatten(), ts.get(i).is_none().then(|| raw("timestamp")).flatten()) {
-                (Some(v), _) => acc.quarantine(at, Some("block_number"), Some(&v), "block number out of range (expected at most 2^63-1)")?,
-                (None, Some(v)) => acc.quarantine(at, Some("timestamp"), Some(&v), "timestamp out of range (expected seconds since 1970, before the year 10000)")?,
+            match (number.get(i).is_none().then(|| raw("block_number")).flatten(), ts.get(i).is_none().then(|| raw("timestamp")).flatten())
+            {
+                (Some(v), _) => {
+                    acc.quarantine(at, Some("block_number"), Some(&v), "block number out of range (expected at most 2^63-1)")?
+                }
+                (None, Some(v)) => acc.quarantine(
+                    at,
+                    Some("timestamp"),
+                    Some(&v),
+                    "timestamp out of range (expected seconds since 1970, before the year 10000)",
+                )?,
                 (None, None) => acc.quarantine(at, Some("block_number/timestamp"), None, "block without number or timestamp")?,
             }
             continue;
         };
         let Some(micros) = super::partition::micros_from_secs(t) else {
-            acc.quarantine(at, Some("timestamp"), Some(&t.to_string()), "timestamp out of range (expected seconds since 1970, before the year 10000)")?;
+            acc.quarantine(
+                at,
+                Some("timestamp"),
+                Some(&t.to_string()),
+                "timestamp out of range (expected seconds since 1970, before the year 10000)",
+            )?;
             continue;
         };
         let has_hash = match &hash {
@@ -363,7 +377,12 @@ fn transactions(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>, value
             Some(s) => match super::partition::micros_from_secs(s) {
                 Some(m) => Some(m),
                 None => {
-                    acc.quarantine(at, Some("timestamp"), Some(&s.to_string()), "timestamp out of range (expected seconds since 1970, before the year 10000)")?;
+                    acc.quarantine(
+                        at,
+                        Some("timestamp"),
+                        Some(&s.to_string()),
+                        "timestamp out of range (expected seconds since 1970, before the year 10000)",
+                    )?;
                     continue;
                 }
             },
@@ -464,8 +483,10 @@ impl TransferCols {
         let mut amount: Vec<Option<f64>> = Vec::with_capacity(cap);
         let text = |name: &str| StringChunkedBuilder::new(name.into(), cap);
         let (mut tx_hash, mut from_address, mut to_address) = (text("tx_hash"), text("from_address"), text("to_address"));
-        let (mut token_address, mut asset, mut amount_raw, mut trace_address) = (text("token_address"), text("asset"), text("amount_raw"), text("trace_address"));
-        let (mut hbuf, mut fbuf, mut tbuf, mut kbuf) = (Vec::with_capacity(66), Vec::with_capacity(42), Vec::with_capacity(42), Vec::with_capacity(42));
+        let (mut token_address, mut asset, mut amount_raw, mut trace_address) =
+            (text("token_address"), text("asset"), text("amount_raw"), text("trace_address"));
+        let (mut hbuf, mut fbuf, mut tbuf, mut kbuf) =
+            (Vec::with_capacity(66), Vec::with_capacity(42), Vec::with_capacity(42), Vec::with_capacity(42));
         let mut raw = String::with_capacity(80);
         let mut pbuf = String::with_capacity(24);
         let mut assets: PlHashMap<Vec<u8>, (Option<String>, Option<i32>)> = PlHashMap::new();
@@ -552,9 +573,17 @@ impl TransferCols {
         let len = block_number.len();
         let null_str = |name: &str| Series::full_null(name.into(), len, &DataType::String).into_column();
         let (log_index, trace_address, token_address) = if self.token {
-            (Series::new("log_index".into(), position).into_column(), null_str("trace_address"), token_address.finish().into_series().into_column())
+            (
+                Series::new("log_index".into(), position).into_column(),
+                null_str("trace_address"),
+                token_address.finish().into_series().into_column(),
+            )
         } else {
-            (Series::full_null("log_index".into(), len, &DataType::Int64).into_column(), trace_address.finish().into_series().into_column(), null_str("token_address"))
+            (
+                Series::full_null("log_index".into(), len, &DataType::Int64).into_column(),
+                trace_address.finish().into_series().into_column(),
+                null_str("token_address"),
+            )
         };
         let err = |e| Error::polars("building transfers", e);
         let columns = vec![
@@ -588,7 +617,9 @@ fn constant(name: &str, value: &str, len: usize) -> Column {
 
 /// A lake time column (UTC microseconds) from microseconds.
 fn times(name: &str, micros: Vec<i64>) -> Result<Column> {
-    let s = Series::new(name.into(), micros).cast(&crate::schema::ColType::Datetime.dtype()).map_err(|e| Error::polars(format!("building {name}"), e))?;
+    let s = Series::new(name.into(), micros)
+        .cast(&crate::schema::ColType::Datetime.dtype())
+        .map_err(|e| Error::polars(format!("building {name}"), e))?;
     Ok(s.into_column())
 }
 
@@ -631,10 +662,11 @@ fn traces(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>, has_native:
             continue;
         }
         if let Some(ct) = call_type.as_ref().and_then(|c| c.get(i))
-            && matches!(ct, "delegatecall" | "callcode" | "staticcall") {
-                acc.filter("trace: delegatecall/callcode/staticcall moves no value");
-                continue;
-            }
+            && matches!(ct, "delegatecall" | "callcode" | "staticcall")
+        {
+            acc.filter("trace: delegatecall/callcode/staticcall moves no value");
+            continue;
+        }
         let v = match value.get(i) {
             Some(Ok(v)) => v,
             None => {

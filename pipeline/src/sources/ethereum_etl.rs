@@ -237,7 +237,13 @@ fn traces(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> 
             acc.filter("trace: delegatecall/callcode/staticcall moves no value");
             continue;
         }
-        let value = field!(acc, at, "value", get(&rec, c[4]), amount::parse_decimal(if get(&rec, c[4]).trim().is_empty() { "0" } else { get(&rec, c[4]) }));
+        let value = field!(
+            acc,
+            at,
+            "value",
+            get(&rec, c[4]),
+            amount::parse_decimal(if get(&rec, c[4]).trim().is_empty() { "0" } else { get(&rec, c[4]) })
+        );
         if value.is_zero() {
             acc.filter("trace: zero value");
             continue;
@@ -258,12 +264,22 @@ fn traces(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> 
 }
 
 fn token_transfers(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
-    let mut csv = CsvFile::open(path, &["token_address", "from_address", "to_address", "value", "transaction_hash", "log_index", "block_number"])?;
-    let c: Vec<Option<usize>> =
-        ["token_address", "from_address", "to_address", "value", "transaction_hash", "log_index", "block_number", "transaction_index", "block_timestamp"]
-            .iter()
-            .map(|n| csv.index(n))
-            .collect();
+    let mut csv =
+        CsvFile::open(path, &["token_address", "from_address", "to_address", "value", "transaction_hash", "log_index", "block_number"])?;
+    let c: Vec<Option<usize>> = [
+        "token_address",
+        "from_address",
+        "to_address",
+        "value",
+        "transaction_hash",
+        "log_index",
+        "block_number",
+        "transaction_index",
+        "block_timestamp",
+    ]
+    .iter()
+    .map(|n| csv.index(n))
+    .collect();
     let width = csv.headers.len();
     for rec in csv.reader.records() {
         let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
@@ -286,7 +302,11 @@ fn token_transfers(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Re
             None => None,
         };
         let token = Some(token);
-        stage.transfer(acc, at, Transfer { time, tx_index: idx, log_index: Some(log), token, ..Transfer::new(n, tx, from, to, value, path) })?;
+        stage.transfer(
+            acc,
+            at,
+            Transfer { time, tx_index: idx, log_index: Some(log), token, ..Transfer::new(n, tx, from, to, value, path) },
+        )?;
     }
     Ok(())
 }
@@ -302,10 +322,11 @@ fn topic_address(t: &str) -> Result<String, String> {
 
 fn logs(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
     let mut csv = CsvFile::open(path, &["log_index", "transaction_hash", "block_number", "address", "data", "topics"])?;
-    let c: Vec<Option<usize>> = ["log_index", "transaction_hash", "transaction_index", "block_number", "address", "data", "topics", "block_timestamp"]
-        .iter()
-        .map(|n| csv.index(n))
-        .collect();
+    let c: Vec<Option<usize>> =
+        ["log_index", "transaction_hash", "transaction_index", "block_number", "address", "data", "topics", "block_timestamp"]
+            .iter()
+            .map(|n| csv.index(n))
+            .collect();
     let width = csv.headers.len();
     for rec in csv.reader.records() {
         let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
@@ -348,7 +369,11 @@ fn logs(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
             None => None,
         };
         let token = Some(token);
-        stage.transfer(acc, at, Transfer { time, tx_index: idx, log_index: Some(log), token, ..Transfer::new(n, tx, from, to, value, path) })?;
+        stage.transfer(
+            acc,
+            at,
+            Transfer { time, tx_index: idx, log_index: Some(log), token, ..Transfer::new(n, tx, from, to, value, path) },
+        )?;
     }
     Ok(())
 }

@@ -12,9 +12,30 @@ use crate::table::Cell;
 pub const CONFIDENCE: (&str, i32) = ("service_data", 50);
 
 const EXCHANGES: [&str; 24] = [
-    "exchange", "binance", "coinbase", "kraken", "kucoin", "huobi", "okx", "okex", "bitfinex", "gemini", "bittrex",
-    "poloniex", "ftx", "gate-io", "crypto-com", "bybit", "bitstamp", "upbit", "bithumb", "hotbit", "mexc", "htx",
-    "bitget", "deposit",
+    "exchange",
+    "binance",
+    "coinbase",
+    "kraken",
+    "kucoin",
+    "huobi",
+    "okx",
+    "okex",
+    "bitfinex",
+    "gemini",
+    "bittrex",
+    "poloniex",
+    "ftx",
+    "gate-io",
+    "crypto-com",
+    "bybit",
+    "bitstamp",
+    "upbit",
+    "bithumb",
+    "hotbit",
+    "mexc",
+    "htx",
+    "bitget",
+    "deposit",
 ];
 
 /// The ifr category for a set of Etherscan labels (first rule that matches).
@@ -49,8 +70,8 @@ struct Entry {
 pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     for path in input.each_file() {
         let text = super::read_text(path)?;
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
-            .map_err(|e| Error::input_caused(path, "expected a JSON object {address: {name, labels}}", e))?;
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&text).map_err(|e| Error::input_caused(path, "expected a JSON object {address: {name, labels}}", e))?;
         let pack = format!("etherscan:{}", file_name(path));
         // Sorted so that, of two spellings of one address, the same one wins every time.
         let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();

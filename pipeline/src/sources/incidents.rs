@@ -193,16 +193,8 @@ pub fn load_defillama(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     for path in input.each_file() {
         let mut csv = CsvFile::open(path, &["date", "name", "amount", "chain", "source"])?;
         let i = |n: &str| csv.index(n);
-        let (c_date, c_name, c_class, c_tech, c_amount, c_chain, c_source, c_ret) = (
-            i("date"),
-            i("name"),
-            i("classification"),
-            i("technique"),
-            i("amount"),
-            i("chain"),
-            i("source"),
-            i("returnedFunds"),
-        );
+        let (c_date, c_name, c_class, c_tech, c_amount, c_chain, c_source, c_ret) =
+            (i("date"), i("name"), i("classification"), i("technique"), i("amount"), i("chain"), i("source"), i("returnedFunds"));
         let width = csv.headers.len();
         for rec in csv.reader.records() {
             let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
@@ -248,11 +240,7 @@ pub fn load_defillama(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
             }
             versions.push(content);
             let id = if versions.len() == 1 { base } else { format!("{base}-{}", versions.len()) };
-            let classification = [get(&rec, c_class), get(&rec, c_tech)]
-                .iter()
-                .filter_map(|s| non_empty(s))
-                .collect::<Vec<_>>()
-                .join(": ");
+            let classification = [get(&rec, c_class), get(&rec, c_tech)].iter().filter_map(|s| non_empty(s)).collect::<Vec<_>>().join(": ");
             acc.load(
                 "incidents",
                 vec![
@@ -297,4 +285,3 @@ mod tests {
         assert!(usd("624000000,50").unwrap_err().contains("decimal comma"));
     }
 }
-

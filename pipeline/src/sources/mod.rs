@@ -2,11 +2,11 @@
 //! a reason, counted as a duplicate of an earlier item (same natural key), or filtered as out of
 //! scope (e.g. a zero-value trace) with the reason counted.
 
+pub mod assets;
 pub mod bz2par;
 pub mod chain;
-pub mod stream;
-pub mod csvutil;
 pub mod cryo;
+pub mod csvutil;
 pub mod ethereum_etl;
 pub mod etherscan;
 pub mod incidents;
@@ -15,8 +15,8 @@ pub mod ofac_xml;
 pub mod opensanctions;
 pub mod partition;
 pub mod prices;
+pub mod stream;
 pub mod tagpack;
-pub mod assets;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -138,10 +138,7 @@ impl Acc {
     /// Finish: the tables this source wrote (always including its possibly empty quarantine).
     pub fn finish(self, tables: &[&'static str]) -> Result<(Vec<(&'static str, DataFrame)>, Counts)> {
         if !self.counts.balanced() {
-            return Err(Error::Internal(format!(
-                "source {}: counts do not add up: {:?}",
-                self.source, self.counts
-            )));
+            return Err(Error::Internal(format!("source {}: counts do not add up: {:?}", self.source, self.counts)));
         }
         let mut out = Vec::new();
         let mut sinks = self.sinks;
@@ -237,8 +234,7 @@ pub fn read_text(path: &Path) -> Result<String> {
 pub fn parse_day(s: &str) -> Result<i32, String> {
     let t = s.trim();
     let d = t.split(['T', ' ']).next().unwrap_or("");
-    let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-        .map_err(|_| "expected a date YYYY-MM-DD".to_string())?;
+    let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| "expected a date YYYY-MM-DD".to_string())?;
     Ok(days_since_epoch(date))
 }
 
@@ -248,9 +244,7 @@ pub fn days_since_epoch(d: chrono::NaiveDate) -> i32 {
 
 /// A day number back to a date (for messages and tests).
 pub fn day_to_string(days: i32) -> String {
-    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + chrono::Duration::days(days as i64))
-        .format("%Y-%m-%d")
-        .to_string()
+    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + chrono::Duration::days(days as i64)).format("%Y-%m-%d").to_string()
 }
 
 /// A loader's inputs.

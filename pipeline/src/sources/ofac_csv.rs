@@ -18,9 +18,10 @@ pub fn date_in_name(path: &Path) -> Option<i32> {
         for (len, fmt) in [(10usize, "%Y-%m-%d"), (8, "%Y%m%d")] {
             if i + len <= b.len()
                 && let Ok(d) = chrono::NaiveDate::parse_from_str(&name[i..i + len], fmt)
-                    && (1990..=2100).contains(&chrono::Datelike::year(&d)) {
-                        return Some(super::days_since_epoch(d));
-                    }
+                && (1990..=2100).contains(&chrono::Datelike::year(&d))
+            {
+                return Some(super::days_since_epoch(d));
+            }
         }
     }
     None
@@ -59,10 +60,7 @@ pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
 fn snapshot(path: &Path, acc: &mut Acc) -> Result<Snapshot> {
     let day = date_in_name(path)
         .ok_or_else(|| Error::input(path, "sdn.csv carries no publication date: put it in the file name (e.g. sdn_2024-05-28.csv)"))?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(super::open_maybe_compressed(path)?);
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(super::open_maybe_compressed(path)?);
     let mut items = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
@@ -127,10 +125,7 @@ mod tests {
         let r = "Secondary sanctions risk: North Korea. Digital Currency Address - ETH 0x098B716B8Aaf21512996dC57EB0615e2383E2f96; alt. Digital Currency Address - XBT 1abc.";
         assert_eq!(
             addresses_in_remarks(r),
-            vec![
-                ("ETH".to_string(), "0x098B716B8Aaf21512996dC57EB0615e2383E2f96".to_string()),
-                ("XBT".to_string(), "1abc".to_string())
-            ]
+            vec![("ETH".to_string(), "0x098B716B8Aaf21512996dC57EB0615e2383E2f96".to_string()), ("XBT".to_string(), "1abc".to_string())]
         );
         assert_eq!(date_in_name(Path::new("sdn_2024-05-28.csv")).map(crate::sources::day_to_string), Some("2024-05-28".into()));
         assert_eq!(date_in_name(Path::new("sdn20220414.csv")).map(crate::sources::day_to_string), Some("2022-04-14".into()));
@@ -150,7 +145,8 @@ mod tests {
         let mut acc = Acc::new("sdn-csv");
         let snap = snapshot(&path, &mut acc).unwrap();
         merge_snapshots(vec![snap], "sdn-csv", &mut acc).unwrap();
-        let (rows, quarantined, counts) = crate::sources::ofac_xml::tests::loaded(acc, &["party_id", "party_type", "currency", "address", "address_check"]);
+        let (rows, quarantined, counts) =
+            crate::sources::ofac_xml::tests::loaded(acc, &["party_id", "party_type", "currency", "address", "address_check"]);
         assert_eq!(
             rows,
             [

@@ -73,10 +73,7 @@ fn attr_u32(e: &BytesStart<'_>, name: &[u8]) -> Option<u32> {
 }
 
 fn attr_str(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.as_ref() == name)
-        .and_then(|a| std::str::from_utf8(&a.value).ok().map(str::to_string))
+    e.attributes().flatten().find(|a| a.key.as_ref() == name).and_then(|a| std::str::from_utf8(&a.value).ok().map(str::to_string))
 }
 
 struct Entry {
@@ -156,33 +153,30 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
 
     loop {
         let ev = xml.read_event_into(&mut buf).map_err(|e| match e {
-            quick_xml::Error::Io(_) => {
-                Error::input_caused(path, "cannot be read to the end (a truncated or corrupt .bz2/.gz file?)", e)
-            }
+            quick_xml::Error::Io(_) => Error::input_caused(path, "cannot be read to the end (a truncated or corrupt .bz2/.gz file?)", e),
             _ => Error::input_caused(path, format!("not well-formed XML near byte {}", xml.buffer_position()), e),
         })?;
         match ev {
             Event::DocType(d) => {
                 let s = String::from_utf8_lossy(&d).to_ascii_uppercase();
                 if s.contains("<!ENTITY") {
-                    return Err(bad("the XML declares entities (<!ENTITY …>); ifr refuses entity declarations and never expands them".into()));
+                    return Err(bad(
+                        "the XML declares entities (<!ENTITY …>); ifr refuses entity declarations and never expands them".into()
+                    ));
                 }
             }
             // A self-closing element has no End event: it may carry attributes but opens no state.
-            Event::Empty(e)
-                if e.local_name().as_ref() == b"PartySubType" => {
-                    if let Some((s, t)) = attr_u32(&e, b"ID").zip(attr_u32(&e, b"PartyTypeID")) {
-                        sub_type_to_type.insert(s, t);
-                    }
+            Event::Empty(e) if e.local_name().as_ref() == b"PartySubType" => {
+                if let Some((s, t)) = attr_u32(&e, b"ID").zip(attr_u32(&e, b"PartyTypeID")) {
+                    sub_type_to_type.insert(s, t);
                 }
+            }
             Event::Start(e) => {
                 let name = e.local_name();
                 match name.as_ref() {
                     b"Sanctions" => saw_root = true,
                     b"DateOfIssue" => text = Text::IssueYear, // refined by the child tags below
-                    b"Year" if text == Text::IssueYear || matches!(text, Text::IssueMonth | Text::IssueDay) => {
-                        text = Text::IssueYear
-                    }
+                    b"Year" if text == Text::IssueYear || matches!(text, Text::IssueMonth | Text::IssueDay) => text = Text::IssueYear,
                     b"Month" if matches!(text, Text::IssueYear | Text::IssueDay) => text = Text::IssueMonth,
                     b"Day" if matches!(text, Text::IssueYear | Text::IssueMonth) => text = Text::IssueDay,
                     b"FeatureType" => {
@@ -245,41 +239,37 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
                     b"Month" if in_entry_event => text = Text::EntryMonth,
                     b"Day" if in_entry_event => text = Text::EntryDay,
                     b"SanctionsMeasure" if entry_profile.is_some() => {
-                        in_program_measure = attr_u32(&e, b"SanctionsTypeID")
-                            .and_then(|id| sanctions_type_name.get(&id))
-                            .is_some_and(|n| n == "Program");
+                        in_program_measure =
+                            attr_u32(&e, b"SanctionsTypeID").and_then(|id| sanctions_type_name.get(&id)).is_some_and(|n| n == "Program");
                     }
                     b"Comment" if in_program_measure => text = Text::ProgramComment,
                     _ => {}
                 }
                 text_buf.clear();
             }
-            Event::Text(t)
-                if text != Text::None => {
-                    let s = t.decode().map_err(|e| Error::input_caused(path, "text is not valid UTF-8", e))?;
-                    text_buf.push_str(&s);
-                }
-            Event::CData(t)
-                if text != Text::None => {
-                    text_buf.push_str(&String::from_utf8_lossy(&t));
-                }
-            Event::GeneralRef(r)
-                if text != Text::None => {
-                    if let Ok(Some(c)) = r.resolve_char_ref() {
-                        text_buf.push(c);
-                    } else {
-                        let name = r.decode().map_err(|e| Error::input_caused(path, "bad entity reference", e))?;
-                        match quick_xml::escape::resolve_predefined_entity(&name) {
-                            Some(s) => text_buf.push_str(s),
-                            None => {
-                                return Err(bad(format!(
-                                    "reference to undeclared entity `&{name};` near byte {}; ifr never expands entities",
-                                    xml.buffer_position()
-                                )));
-                            }
+            Event::Text(t) if text != Text::None => {
+                let s = t.decode().map_err(|e| Error::input_caused(path, "text is not valid UTF-8", e))?;
+                text_buf.push_str(&s);
+            }
+            Event::CData(t) if text != Text::None => {
+                text_buf.push_str(&String::from_utf8_lossy(&t));
+            }
+            Event::GeneralRef(r) if text != Text::None => {
+                if let Ok(Some(c)) = r.resolve_char_ref() {
+                    text_buf.push(c);
+                } else {
+                    let name = r.decode().map_err(|e| Error::input_caused(path, "bad entity reference", e))?;
+                    match quick_xml::escape::resolve_predefined_entity(&name) {
+                        Some(s) => text_buf.push_str(s),
+                        None => {
+                            return Err(bad(format!(
+                                "reference to undeclared entity `&{name};` near byte {}; ifr never expands entities",
+                                xml.buffer_position()
+                            )));
                         }
                     }
                 }
+            }
             Event::End(e) => {
                 let name = e.local_name();
                 let t = std::mem::take(&mut text_buf);
@@ -338,9 +328,10 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
                     }
                     (Text::ProgramComment, b"Comment") => {
                         if let Some(en) = entry_profile.as_ref().and_then(|p| entries.get_mut(p))
-                            && !t.is_empty() {
-                                en.programs.push(t.to_string());
-                            }
+                            && !t.is_empty()
+                        {
+                            en.programs.push(t.to_string());
+                        }
                         text = Text::None;
                     }
                     _ => {}
@@ -358,10 +349,11 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
                     b"Feature" => in_feature = None,
                     b"Profile" => {
                         if let Some(p) = party.take()
-                            && !p.addresses.is_empty() {
-                                party_index.insert(p.id.clone(), parties.len());
-                                parties.push(p);
-                            }
+                            && !p.addresses.is_empty()
+                        {
+                            party_index.insert(p.id.clone(), parties.len());
+                            parties.push(p);
+                        }
                     }
                     b"EntryEvent" => in_entry_event = false,
                     b"SanctionsMeasure" => in_program_measure = false,
@@ -390,16 +382,12 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
     let mut n = 0i64;
     for p in parties {
         let entry = entries.get(&p.id);
-        let list = entry
-            .and_then(|e| e.list_id)
-            .and_then(|id| list_name.get(&id).cloned())
-            .unwrap_or_else(|| "(no sanctions entry)".to_string());
+        let list =
+            entry.and_then(|e| e.list_id).and_then(|id| list_name.get(&id).cloned()).unwrap_or_else(|| "(no sanctions entry)".to_string());
         let mut programs = entry.map(|e| e.programs.clone()).unwrap_or_default();
         programs.sort();
         programs.dedup();
-        let party_listed_day = entry.and_then(|e| {
-            chrono::NaiveDate::from_ymd_opt(e.year?, e.month?, e.day?).map(super::days_since_epoch)
-        });
+        let party_listed_day = entry.and_then(|e| chrono::NaiveDate::from_ymd_opt(e.year?, e.month?, e.day?).map(super::days_since_epoch));
         let party_type = p.sub_type.and_then(|s| {
             // Sub-types "Vessel"/"Aircraft" are more telling than their type "Transport".
             sub_type_to_type.get(&s).and_then(|t| party_type_name.get(t)).cloned()
@@ -544,16 +532,22 @@ pub(crate) mod tests {
         }
         x += "</FeatureTypeValues><ListValues><List ID=\"1550\">SDN List</List></ListValues><PartySubTypeValues><PartySubType ID=\"4\" PartyTypeID=\"1\">Unknown</PartySubType></PartySubTypeValues><PartyTypeValues><PartyType ID=\"1\">Individual</PartyType></PartyTypeValues><SanctionsTypeValues><SanctionsType ID=\"1\">Program</SanctionsType></SanctionsTypeValues></ReferenceValueSets><DistinctParties>";
         for (id, name, _, features) in parties {
-            x += &format!("<DistinctParty><Profile ID=\"{id}\" PartySubTypeID=\"4\"><Identity><Alias Primary=\"true\"><DocumentedName><DocumentedNamePart><NamePartValue>{name}</NamePartValue></DocumentedNamePart></DocumentedName></Alias></Identity>");
+            x += &format!(
+                "<DistinctParty><Profile ID=\"{id}\" PartySubTypeID=\"4\"><Identity><Alias Primary=\"true\"><DocumentedName><DocumentedNamePart><NamePartValue>{name}</NamePartValue></DocumentedNamePart></DocumentedName></Alias></Identity>"
+            );
             for (cur, addr) in *features {
                 let ft = 900 + currencies.iter().position(|c| c == cur).expect("a test currency");
-                x += &format!("<Feature FeatureTypeID=\"{ft}\"><FeatureVersion><VersionDetail>{addr}</VersionDetail></FeatureVersion></Feature>");
+                x += &format!(
+                    "<Feature FeatureTypeID=\"{ft}\"><FeatureVersion><VersionDetail>{addr}</VersionDetail></FeatureVersion></Feature>"
+                );
             }
             x += "</Profile></DistinctParty>";
         }
         x += "</DistinctParties><SanctionsEntries>";
         for (id, _, (y, m, d), _) in parties {
-            x += &format!("<SanctionsEntry ProfileID=\"{id}\" ListID=\"1550\"><EntryEvent><Date><Year>{y}</Year><Month>{m}</Month><Day>{d}</Day></Date></EntryEvent><SanctionsMeasure SanctionsTypeID=\"1\"><Comment>CYBER2</Comment></SanctionsMeasure></SanctionsEntry>");
+            x += &format!(
+                "<SanctionsEntry ProfileID=\"{id}\" ListID=\"1550\"><EntryEvent><Date><Year>{y}</Year><Month>{m}</Month><Day>{d}</Day></Date></EntryEvent><SanctionsMeasure SanctionsTypeID=\"1\"><Comment>CYBER2</Comment></SanctionsMeasure></SanctionsEntry>"
+            );
         }
         x + "</SanctionsEntries></Sanctions>\n"
     }
@@ -572,7 +566,8 @@ pub(crate) mod tests {
         let sanctions = &tables[0].1;
         let columns: Vec<Vec<String>> = cols.iter().map(|c| text(sanctions, c)).collect();
         // Sorted as text (`|` sorts after letters).
-        let mut rows: Vec<String> = (0..sanctions.height()).map(|i| columns.iter().map(|c| c[i].as_str()).collect::<Vec<_>>().join("|")).collect();
+        let mut rows: Vec<String> =
+            (0..sanctions.height()).map(|i| columns.iter().map(|c| c[i].as_str()).collect::<Vec<_>>().join("|")).collect();
         rows.sort();
         (rows, text(&tables[1].1, "reason"), counts)
     }
@@ -632,7 +627,8 @@ pub(crate) mod tests {
         ];
         let mut acc = Acc::new("ofac");
         merge_snapshots(snaps, "ofac", &mut acc).unwrap();
-        let (rows, _, _) = loaded(acc, &["address", "party_listed_date", "first_seen_snapshot", "listed_date", "listed_date_rule", "delisted_date"]);
+        let (rows, _, _) =
+            loaded(acc, &["address", "party_listed_date", "first_seen_snapshot", "listed_date", "listed_date_rule", "delisted_date"]);
         assert_eq!(
             rows,
             [

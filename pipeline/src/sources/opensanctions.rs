@@ -32,10 +32,7 @@ struct Entity {
 
 impl Entity {
     fn prop(&self, name: &str) -> Vec<String> {
-        self.properties
-            .get(name)
-            .map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-            .unwrap_or_default()
+        self.properties.get(name).map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
     }
 }
 
@@ -65,7 +62,12 @@ fn load_files<'p>(files: impl Iterator<Item = &'p PathBuf>, acc: &mut Acc) -> Re
             let e: Entity = match serde_json::from_str(&line) {
                 Ok(e) => e,
                 Err(err) => {
-                    acc.quarantine(At::new(path, line_no), None, Some(&line), format!("expected a FollowTheMoney entity (JSON with id and schema): {err}"))?;
+                    acc.quarantine(
+                        At::new(path, line_no),
+                        None,
+                        Some(&line),
+                        format!("expected a FollowTheMoney entity (JSON with id and schema): {err}"),
+                    )?;
                     continue;
                 }
             };
@@ -167,7 +169,8 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let mut acc = Acc::new("os");
         load_files([path].iter(), &mut acc).unwrap();
-        let (rows, quarantined, counts) = crate::sources::ofac_xml::tests::loaded(acc, &["party_name", "currency", "address", "address_check"]);
+        let (rows, quarantined, counts) =
+            crate::sources::ofac_xml::tests::loaded(acc, &["party_name", "currency", "address", "address_check"]);
         assert_eq!(
             rows,
             [

@@ -52,9 +52,11 @@ pub struct MonthOf {
 impl MonthOf {
     pub fn get(&mut self, micros: i64) -> Option<(i32, i32)> {
         if let Some((from, to, ym)) = self.span
-            && micros >= from && micros < to {
-                return Some(ym);
-            }
+            && micros >= from
+            && micros < to
+        {
+            return Some(ym);
+        }
         let (y, m) = year_month(micros)?;
         self.span = month_span(y, m).map(|(from, to)| (from, to, (y, m)));
         Some((y, m))
@@ -63,7 +65,9 @@ impl MonthOf {
 
 /// The microseconds of month (y, m): [its first, the next month's first).
 pub fn month_span(y: i32, m: i32) -> Option<(i64, i64)> {
-    let start = |y: i32, m: i32| chrono::NaiveDate::from_ymd_opt(y, m as u32, 1).map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros());
+    let start = |y: i32, m: i32| {
+        chrono::NaiveDate::from_ymd_opt(y, m as u32, 1).map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros())
+    };
     let (ny, nm) = if m >= 12 { (y + 1, 1) } else { (y, m + 1) };
     Some((start(y, m)?, start(ny, nm)?))
 }

@@ -25,7 +25,14 @@ impl Seen {
         }
         let close = match close_raw.trim().parse::<f64>() {
             Ok(v) if v.is_finite() && v > 0.0 => v,
-            _ => return acc.quarantine(at, Some("close"), Some(close_raw), "expected a positive USD close (a missing price stays missing, never 0)"),
+            _ => {
+                return acc.quarantine(
+                    at,
+                    Some("close"),
+                    Some(close_raw),
+                    "expected a positive USD close (a missing price stays missing, never 0)",
+                );
+            }
         };
         let key = (asset.clone(), day, source.to_string());
         if let Some(&prev) = self.0.get(&key) {

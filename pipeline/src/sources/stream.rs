@@ -126,11 +126,12 @@ impl Stream {
         for (key, open) in self.open.iter_mut() {
             let next_block = next(key.0);
             if let Some((_, max)) = open.range
-                && next_block.is_none_or(|n| max < n) {
-                    runs.push((*key, std::mem::take(&mut open.pending)));
-                    open.written_max = Some(open.written_max.map_or(max, |w| w.max(max)));
-                    open.range = None;
-                }
+                && next_block.is_none_or(|n| max < n)
+            {
+                runs.push((*key, std::mem::take(&mut open.pending)));
+                open.written_max = Some(open.written_max.map_or(max, |w| w.max(max)));
+                open.range = None;
+            }
             if open.range.is_none() {
                 let past = match next_block {
                     None => true,

@@ -191,9 +191,7 @@ fn too_deep_at(text: &str) -> Option<usize> {
 /// Read a pack or header file: bounded in size and nesting before serde_norway sees it (whose own
 /// limits refuse alias bombs).
 fn read_yaml(path: &Path) -> Result<Mapping> {
-    let too_big = |len: u64| {
-        Error::input(path, format!("{len} bytes; expected a YAML file of at most {} MiB", MAX_YAML_BYTES >> 20))
-    };
+    let too_big = |len: u64| Error::input(path, format!("{len} bytes; expected a YAML file of at most {} MiB", MAX_YAML_BYTES >> 20));
     let len = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?.len();
     if len > MAX_YAML_BYTES {
         return Err(too_big(len));
@@ -277,12 +275,8 @@ impl Headers {
         }
         let root = crate::config::normalize(&root);
         let real_root = root.canonicalize().map_err(|e| Error::io("resolving", &root, e))?;
-        let mut dirs: Vec<PathBuf> = input
-            .files
-            .iter()
-            .filter(|f| role(f) == Role::Header)
-            .filter_map(|f| f.parent().map(crate::config::normalize))
-            .collect();
+        let mut dirs: Vec<PathBuf> =
+            input.files.iter().filter(|f| role(f) == Role::Header).filter_map(|f| f.parent().map(crate::config::normalize)).collect();
         dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
         Ok(Headers { root, real_root, dirs, read: HashMap::new() })
     }
@@ -320,27 +314,21 @@ impl Headers {
     fn include(&mut self, pack: &Path, name: &str) -> Result<Mapping> {
         let rel = Path::new(name.trim());
         if name.trim().is_empty() || rel.is_absolute() || name.contains(['*', '?', '[', '\0']) {
-            return Err(Error::input(
-                pack,
-                format!("`header: !include {name}`: expected the relative name of one file"),
-            ));
+            return Err(Error::input(pack, format!("`header: !include {name}`: expected the relative name of one file")));
         }
         let leaves = || {
             Error::input(
                 pack,
-                format!(
-                    "`header: !include {name}` leaves the source's folder `{}`; expected a file inside it",
-                    self.root.display()
-                ),
+                format!("`header: !include {name}` leaves the source's folder `{}`; expected a file inside it", self.root.display()),
             )
         };
         let wanted = crate::config::normalize(&self.base_for(pack).join(rel));
         if !wanted.starts_with(&self.root) {
             return Err(leaves());
         }
-        let real = wanted.canonicalize().map_err(|e| {
-            Error::input_caused(pack, format!("`header: !include {name}`: cannot open `{}`", wanted.display()), e)
-        })?;
+        let real = wanted
+            .canonicalize()
+            .map_err(|e| Error::input_caused(pack, format!("`header: !include {name}`: cannot open `{}`", wanted.display()), e))?;
         if !real.starts_with(&self.real_root) {
             return Err(leaves());
         }
@@ -381,9 +369,8 @@ pub fn load_tagpacks(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
                 acc.quarantine(at, Some("address"), None, "tag without address")?;
                 continue;
             };
-            let currency = text(field(tag, &header, "currency"))
-                .or_else(|| text(field(tag, &header, "network")))
-                .map(|c| c.to_ascii_uppercase());
+            let currency =
+                text(field(tag, &header, "currency")).or_else(|| text(field(tag, &header, "network"))).map(|c| c.to_ascii_uppercase());
             let Some(currency) = currency else {
                 acc.quarantine(at, Some("currency"), Some(&raw_addr), "tag without currency or network (in the tag or the header)")?;
                 continue;
@@ -736,10 +723,7 @@ mod tests {
         let compact = format!("x:\n{}a\n", "- ".repeat(MAX_YAML_DEPTH));
         assert_eq!(too_deep_at(&compact), Some(2));
         // Brackets in plain scalars, quotes, comments and block scalars open nothing.
-        let flat = format!(
-            "a: b[[[[ {0}\nc: '{0}'\nd: \"{0}\"  # {0}\ne: |\n  {0}\n  {0}\nf: x'y {0}\n",
-            "[".repeat(MAX_YAML_DEPTH + 1)
-        );
+        let flat = format!("a: b[[[[ {0}\nc: '{0}'\nd: \"{0}\"  # {0}\ne: |\n  {0}\n  {0}\nf: x'y {0}\n", "[".repeat(MAX_YAML_DEPTH + 1));
         assert_eq!(too_deep_at(&flat), None);
         // A quote that does not start a node does not hide what follows it.
         let hidden = format!("a: it's\nb: {}\n", "[".repeat(MAX_YAML_DEPTH + 1));

@@ -129,7 +129,14 @@ pub fn build(lake: &Lake, sanctions_policy: SanctionsPolicy, min_confidence: i32
                 }
             };
             let actor = sp[i].as_ref().and_then(|p| actor_of_party.get(p)).cloned();
-            candidates.entry(addr.clone()).or_default().push(Candidate { confidence: 60, kind: 1, actor, category: "sanctioned", from, to });
+            candidates.entry(addr.clone()).or_default().push(Candidate {
+                confidence: 60,
+                kind: 1,
+                actor,
+                category: "sanctioned",
+                from,
+                to,
+            });
         }
     }
 
@@ -379,7 +386,14 @@ mod tests {
                 last: "2021-05-01",
                 delisted: Some("2021-06-01"),
             },
-            Entry { address: "0xe", party: "P1", party_listed: Some("2019-05-05"), first: "2020-01-01", last: "2024-01-01", ..Default::default() },
+            Entry {
+                address: "0xe",
+                party: "P1",
+                party_listed: Some("2019-05-05"),
+                first: "2020-01-01",
+                last: "2024-01-01",
+                ..Default::default()
+            },
             Entry { address: "0xf", party: "P1", first: "2020-01-01", last: "2024-01-01", ..Default::default() },
         ]
     }
@@ -402,8 +416,24 @@ mod tests {
                 "sanctions",
                 "test",
                 sanctions(&[
-                    Entry { address: "0xa", party: "P1", listed: Some("2020-03-01"), first: "2020-03-01", last: "2021-05-01", delisted: Some("2021-06-01"), ..Default::default() },
-                    Entry { address: "0xb", party: "P1", listed: Some("2020-03-01"), first: "2020-03-01", last: "2021-05-01", delisted: Some("2021-06-01"), ..Default::default() },
+                    Entry {
+                        address: "0xa",
+                        party: "P1",
+                        listed: Some("2020-03-01"),
+                        first: "2020-03-01",
+                        last: "2021-05-01",
+                        delisted: Some("2021-06-01"),
+                        ..Default::default()
+                    },
+                    Entry {
+                        address: "0xb",
+                        party: "P1",
+                        listed: Some("2020-03-01"),
+                        first: "2020-03-01",
+                        last: "2021-05-01",
+                        delisted: Some("2021-06-01"),
+                        ..Default::default()
+                    },
                 ])?,
             ),
         ])?;
@@ -480,7 +510,11 @@ mod tests {
     fn as_listed_today_keeps_what_every_source_still_lists() -> TestResult {
         let (_dir, lake) = lake_with(vec![
             ("actors", "test", actors(&[("lazarus", None, Some("P1"))])?),
-            ("sanctions", "ofac", sanctions(&[Entry { address: "0xg", party: "P1", first: "2020-01-01", last: "2024-01-01", ..Default::default() }])?),
+            (
+                "sanctions",
+                "ofac",
+                sanctions(&[Entry { address: "0xg", party: "P1", first: "2020-01-01", last: "2024-01-01", ..Default::default() }])?,
+            ),
             (
                 "sanctions",
                 "opensanctions",
@@ -519,8 +553,22 @@ mod tests {
                     Entry { address: "0x3", party: "P3", first: "2020-01-01", last: "2024-01-01", ..Default::default() },
                     Entry { address: "0x3", party: "P2", first: "2020-01-01", last: "2024-01-01", ..Default::default() },
                     // Overlapping entries: mike alone, then kilo from where it starts.
-                    Entry { address: "0x4", party: "P3", first: "2020-01-01", last: "2020-11-01", delisted: Some("2020-12-01"), ..Default::default() },
-                    Entry { address: "0x4", party: "P2", first: "2020-06-01", last: "2021-05-01", delisted: Some("2021-06-01"), ..Default::default() },
+                    Entry {
+                        address: "0x4",
+                        party: "P3",
+                        first: "2020-01-01",
+                        last: "2020-11-01",
+                        delisted: Some("2020-12-01"),
+                        ..Default::default()
+                    },
+                    Entry {
+                        address: "0x4",
+                        party: "P2",
+                        first: "2020-06-01",
+                        last: "2021-05-01",
+                        delisted: Some("2021-06-01"),
+                        ..Default::default()
+                    },
                 ])?,
             ),
         ])?;
@@ -601,7 +649,11 @@ mod tests {
                     ("0x4", Some("e"), "bridge", 61),
                 ])?,
             ),
-            ("sanctions", "test", sanctions(&[Entry { address: "0x3", party: "P1", first: "2020-01-01", last: "2024-01-01", ..Default::default() }])?),
+            (
+                "sanctions",
+                "test",
+                sanctions(&[Entry { address: "0x3", party: "P1", first: "2020-01-01", last: "2024-01-01", ..Default::default() }])?,
+            ),
         ])?;
         assert_eq!(
             intervals(&build(&lake, SanctionsPolicy::PointInTime, 0)?)?,

@@ -296,13 +296,8 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
     }
 
     let report = lake.runs_dir().join(format!("{run_id}.json"));
-    let summary = IngestSummary {
-        run_id,
-        lake: lake.root.display().to_string(),
-        sources: summaries,
-        removed,
-        report: report.display().to_string(),
-    };
+    let summary =
+        IngestSummary { run_id, lake: lake.root.display().to_string(), sources: summaries, removed, report: report.display().to_string() };
     let json = serde_json::to_vec_pretty(&summary).map_err(|e| Error::Internal(e.to_string()))?;
     lake::atomic_write(&report, &json)?;
     Ok(summary)

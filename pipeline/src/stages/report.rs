@@ -13,11 +13,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::attribute::{self, Attribution};
+use super::value::{asset_series, price_days};
 use crate::config::{SanctionsPolicy, Settings};
 use crate::error::{Error, Result};
 use crate::lake::Lake;
 use crate::table::{col_i64, col_i128, col_str};
-use super::value::{asset_series, price_days};
 
 /// The queries, in the order they are registered (views first).
 pub const QUERIES: [(&str, &str); 9] = [
@@ -38,12 +38,7 @@ fn query(name: &str) -> &'static str {
 
 /// The header comment of a query (its documentation), without the `--` markers.
 pub fn query_doc(name: &str) -> String {
-    query(name)
-        .lines()
-        .take_while(|l| l.starts_with("--"))
-        .map(|l| l.trim_start_matches("--").trim())
-        .collect::<Vec<_>>()
-        .join(" ")
+    query(name).lines().take_while(|l| l.starts_with("--")).map(|l| l.trim_start_matches("--").trim()).collect::<Vec<_>>().join(" ")
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,7 +99,7 @@ impl Inputs {
                 Column::new("max_transfer_usd".into(), [settings.report.max_transfer_usd]),
             ],
         )
-            .map_err(|e| Error::polars("report_options", e))?;
+        .map_err(|e| Error::polars("report_options", e))?;
         // The ceiling travels with each asset's series (the join every transfer already makes): a
         // cross join with the one-row options would make the streaming engine hold the transfers.
         let mut series = asset_series(lake)?;
@@ -151,9 +146,8 @@ fn ctx_for(lake: &Lake, att: &Attribution, high: &Attribution, inputs: &Inputs) 
         keys.push(format!("from_address IN ({})", crate::sql::string_list(&victims)));
     }
     let filter = if keys.is_empty() { "FALSE".to_string() } else { keys.join(" OR ") };
-    let candidates = sub
-        .execute(&format!("SELECT * FROM transfers WHERE {filter}"))
-        .map_err(|e| Error::Internal(format!("theft candidates: {e}")))?;
+    let candidates =
+        sub.execute(&format!("SELECT * FROM transfers WHERE {filter}")).map_err(|e| Error::Internal(format!("theft candidates: {e}")))?;
     sub.register("transfers", candidates);
     let theft_candidates = sub.execute(query("attributed_transfers")).map_err(|e| Error::Internal(format!("theft candidates: {e}")))?;
 
@@ -174,9 +168,7 @@ fn collect(lf: LazyFrame) -> PolarsResult<DataFrame> {
 }
 
 fn run_query(ctx: &mut SQLContext, name: &str) -> Result<DataFrame> {
-    ctx.execute(query(name))
-        .and_then(collect)
-        .map_err(|e| Error::Internal(format!("query {name} failed: {e}")))
+    ctx.execute(query(name)).and_then(collect).map_err(|e| Error::Internal(format!("query {name} failed: {e}")))
 }
 
 fn totals_of(df: &DataFrame) -> Result<Totals> {
@@ -262,7 +254,13 @@ fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<(Results, 
     let (v, n, u) = (col_i128(&m, "value_micro_usd")?, col_i64(&m, "transfers")?, col_i64(&m, "unpriced_transfers")?);
     let monthly = (0..m.height()).map(|i| ((a[i].clone(), y[i] as i32, mo[i] as i32, me[i].clone()), (v[i], n[i], u[i]))).collect();
     let d = run_query(&mut ctx, "actor_destinations")?;
-    let (a, y, c, v, n) = (col_str(&d, "actor")?, col_i64(&d, "year")?, col_str(&d, "category")?, col_i128(&d, "value_micro_usd")?, col_i64(&d, "transfers")?);
+    let (a, y, c, v, n) = (
+        col_str(&d, "actor")?,
+        col_i64(&d, "year")?,
+        col_str(&d, "category")?,
+        col_i128(&d, "value_micro_usd")?,
+        col_i64(&d, "transfers")?,
+    );
     let destinations = (0..d.height()).map(|i| ((a[i].clone(), y[i] as i32, c[i].clone()), (v[i], n[i]))).collect();
     let iv = run_query(&mut ctx, "incident_values")?;
     let (inc, asset, y, v, n, u) = (
@@ -273,7 +271,8 @@ fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<(Results, 
         col_i64(&iv, "transfers")?,
         col_i64(&iv, "unpriced_transfers")?,
     );
-    let incident_values: IncidentValues = (0..iv.height()).map(|i| ((inc[i].clone(), asset[i].clone(), y[i] as i32), (v[i], n[i], u[i]))).collect();
+    let incident_values: IncidentValues =
+        (0..iv.height()).map(|i| ((inc[i].clone(), asset[i].clone(), y[i] as i32), (v[i], n[i], u[i]))).collect();
     let cov = ctx
         .execute("SELECT year, SUM(transfers) AS n, SUM(transfers - unpriced_transfers) AS priced, SUM(implausible_transfers) AS implausible FROM actor_flows GROUP BY year ORDER BY year")
         .and_then(collect)
@@ -285,7 +284,8 @@ fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<(Results, 
         run_query(&mut ctx, "implausible_transfers")?
     } else {
         // None: an empty frame of the query's columns (its schema only; nothing is scanned).
-        let mut lf = ctx.execute(query("implausible_transfers")).map_err(|e| Error::Internal(format!("query implausible_transfers: {e}")))?;
+        let mut lf =
+            ctx.execute(query("implausible_transfers")).map_err(|e| Error::Internal(format!("query implausible_transfers: {e}")))?;
         let schema = lf.collect_schema().map_err(|e| Error::Internal(format!("query implausible_transfers: {e}")))?;
         DataFrame::empty_with_schema(&schema)
     };
@@ -297,7 +297,18 @@ fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<(Results, 
         (rest, traced)
     });
     let (Rest { counterparties, label_text, label_sources }, traced) = (rest?, traced?);
-    let res = Results { totals, monthly, totals_high, destinations, incident_values, coverage, implausible, counterparties, label_text, label_sources };
+    let res = Results {
+        totals,
+        monthly,
+        totals_high,
+        destinations,
+        incident_values,
+        coverage,
+        implausible,
+        counterparties,
+        label_text,
+        label_sources,
+    };
     Ok((res, all, wanted, traced))
 }
 
@@ -367,7 +378,8 @@ fn incident_keys(lake: &Lake, window: i32) -> Result<(DataFrame, DataFrame)> {
     let date = inc.column("date").map_err(|e| Error::polars("date", e))?.cast(&DataType::Int32).map_err(|e| Error::polars("date", e))?;
     let date: Vec<i32> = date.i32().map_err(|e| Error::polars("date", e))?.iter().map(|d| d.unwrap_or(0)).collect();
     let (mut t_inc, mut t_act, mut t_hash, mut t_day) = (vec![], vec![], vec![], vec![]);
-    let (mut p_inc, mut p_act, mut p_v, mut p_a, mut p_from, mut p_to, mut p_day) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut p_inc, mut p_act, mut p_v, mut p_a, mut p_from, mut p_to, mut p_day) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for i in 0..inc.height() {
         if actor[i].is_empty() {
             continue;
@@ -399,7 +411,12 @@ fn incident_keys(lake: &Lake, window: i32) -> Result<(DataFrame, DataFrame)> {
     };
     let tx = DataFrame::new(
         t_inc.len(),
-        vec![Column::new("incident".into(), t_inc), Column::new("actor".into(), t_act), Column::new("tx_hash".into(), t_hash), dates("disclosure_day", t_day)?],
+        vec![
+            Column::new("incident".into(), t_inc),
+            Column::new("actor".into(), t_act),
+            Column::new("tx_hash".into(), t_hash),
+            dates("disclosure_day", t_day)?,
+        ],
     )
     .map_err(|e| Error::polars("incident_tx", e))?;
     let parties = DataFrame::new(
@@ -467,14 +484,21 @@ pub fn check_folder(settings: &Settings, out: &Path) -> Result<()> {
 
 /// Render and publish the report for the configured (or all) years.
 pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> Result<ReportSummary> {
-    let out = crate::config::normalize(&std::path::absolute(out_override.unwrap_or(&settings.report.out)).map_err(|e| Error::io("resolving", out_override.unwrap_or(&settings.report.out), e))?);
+    let out = crate::config::normalize(
+        &std::path::absolute(out_override.unwrap_or(&settings.report.out))
+            .map_err(|e| Error::io("resolving", out_override.unwrap_or(&settings.report.out), e))?,
+    );
     check_folder(settings, &out)?;
     // One lake snapshot for every number, table and manifest entry of this report, even when an
     // ingest commits while it runs.
     let lake = Lake::new(&settings.lake_dir);
     let (res, att, wanted, traced) = compute(settings, &lake, years)?;
     crate::owned::claim(&out, crate::owned::Use::Report, Some(&settings.base_dir))?;
-    let _lock = crate::lake::WriteLock::acquire(&out.join(".ifr-lock"), &format!("the report folder `{}`", out.display()), &crate::lake::this_command())?;
+    let _lock = crate::lake::WriteLock::acquire(
+        &out.join(".ifr-lock"),
+        &format!("the report folder `{}`", out.display()),
+        &crate::lake::this_command(),
+    )?;
     let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let (aa, an) = (col_str(&att.actor_ancestors, "actor")?, col_str(&att.actor_ancestors, "ancestor")?);
     for i in 0..aa.len() {
@@ -547,13 +571,16 @@ fn render_year(
 ) -> Result<usize> {
     let mut files = 0;
     let mut figures = Vec::new();
-    let chain_inputs = vec!["transfers".to_string(), "labels".into(), "sanctions".into(), "actors".into(), "prices".into(), "assets".into()];
+    let chain_inputs =
+        vec!["transfers".to_string(), "labels".into(), "sanctions".into(), "actors".into(), "prices".into(), "assets".into()];
 
-    let mut totals = Table::new(&["actor", "year", "metric", "value_usd", "transfers", "unpriced_transfers"], &[false, true, false, true, true, true]);
+    let mut totals =
+        Table::new(&["actor", "year", "metric", "value_usd", "transfers", "unpriced_transfers"], &[false, true, false, true, true, true]);
     let mut ranges = Table::new(&["actor", "year", "metric", "value_usd_low", "value_usd_high"], &[false, true, false, true, true]);
     for ((actor, y, metric), (v, n, u)) in res.totals.iter().filter(|((a, y, _), _)| *y == year && keep_actor(settings, a)) {
         totals.push(vec![actor.clone(), y.to_string(), metric.clone(), value_cell(*v, *n, *u), n.to_string(), u.to_string()]);
-        let low = res.totals_high.get(&(actor.clone(), *y, metric.clone())).map_or("0.00".to_string(), |(lv, ln, lu)| value_cell(*lv, *ln, *lu));
+        let low =
+            res.totals_high.get(&(actor.clone(), *y, metric.clone())).map_or("0.00".to_string(), |(lv, ln, lu)| value_cell(*lv, *ln, *lu));
         ranges.push(vec![actor.clone(), y.to_string(), metric.clone(), low, value_cell(*v, *n, *u)]);
         let mut inputs = chain_inputs.clone();
         if metric == "stolen" {
@@ -573,7 +600,15 @@ fn render_year(
         &[false, true, true, false, true, true, true],
     );
     for ((actor, y, m, metric), (v, n, u)) in res.monthly.iter().filter(|((a, y, _, _), _)| *y == year && keep_actor(settings, a)) {
-        monthly.push(vec![actor.clone(), y.to_string(), m.to_string(), metric.clone(), value_cell(*v, *n, *u), n.to_string(), u.to_string()]);
+        monthly.push(vec![
+            actor.clone(),
+            y.to_string(),
+            m.to_string(),
+            metric.clone(),
+            value_cell(*v, *n, *u),
+            n.to_string(),
+            u.to_string(),
+        ]);
     }
     files += write_table(dir, "actor_month_totals", &monthly)?;
     files += write_table(dir, "actor_year_ranges", &ranges)?;
@@ -597,7 +632,17 @@ fn render_year(
     for ((actor, y), list) in res.counterparties.iter().filter(|((a, y), _)| *y == year && keep_actor(settings, a)) {
         for (rank, (addr, cact, cat, v, n)) in list.iter().enumerate() {
             let label = res.label_text.get(addr).cloned().unwrap_or_default();
-            top.push(vec![actor.clone(), y.to_string(), (rank + 1).to_string(), addr.clone(), label, cact.clone(), cat.clone(), usd_from_micro(*v), n.to_string()]);
+            top.push(vec![
+                actor.clone(),
+                y.to_string(),
+                (rank + 1).to_string(),
+                addr.clone(),
+                label,
+                cact.clone(),
+                cat.clone(),
+                usd_from_micro(*v),
+                n.to_string(),
+            ]);
         }
     }
     files += write_table(dir, "top_counterparties", &top)?;
@@ -606,11 +651,28 @@ fn render_year(
     let inc = lake.scan("incidents")?.collect().map_err(|e| Error::polars("reading incidents", e))?;
     let (ids, names, actors) = (col_str(&inc, "id")?, col_str(&inc, "name")?, col_str(&inc, "actor")?);
     let dates: Vec<String> = col_str(&inc, "date")?;
-    let reported: Vec<Option<f64>> = inc.column("reported_usd").map_err(|e| Error::polars("reported_usd", e))?.f64().map_err(|e| Error::polars("reported_usd", e))?.iter().collect();
+    let reported: Vec<Option<f64>> = inc
+        .column("reported_usd")
+        .map_err(|e| Error::polars("reported_usd", e))?
+        .f64()
+        .map_err(|e| Error::polars("reported_usd", e))?
+        .iter()
+        .collect();
     let mut order: Vec<usize> = (0..inc.height()).filter(|&i| dates[i].starts_with(&year.to_string()) && !actors[i].is_empty()).collect();
     order.sort_by(|&a, &b| (&dates[a], &ids[a]).cmp(&(&dates[b], &ids[b])));
     let mut incidents = Table::new(
-        &["incident", "name", "date", "actor", "reported_usd", "onchain_usd", "onchain_transfers", "unpriced_transfers", "difference_usd", "explanation"],
+        &[
+            "incident",
+            "name",
+            "date",
+            "actor",
+            "reported_usd",
+            "onchain_usd",
+            "onchain_transfers",
+            "unpriced_transfers",
+            "difference_usd",
+            "explanation",
+        ],
         &[false, false, false, false, true, true, true, true, true, false],
     );
     for i in order {
@@ -663,7 +725,14 @@ fn render_year(
         &[true, true, true, true, true, true],
     );
     let share = if n > 0 { format!("{:.4}", priced as f64 / n as f64) } else { String::new() };
-    coverage.push(vec![year.to_string(), n.to_string(), priced.to_string(), (n - priced - flagged).to_string(), flagged.to_string(), share.clone()]);
+    coverage.push(vec![
+        year.to_string(),
+        n.to_string(),
+        priced.to_string(),
+        (n - priced - flagged).to_string(),
+        flagged.to_string(),
+        share.clone(),
+    ]);
     files += write_table(dir, "price_coverage", &coverage)?;
     let mut flagged_table = Table::new(
         &["year", "source_file", "block_number", "tx_hash", "log_index", "trace_address", "asset", "amount", "value_usd"],
@@ -681,7 +750,17 @@ fn render_year(
     );
     let (fam, fv) = (col_str(imp, "amount")?, col_str(imp, "raw_usd")?);
     for i in (0..imp.height()).filter(|&i| fy[i] == year as i64) {
-        flagged_table.push(vec![fy[i].to_string(), ff[i].clone(), fb[i].to_string(), fh[i].clone(), fl[i].clone(), ft[i].clone(), fa[i].clone(), fam[i].clone(), fv[i].clone()]);
+        flagged_table.push(vec![
+            fy[i].to_string(),
+            ff[i].clone(),
+            fb[i].to_string(),
+            fh[i].clone(),
+            fl[i].clone(),
+            ft[i].clone(),
+            fa[i].clone(),
+            fam[i].clone(),
+            fv[i].clone(),
+        ]);
     }
     files += write_table(dir, "implausible_transfers", &flagged_table)?;
     figures.push(Figure {
@@ -704,7 +783,15 @@ fn render_year(
             value: Some(r[4].clone()).filter(|s| !s.is_empty()),
             unit: "USD",
             query: format!("stages/trace.rs ({} method, incidents of {year} as seeds)", r[2]),
-            inputs: vec!["transfers".into(), "incidents".into(), "labels".into(), "sanctions".into(), "actors".into(), "prices".into(), "assets".into()],
+            inputs: vec![
+                "transfers".into(),
+                "incidents".into(),
+                "labels".into(),
+                "sanctions".into(),
+                "actors".into(),
+                "prices".into(),
+                "assets".into(),
+            ],
         });
     }
     let figures_json = serde_json::to_string_pretty(&figures).map_err(|e| Error::Internal(e.to_string()))? + "\n";
@@ -716,7 +803,25 @@ fn render_year(
         let p = dir.join(format!("charts/{name}.png"));
         std::fs::write(&p, &c.png).map_err(|e| Error::io("writing", &p, e))?;
     }
-    write(dir, "index.html", &index_html(year, &md, &charts, &[("Totals by actor", &totals), ("Monthly series", &monthly), ("Where the outflows went", &dest), ("Top counterparties", &top), ("Where the stolen proceeds went (tracing)", &trace_table), ("Confidence range", &ranges), ("Incidents", &incidents), ("Price coverage", &coverage)]))?;
+    write(
+        dir,
+        "index.html",
+        &index_html(
+            year,
+            &md,
+            &charts,
+            &[
+                ("Totals by actor", &totals),
+                ("Monthly series", &monthly),
+                ("Where the outflows went", &dest),
+                ("Top counterparties", &top),
+                ("Where the stolen proceeds went (tracing)", &trace_table),
+                ("Confidence range", &ranges),
+                ("Incidents", &incidents),
+                ("Price coverage", &coverage),
+            ],
+        ),
+    )?;
     Ok(files + 4 + 2 * charts.len())
 }
 
@@ -808,14 +913,25 @@ fn trace_section(
             }
         }
     }
-    let mut t = Table::new(&["actor", "year", "method", "destination", "value_usd", "unpriced_destinations"], &[false, true, false, false, true, true]);
+    let mut t = Table::new(
+        &["actor", "year", "method", "destination", "value_usd", "unpriced_destinations"],
+        &[false, true, false, false, true, true],
+    );
     for ((actor, method, dest), (v, n, unpriced)) in &sums {
         if keep_actor(settings, actor) {
             // Nothing priced: the value cell is empty (unknown), as in every other table.
-            t.push(vec![actor.clone(), year.to_string(), method.to_string(), dest.clone(), value_cell(*v, *n, *unpriced), unpriced.to_string()]);
+            t.push(vec![
+                actor.clone(),
+                year.to_string(),
+                method.to_string(),
+                dest.clone(),
+                value_cell(*v, *n, *unpriced),
+                unpriced.to_string(),
+            ]);
         }
     }
-    let stolen: BTreeMap<String, i128> = res.totals.iter().filter(|((_, y, m), _)| *y == year && m == "stolen").map(|((a, _, _), (v, _, _))| (a.clone(), *v)).collect();
+    let stolen: BTreeMap<String, i128> =
+        res.totals.iter().filter(|((_, y, m), _)| *y == year && m == "stolen").map(|((a, _, _), (v, _, _))| (a.clone(), *v)).collect();
     let headline = top_actors(settings, ancestors, &stolen, 1).into_iter().next().unwrap_or_else(|| "-".into());
     let mut chart_rows = Vec::new();
     for dest in ["exchange", "mixer", "bridge", "held"] {
@@ -825,11 +941,18 @@ fn trace_section(
             }
         }
     }
-    let chart = ifr_reports::charts::trace_methods::chart(&headline, year, &chart_rows).map_err(|e| Error::Internal(format!("drawing a chart: {e}")))?;
+    let chart = ifr_reports::charts::trace_methods::chart(&headline, year, &chart_rows)
+        .map_err(|e| Error::Internal(format!("drawing a chart: {e}")))?;
     Ok((t, ("trace_methods", "Where the stolen proceeds went, by tracing method", chart)))
 }
 
-fn charts(settings: &Settings, res: &Results, ancestors: &BTreeMap<String, Vec<String>>, year: i32, incidents: &Table) -> Result<Vec<NamedChart>> {
+fn charts(
+    settings: &Settings,
+    res: &Results,
+    ancestors: &BTreeMap<String, Vec<String>>,
+    year: i32,
+    incidents: &Table,
+) -> Result<Vec<NamedChart>> {
     use ifr_reports::charts;
     let err = |e: String| Error::Internal(format!("drawing a chart: {e}"));
     let metric_of = |metric: &str| -> BTreeMap<String, i128> {
@@ -873,11 +996,8 @@ fn charts(settings: &Settings, res: &Results, ancestors: &BTreeMap<String, Vec<S
         .map(|((_, _, c), (v, _))| (c.clone(), *v as f64 / 1e6))
         .collect();
     let destinations = charts::destinations::chart(&headline, year, &dest_rows).map_err(err)?;
-    let inc_rows: Vec<(String, f64, Option<f64>)> = incidents
-        .rows
-        .iter()
-        .map(|r| (r[0].clone(), r[4].parse().unwrap_or(0.0), r[5].parse().ok()))
-        .collect();
+    let inc_rows: Vec<(String, f64, Option<f64>)> =
+        incidents.rows.iter().map(|r| (r[0].clone(), r[4].parse().unwrap_or(0.0), r[5].parse().ok())).collect();
     let incidents = charts::incidents::chart(year, &inc_rows).map_err(err)?;
     Ok(vec![
         ("annual_totals", "Totals by actor", annual),
@@ -907,7 +1027,8 @@ fn index_html(year: i32, md: &str, charts: &[NamedChart], tables: &[(&str, &Tabl
     for (title, t) in tables {
         sections.push(html::Section { title: title.to_string(), id: title.to_lowercase().replace(' ', "-"), html: html::table(t) });
     }
-    let method: Vec<String> = md.split("## Methodology").nth(1).unwrap_or("").lines().filter(|l| l.starts_with("- ")).map(str::to_string).collect();
+    let method: Vec<String> =
+        md.split("## Methodology").nth(1).unwrap_or("").lines().filter(|l| l.starts_with("- ")).map(str::to_string).collect();
     sections.push(html::Section { title: "Methodology".into(), id: "methodology".into(), html: html::list(&method) });
     html::page(&format!("Illicit flows, {year}"), &headlines, &sections)
 }
@@ -950,7 +1071,16 @@ fn manifest(settings: &Settings, lake: &Lake, year: i32, n: i64, priced: i64) ->
 }
 
 #[allow(clippy::too_many_arguments)]
-fn report_md(settings: &Settings, res: &Results, year: i32, totals: &Table, dest: &Table, incidents: &Table, coverage: &Table, flagged: &Table) -> String {
+fn report_md(
+    settings: &Settings,
+    res: &Results,
+    year: i32,
+    totals: &Table,
+    dest: &Table,
+    incidents: &Table,
+    coverage: &Table,
+    flagged: &Table,
+) -> String {
     let mut s = format!("# Illicit flows, {year}\n\n## Headline figures\n\n");
     let mut any = false;
     for ((actor, y, metric), (v, n, u)) in &res.totals {
@@ -1002,13 +1132,21 @@ pub fn methodology(settings: &Settings, label_sources: &BTreeMap<(String, String
             format!("{} ({}: {n} labels, {conf})", markdown_escape(pack), markdown_escape(file))
         })
         .collect();
-    let _ = writeln!(s, "- **Label sources.** {}; sanctions lists in the lake (as labels of the SDN party's actor).", if packs.is_empty() { "none".to_string() } else { packs.join("; ") });
-    let _ = writeln!(s, "- **Attribution.** An address belongs, on each date, to the actor of its highest-confidence label (GraphSense levels: ownership 100 … authority_data 60 … unknown 5); ties go to a label over a sanctions entry, then to the smaller actor id. Totals roll up the actor hierarchy (an actor counts its descendants' addresses).");
+    let _ = writeln!(
+        s,
+        "- **Label sources.** {}; sanctions lists in the lake (as labels of the SDN party's actor).",
+        if packs.is_empty() { "none".to_string() } else { packs.join("; ") }
+    );
+    let _ = writeln!(
+        s,
+        "- **Attribution.** An address belongs, on each date, to the actor of its highest-confidence label (GraphSense levels: ownership 100 … authority_data 60 … unknown 5); ties go to a label over a sanctions entry, then to the smaller actor id. Totals roll up the actor hierarchy (an actor counts its descendants' addresses)."
+    );
     let _ = writeln!(
         s,
         "- **Sanctions.** Sanctions entries become labels of the actor linked to their SDN party (confidence 60, category sanctioned). Policy: {}.",
         match r.sanctions {
-            SanctionsPolicy::PointInTime => "point-in-time — an address counts from the tightest listing date the inputs support until a delisting: the party's OFAC entry date when it falls after the previous snapshot and on or before the first snapshot listing the address, else that snapshot's date; for an address already in the earliest snapshot, the party's entry date, else that snapshot (`sanctions.listed_date_rule` names the rule used for each address)",
+            SanctionsPolicy::PointInTime =>
+                "point-in-time — an address counts from the tightest listing date the inputs support until a delisting: the party's OFAC entry date when it falls after the previous snapshot and on or before the first snapshot listing the address, else that snapshot's date; for an address already in the earliest snapshot, the party's entry date, else that snapshot (`sanctions.listed_date_rule` names the rule used for each address)",
             SanctionsPolicy::AsListedToday => "as listed today — every address on the latest list counts for all dates",
         }
     );
@@ -1022,12 +1160,20 @@ pub fn methodology(settings: &Settings, label_sources: &BTreeMap<(String, String
         s,
         "- **Tracing.** The year's incidents are traced from their theft transfers in one pass over transfers in chain order, per (address, asset) account: *poison* taints every outgoing transfer of a tainted account in full (an upper bound, it can count value twice); *haircut* gives each outgoing transfer the account's tainted share at that moment; *FIFO* lets value leave in the order it arrived. Taint stops at exchanges, mixers and bridges (arrived) and after 20 hops (held); value still in traced accounts at the end is held. An account is tracked from its first taint; a transfer above its tracked balance is taken to include clean value held before. A swap at a DEX ends the swapped asset's trail there. Values at the close of the last arrival day (held: of the last day); a destination (address and asset) without a price that day is left out of the value and counted in `unpriced_destinations`."
     );
-    let _ = writeln!(s, "- **Confidence range.** `actor_year_ranges` gives each total from labels at or above confidence {} (low) and from all labels (high).", r.high_confidence);
+    let _ = writeln!(
+        s,
+        "- **Confidence range.** `actor_year_ranges` gives each total from labels at or above confidence {} (low) and from all labels (high).",
+        r.high_confidence
+    );
     let _ = writeln!(
         s,
         "- **Stolen.** An incident's listed tx hashes, else its victim-to-attacker transfers from the incident date to {} day(s) after it; valued at the close of the {}.",
         r.incident_window_days,
-        if r.stolen_price_day == "disclosure-day" { "incident's ledger date (disclosure-day policy)" } else { "transfer day (transfer-day policy)" }
+        if r.stolen_price_day == "disclosure-day" {
+            "incident's ledger date (disclosure-day policy)"
+        } else {
+            "transfer day (transfer-day policy)"
+        }
     );
     s.push_str("\nWhat each query counts (from the queries themselves):\n\n");
     for (name, _) in QUERIES {

@@ -184,7 +184,11 @@ impl Tracer {
     }
 
     /// A tracked account, without creating one.
-    fn account<'m>(accounts: &'m mut HashMap<AddrKey, SmallVec<[(u32, Account); 1]>>, address: &AddrKey, asset: u32) -> Option<&'m mut Account> {
+    fn account<'m>(
+        accounts: &'m mut HashMap<AddrKey, SmallVec<[(u32, Account); 1]>>,
+        address: &AddrKey,
+        asset: u32,
+    ) -> Option<&'m mut Account> {
         accounts.get_mut(address)?.iter_mut().find(|(a, _)| *a == asset).map(|(_, acc)| acc)
     }
 
@@ -463,7 +467,11 @@ mod tests {
     #[test]
     fn addresses_come_back_as_given() {
         let evm = "0x00000000000000000000000000000000000000aA";
-        let moves = [mv("victim", evm, "ETH", 3.0, Some(0), None), mv(evm, "bc1qshort", "ETH", 1.0, None, None), mv(evm, "ex", "ETH", 1.0, None, Some("exchange"))];
+        let moves = [
+            mv("victim", evm, "ETH", 3.0, Some(0), None),
+            mv(evm, "bc1qshort", "ETH", 1.0, None, None),
+            mv(evm, "ex", "ETH", 1.0, None, Some("exchange")),
+        ];
         let t = run(Method::Haircut, &moves);
         let held: Vec<(String, f64)> = t.held().into_iter().map(|h| (h.1, h.3)).collect();
         assert_eq!(held, [("0x00000000000000000000000000000000000000aA".to_string(), 1.0), ("bc1qshort".to_string(), 1.0)]);
@@ -512,7 +520,10 @@ mod tests {
                     }
                 }
             }
-            let moves: Vec<Move<'_>> = owned.iter().map(|(f, t, a, s, stop)| Move { time: 0, from: f, to: t, asset: "ETH", amount: *a, seed: *s, stop: *stop }).collect();
+            let moves: Vec<Move<'_>> = owned
+                .iter()
+                .map(|(f, t, a, s, stop)| Move { time: 0, from: f, to: t, asset: "ETH", amount: *a, seed: *s, stop: *stop })
+                .collect();
             let results: Vec<Tracer> = Method::ALL.iter().map(|m| run(*m, &moves)).collect();
             let (poison, haircut, fifo) = (&results[0], &results[1], &results[2]);
             for t in [haircut, fifo] {
@@ -523,7 +534,11 @@ mod tests {
                 for (&(seed, _), &amount) in &t.seeded {
                     let arrived: f64 = t.arrivals().filter(|a| a.seed == seed).map(|a| a.amount).sum();
                     let held: f64 = t.held().iter().filter(|h| h.0 == seed).map(|h| h.3).sum();
-                    assert!((arrived + held - amount).abs() <= 1e-6 * amount.max(1.0), "case {case} {:?}: conservation {arrived} + {held} != {amount}", t.method);
+                    assert!(
+                        (arrived + held - amount).abs() <= 1e-6 * amount.max(1.0),
+                        "case {case} {:?}: conservation {arrived} + {held} != {amount}",
+                        t.method
+                    );
                 }
             }
             for dest in services {
@@ -548,10 +563,10 @@ use std::path::PathBuf;
 use polars::prelude::*;
 
 use super::attribute;
-use crate::table::{col_i64, col_str};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
+use crate::table::{col_i64, col_str};
 
 /// What to trace from.
 #[derive(Debug, Clone)]
@@ -619,8 +634,20 @@ type LabelSpans = Vec<(i32, i32, Option<String>, String)>;
 /// Run the trace over the lake.
 /// Rows read at a time from a month's lake file (about a row group).
 const TRACE_BATCH_ROWS: usize = 256 * 1024;
-const TRACE_COLUMNS: [&str; 12] =
-    ["block_number", "tx_index", "log_index", "trace_address", "block_time", "tx_hash", "from_address", "to_address", "asset", "token_address", "amount_raw", "decimals"];
+const TRACE_COLUMNS: [&str; 12] = [
+    "block_number",
+    "tx_index",
+    "log_index",
+    "trace_address",
+    "block_time",
+    "tx_hash",
+    "from_address",
+    "to_address",
+    "asset",
+    "token_address",
+    "amount_raw",
+    "decimals",
+];
 
 pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
     run_grouped(settings, opts, &[])
@@ -639,10 +666,19 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
     let mut labels: HashMap<String, LabelSpans> = HashMap::default();
     {
         let a = &att.address_actors;
-        let (addr, actor, cat) = (col_str(a, "address")?, a.column("actor").map_err(|e| Error::polars("actor", e))?.str().map_err(|e| Error::polars("actor", e))?.clone(), col_str(a, "category")?);
+        let (addr, actor, cat) = (
+            col_str(a, "address")?,
+            a.column("actor").map_err(|e| Error::polars("actor", e))?.str().map_err(|e| Error::polars("actor", e))?.clone(),
+            col_str(a, "category")?,
+        );
         let (from, to) = (col_i64(a, "valid_from")?, col_i64(a, "valid_to")?);
         for i in 0..addr.len() {
-            labels.entry(addr[i].clone()).or_default().push((from[i] as i32, to[i] as i32, actor.get(i).map(str::to_string), cat[i].clone()));
+            labels.entry(addr[i].clone()).or_default().push((
+                from[i] as i32,
+                to[i] as i32,
+                actor.get(i).map(str::to_string),
+                cat[i].clone(),
+            ));
         }
     }
     // (actor, category) of an address on a day, borrowed: this runs for every transfer.
@@ -668,8 +704,21 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
             // The same rule as queries/theft_transfers.sql (listed tx hashes, else victim-to-attacker
             // transfers within the window), found with a filtered scan instead of valuing every transfer.
             let inc = lake.scan("incidents")?.collect().map_err(|e| Error::polars("reading incidents", e))?;
-            let (ids, txs, vic, att_) = (col_str(&inc, "id")?, col_str(&inc, "tx_hashes")?, col_str(&inc, "victim_addresses")?, col_str(&inc, "attacker_addresses")?);
-            let dates = col_i64(&inc.select(["date"]).map_err(|e| Error::polars("date", e))?.lazy().select([col("date").cast(DataType::Int32)]).collect().map_err(|e| Error::polars("date", e))?, "date")?;
+            let (ids, txs, vic, att_) = (
+                col_str(&inc, "id")?,
+                col_str(&inc, "tx_hashes")?,
+                col_str(&inc, "victim_addresses")?,
+                col_str(&inc, "attacker_addresses")?,
+            );
+            let dates = col_i64(
+                &inc.select(["date"])
+                    .map_err(|e| Error::polars("date", e))?
+                    .lazy()
+                    .select([col("date").cast(DataType::Int32)])
+                    .collect()
+                    .map_err(|e| Error::polars("date", e))?,
+                "date",
+            )?;
             let window = settings.report.incident_window_days as i64;
             for id in list {
                 let Some(i) = ids.iter().position(|x| x == id) else {
@@ -682,14 +731,20 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
                 let filter = if !hashes.is_empty() {
                     format!("tx_hash IN ({})", crate::sql::string_list(&hashes))
                 } else if !victims.is_empty() && !attackers.is_empty() {
-                    format!("from_address IN ({}) AND to_address IN ({})", crate::sql::string_list(&victims), crate::sql::string_list(&attackers))
+                    format!(
+                        "from_address IN ({}) AND to_address IN ({})",
+                        crate::sql::string_list(&victims),
+                        crate::sql::string_list(&attackers)
+                    )
                 } else {
                     "FALSE".to_string()
                 };
                 let mut ctx = polars::sql::SQLContext::new();
                 ctx.register("transfers", lake.scan("transfers")?);
                 let df = ctx
-                    .execute(&format!("SELECT tx_hash, to_address, CAST(CAST(block_time AS DATE) AS INT) AS day FROM transfers WHERE {filter}"))
+                    .execute(&format!(
+                        "SELECT tx_hash, to_address, CAST(CAST(block_time AS DATE) AS INT) AS day FROM transfers WHERE {filter}"
+                    ))
                     .and_then(|lf| lf.collect())
                     .map_err(|e| Error::Internal(format!("finding the theft transfers of {id}: {e}")))?;
                 let (h, to, day) = (col_str(&df, "tx_hash")?, col_str(&df, "to_address")?, col_i64(&df, "day")?);
@@ -732,9 +787,15 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
         }
         Seeds::Actor(a) => {
             if !att.known_actors.contains(a) {
-                return Err(Error::Config(format!("no actor `{a}` (actors: {})", att.known_actors.iter().cloned().collect::<Vec<_>>().join(", "))));
+                return Err(Error::Config(format!(
+                    "no actor `{a}` (actors: {})",
+                    att.known_actors.iter().cloned().collect::<Vec<_>>().join(", ")
+                )));
             }
-            let has = labels.values().flatten().any(|(_, _, act, _)| act.as_ref().is_some_and(|x| ancestors.get(x).is_some_and(|s| s.contains(a))));
+            let has = labels
+                .values()
+                .flatten()
+                .any(|(_, _, act, _)| act.as_ref().is_some_and(|x| ancestors.get(x).is_some_and(|s| s.contains(a))));
             if !has {
                 return Err(Error::Config(format!("actor `{a}` has no attributed address to trace from")));
             }
@@ -770,7 +831,8 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
         let strs = |c: &str| -> Result<StringChunked> {
             Ok(df.column(c).map_err(|e| Error::polars(c, e))?.str().map_err(|e| Error::polars(c, e))?.clone())
         };
-        let (hash, from, to, asset, raw) = (strs("tx_hash")?, strs("from_address")?, strs("to_address")?, strs("asset_key")?, strs("amount_raw")?);
+        let (hash, from, to, asset, raw) =
+            (strs("tx_hash")?, strs("from_address")?, strs("to_address")?, strs("asset_key")?, strs("amount_raw")?);
         let t = df.column("t").map_err(|e| Error::polars("t", e))?.i64().map_err(|e| Error::polars("t", e))?.clone();
         let dec = df.column("decimals").map_err(|e| Error::polars("decimals", e))?.i32().map_err(|e| Error::polars("decimals", e))?.clone();
         let rows = t.iter().zip(hash.iter()).zip(from.iter()).zip(to.iter()).zip(asset.iter()).zip(raw.iter()).zip(dec.iter());
@@ -888,7 +950,14 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
     }
     let mut close: HashMap<(String, i32), f64> = HashMap::default();
     let (pa, pd) = (col_str(&prices, "asset")?, col_i64(&prices, "day")?);
-    let pc: Vec<f64> = prices.column("close_usd").map_err(|e| Error::polars("close", e))?.f64().map_err(|e| Error::polars("close", e))?.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+    let pc: Vec<f64> = prices
+        .column("close_usd")
+        .map_err(|e| Error::polars("close", e))?
+        .f64()
+        .map_err(|e| Error::polars("close", e))?
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect();
     for i in 0..pa.len() {
         close.insert((pa[i].clone(), pd[i] as i32), pc[i]);
     }
@@ -966,4 +1035,3 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
     rows.sort_by(|a, b| (a.method, &a.destination, &a.address, &a.asset).cmp(&(b.method, &b.destination, &b.address, &b.asset)));
     Ok((rows, summaries))
 }
-

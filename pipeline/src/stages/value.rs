@@ -16,7 +16,14 @@ pub fn price_days(lake: &Lake, order: &[String]) -> Result<DataFrame> {
     let (asset, source) = (col_str(&p, "asset")?, col_str(&p, "source")?);
     let day = p.column("day").map_err(|e| Error::polars("day", e))?.cast(&DataType::Int32).map_err(|e| Error::polars("day", e))?;
     let day: Vec<i32> = day.i32().map_err(|e| Error::polars("day", e))?.iter().map(|d| d.unwrap_or(0)).collect();
-    let close: Vec<f64> = p.column("close_usd").map_err(|e| Error::polars("close_usd", e))?.f64().map_err(|e| Error::polars("close_usd", e))?.iter().map(|c| c.unwrap_or(f64::NAN)).collect();
+    let close: Vec<f64> = p
+        .column("close_usd")
+        .map_err(|e| Error::polars("close_usd", e))?
+        .f64()
+        .map_err(|e| Error::polars("close_usd", e))?
+        .iter()
+        .map(|c| c.unwrap_or(f64::NAN))
+        .collect();
     let rank = |s: &str| order.iter().position(|o| o == s).unwrap_or(order.len());
     let mut best: BTreeMap<(String, i32), (usize, String, f64)> = BTreeMap::new();
     for i in 0..p.height() {
@@ -35,8 +42,11 @@ pub fn price_days(lake: &Lake, order: &[String]) -> Result<DataFrame> {
         s.push(source);
     }
     let day = Series::new("day".into(), d).cast(&DataType::Date).map_err(|e| Error::polars("day", e))?;
-    DataFrame::new(n, vec![Column::new("asset".into(), a), day.into_column(), Column::new("close_usd".into(), c), Column::new("source".into(), s)])
-        .map_err(|e| Error::polars("price_days", e))
+    DataFrame::new(
+        n,
+        vec![Column::new("asset".into(), a), day.into_column(), Column::new("close_usd".into(), c), Column::new("source".into(), s)],
+    )
+    .map_err(|e| Error::polars("price_days", e))
 }
 
 /// One price series per chain and symbol (the first asset list that names it).

@@ -10,7 +10,6 @@ mod truth;
 mod world;
 mod writer;
 
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -221,10 +220,7 @@ pub const SYNTH_VERSION: u32 = 3;
 pub fn fingerprint(opts: &SynthOptions) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(format!(
-        "ifr-synth-{SYNTH_VERSION}|{}|{}|{}|{}|{:?}\n",
-        opts.transfers, opts.from, opts.to, opts.seed, opts.format
-    ));
+    h.update(format!("ifr-synth-{SYNTH_VERSION}|{}|{}|{}|{}|{:?}\n", opts.transfers, opts.from, opts.to, opts.seed, opts.format));
     for text in [world::REFERENCE_LEDGER, world::REFERENCE_ACTORS, world::REFERENCE_ASSETS, world::REFERENCE_TAGS] {
         h.update(text);
     }

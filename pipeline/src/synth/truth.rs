@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::writer::Placed;
-use crate::category::report_category;
 use super::{Role, Tx, World, day_of, hex20};
+use crate::category::report_category;
 use crate::error::{Error, Result};
 
 #[derive(Default, Clone, Copy)]

@@ -94,10 +94,30 @@ impl World {
         let to_day = days_since_epoch(to);
         let tokens = vec![
             Token { symbol: "ETH".into(), address: None, decimals: 18, price: Some("ETH".into()) },
-            Token { symbol: "USDC".into(), address: Some(token_addr("0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48")), decimals: 6, price: Some("USDC".into()) },
-            Token { symbol: "USDT".into(), address: Some(token_addr("0xdac17f958d2ee523a2206206994597c13d831ec7")), decimals: 6, price: Some("USDT".into()) },
-            Token { symbol: "DAI".into(), address: Some(token_addr("0x6b175474e89094c44da98b954eedeac495271d0f")), decimals: 18, price: Some("DAI".into()) },
-            Token { symbol: "WBTC".into(), address: Some(token_addr("0x2260fac5e5542a773aa44fbcfedf7c193bc2c599")), decimals: 8, price: Some("BTC".into()) },
+            Token {
+                symbol: "USDC".into(),
+                address: Some(token_addr("0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48")),
+                decimals: 6,
+                price: Some("USDC".into()),
+            },
+            Token {
+                symbol: "USDT".into(),
+                address: Some(token_addr("0xdac17f958d2ee523a2206206994597c13d831ec7")),
+                decimals: 6,
+                price: Some("USDT".into()),
+            },
+            Token {
+                symbol: "DAI".into(),
+                address: Some(token_addr("0x6b175474e89094c44da98b954eedeac495271d0f")),
+                decimals: 18,
+                price: Some("DAI".into()),
+            },
+            Token {
+                symbol: "WBTC".into(),
+                address: Some(token_addr("0x2260fac5e5542a773aa44fbcfedf7c193bc2c599")),
+                decimals: 8,
+                price: Some("BTC".into()),
+            },
             Token { symbol: "SYNQ".into(), address: Some(synth_address(seed, "token", 9)), decimals: 9, price: Some("SYNQ".into()) },
             Token { symbol: "NOPX".into(), address: Some(synth_address(seed, "token", 12)), decimals: 12, price: None },
         ];
@@ -127,8 +147,8 @@ impl World {
         let sanctioned: Vec<[u8; 20]> = LAZARUS_SDN_ETH.iter().filter_map(|a| parse20(a)).collect();
 
         let mut parents = HashMap::new();
-        let actors: serde_norway::Value = serde_norway::from_str(REFERENCE_ACTORS)
-            .map_err(|e| Error::Internal(format!("data/reference/actors.yaml: {e}")))?;
+        let actors: serde_norway::Value =
+            serde_norway::from_str(REFERENCE_ACTORS).map_err(|e| Error::Internal(format!("data/reference/actors.yaml: {e}")))?;
         if let Some(list) = actors.get("actors").and_then(|a| a.as_sequence()) {
             for a in list {
                 if let (Some(id), Some(p)) = (a.get("id").and_then(|v| v.as_str()), a.get("parent").and_then(|v| v.as_str())) {
@@ -163,10 +183,8 @@ impl World {
             }
             let n = incidents.len() as u64;
             let first = |c| get(&rec, c).split(';').next().and_then(|a: &str| parse20(a.trim()));
-            let tx_hashes = get(&rec, c_tx)
-                .split(';')
-                .filter_map(|h| hex::decode(h.trim().trim_start_matches("0x")).ok()?.try_into().ok())
-                .collect();
+            let tx_hashes =
+                get(&rec, c_tx).split(';').filter_map(|h| hex::decode(h.trim().trim_start_matches("0x")).ok()?.try_into().ok()).collect();
             incidents.push(Incident {
                 id: get(&rec, c_id),
                 name: get(&rec, c_name),
@@ -215,27 +233,74 @@ impl World {
                         Some("authority_data") => "authority_data",
                         _ => "service_data",
                     };
-                    let label = Label { actor, category: text("category").unwrap_or_else(|| "user".into()), label: text("label").unwrap_or_default(), confidence };
+                    let label = Label {
+                        actor,
+                        category: text("category").unwrap_or_else(|| "user".into()),
+                        label: text("label").unwrap_or_default(),
+                        confidence,
+                    };
                     labels.insert(a, label);
                 }
             }
         }
         for (i, (ex, hot)) in self.exchanges.iter().enumerate() {
-            labels.insert(*hot, Label { actor: ex.clone(), category: "exchange".into(), label: format!("{ex} hot wallet (synthetic)"), confidence: "service_data" });
+            labels.insert(
+                *hot,
+                Label {
+                    actor: ex.clone(),
+                    category: "exchange".into(),
+                    label: format!("{ex} hot wallet (synthetic)"),
+                    confidence: "service_data",
+                },
+            );
             for d in 0..self.deposits_per_exchange {
                 labels.insert(
                     self.deposit(i, d),
-                    Label { actor: ex.clone(), category: "exchange".into(), label: format!("{ex} deposit {d} (synthetic)"), confidence: "service_data" },
+                    Label {
+                        actor: ex.clone(),
+                        category: "exchange".into(),
+                        label: format!("{ex} deposit {d} (synthetic)"),
+                        confidence: "service_data",
+                    },
                 );
             }
         }
         for (d, a) in &self.mixers {
-            labels.insert(*a, Label { actor: "tornado_cash".into(), category: "mixing_service".into(), label: format!("mixer pool {d} ETH (synthetic)"), confidence: "authority_data" });
+            labels.insert(
+                *a,
+                Label {
+                    actor: "tornado_cash".into(),
+                    category: "mixing_service".into(),
+                    label: format!("mixer pool {d} ETH (synthetic)"),
+                    confidence: "authority_data",
+                },
+            );
         }
-        labels.insert(self.dex, Label { actor: "uniswap".into(), category: "defi_dex".into(), label: "DEX pool (synthetic)".into(), confidence: "service_data" });
-        labels.insert(self.bridge, Label { actor: "thorchain".into(), category: "bridge".into(), label: "bridge contract (synthetic)".into(), confidence: "service_data" });
+        labels.insert(
+            self.dex,
+            Label {
+                actor: "uniswap".into(),
+                category: "defi_dex".into(),
+                label: "DEX pool (synthetic)".into(),
+                confidence: "service_data",
+            },
+        );
+        labels.insert(
+            self.bridge,
+            Label {
+                actor: "thorchain".into(),
+                category: "bridge".into(),
+                label: "bridge contract (synthetic)".into(),
+                confidence: "service_data",
+            },
+        );
         for inc in &self.incidents {
-            labels.entry(inc.attacker).or_insert(Label { actor: inc.actor.clone(), category: "user".into(), label: format!("{} attacker", inc.name), confidence: "authority_data" });
+            labels.entry(inc.attacker).or_insert(Label {
+                actor: inc.actor.clone(),
+                category: "user".into(),
+                label: format!("{} attacker", inc.name),
+                confidence: "authority_data",
+            });
         }
         self.labels = labels;
     }
@@ -298,11 +363,17 @@ impl World {
             let fund_t = (self.start_ts() + 3600 + k as i64 * 60).min(theft_t - 3600);
             let tx = |time: i64, from, to, token, amount, hash, plant| Tx { time, from, to, token, amount, hash, plant };
             push(&mut out, tx(fund_t, self.funder, inc.victim, eth, eth_amount + eth_amount / 100, None, plant(0, 0, Role::Funding)));
-            push(&mut out, tx(theft_t, inc.victim, inc.attacker, eth, eth_amount, inc.tx_hashes.first().copied(), plant(0, 0, Role::Theft)));
+            push(
+                &mut out,
+                tx(theft_t, inc.victim, inc.attacker, eth, eth_amount, inc.tx_hashes.first().copied(), plant(0, 0, Role::Theft)),
+            );
             let mut eth_held = eth_amount;
             if usdc_amount > 0 {
                 push(&mut out, tx(fund_t, self.funder, inc.victim, usdc, usdc_amount, None, plant(0, 0, Role::Funding)));
-                push(&mut out, tx(theft_t + 1, inc.victim, inc.attacker, usdc, usdc_amount, inc.tx_hashes.get(1).copied(), plant(0, 0, Role::Theft)));
+                push(
+                    &mut out,
+                    tx(theft_t + 1, inc.victim, inc.attacker, usdc, usdc_amount, inc.tx_hashes.get(1).copied(), plant(0, 0, Role::Theft)),
+                );
                 // Swap the USDC for ETH at the next day's price.
                 let swap_t = theft_t + 86_400;
                 let swap_day = (swap_t / 86_400) as i32;
@@ -431,7 +502,10 @@ impl World {
         w(
             // Dated the day before the range: the addresses are listed throughout it.
             &format!("sanctions/sdn_{}.csv", crate::sources::day_to_string(self.from_day - 1)),
-            format!("27307,\"Lazarus Group\",\"-0-\",\"DPRK3\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"{}.\"\n", remarks.join("; ")),
+            format!(
+                "27307,\"Lazarus Group\",\"-0-\",\"DPRK3\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"-0-\",\"{}.\"\n",
+                remarks.join("; ")
+            ),
         )?;
         // The ledger: the reference rows played out here.
         let mut ledger = csv::Writer::from_writer(Vec::new());
@@ -443,9 +517,10 @@ impl World {
             let mut row = inc.row.clone();
             for (c, value) in [("victim_addresses", hex20(&inc.victim)), ("attacker_addresses", hex20(&inc.attacker))] {
                 if let Some(i) = col(c)
-                    && row[i].trim().is_empty() {
-                        row[i] = value;
-                    }
+                    && row[i].trim().is_empty()
+                {
+                    row[i] = value;
+                }
             }
             ledger.write_record(&row).map_err(|e| Error::Internal(e.to_string()))?;
         }

@@ -107,7 +107,8 @@ pub fn bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scale: f64, title
         chart
             .draw_series(bars.iter().enumerate().filter(|(_, b)| b.key == key).map(|(i, b)| {
                 let row = n - 1 - i;
-                let mut r = Rectangle::new([(0.0, SegmentValue::Exact(row)), (b.value / 1e6, SegmentValue::Exact(row + 1))], color.filled());
+                let mut r =
+                    Rectangle::new([(0.0, SegmentValue::Exact(row)), (b.value / 1e6, SegmentValue::Exact(row + 1))], color.filled());
                 r.set_margin(s(3.0), s(3.0), 0, 0);
                 r
             }))

@@ -24,7 +24,12 @@ impl Draw for Monthly {
     }
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, scale: f64, title: &str, series: &[(String, [f64; 12])]) -> Result<(), String> {
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    scale: f64,
+    title: &str,
+    series: &[(String, [f64; 12])],
+) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let s = |v: f64| (v * scale) as u32;
     let font = |size: f64| (theme::FONT, size * scale).into_font();
@@ -33,7 +38,15 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, scal
         .iter()
         .map(|(a, m)| {
             let mut acc = 0.0;
-            (a.clone(), m.iter().map(|v| { acc += v / 1e6; acc }).collect())
+            (
+                a.clone(),
+                m.iter()
+                    .map(|v| {
+                        acc += v / 1e6;
+                        acc
+                    })
+                    .collect(),
+            )
         })
         .collect();
     let max = cumulative.iter().flat_map(|(_, v)| v.iter().copied()).fold(0.0f64, f64::max).max(1e-6) * 1.1;
