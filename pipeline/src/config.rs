@@ -278,6 +278,26 @@ pub enum SanctionsPolicy {
     AsListedToday,
 }
 
+/// The day whose close values stolen funds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StolenPriceDay {
+    /// The close of each theft transfer's own UTC day (the default).
+    TransferDay,
+    /// The close of the incident's date in the ledger (its disclosure).
+    DisclosureDay,
+}
+
+impl StolenPriceDay {
+    /// As written in the config and read by `queries/theft_transfers.sql` (report_options).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StolenPriceDay::TransferDay => "transfer-day",
+            StolenPriceDay::DisclosureDay => "disclosure-day",
+        }
+    }
+}
+
 /// The report's resolved options (defaults applied).
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportSettings {
@@ -289,7 +309,7 @@ pub struct ReportSettings {
     pub price_sources: Vec<String>,
     pub incident_window_days: i32,
     /// `transfer-day` or `disclosure-day`.
-    pub stolen_price_day: String,
+    pub stolen_price_day: StolenPriceDay,
     /// USD above which one transfer's value is implausible (kept out of the totals, listed).
     pub max_transfer_usd: f64,
 }
@@ -407,7 +427,8 @@ impl Settings {
             }
         };
         let stolen_price_day = match r.stolen_price_day.as_deref().unwrap_or("transfer-day") {
-            v @ ("transfer-day" | "disclosure-day") => v.to_string(),
+            "transfer-day" => StolenPriceDay::TransferDay,
+            "disclosure-day" => StolenPriceDay::DisclosureDay,
             other => {
                 return Err(Error::Config(format!("{at}: stolen-price-day = `{other}`; expected transfer-day or disclosure-day")));
             }

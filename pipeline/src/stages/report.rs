@@ -436,7 +436,7 @@ fn incident_keys(lake: &Lake, window: i32) -> Result<(DataFrame, DataFrame)> {
 }
 
 /// Why on-chain and reported values differ, in words.
-fn explain(found: i64, unpriced: i64, diff: &str, price_day: &str) -> String {
+fn explain(found: i64, unpriced: i64, diff: &str, price_day: crate::config::StolenPriceDay) -> String {
     if found == 0 {
         return "no theft transfer found in the chain data (not on a loaded chain, or the ledger lists no hashes or addresses)".into();
     }
@@ -447,7 +447,7 @@ fn explain(found: i64, unpriced: i64, diff: &str, price_day: &str) -> String {
     if diff != "0.00" && !diff.is_empty() {
         why.push(format!(
             "on-chain value uses the close of the {}; the reported figure uses the source's own prices and may include other chains",
-            if price_day == "disclosure-day" { "incident's ledger date" } else { "transfer day" }
+            if price_day == crate::config::StolenPriceDay::DisclosureDay { "incident's ledger date" } else { "transfer day" }
         ));
     }
     if why.is_empty() { "on-chain value equals the reported figure".into() } else { why.join("; ") }
@@ -700,7 +700,7 @@ fn render_year(
             n.to_string(),
             u.to_string(),
             diff.clone(),
-            explain(n, u, &diff, &settings.report.stolen_price_day),
+            explain(n, u, &diff, settings.report.stolen_price_day),
         ]);
         figures.push(Figure {
             id: format!("incident.{}.onchain_usd", ids[i]),
@@ -1169,7 +1169,7 @@ pub fn methodology(settings: &Settings, label_sources: &BTreeMap<(String, String
         s,
         "- **Stolen.** An incident's listed tx hashes, else its victim-to-attacker transfers from the incident date to {} day(s) after it; valued at the close of the {}.",
         r.incident_window_days,
-        if r.stolen_price_day == "disclosure-day" {
+        if r.stolen_price_day == crate::config::StolenPriceDay::DisclosureDay {
             "incident's ledger date (disclosure-day policy)"
         } else {
             "transfer day (transfer-day policy)"
