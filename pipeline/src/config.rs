@@ -503,7 +503,7 @@ impl SourceSpec {
         if p.is_file() {
             out.push(p.clone());
         } else if p.is_dir() {
-            walk(p, &mut out).map_err(|e| Error::io("listing", p, e))?;
+            out = crate::paths::files_below(p).map_err(|e| Error::io("listing", p, e))?;
             let exts = self.format.extensions();
             out.retain(|f| {
                 let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -535,19 +535,6 @@ impl SourceSpec {
         }
         Ok(out)
     }
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let ft = entry.file_type()?;
-        if ft.is_dir() {
-            walk(&entry.path(), out)?;
-        } else if ft.is_file() {
-            out.push(entry.path());
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -171,8 +171,7 @@ impl Lake {
             remove_with_empty_parents(&self.root, &self.root.join(c));
         }
         for t in schema::all() {
-            let mut found = Vec::new();
-            let _ = list_files(&self.root.join(&t.table), &mut found);
+            let found = crate::paths::files_below(&self.root.join(&t.table)).unwrap_or_default();
             for p in found {
                 let rel = p.strip_prefix(&self.root).map(|r| r.display().to_string()).unwrap_or_default();
                 if !live.contains(&rel) && is_ours(&p) {
@@ -195,20 +194,6 @@ impl Lake {
 }
 
 pub use crate::paths::atomic_write;
-
-/// Files below `dir` (recursively).
-fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let p = entry.path();
-        if entry.file_type()?.is_dir() {
-            list_files(&p, out)?;
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
 
 /// A file name ifr writes in a table folder: `<source>[.<run>].parquet` or a `.….tmp` scratch file.
 fn is_ours(p: &Path) -> bool {
