@@ -91,3 +91,35 @@ fn the_default_config_generates_the_sample_and_loads_it() {
     assert!(!stderr(&o).contains("generating"), "{}", stderr(&o));
     assert_eq!(stdout(&o).matches(" unchanged: ").count(), 7, "{}", stdout(&o));
 }
+
+/// The help texts and the main error messages, as a user sees them (temporary paths redacted):
+/// a reviewed diff whenever any of them changes.
+#[test]
+fn help_and_main_error_messages_match_their_goldens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let redact = |s: String| s.replace(&d.display().to_string(), "<tmp>");
+    let mut text = String::new();
+    let mut show = |args: &[&str], config: Option<&str>| {
+        if let Some(c) = config {
+            std::fs::write(d.join("ifr.toml"), c).unwrap();
+        }
+        let o = ifr(d, args);
+        text.push_str(&format!(
+            "$ ifr {}\nexit {}\n{}{}\n",
+            args.join(" "),
+            o.status.code().map_or("signal".into(), |c| c.to_string()),
+            stdout(&o),
+            stderr(&o)
+        ));
+    };
+    show(&["--help"], None);
+    show(&["run", "--help"], None);
+    show(&["bogus"], None);
+    show(&["ingest"], Some("lake = 'l'\nlakes = 'x'\n"));
+    show(&["ingest"], Some("[[sources]]\nkind = 'prices'\nformat = 'coingecko'\npath = 'p.csv'\n"));
+    show(&["ingest"], Some("[[sources]]\nname = 'p'\nkind = 'prices'\nformat = 'price-csv'\npath = 'missing.csv'\n"));
+    show(&["ingest"], Some("lake = '.'\n"));
+    show(&["report"], Some("[report]\nout = '/'\n"));
+    golden("cli_messages.txt", &redact(text));
+}
