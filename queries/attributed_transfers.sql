@@ -17,7 +17,7 @@ WITH valued AS (
   LEFT JOIN asset_series a ON a.chain = t.chain AND a.symbol = t.asset
   LEFT JOIN price_days p ON p.asset = a.price_asset AND p.day = CAST(t.block_time AS DATE)
 )
-SELECT v.year, v.month, v.day, v.tx_hash, v.from_address, v.to_address, v.asset, v.amount, v.price_asset,
+SELECT v.year, v.month, v.day, v.tx_hash, v.from_address, v.to_address, v.asset, v.amount, v.price_asset, v.max_transfer_usd,
        CASE WHEN v.raw_usd > v.max_transfer_usd THEN NULL ELSE v.raw_usd END AS value_usd,
        COALESCE(v.raw_usd > v.max_transfer_usd, FALSE) AS implausible,
        v.raw_usd, v.source_file, v.block_number, v.log_index, v.trace_address,

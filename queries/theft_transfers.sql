@@ -4,23 +4,23 @@
 -- victim addresses to its attacker addresses from its date to date + the incident window
 -- (incident_parties). Units: value_usd at the close of the transfer's day, or of the incident's
 -- ledger date when report_options.stolen_price_day is 'disclosure-day' (NULL without a close, and
--- NULL above report_options.max_transfer_usd, as in attributed_transfers).
+-- NULL above the asset's max_transfer_usd, the ceiling attributed_transfers applies).
 -- theft_candidates = attributed_transfers restricted to rows whose tx_hash is in incident_tx or whose
 -- sender is an incident_parties victim (ifr pushes those keys into the Parquet scan; another engine
 -- may register attributed_transfers itself under that name: the joins below select the same rows).
 WITH matched AS (
-  SELECT k.incident, k.actor, k.disclosure_day, t.year, t.month, t.day, t.tx_hash, t.asset, t.amount, t.price_asset, t.value_usd
+  SELECT k.incident, k.actor, k.disclosure_day, t.year, t.month, t.day, t.tx_hash, t.asset, t.amount, t.price_asset, t.max_transfer_usd, t.value_usd
   FROM theft_candidates t
   JOIN incident_tx k ON t.tx_hash = k.tx_hash
   UNION ALL
-  SELECT k.incident, k.actor, k.disclosure_day, t.year, t.month, t.day, t.tx_hash, t.asset, t.amount, t.price_asset, t.value_usd
+  SELECT k.incident, k.actor, k.disclosure_day, t.year, t.month, t.day, t.tx_hash, t.asset, t.amount, t.price_asset, t.max_transfer_usd, t.value_usd
   FROM theft_candidates t
   JOIN incident_parties k ON t.from_address = k.victim AND t.to_address = k.attacker
   WHERE t.day >= k.day_from AND t.day <= k.day_to
 )
 SELECT m.incident, m.actor, m.year, m.month, m.day, m.tx_hash, m.asset,
        CASE WHEN o.stolen_price_day <> 'disclosure-day' THEN m.value_usd
-            WHEN m.amount * p.close_usd > o.max_transfer_usd THEN NULL
+            WHEN m.amount * p.close_usd > m.max_transfer_usd THEN NULL
             ELSE m.amount * p.close_usd END AS value_usd
 FROM matched m
 CROSS JOIN report_options o

@@ -239,7 +239,6 @@ pub struct SourceSpec {
     pub asset: Option<String>,
 }
 
-/// What `ifr synth` (or a config's `[sample]`) generates.
 /// Output format of the synthetic chain export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SynthFormat {
@@ -247,6 +246,7 @@ pub enum SynthFormat {
     EthereumEtl,
 }
 
+/// What `ifr synth` (or a config's `[sample]`) generates.
 #[derive(Debug, Clone)]
 pub struct SynthOptions {
     pub out: PathBuf,
@@ -465,27 +465,13 @@ impl Settings {
             stolen_price_day,
             max_transfer_usd,
         };
-        let mut owned = vec![(crate::owned::Use::Lake, lake_dir.as_path()), (crate::owned::Use::Report, report.out.as_path())];
-        if let Some(s) = &sample {
-            owned.push((crate::owned::Use::Sample, s.out.as_path()));
-        }
-        for (what, dir) in &owned {
-            crate::owned::refuse_forbidden(dir, *what, Some(&base_dir)).map_err(|e| match e {
-                Error::Config(m) => Error::Config(format!("`{}`: {m}", path.display())),
-                other => other,
-            })?;
-        }
         let source_paths: Vec<&Path> = sources.iter().map(|s| s.path.as_path()).collect();
-        for (what, dir) in owned.iter().filter(|(w, _)| *w != crate::owned::Use::Sample) {
-            crate::owned::check_apart_from_sources(*what, dir, &source_paths).map_err(|e| match e {
+        crate::owned::check_layout(&lake_dir, &report.out, sample.as_ref().map(|s| s.out.as_path()), &source_paths, &base_dir).map_err(
+            |e| match e {
                 Error::Config(m) => Error::Config(format!("`{}`: {m}", path.display())),
                 other => other,
-            })?;
-        }
-        crate::owned::check_disjoint(&owned).map_err(|e| match e {
-            Error::Config(m) => Error::Config(format!("`{}`: {m}", path.display())),
-            other => other,
-        })?;
+            },
+        )?;
         Ok(Settings { config_path: abs, base_dir, lake_dir, sources, sample, report })
     }
 }

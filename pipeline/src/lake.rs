@@ -78,7 +78,7 @@ impl Lake {
         }
         // Take the readers' lock first, so that the files of the snapshot stay until we are done.
         self.reader.get_or_init(|| {
-            let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(self.readers_lock_path()).ok()?;
+            let f = open_lock_file(&self.readers_lock_path()).ok()?;
             // A writer holds it exclusively only for the moment it removes files: retry briefly.
             for _ in 0..200 {
                 if f.try_lock_shared().is_ok() {
@@ -145,23 +145,22 @@ impl Lake {
 
     /// Become the lake's one writer: claim the folder (created with ifr's marker, or already ifr's),
     /// take `_ingest/lock` (released by the operating system however the process ends), then clear
-    /// what dead runs left behind: their staging folders and lake files no state lists.
-    pub fn lock_for_writing(&self, config_dir: Option<&Path>, command: &str) -> Result<WriteLock> {
+    /// what dead runs left behind: their staging folders and lake files no state lists. Returns
+    /// the lock and the lake's state (which no other run can change while the lock is held).
+    pub fn lock_for_writing(&self, config_dir: Option<&Path>, command: &str) -> Result<(WriteLock, State)> {
         crate::owned::claim(&self.root, crate::owned::Use::Lake, config_dir)?;
         let lock = WriteLock::acquire(&self.root.join("_ingest").join("lock"), &format!("the lake `{}`", self.root.display()), command)?;
         let _ = std::fs::remove_dir_all(self.staging_root());
         let state = self.load_state()?;
         self.collect_garbage(&state, &BTreeSet::new());
-        Ok(lock)
+        Ok((lock, state))
     }
 
     /// Remove lake files the state does not list: `candidates` (files just superseded), and every
     /// file a killed run left in the table folders. Only when no reader holds the lake; otherwise
     /// they wait for the next run (readers never see a listed file disappear).
     pub fn collect_garbage(&self, state: &State, candidates: &BTreeSet<String>) {
-        let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(self.readers_lock_path()) else {
-            return;
-        };
+        let Ok(f) = open_lock_file(&self.readers_lock_path()) else { return };
         if f.try_lock().is_err() {
             return;
         }
@@ -207,6 +206,11 @@ fn is_ours(p: &Path) -> bool {
     crate::paths::is_safe_name(source) && parts.next().is_none_or(|run| run.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
+/// A lock file, opened for locking (created if missing, never truncated: it names its holder).
+fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
+}
+
 /// The one writer of a lake (or report folder): an OS file lock, released however the process ends.
 #[derive(Debug)]
 pub struct WriteLock {
@@ -220,13 +224,7 @@ impl WriteLock {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
         }
-        let mut f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::io("opening the lock", path, e))?;
+        let mut f = open_lock_file(path).map_err(|e| Error::io("opening the lock", path, e))?;
         match f.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -10,6 +10,10 @@ use crate::error::{Error, Result};
 /// The marker file that makes a folder ifr's. Its text names what the folder is.
 pub const MARKER: &str = ".ifr-owned";
 
+/// The file in which a generated sample keeps the fingerprint of its options (written by releases
+/// before `MARKER` too, so it also identifies their samples).
+pub const SAMPLE_MARKER: &str = ".ifr-sample";
+
 /// What an owned folder holds (written into its marker; a folder is claimed for one use only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Use {
@@ -27,8 +31,24 @@ impl Use {
         }
     }
 
+    /// The first line of the marker of a folder claimed for this use.
+    fn marker_line(self) -> String {
+        format!("ifr {}", self.as_str())
+    }
+
     fn marker_text(self) -> String {
-        format!("ifr {}\nThis folder is written by ifr: it may replace or delete any file in it.\n", self.as_str())
+        format!("{}\nThis folder is written by ifr: it may replace or delete any file in it.\n", self.marker_line())
+    }
+
+    /// The refusal of a folder whose marker `line` names another use.
+    fn taken(self, dir: &Path, line: &str) -> Error {
+        Error::Config(format!(
+            "{} = `{}` is ifr's {} folder (its `{MARKER}` says `{line}`); give the {} a folder of its own",
+            self.key(),
+            dir.display(),
+            line.trim_start_matches("ifr "),
+            self.as_str()
+        ))
     }
 
     /// The config key that names this folder (for messages).
@@ -74,7 +94,7 @@ pub fn marker_of(dir: &Path) -> Option<String> {
 
 /// True when `dir` carries ifr's marker for `what`.
 pub fn is_owned(dir: &Path, what: Use) -> bool {
-    marker_of(dir).is_some_and(|m| m == format!("ifr {}", what.as_str()))
+    marker_of(dir).is_some_and(|m| m == what.marker_line())
 }
 
 /// A folder written by an ifr release older than the marker, recognised by what only ifr puts there.
@@ -82,7 +102,7 @@ fn is_legacy(dir: &Path, what: Use) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else { return false };
     match what {
         Use::Lake => dir.join("_ingest").join("state.json").is_file(),
-        Use::Sample => dir.join(".ifr-sample").is_file(),
+        Use::Sample => dir.join(SAMPLE_MARKER).is_file(),
         // Every entry a year folder holding ifr's manifest, or ifr's own scratch folders.
         Use::Report => {
             let mut any = false;
@@ -118,7 +138,7 @@ pub fn refuse_forbidden(dir: &Path, what: Use, config_dir: Option<&Path>) -> Res
 /// Make `dir` ifr's folder for `what`, or say why it cannot be: it is created (with its marker)
 /// when it does not exist; an existing folder must be empty, or carry ifr's marker for the same use.
 pub fn claim(dir: &Path, what: Use, config_dir: Option<&Path>) -> Result<()> {
-    let dir = &crate::paths::normalize(&std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?);
+    let dir = &crate::paths::resolve(dir)?;
     if check(dir, what, config_dir)? {
         return Ok(());
     }
@@ -129,24 +149,14 @@ pub fn claim(dir: &Path, what: Use, config_dir: Option<&Path>) -> Result<()> {
 /// What [`claim`] checks, without creating anything: an error when ifr may not write `dir`;
 /// `true` when it is already ifr's folder for `what`, `false` when it is new or empty.
 pub fn check(dir: &Path, what: Use, config_dir: Option<&Path>) -> Result<bool> {
-    // `x/missing/..` is `x` to a user, whatever the folders on the way are.
-    let dir = &crate::paths::normalize(&std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?);
+    let dir = &crate::paths::resolve(dir)?;
     refuse_forbidden(dir, what, config_dir)?;
     if dir.exists() && !dir.is_dir() {
         return Err(Error::Config(format!("{} = `{}` is a file; name a folder", what.key(), dir.display())));
     }
     if dir.is_dir() {
         if let Some(m) = marker_of(dir) {
-            if m == format!("ifr {}", what.as_str()) {
-                return Ok(true);
-            }
-            return Err(Error::Config(format!(
-                "{} = `{}` is ifr's {} folder (its `{MARKER}` says `{m}`); give the {} a folder of its own",
-                what.key(),
-                dir.display(),
-                m.trim_start_matches("ifr "),
-                what.as_str()
-            )));
+            return if m == what.marker_line() { Ok(true) } else { Err(what.taken(dir, &m)) };
         }
         // Another ifr process may be claiming the same new folder this moment: its marker (or the
         // marker's temporary file) may appear after the check above.
@@ -172,16 +182,8 @@ pub fn check(dir: &Path, what: Use, config_dir: Option<&Path>) -> Result<bool> {
 fn claim_marked(dir: &Path, what: Use) -> Result<()> {
     for _ in 0..100 {
         match marker_of(dir) {
-            Some(m) if m == format!("ifr {}", what.as_str()) => return Ok(()),
-            Some(m) => {
-                return Err(Error::Config(format!(
-                    "{} = `{}` is ifr's {} folder; give the {} a folder of its own",
-                    what.key(),
-                    dir.display(),
-                    m.trim_start_matches("ifr "),
-                    what.as_str()
-                )));
-            }
+            Some(m) if m == what.marker_line() => return Ok(()),
+            Some(m) => return Err(what.taken(dir, &m)),
             // Renamed into place but not yet readable: wait a moment.
             None => std::thread::sleep(std::time::Duration::from_millis(5)),
         }
@@ -205,6 +207,21 @@ pub fn check_apart_from_sources(what: Use, dir: &Path, sources: &[&Path]) -> Res
         }
     }
     Ok(())
+}
+
+/// Every check of the folders a configuration hands to ifr that needs no file system: none is `/`,
+/// the home folder or the config's folder; the lake and the report are apart from the sources;
+/// the lake, the report and the sample are apart from each other.
+pub fn check_layout(lake: &Path, report: &Path, sample: Option<&Path>, sources: &[&Path], config_dir: &Path) -> Result<()> {
+    let mut dirs = vec![(Use::Lake, lake), (Use::Report, report)];
+    dirs.extend(sample.map(|s| (Use::Sample, s)));
+    for (what, dir) in &dirs {
+        refuse_forbidden(dir, *what, Some(config_dir))?;
+        if *what != Use::Sample {
+            check_apart_from_sources(*what, dir, sources)?;
+        }
+    }
+    check_disjoint(&dirs)
 }
 
 /// Refuse folders that overlap: the lake, the report and the sample each need their own.

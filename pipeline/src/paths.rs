@@ -55,3 +55,9 @@ pub fn files_below(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     Ok(out)
 }
+
+/// `p` made absolute and normalised, as every folder ifr writes is checked and used: `x/missing/..`
+/// is `x` to a user, whatever the folders on the way are.
+pub fn resolve(p: &Path) -> Result<PathBuf> {
+    Ok(normalize(&std::path::absolute(p).map_err(|e| Error::io("resolving", p, e))?))
+}

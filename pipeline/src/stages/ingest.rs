@@ -188,7 +188,7 @@ fn stage_source(
 /// Run the ingest stage.
 pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary> {
     let lake = Lake::new(&settings.lake_dir);
-    let _lock = lake.lock_for_writing(Some(&settings.base_dir), &lake::this_command())?;
+    let (_lock, mut state) = lake.lock_for_writing(Some(&settings.base_dir), &lake::this_command())?;
     if let Some(sample) = &settings.sample {
         // Generate on first use, and again when the options or the embedded reference data changed.
         let marker = sample.out.join(crate::synth::SAMPLE_MARKER);
@@ -199,7 +199,6 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
             crate::lake::atomic_write(&marker, want.as_bytes())?;
         }
     }
-    let mut state = lake.load_state()?;
     let run_id = lake::new_run_id();
     let staging_dir = lake.staging_root().join(&run_id);
     let _staging = Staging(staging_dir.clone());

@@ -92,14 +92,8 @@ struct Inputs {
 impl Inputs {
     fn build(lake: &Lake, settings: &Settings) -> Result<Inputs> {
         let (incident_tx, incident_parties) = incident_keys(lake, settings.report.incident_window_days)?;
-        let options = DataFrame::new(
-            1,
-            vec![
-                Column::new("stolen_price_day".into(), [settings.report.stolen_price_day.as_str()]),
-                Column::new("max_transfer_usd".into(), [settings.report.max_transfer_usd]),
-            ],
-        )
-        .map_err(|e| Error::polars("report_options", e))?;
+        let options = DataFrame::new(1, vec![Column::new("stolen_price_day".into(), [settings.report.stolen_price_day.as_str()])])
+            .map_err(|e| Error::polars("report_options", e))?;
         // The ceiling travels with each asset's series (the join every transfer already makes): a
         // cross join with the one-row options would make the streaming engine hold the transfers.
         let mut series = asset_series(lake)?;
@@ -471,23 +465,16 @@ struct Figure {
 /// the lake's or the sample's) before any work is done: a refused folder costs nothing and changes
 /// nothing.
 pub fn check_folder(settings: &Settings, out: &Path) -> Result<()> {
-    let out = &crate::config::normalize(&std::path::absolute(out).map_err(|e| Error::io("resolving", out, e))?);
+    let out = &crate::paths::resolve(out)?;
     let sources: Vec<&Path> = settings.sources.iter().map(|s| s.path.as_path()).collect();
-    crate::owned::check_apart_from_sources(crate::owned::Use::Report, out, &sources)?;
-    let mut owned = vec![(crate::owned::Use::Lake, settings.lake_dir.as_path()), (crate::owned::Use::Report, out)];
-    if let Some(s) = &settings.sample {
-        owned.push((crate::owned::Use::Sample, s.out.as_path()));
-    }
-    crate::owned::check_disjoint(&owned)?;
+    let sample = settings.sample.as_ref().map(|s| s.out.as_path());
+    crate::owned::check_layout(&settings.lake_dir, out, sample, &sources, &settings.base_dir)?;
     crate::owned::check(out, crate::owned::Use::Report, Some(&settings.base_dir)).map(|_| ())
 }
 
 /// Render and publish the report for the configured (or all) years.
 pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> Result<ReportSummary> {
-    let out = crate::config::normalize(
-        &std::path::absolute(out_override.unwrap_or(&settings.report.out))
-            .map_err(|e| Error::io("resolving", out_override.unwrap_or(&settings.report.out), e))?,
-    );
+    let out = crate::paths::resolve(out_override.unwrap_or(&settings.report.out))?;
     check_folder(settings, &out)?;
     // One lake snapshot for every number, table and manifest entry of this report, even when an
     // ingest commits while it runs.

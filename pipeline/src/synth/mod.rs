@@ -135,7 +135,7 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
 /// [`run`] for the sample of a config in `config_dir` (that folder itself is never the output).
 pub fn run_in(opts: &SynthOptions, config_dir: Option<&std::path::Path>) -> Result<SynthSummary> {
     // `x/missing/..` is `x`: the folder is resolved before anything is checked or written.
-    let out = crate::config::normalize(&std::path::absolute(&opts.out).map_err(|e| Error::io("resolving", &opts.out, e))?);
+    let out = crate::paths::resolve(&opts.out)?;
     let opts = &SynthOptions { out, ..opts.clone() };
     if opts.from > opts.to {
         return Err(Error::Config(format!("--from {} is after --to {}; give a date range in order", opts.from, opts.to)));
@@ -227,8 +227,7 @@ pub fn fingerprint(opts: &SynthOptions) -> String {
     hex::encode(h.finalize())
 }
 
-/// The marker a configured sample keeps its fingerprint in.
-pub const SAMPLE_MARKER: &str = ".ifr-sample";
+pub use crate::owned::SAMPLE_MARKER;
 
 /// Deterministic 20 bytes for a named synthetic entity.
 pub fn synth_address(seed: u64, kind: &str, n: u64) -> [u8; 20] {
