@@ -10,14 +10,14 @@
 --   valid_from <= day < valid_to); NULL when unattributed. to_category = the receiver's report
 --   category (exchange, mixer, bridge, defi, sanctioned, other), 'unlabelled' without a label.
 WITH valued AS (
-  SELECT t.year, t.month, CAST(t.block_time AS DATE) AS day, t.tx_hash, t.from_address, t.to_address, t.asset,
+  SELECT t.chain, t.year, t.month, CAST(t.block_time AS DATE) AS day, t.tx_hash, t.from_address, t.to_address, t.asset,
          t.amount, a.price_asset, a.max_transfer_usd, t.source_file, t.block_number, t.log_index, t.trace_address,
          t.amount * p.close_usd AS raw_usd
   FROM transfers t
   LEFT JOIN asset_series a ON a.chain = t.chain AND a.symbol = t.asset
   LEFT JOIN price_days p ON p.asset = a.price_asset AND p.day = CAST(t.block_time AS DATE)
 )
-SELECT v.year, v.month, v.day, v.tx_hash, v.from_address, v.to_address, v.asset, v.amount, v.price_asset, v.max_transfer_usd,
+SELECT v.chain, v.year, v.month, v.day, v.tx_hash, v.from_address, v.to_address, v.asset, v.amount, v.price_asset, v.max_transfer_usd,
        CASE WHEN v.raw_usd > v.max_transfer_usd THEN NULL ELSE v.raw_usd END AS value_usd,
        COALESCE(v.raw_usd > v.max_transfer_usd, FALSE) AS implausible,
        v.raw_usd, v.source_file, v.block_number, v.log_index, v.trace_address,

@@ -1,5 +1,6 @@
 -- theft_transfers: the on-chain theft transfers of the ledger's incidents (a view).
--- Grain: one row per (incident, transfer).
+-- Grain: one row per (incident, transfer); chain, tx_hash and to_address are what the tracer
+--   seeds an incident's taint from (the same rule, read from this view).
 -- An incident's listed tx hashes when it has them (incident_tx); otherwise the transfers from its
 -- victim addresses to its attacker addresses from its date to date + the incident window
 -- (incident_parties). Units: value_usd at the close of the transfer's day, or of the incident's
@@ -9,16 +10,16 @@
 -- sender is an incident_parties victim (ifr pushes those keys into the Parquet scan; another engine
 -- may register attributed_transfers itself under that name: the joins below select the same rows).
 WITH matched AS (
-  SELECT k.incident, k.actor, k.disclosure_day, t.year, t.month, t.day, t.tx_hash, t.asset, t.amount, t.price_asset, t.max_transfer_usd, t.value_usd
+  SELECT k.incident, k.actor, k.disclosure_day, t.chain, t.year, t.month, t.day, t.tx_hash, t.to_address, t.asset, t.amount, t.price_asset, t.max_transfer_usd, t.value_usd
   FROM theft_candidates t
   JOIN incident_tx k ON t.tx_hash = k.tx_hash
   UNION ALL
-  SELECT k.incident, k.actor, k.disclosure_day, t.year, t.month, t.day, t.tx_hash, t.asset, t.amount, t.price_asset, t.max_transfer_usd, t.value_usd
+  SELECT k.incident, k.actor, k.disclosure_day, t.chain, t.year, t.month, t.day, t.tx_hash, t.to_address, t.asset, t.amount, t.price_asset, t.max_transfer_usd, t.value_usd
   FROM theft_candidates t
   JOIN incident_parties k ON t.from_address = k.victim AND t.to_address = k.attacker
   WHERE t.day >= k.day_from AND t.day <= k.day_to
 )
-SELECT m.incident, m.actor, m.year, m.month, m.day, m.tx_hash, m.asset,
+SELECT m.incident, m.actor, m.chain, m.year, m.month, m.day, m.tx_hash, m.to_address, m.asset,
        CASE WHEN o.stolen_price_day <> 'disclosure-day' THEN m.value_usd
             WHEN m.amount * p.close_usd > m.max_transfer_usd THEN NULL
             ELSE m.amount * p.close_usd END AS value_usd

@@ -41,8 +41,10 @@ fn traced_destinations_equal_the_planted_laundering_paths() {
                 .sum()
         };
         for m in ["haircut", "fifo"] {
-            let sm =
-                summaries.iter().find(|x| x.method == m && x.asset == "ETH").unwrap_or_else(|| panic!("{incident} {m}: no ETH summary"));
+            let sm = summaries
+                .iter()
+                .find(|x| x.method.as_str() == m && x.asset == "ETH")
+                .unwrap_or_else(|| panic!("{incident} {m}: no ETH summary"));
             assert_eq!(sm.gaps, 0, "{incident} {m}");
             for dest in ["exchange", "mixer", "bridge"] {
                 let got = sm.arrived.get(dest).copied().unwrap_or(0.0);
@@ -55,8 +57,8 @@ fn traced_destinations_equal_the_planted_laundering_paths() {
             let arrived: f64 = sm.arrived.values().sum();
             assert!((arrived + sm.held - sm.seeded).abs() <= 1e-9 * sm.seeded, "{incident} {m}");
         }
-        let poison = summaries.iter().find(|x| x.method == "poison").unwrap();
-        let haircut = summaries.iter().find(|x| x.method == "haircut").unwrap();
+        let poison = summaries.iter().find(|x| x.method == Method::Poison).unwrap();
+        let haircut = summaries.iter().find(|x| x.method == Method::Haircut).unwrap();
         for dest in ["exchange", "mixer", "bridge"] {
             assert!(poison.arrived.get(dest).copied().unwrap_or(0.0) + 1e-9 >= haircut.arrived.get(dest).copied().unwrap_or(0.0));
         }
@@ -78,5 +80,165 @@ fn bad_seeds_get_a_clear_message() {
     assert!(stderr(&o).contains("possible values: poison, haircut, fifo"), "{}", stderr(&o));
     let o = ifr(tmp.path().join("syn").as_path(), &["trace", "--incident", "harmony-2022", "-f", "csv"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).starts_with("method,seed,asset,seeded,exchange,mixer,bridge,held,gaps\npoison,harmony-2022,ETH,"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("method,seed,chain,asset,seeded,exchange,mixer,bridge,held,gaps\npoison,harmony-2022,ethereum,ETH,"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// Write an ethereum-etl export of native transfers, all in block 100 (2022-03-23 01:46:40 UTC):
+/// (hash, from, to, wei).
+fn etl_chain(dir: &Path, txs: &[(&str, &str, &str, &str)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("blocks.csv"),
+        format!("number,hash,timestamp,transaction_count\n100,0x{:064x},1648000000,{}\n", 0xb100, txs.len()),
+    )
+    .unwrap();
+    let mut t = String::from(
+        "hash,nonce,block_hash,block_number,transaction_index,from_address,to_address,value,gas,gas_price,input,block_timestamp,max_fee_per_gas,max_priority_fee_per_gas,transaction_type,receipt_status\n",
+    );
+    for (i, (hash, from, to, wei)) in txs.iter().enumerate() {
+        t.push_str(&format!("{hash},{i},0x{:064x},100,{i},{from},{to},{wei},21000,1,0x,1648000000,,,2,1\n", 0xb100));
+    }
+    std::fs::write(dir.join("transactions.csv"), t).unwrap();
+}
+
+/// ETH on Ethereum and ETH on Arbitrum, priced by two series (2,000 and 1,990 USD that day), at the
+/// same addresses: the report's queries and the tracer value every transfer with the series of its
+/// own chain, and keep the two chains' accounts apart. Expected values are computed by hand.
+#[test]
+fn one_symbol_on_two_chains_is_valued_by_its_chains_series_in_the_queries_and_the_tracer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (victim, attacker, someone) = (
+        "0x1111111111111111111111111111111111111111",
+        "0x2222222222222222222222222222222222222222",
+        "0x3333333333333333333333333333333333333333",
+    );
+    let (exch_eth, exch_arb) = ("0x4444444444444444444444444444444444444444", "0x5555555555555555555555555555555555555555");
+    let h = |n: u32| format!("0x{n:064x}");
+    let (theft_eth, out_eth, theft_arb, clean_arb, out_arb) = (h(1), h(2), h(3), h(4), h(5));
+    // Ethereum: 10 ETH stolen, 4 sent to an exchange. Arbitrum: 5 ETH stolen, 5 clean ETH received,
+    // 7 sent to an exchange (haircut: 3.5 tainted; FIFO: 5; poison: 7).
+    etl_chain(
+        &d.join("eth"),
+        &[(&theft_eth, victim, attacker, "10000000000000000000"), (&out_eth, attacker, exch_eth, "4000000000000000000")],
+    );
+    etl_chain(
+        &d.join("arb"),
+        &[
+            (&theft_arb, victim, attacker, "5000000000000000000"),
+            (&clean_arb, someone, attacker, "5000000000000000000"),
+            (&out_arb, attacker, exch_arb, "7000000000000000000"),
+        ],
+    );
+    std::fs::write(
+        d.join("assets.csv"),
+        "chain,token_address,symbol,decimals,price_asset,source\nethereum,,ETH,18,ETH,test\narbitrum,,ETH,18,ETH-ARB,test\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("prices.csv"), "day,asset,close_usd\n2022-03-23,ETH,2000\n2022-03-23,ETH-ARB,1990\n").unwrap();
+    let tag = |a: &str, actor: &str, cat: &str| {
+        format!("- address: '{a}'\n  label: '{actor} ({cat})'\n  actor: {actor}\n  category: {cat}\n  confidence: service_data\n")
+    };
+    std::fs::write(
+        d.join("labels.yaml"),
+        format!(
+            "title: t\ncreator: test\ncurrency: ETH\nlastmod: 2026-01-01\ntags:\n{}{}{}",
+            tag(attacker, "lazarus_group", "perpetrator"),
+            tag(exch_eth, "binance", "exchange"),
+            tag(exch_arb, "okx", "exchange")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("incidents.csv"),
+        format!(
+            "id,date,name,chains,reported_usd,returned_usd,classification,actor,attributed_by,attribution_date,attribution_source,victim_addresses,attacker_addresses,tx_hashes,source_url,notes\n\
+             two-chains-2022,2022-03-23,Two chains,ethereum;arbitrum,29950,,key compromise,lazarus_group,test,2022-04-14,https://example.org/,,,{theft_eth};{theft_arb},https://example.org/,\n"
+        ),
+    )
+    .unwrap();
+    let s = settings(
+        d,
+        &format!(
+            r#"lake = "lake"
+[report]
+out = "report"
+[[sources]]
+name = "assets"
+kind = "assets"
+format = "asset-csv"
+path = "assets.csv"
+[[sources]]
+name = "actors"
+kind = "actors"
+format = "actorpack"
+path = "{actors}"
+[[sources]]
+name = "labels"
+kind = "labels"
+format = "tagpack"
+path = "labels.yaml"
+[[sources]]
+name = "incidents"
+kind = "incidents"
+format = "ifr-ledger"
+path = "incidents.csv"
+[[sources]]
+name = "prices"
+kind = "prices"
+format = "price-csv"
+path = "prices.csv"
+[[sources]]
+name = "eth"
+kind = "chain"
+format = "ethereum-etl"
+chain = "ethereum"
+path = "eth"
+[[sources]]
+name = "arb"
+kind = "chain"
+format = "ethereum-etl"
+chain = "arbitrum"
+path = "arb"
+"#,
+            actors = root().join("data/reference/actors.yaml").display()
+        ),
+    );
+    ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+
+    // The tracer: each chain's arrival at its exchange, valued with that chain's series.
+    let (rows, summaries) =
+        trace::run(&s, &opts(Seeds::Incidents(vec!["two-chains-2022".into()]), &[Method::Poison, Method::Haircut, Method::Fifo])).unwrap();
+    let arrival = |m: &str, chain: &str| {
+        let r: Vec<_> = rows.iter().filter(|r| r.method.as_str() == m && r.chain == chain && r.destination == "exchange").collect();
+        assert_eq!(r.len(), 1, "{m} {chain}: {rows:?}");
+        (r[0].address.clone(), r[0].amount, r[0].value_usd)
+    };
+    assert_eq!(arrival("poison", "ethereum"), (exch_eth.to_string(), 4.0, Some(8_000.0)));
+    assert_eq!(arrival("poison", "arbitrum"), (exch_arb.to_string(), 7.0, Some(13_930.0)));
+    assert_eq!(arrival("haircut", "arbitrum"), (exch_arb.to_string(), 3.5, Some(6_965.0)));
+    assert_eq!(arrival("fifo", "arbitrum"), (exch_arb.to_string(), 5.0, Some(9_950.0)));
+    // Seeded per chain: the Arbitrum clean ETH never mixes with the Ethereum account.
+    let seeded: Vec<(&str, &str, f64)> =
+        summaries.iter().filter(|x| x.method == Method::Haircut).map(|x| (x.chain.as_str(), x.asset.as_str(), x.seeded)).collect();
+    assert_eq!(seeded, [("arbitrum", "ETH", 5.0), ("ethereum", "ETH", 10.0)]);
+
+    // The queries: the same transfers, the same values.
+    let report = ifr_pipeline::report(&s, None, &[]).unwrap();
+    assert_eq!(report.years, [2022]);
+    let table = |name: &str| std::fs::read_to_string(d.join(format!("report/2022/tables/{name}.csv"))).unwrap();
+    let top = table("top_counterparties");
+    assert!(top.contains(&format!("lazarus_group,2022,1,{exch_arb},okx (exchange),okx,exchange,13930.00,1\n")), "{top}");
+    assert!(top.contains(&format!("lazarus_group,2022,2,{exch_eth},binance (exchange),binance,exchange,8000.00,1\n")), "{top}");
+    // Stolen: 10 x 2,000 + 5 x 1,990, as the ledger reports.
+    let incidents = table("incidents");
+    assert!(incidents.contains("two-chains-2022,Two chains,2022-03-23,lazarus_group,29950.00,29950.00,2,0,0.00,"), "{incidents}");
+    // The report's trace table: poison's exchange arrivals are the two outflows above.
+    let traced = table("trace_destinations");
+    assert!(traced.contains("lazarus_group,2022,poison,exchange,21930.00,0\n"), "{traced}");
+    assert!(traced.contains("lazarus_group,2022,haircut,exchange,14965.00,0\n"), "{traced}");
 }

@@ -1,14 +1,16 @@
 //! The report's receiver categories (exchange, mixer, bridge, defi, sanctioned, other), from the
-//! many category names label sources use. Used by attribution and by the synthetic truth alike.
+//! many category names label sources use.
+
+pub use ifr_reports::model::Category;
 
 /// ifr's report category for a label's category.
-pub fn report_category(category: &str) -> &'static str {
+pub fn report_category(category: &str) -> Category {
     match category {
-        "exchange" => "exchange",
-        "mixing_service" | "mixer" => "mixer",
-        "bridge" => "bridge",
-        "defi" | "defi_dex" | "defi_lending" | "defi_bridge" | "dex" => "defi",
-        "sanctioned" => "sanctioned",
-        _ => "other",
+        "exchange" => Category::Exchange,
+        "mixing_service" | "mixer" => Category::Mixer,
+        "bridge" => Category::Bridge,
+        "defi" | "defi_dex" | "defi_lending" | "defi_bridge" | "dex" => Category::Defi,
+        "sanctioned" => Category::Sanctioned,
+        _ => Category::Other,
     }
 }

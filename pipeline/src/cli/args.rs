@@ -98,13 +98,13 @@ pub enum Command {
         #[arg(long = "method", value_enum)]
         methods: Vec<MethodArg>,
         /// Stop following taint this many hops from the seed.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = ifr_pipeline::stages::trace::DEFAULT_MAX_HOPS)]
         max_hops: u32,
         /// Last UTC day to process (YYYY-MM-DD). Default: all data.
         #[arg(long)]
         until: Option<chrono::NaiveDate>,
         /// Receiver categories where tracing stops (comma-separated).
-        #[arg(long, default_value = "exchange,mixer,bridge", value_delimiter = ',')]
+        #[arg(long, default_value = ifr_pipeline::stages::trace::DEFAULT_STOP_ARG, value_delimiter = ',')]
         stop: Vec<String>,
         /// Also list every destination (address, asset, amount, hops, arrival dates).
         #[arg(long)]

@@ -103,8 +103,9 @@ pub fn print_report(r: &ifr_pipeline::stages::report::ReportSummary) -> std::io:
 /// One row per method and asset: seeded, arrived per stopping category, held, gaps.
 pub fn trace_summary_frame(s: &[ifr_pipeline::stages::trace::TraceSummary], stop: &[String]) -> PolarsResult<DataFrame> {
     let mut cols = vec![
-        Column::new("method".into(), s.iter().map(|x| x.method).collect::<Vec<_>>()),
+        Column::new("method".into(), s.iter().map(|x| x.method.as_str()).collect::<Vec<_>>()),
         Column::new("seed".into(), s.iter().map(|x| x.seed.clone()).collect::<Vec<_>>()),
+        Column::new("chain".into(), s.iter().map(|x| x.chain.clone()).collect::<Vec<_>>()),
         Column::new("asset".into(), s.iter().map(|x| x.asset.clone()).collect::<Vec<_>>()),
         Column::new("seeded".into(), s.iter().map(|x| x.seeded).collect::<Vec<_>>()),
     ];
@@ -120,13 +121,15 @@ pub fn trace_rows_frame(r: &[ifr_pipeline::stages::trace::TraceRow]) -> PolarsRe
     DataFrame::new(
         r.len(),
         vec![
-            Column::new("method".into(), r.iter().map(|x| x.method).collect::<Vec<_>>()),
+            Column::new("method".into(), r.iter().map(|x| x.method.as_str()).collect::<Vec<_>>()),
             Column::new("destination".into(), r.iter().map(|x| x.destination.clone()).collect::<Vec<_>>()),
             Column::new("address".into(), r.iter().map(|x| x.address.clone()).collect::<Vec<_>>()),
             Column::new("actor".into(), r.iter().map(|x| x.actor.clone()).collect::<Vec<_>>()),
+            Column::new("chain".into(), r.iter().map(|x| x.chain.clone()).collect::<Vec<_>>()),
             Column::new("asset".into(), r.iter().map(|x| x.asset.clone()).collect::<Vec<_>>()),
             Column::new("amount".into(), r.iter().map(|x| x.amount).collect::<Vec<_>>()),
             Column::new("value_usd".into(), r.iter().map(|x| x.value_usd).collect::<Vec<_>>()),
+            Column::new("implausible".into(), r.iter().map(|x| x.implausible).collect::<Vec<_>>()),
             Column::new("hops".into(), r.iter().map(|x| x.hops).collect::<Vec<_>>()),
             Column::new("first_arrival".into(), r.iter().map(|x| x.first_arrival.clone()).collect::<Vec<_>>()),
             Column::new("last_arrival".into(), r.iter().map(|x| x.last_arrival.clone()).collect::<Vec<_>>()),

@@ -98,7 +98,7 @@ pub fn build(lake: &Lake, sanctions_policy: SanctionsPolicy, min_confidence: i32
             confidence: conf,
             kind: 0,
             actor: lact[i].clone(),
-            category: report_category(lcat[i].as_deref().unwrap_or("")),
+            category: report_category(lcat[i].as_deref().unwrap_or("")).as_str(),
             from: MIN_DAY,
             to: MAX_DAY,
         });
@@ -133,7 +133,7 @@ pub fn build(lake: &Lake, sanctions_policy: SanctionsPolicy, min_confidence: i32
                 confidence: 60,
                 kind: 1,
                 actor,
-                category: "sanctioned",
+                category: crate::category::Category::Sanctioned.as_str(),
                 from,
                 to,
             });
@@ -238,9 +238,10 @@ mod tests {
 
     #[test]
     fn categories() {
-        assert_eq!(report_category("mixing_service"), "mixer");
-        assert_eq!(report_category("defi_dex"), "defi");
-        assert_eq!(report_category("user"), "other");
+        use crate::category::Category;
+        assert_eq!(report_category("mixing_service"), Category::Mixer);
+        assert_eq!(report_category("defi_dex"), Category::Defi);
+        assert_eq!(report_category("user"), Category::Other);
     }
 
     fn epoch() -> chrono::NaiveDate {

@@ -1,0 +1,314 @@
+//! Aggregation: the SQL in `queries/`, run through polars' SQLContext over one lake snapshot, the
+//! attribution and the valuation tables, returned as one typed row set per output table.
+
+use std::collections::BTreeMap;
+
+use ifr_reports::model::{
+    ActorMonth, ActorTotal, Category, Counterparty, Coverage, Destination, Implausible, Incident, LabelSource, Metric, Money,
+};
+use polars::prelude::*;
+use polars::sql::SQLContext;
+
+use super::attribute::Attribution;
+use super::value::{TheftKeys, Valuation};
+use crate::error::{Error, Result};
+use crate::lake::Lake;
+use crate::table::{col_i64, col_i128, col_str};
+
+/// The queries, in the order they are registered (views first).
+pub const QUERIES: [(&str, &str); 13] = [
+    ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
+    ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
+    ("actor_flows", include_str!("../../../queries/actor_flows.sql")),
+    ("actor_month_totals", include_str!("../../../queries/actor_month_totals.sql")),
+    ("actor_year_totals", include_str!("../../../queries/actor_year_totals.sql")),
+    ("actor_destinations", include_str!("../../../queries/actor_destinations.sql")),
+    ("incident_values", include_str!("../../../queries/incident_values.sql")),
+    ("incident_summary", include_str!("../../../queries/incident_summary.sql")),
+    ("price_coverage", include_str!("../../../queries/price_coverage.sql")),
+    ("top_counterparties", include_str!("../../../queries/top_counterparties.sql")),
+    ("counterparty_labels", include_str!("../../../queries/counterparty_labels.sql")),
+    ("implausible_transfers", include_str!("../../../queries/implausible_transfers.sql")),
+    ("label_sources", include_str!("../../../queries/label_sources.sql")),
+];
+
+/// A query's text by name (every name used in ifr is in [`QUERIES`]).
+pub fn query(name: &str) -> &'static str {
+    QUERIES.iter().find(|(n, _)| *n == name).map(|(_, q)| *q).unwrap_or("")
+}
+
+/// The header comment of a query (its documentation), without the `--` markers.
+pub fn query_doc(name: &str) -> String {
+    query(name).lines().take_while(|l| l.starts_with("--")).map(|l| l.trim_start_matches("--").trim()).collect::<Vec<_>>().join(" ")
+}
+
+/// Run a query on polars' streaming engine: the transfers are read in batches, never held whole.
+fn collect(lf: LazyFrame) -> PolarsResult<DataFrame> {
+    lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single())
+}
+
+fn run_query(ctx: &mut SQLContext, name: &str) -> Result<DataFrame> {
+    ctx.execute(query(name)).and_then(collect).map_err(|e| Error::Internal(format!("query {name} failed: {e}")))
+}
+
+/// The inputs a query context registers besides the lake's tables.
+pub struct Inputs<'a> {
+    pub attribution: &'a Attribution,
+    pub valuation: &'a Valuation,
+    pub thefts: &'a TheftKeys,
+    pub stolen_price_day: crate::config::StolenPriceDay,
+}
+
+/// The query context: the lake's transfers, incidents and labels, the inputs, and the views
+/// attributed_transfers and theft_transfers (collected once: a few rows, read by three queries).
+pub fn context(lake: &Lake, inputs: &Inputs<'_>) -> Result<SQLContext> {
+    let options = DataFrame::new(1, vec![Column::new("stolen_price_day".into(), [inputs.stolen_price_day.as_str()])])
+        .map_err(|e| Error::polars("report_options", e))?;
+    let register = |ctx: &SQLContext, transfers: LazyFrame| -> Result<()> {
+        ctx.register("transfers", transfers);
+        ctx.register("incidents", lake.scan("incidents")?);
+        ctx.register("labels", lake.scan("labels")?);
+        ctx.register("asset_series", inputs.valuation.asset_series.clone().lazy());
+        ctx.register("price_days", inputs.valuation.price_days.clone().lazy());
+        ctx.register("address_actors", inputs.attribution.address_actors.clone().lazy());
+        ctx.register("actor_ancestors", inputs.attribution.actor_ancestors.clone().lazy());
+        ctx.register("report_options", options.clone().lazy());
+        ctx.register("incident_tx", inputs.thefts.tx.clone().lazy());
+        ctx.register("incident_parties", inputs.thefts.parties.clone().lazy());
+        Ok(())
+    };
+    // theft_candidates (queries/theft_transfers.sql): attributed_transfers over only the transfers
+    // with a ledger tx hash or a victim sender, the keys given as literal lists so that the Parquet
+    // scan skips every other row group instead of a join holding the year's hashes.
+    let sub = SQLContext::new();
+    register(&sub, lake.scan("transfers")?)?;
+    let mut sub = sub;
+    let filter = inputs.thefts.candidate_filter()?;
+    let candidates =
+        sub.execute(&format!("SELECT * FROM transfers WHERE {filter}")).map_err(|e| Error::Internal(format!("theft candidates: {e}")))?;
+    sub.register("transfers", candidates);
+    let theft_candidates = sub.execute(query("attributed_transfers")).map_err(|e| Error::Internal(format!("theft candidates: {e}")))?;
+
+    let mut ctx = SQLContext::new();
+    register(&ctx, lake.scan("transfers")?)?;
+    ctx.register("theft_candidates", theft_candidates);
+    let view = ctx.execute(query("attributed_transfers")).map_err(|e| Error::Internal(format!("query attributed_transfers: {e}")))?;
+    ctx.register("attributed_transfers", view);
+    let thefts = run_query(&mut ctx, "theft_transfers")?;
+    ctx.register("theft_transfers", thefts.lazy());
+    Ok(ctx)
+}
+
+/// The theft transfers of the ledger's incidents (queries/theft_transfers.sql), collected.
+pub fn theft_transfers(ctx: &mut SQLContext) -> Result<DataFrame> {
+    ctx.execute("SELECT * FROM theft_transfers").and_then(|lf| lf.collect()).map_err(|e| Error::Internal(format!("theft_transfers: {e}")))
+}
+
+/// The year totals, months, destinations, incidents and coverage: everything the trace waits for.
+#[derive(Debug, Default)]
+pub struct Flows {
+    pub totals: Vec<ActorTotal>,
+    pub months: Vec<ActorMonth>,
+    pub destinations: Vec<Destination>,
+    /// (year of the ledger date, incident)
+    pub incidents: Vec<(i32, Incident)>,
+    pub coverage: BTreeMap<i32, Coverage>,
+    /// (year, transfer)
+    pub implausible: Vec<(i32, Implausible)>,
+}
+
+fn metric(s: &str) -> Result<Metric> {
+    Metric::parse(s).ok_or_else(|| Error::Internal(format!("a query returned the unknown metric `{s}`")))
+}
+
+fn category(s: &str) -> Result<Category> {
+    Category::parse(s).ok_or_else(|| Error::Internal(format!("a query returned the unknown category `{s}`")))
+}
+
+fn money(df: &DataFrame) -> Result<Vec<Money>> {
+    let (v, n, u) = (col_i128(df, "value_micro_usd")?, col_i64(df, "transfers")?, col_i64(df, "unpriced_transfers")?);
+    Ok((0..df.height()).map(|i| Money { micro_usd: v[i], transfers: n[i], unpriced: u[i] }).collect())
+}
+
+fn year_totals(df: &DataFrame) -> Result<Vec<ActorTotal>> {
+    let (a, y, m, v) = (col_str(df, "actor")?, col_i64(df, "year")?, col_str(df, "metric")?, money(df)?);
+    (0..df.height())
+        .map(|i| Ok(ActorTotal { actor: a[i].clone(), year: y[i] as i32, metric: metric(&m[i])?, value: v[i], high_confidence: None }))
+        .collect()
+}
+
+/// actor_month_totals and actor_year_totals over `flows` (registered as actor_flows).
+fn months_and_years(ctx: &mut SQLContext, flows: LazyFrame) -> Result<(DataFrame, Vec<ActorTotal>)> {
+    ctx.register("actor_flows", flows);
+    let m = run_query(ctx, "actor_month_totals")?;
+    ctx.register("actor_month_totals", m.clone().lazy());
+    let totals = year_totals(&run_query(ctx, "actor_year_totals")?)?;
+    Ok((m, totals))
+}
+
+/// actor_flows, the one scan of the transfers (with `address_actors_high`, the attribution under
+/// high-confidence labels, registered), then everything computed from its few rows.
+pub fn flows(ctx: &mut SQLContext, high: &Attribution) -> Result<Flows> {
+    ctx.register("address_actors_high", high.address_actors.clone().lazy());
+    let flows = run_query(ctx, "actor_flows")?;
+    // First its high-confidence columns, registered as `actor_flows`, give the high-confidence
+    // year totals; then the flows under all labels are registered as `actor_flows` (as the later
+    // queries read them).
+    let high = flows.clone().lazy().select([
+        col("from_actor_high").alias("from_actor"),
+        col("to_actor_high").alias("to_actor"),
+        col("to_category_high").alias("to_category"),
+        col("year"),
+        col("month"),
+        col("value_micro_usd"),
+        col("transfers"),
+        col("unpriced_transfers"),
+    ]);
+    let (_, totals_high) = months_and_years(ctx, high)?;
+    let (m, mut totals) = months_and_years(ctx, flows.lazy())?;
+    let high: BTreeMap<(&str, i32, Metric), Money> = totals_high.iter().map(|t| ((t.actor.as_str(), t.year, t.metric), t.value)).collect();
+    for t in &mut totals {
+        t.high_confidence = high.get(&(t.actor.as_str(), t.year, t.metric)).copied();
+    }
+    let (a, y, mo, me, v) = (col_str(&m, "actor")?, col_i64(&m, "year")?, col_i64(&m, "month")?, col_str(&m, "metric")?, money(&m)?);
+    let months = (0..m.height())
+        .map(|i| Ok(ActorMonth { actor: a[i].clone(), year: y[i] as i32, month: mo[i] as i32, metric: metric(&me[i])?, value: v[i] }))
+        .collect::<Result<_>>()?;
+    let d = run_query(ctx, "actor_destinations")?;
+    let (a, y, c, v, n) = (
+        col_str(&d, "actor")?,
+        col_i64(&d, "year")?,
+        col_str(&d, "category")?,
+        col_i128(&d, "value_micro_usd")?,
+        col_i64(&d, "transfers")?,
+    );
+    let destinations = (0..d.height())
+        .map(|i| Ok(Destination { actor: a[i].clone(), year: y[i] as i32, category: category(&c[i])?, micro_usd: v[i], transfers: n[i] }))
+        .collect::<Result<_>>()?;
+    let iv = run_query(ctx, "incident_values")?;
+    ctx.register("incident_values", iv.lazy());
+    let incidents = incidents(&run_query(ctx, "incident_summary")?)?;
+    let cov = run_query(ctx, "price_coverage")?;
+    let (y, n, p, f) =
+        (col_i64(&cov, "year")?, col_i64(&cov, "transfers")?, col_i64(&cov, "priced_transfers")?, col_i64(&cov, "implausible_transfers")?);
+    let coverage: BTreeMap<i32, Coverage> =
+        (0..cov.height()).map(|i| (y[i] as i32, Coverage { transfers: n[i], priced: p[i], implausible: f[i] })).collect();
+    // The flagged transfers themselves: a second scan, only when there are any.
+    let implausible =
+        if coverage.values().any(|c| c.implausible > 0) { implausible(&run_query(ctx, "implausible_transfers")?)? } else { Vec::new() };
+    Ok(Flows { totals, months, destinations, incidents, coverage, implausible })
+}
+
+fn incidents(df: &DataFrame) -> Result<Vec<(i32, Incident)>> {
+    let (id, name, date, year, actor) =
+        (col_str(df, "incident")?, col_str(df, "name")?, col_str(df, "date")?, col_i64(df, "year")?, col_str(df, "actor")?);
+    let reported: Vec<Option<i128>> = df
+        .column("reported_micro_usd")
+        .map_err(|e| Error::polars("reported_micro_usd", e))?
+        .i128()
+        .map_err(|e| Error::polars("reported_micro_usd", e))?
+        .iter()
+        .collect();
+    let (v, n, u) = (col_i128(df, "onchain_micro_usd")?, col_i64(df, "onchain_transfers")?, col_i64(df, "unpriced_transfers")?);
+    Ok((0..df.height())
+        .map(|i| {
+            let incident = Incident {
+                id: id[i].clone(),
+                name: name[i].clone(),
+                date: date[i].clone(),
+                actor: actor[i].clone(),
+                reported_micro_usd: reported[i],
+                onchain: Money { micro_usd: v[i], transfers: n[i], unpriced: u[i] },
+            };
+            (year[i] as i32, incident)
+        })
+        .collect())
+}
+
+fn implausible(imp: &DataFrame) -> Result<Vec<(i32, Implausible)>> {
+    let (y, f, b, h, l, t, a) = (
+        col_i64(imp, "year")?,
+        col_str(imp, "source_file")?,
+        col_i64(imp, "block_number")?,
+        col_str(imp, "tx_hash")?,
+        col_str(imp, "log_index")?,
+        col_str(imp, "trace_address")?,
+        col_str(imp, "asset")?,
+    );
+    let (am, v) = (col_str(imp, "amount")?, col_str(imp, "raw_usd")?);
+    Ok((0..imp.height())
+        .map(|i| {
+            let row = Implausible {
+                source_file: f[i].clone(),
+                block_number: b[i],
+                tx_hash: h[i].clone(),
+                log_index: l[i].clone(),
+                trace_address: t[i].clone(),
+                asset: a[i].clone(),
+                amount: am[i].clone(),
+                value_usd: v[i].clone(),
+            };
+            (y[i] as i32, row)
+        })
+        .collect())
+}
+
+/// The top counterparties with their labels, and the label packs (for the methodology).
+pub struct Receivers {
+    pub counterparties: Vec<Counterparty>,
+    pub label_sources: Vec<LabelSource>,
+}
+
+/// top_counterparties, counterparty_labels and label_sources (after [`flows`]).
+pub fn receivers(ctx: &mut SQLContext) -> Result<Receivers> {
+    let tc = run_query(ctx, "top_counterparties")?;
+    ctx.register("top_counterparties", tc.clone().lazy());
+    let labels = run_query(ctx, "counterparty_labels")?;
+    let label: BTreeMap<String, String> = col_str(&labels, "address")?.into_iter().zip(col_str(&labels, "label")?).collect();
+    let (a, y, addr, cact, cat, v, n) = (
+        col_str(&tc, "actor")?,
+        col_i64(&tc, "year")?,
+        col_str(&tc, "counterparty")?,
+        col_str(&tc, "counterparty_actor")?,
+        col_str(&tc, "category")?,
+        col_i128(&tc, "value_micro_usd")?,
+        col_i64(&tc, "transfers")?,
+    );
+    let mut counterparties: Vec<Counterparty> = Vec::with_capacity(tc.height());
+    for i in 0..tc.height() {
+        // The query returns each actor-year's rows largest first: the rank is the position.
+        let rank = match counterparties.last() {
+            Some(p) if p.actor == a[i] && p.year == y[i] as i32 => p.rank + 1,
+            _ => 1,
+        };
+        counterparties.push(Counterparty {
+            actor: a[i].clone(),
+            year: y[i] as i32,
+            rank,
+            address: addr[i].clone(),
+            label: label.get(&addr[i]).cloned(),
+            counterparty_actor: cact[i].clone(),
+            category: category(&cat[i])?,
+            micro_usd: v[i],
+            transfers: n[i],
+        });
+    }
+    let ls = run_query(ctx, "label_sources")?;
+    let (p, f, n, lo, hi) = (
+        col_str(&ls, "pack")?,
+        col_str(&ls, "source_file")?,
+        col_i64(&ls, "labels")?,
+        col_i64(&ls, "min_confidence")?,
+        col_i64(&ls, "max_confidence")?,
+    );
+    let label_sources = (0..ls.height())
+        .map(|i| LabelSource {
+            pack: p[i].clone(),
+            file: f[i].clone(),
+            labels: n[i] as usize,
+            min_confidence: lo[i],
+            max_confidence: hi[i],
+        })
+        .collect();
+    Ok(Receivers { counterparties, label_sources })
+}

@@ -1,0 +1,67 @@
+//! The report's methodology as data: one inline-Markdown paragraph per rule, generated from the
+//! settings in force and the label packs used, beside the code whose rules it states (attribution
+//! in `attribute`, valuation in `value`, the queries' own headers, tracing in `trace`).
+
+use ifr_reports::model::{LabelSource, QueryDoc};
+use ifr_reports::tables::{markdown_escape, usd_short};
+
+use super::aggregate::{QUERIES, query_doc};
+use super::trace::{DEFAULT_MAX_HOPS, DEFAULT_STOP};
+use crate::config::{SanctionsPolicy, Settings, StolenPriceDay};
+
+/// The methodology paragraphs.
+pub fn paragraphs(settings: &Settings, label_sources: &[LabelSource]) -> Vec<String> {
+    let r = &settings.report;
+    let packs: Vec<String> = label_sources
+        .iter()
+        .map(|l| {
+            let (lo, hi) = (l.min_confidence, l.max_confidence);
+            let conf = if lo == hi { format!("confidence {lo}") } else { format!("confidence {lo}-{hi}") };
+            format!("{} ({}: {} labels, {conf})", markdown_escape(&l.pack), markdown_escape(&l.file), l.labels)
+        })
+        .collect();
+    let stops = match DEFAULT_STOP {
+        [a, b, c] => format!("{a}s, {b}s and {c}s"),
+    };
+    vec![
+        format!(
+            "**Label sources.** {}; sanctions lists in the lake (as labels of the SDN party's actor).",
+            if packs.is_empty() { "none".to_string() } else { packs.join("; ") }
+        ),
+        "**Attribution.** An address belongs, on each date, to the actor of its highest-confidence label (GraphSense levels: ownership 100 … authority_data 60 … unknown 5); ties go to a label over a sanctions entry, then to the smaller actor id. Totals roll up the actor hierarchy (an actor counts its descendants' addresses).".to_string(),
+        format!(
+            "**Sanctions.** Sanctions entries become labels of the actor linked to their SDN party (confidence 60, category sanctioned). Policy: {}.",
+            match r.sanctions {
+                SanctionsPolicy::PointInTime =>
+                    "point-in-time — an address counts from the tightest listing date the inputs support until a delisting: the party's OFAC entry date when it falls after the previous snapshot and on or before the first snapshot listing the address, else that snapshot's date; for an address already in the earliest snapshot, the party's entry date, else that snapshot (`sanctions.listed_date_rule` names the rule used for each address)",
+                SanctionsPolicy::AsListedToday => "as listed today — every address on the latest list counts for all dates",
+            }
+        ),
+        format!(
+            "**Valuation.** USD = exact token amount ÷ 10^decimals × the close of the asset's price series on the transfer's UTC day. Price sources in order of preference: {}. A transfer without a price is counted as unpriced and left out of the value — never valued at 0. A transfer valued above {} (`max-transfer-usd`) is implausible — a spam token's price or a price typo — and is left out of every total, counted in the price coverage and listed with its input file, block and transaction. Sums are exact 128-bit integer micro-dollars.",
+            if r.price_sources.is_empty() { "none configured".to_string() } else { r.price_sources.join(", ") },
+            usd_short((r.max_transfer_usd * 1e6) as i128)
+        ),
+        format!(
+            "**Tracing.** The year's incidents are traced from their theft transfers in one pass over transfers in chain order, per (chain, address, asset) account: *poison* taints every outgoing transfer of a tainted account in full (an upper bound, it can count value twice); *haircut* gives each outgoing transfer the account's tainted share at that moment; *FIFO* lets value leave in the order it arrived. Taint stops at {stops} (arrived) and after {DEFAULT_MAX_HOPS} hops (held); value still in traced accounts at the end is held. An account is tracked from its first taint; a transfer above its tracked balance is taken to include clean value held before. A swap at a DEX ends the swapped asset's trail there. Values at the close of the last arrival day (held: of the last day), with the price series, closes and ceiling the queries use; a destination (address and asset) without a price that day is left out of the value and counted in `unpriced_destinations`."
+        ),
+        format!(
+            "**Confidence range.** `actor_year_ranges` gives each total from labels at or above confidence {} (low) and from all labels (high).",
+            r.high_confidence
+        ),
+        format!(
+            "**Stolen.** An incident's listed tx hashes, else its victim-to-attacker transfers from the incident date to {} day(s) after it; valued at the close of the {}.",
+            r.incident_window_days,
+            if r.stolen_price_day == StolenPriceDay::DisclosureDay {
+                "incident's ledger date (disclosure-day policy)"
+            } else {
+                "transfer day (transfer-day policy)"
+            }
+        ),
+    ]
+}
+
+/// Every query's documentation, in registration order.
+pub fn queries() -> Vec<QueryDoc> {
+    QUERIES.iter().map(|(name, _)| QueryDoc { name: name.to_string(), doc: query_doc(name) }).collect()
+}

@@ -1,0 +1,481 @@
+//! One year's report from its typed model: the tables (CSV, Markdown, LaTeX), the charts (SVG,
+//! PNG), figures.json, manifest.json, report.md and index.html, written into a folder. The headline
+//! sentences and the methodology are data, rendered once to Markdown and once to HTML; nothing is
+//! read back from text written here.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::charts::{self, Chart};
+use crate::html;
+use crate::model::{Category, Method, Metric, ReportOptions, YearModel};
+use crate::tables::{Table, markdown_escape, usd_from_micro, usd_short};
+
+/// A failure to write the report (the path and the cause), or to draw a chart.
+#[derive(Debug)]
+pub enum AssembleError {
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    Chart(String),
+}
+
+impl std::fmt::Display for AssembleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AssembleError::Io { path, source } => write!(f, "writing `{}`: {source}", path.display()),
+            AssembleError::Chart(e) => write!(f, "drawing a chart: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AssembleError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AssembleError::Io { source, .. } => Some(source),
+            AssembleError::Chart(_) => None,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, AssembleError>;
+
+/// The lake tables every chain figure is computed from.
+const CHAIN_INPUTS: [&str; 6] = ["transfers", "labels", "sanctions", "actors", "prices", "assets"];
+
+#[derive(Serialize)]
+struct Figure {
+    id: String,
+    value: Option<String>,
+    unit: &'static str,
+    query: String,
+    inputs: Vec<String>,
+}
+
+fn inputs(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// The year's tables, in the order the page shows them.
+struct Tables {
+    totals: Table,
+    monthly: Table,
+    ranges: Table,
+    destinations: Table,
+    counterparties: Table,
+    incidents: Table,
+    coverage: Table,
+    implausible: Table,
+    trace: Table,
+}
+
+/// Write the report of `model.year` into `dir` (created). Returns the number of files written.
+pub fn assemble(model: &YearModel, opts: &ReportOptions, dir: &Path) -> Result<usize> {
+    let (tables, figures) = tables_and_figures(model, opts);
+    let mut files = 0;
+    for (name, t) in [
+        ("actor_year_totals", &tables.totals),
+        ("actor_month_totals", &tables.monthly),
+        ("actor_year_ranges", &tables.ranges),
+        ("actor_destinations", &tables.destinations),
+        ("top_counterparties", &tables.counterparties),
+        ("incidents", &tables.incidents),
+        ("price_coverage", &tables.coverage),
+        ("implausible_transfers", &tables.implausible),
+        ("trace_destinations", &tables.trace),
+    ] {
+        write(dir, &format!("tables/{name}.csv"), t.to_csv().as_bytes())?;
+        write(dir, &format!("tables/{name}.md"), t.to_markdown().as_bytes())?;
+        write(dir, &format!("tables/{name}.tex"), t.to_latex().as_bytes())?;
+        files += 3;
+    }
+    let manifest = serde_json::to_string_pretty(&model.manifest).unwrap_or_default() + "\n";
+    write(dir, "manifest.json", manifest.as_bytes())?;
+    let headlines = headlines(model, opts);
+    write(dir, "report.md", report_md(model, opts, &headlines, &tables).as_bytes())?;
+    let figures = serde_json::to_string_pretty(&figures).unwrap_or_default() + "\n";
+    write(dir, "figures.json", figures.as_bytes())?;
+    let charts = charts(model, opts)?;
+    for (name, _, c) in &charts {
+        write(dir, &format!("charts/{name}.svg"), c.svg.as_bytes())?;
+        write(dir, &format!("charts/{name}.png"), &c.png)?;
+    }
+    write(dir, "index.html", index_html(model, &headlines, &charts, &tables).as_bytes())?;
+    Ok(files + 4 + 2 * charts.len())
+}
+
+fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
+    let p = dir.join(rel);
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).map_err(|source| AssembleError::Io { path: d.to_path_buf(), source })?;
+    }
+    std::fs::write(&p, bytes).map_err(|source| AssembleError::Io { path: p.clone(), source })
+}
+
+fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<Figure>) {
+    let year = model.year.to_string();
+    let mut figures = Vec::new();
+    let mut totals =
+        Table::new(&["actor", "year", "metric", "value_usd", "transfers", "unpriced_transfers"], &[false, true, false, true, true, true]);
+    let mut ranges = Table::new(&["actor", "year", "metric", "value_usd_low", "value_usd_high"], &[false, true, false, true, true]);
+    for t in &model.totals {
+        let (v, metric) = (&t.value, t.metric.as_str());
+        totals.push(vec![t.actor.clone(), year.clone(), metric.into(), v.usd_cell(), v.transfers.to_string(), v.unpriced.to_string()]);
+        let low = t.high_confidence.map_or("0.00".to_string(), |h| h.usd_cell());
+        ranges.push(vec![t.actor.clone(), year.clone(), metric.into(), low, v.usd_cell()]);
+        let mut inputs = inputs(&CHAIN_INPUTS);
+        if t.metric == Metric::Stolen {
+            inputs.push("incidents".into());
+        }
+        figures.push(Figure {
+            id: format!("{metric}.{}.{year}", t.actor),
+            value: Some(v.usd_cell()).filter(|s| !s.is_empty()),
+            unit: "USD",
+            query: format!("queries/actor_year_totals.sql (metric = {metric})"),
+            inputs,
+        });
+    }
+    let mut monthly = Table::new(
+        &["actor", "year", "month", "metric", "value_usd", "transfers", "unpriced_transfers"],
+        &[false, true, true, false, true, true, true],
+    );
+    for m in &model.months {
+        let v = &m.value;
+        monthly.push(vec![
+            m.actor.clone(),
+            year.clone(),
+            m.month.to_string(),
+            m.metric.as_str().into(),
+            v.usd_cell(),
+            v.transfers.to_string(),
+            v.unpriced.to_string(),
+        ]);
+    }
+    let mut destinations = Table::new(&["actor", "year", "category", "value_usd", "transfers"], &[false, true, false, true, true]);
+    for d in &model.destinations {
+        destinations.push(vec![
+            d.actor.clone(),
+            year.clone(),
+            d.category.to_string(),
+            usd_from_micro(d.micro_usd),
+            d.transfers.to_string(),
+        ]);
+        figures.push(Figure {
+            id: format!("outflow.{}.{year}.{}", d.actor, d.category),
+            value: Some(usd_from_micro(d.micro_usd)),
+            unit: "USD",
+            query: "queries/actor_destinations.sql".into(),
+            inputs: inputs(&CHAIN_INPUTS),
+        });
+    }
+    let mut counterparties = Table::new(
+        &["actor", "year", "rank", "counterparty", "label", "counterparty_actor", "category", "value_usd", "transfers"],
+        &[false, true, true, false, false, false, false, true, true],
+    );
+    for c in &model.counterparties {
+        counterparties.push(vec![
+            c.actor.clone(),
+            year.clone(),
+            c.rank.to_string(),
+            c.address.clone(),
+            c.label.clone().unwrap_or_default(),
+            c.counterparty_actor.clone(),
+            c.category.to_string(),
+            usd_from_micro(c.micro_usd),
+            c.transfers.to_string(),
+        ]);
+    }
+    let mut incidents = Table::new(
+        &[
+            "incident",
+            "name",
+            "date",
+            "actor",
+            "reported_usd",
+            "onchain_usd",
+            "onchain_transfers",
+            "unpriced_transfers",
+            "difference_usd",
+            "explanation",
+        ],
+        &[false, false, false, false, true, true, true, true, true, false],
+    );
+    for i in &model.incidents {
+        let o = &i.onchain;
+        let onchain = if o.transfers == 0 { String::new() } else { o.usd_cell() };
+        let diff = i.difference_micro_usd().map(usd_from_micro).unwrap_or_default();
+        incidents.push(vec![
+            i.id.clone(),
+            i.name.clone(),
+            i.date.clone(),
+            i.actor.clone(),
+            i.reported_micro_usd.map(usd_from_micro).unwrap_or_default(),
+            onchain.clone(),
+            o.transfers.to_string(),
+            o.unpriced.to_string(),
+            diff.clone(),
+            explain(o.transfers, o.unpriced, &diff, opts.disclosure_day),
+        ]);
+        figures.push(Figure {
+            id: format!("incident.{}.onchain_usd", i.id),
+            value: Some(onchain).filter(|s| !s.is_empty()),
+            unit: "USD",
+            query: "queries/incident_values.sql".into(),
+            inputs: inputs(&["incidents", "transfers", "prices", "assets"]),
+        });
+        figures.push(Figure {
+            id: format!("incident.{}.reported_usd", i.id),
+            value: i.reported_micro_usd.map(usd_from_micro),
+            unit: "USD",
+            query: "incidents table (ledger)".into(),
+            inputs: inputs(&["incidents"]),
+        });
+    }
+    let c = model.coverage;
+    let mut coverage = Table::new(
+        &["year", "transfers", "priced_transfers", "unpriced_transfers", "implausible_transfers", "priced_share"],
+        &[true, true, true, true, true, true],
+    );
+    let share = if c.transfers > 0 { format!("{:.4}", c.priced as f64 / c.transfers as f64) } else { String::new() };
+    coverage.push(vec![
+        year.clone(),
+        c.transfers.to_string(),
+        c.priced.to_string(),
+        (c.transfers - c.priced - c.implausible).to_string(),
+        c.implausible.to_string(),
+        share.clone(),
+    ]);
+    let mut implausible = Table::new(
+        &["year", "source_file", "block_number", "tx_hash", "log_index", "trace_address", "asset", "amount", "value_usd"],
+        &[true, false, true, false, true, false, false, true, true],
+    );
+    for f in &model.implausible {
+        implausible.push(vec![
+            year.clone(),
+            f.source_file.clone(),
+            f.block_number.to_string(),
+            f.tx_hash.clone(),
+            f.log_index.clone(),
+            f.trace_address.clone(),
+            f.asset.clone(),
+            f.amount.clone(),
+            f.value_usd.clone(),
+        ]);
+    }
+    figures.push(Figure {
+        id: format!("price_coverage.{year}"),
+        value: Some(share),
+        unit: "share of transfers with a price",
+        query: "queries/price_coverage.sql".into(),
+        inputs: inputs(&["transfers", "prices", "assets"]),
+    });
+    let mut trace = Table::new(
+        &["actor", "year", "method", "destination", "value_usd", "unpriced_destinations"],
+        &[false, true, false, false, true, true],
+    );
+    for t in &model.trace {
+        // Nothing priced: the value cell is empty (unknown), as in every other table.
+        trace.push(vec![
+            t.actor.clone(),
+            year.clone(),
+            t.method.to_string(),
+            t.destination.clone(),
+            t.value.usd_cell(),
+            t.value.unpriced.to_string(),
+        ]);
+        figures.push(Figure {
+            id: format!("trace.{}.{}.{year}.{}", t.method, t.actor, t.destination),
+            value: Some(t.value.usd_cell()).filter(|s| !s.is_empty()),
+            unit: "USD",
+            query: format!("stages/trace ({} method, incidents of {year} as seeds)", t.method),
+            inputs: inputs(&["transfers", "incidents", "labels", "sanctions", "actors", "prices", "assets"]),
+        });
+    }
+    let tables = Tables { totals, monthly, ranges, destinations, counterparties, incidents, coverage, implausible, trace };
+    (tables, figures)
+}
+
+/// Why on-chain and reported values differ, in words.
+fn explain(found: i64, unpriced: i64, diff: &str, disclosure_day: bool) -> String {
+    if found == 0 {
+        return "no theft transfer found in the chain data (not on a loaded chain, or the ledger lists no hashes or addresses)".into();
+    }
+    let mut why = Vec::new();
+    if unpriced > 0 {
+        why.push(format!("{unpriced} transfer(s) without a price are not valued"));
+    }
+    if diff != "0.00" && !diff.is_empty() {
+        why.push(format!(
+            "on-chain value uses the close of the {}; the reported figure uses the source's own prices and may include other chains",
+            if disclosure_day { "incident's ledger date" } else { "transfer day" }
+        ));
+    }
+    if why.is_empty() { "on-chain value equals the reported figure".into() } else { why.join("; ") }
+}
+
+/// The headline sentences (inline Markdown, untrusted names escaped).
+fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
+    let year = model.year;
+    let mut out = Vec::new();
+    for t in model.totals.iter().filter(|t| t.metric == Metric::Stolen && t.value.transfers != t.value.unpriced) {
+        let exch = model.destinations.iter().find(|d| d.actor == t.actor && d.category == Category::Exchange).map_or(0, |d| d.micro_usd);
+        out.push(format!(
+            "{} stole {} in {year} (on-chain value of {} theft transfer(s) at the transfer day's close); {} of its direct outflows went to exchanges.",
+            markdown_escape(&t.actor),
+            usd_short(t.value.micro_usd),
+            t.value.transfers,
+            usd_short(exch)
+        ));
+    }
+    if out.is_empty() {
+        out.push("No ledger incident's theft transfers were found on chain this year.".into());
+    }
+    out
+}
+
+fn report_md(model: &YearModel, opts: &ReportOptions, headlines: &[String], t: &Tables) -> String {
+    let mut s = format!("# Illicit flows, {}\n\n## Headline figures\n\n", model.year);
+    for h in headlines {
+        let _ = writeln!(s, "- {h}");
+    }
+    let _ = write!(
+        s,
+        "\n## Totals by actor\n\n{}\n## Where the outflows went\n\n{}\n## Incidents: reported and on-chain value\n\n{}\n## Price coverage\n\n{}\n",
+        t.totals.to_markdown(),
+        t.destinations.to_markdown(),
+        t.incidents.to_markdown(),
+        t.coverage.to_markdown()
+    );
+    if !t.implausible.is_empty() {
+        let _ = write!(
+            s,
+            "\nTransfers valued above {} each are implausible (a spam token's price, a price typo) and kept out of every total above:\n\n{}",
+            usd_short((opts.max_transfer_usd * 1e6) as i128),
+            t.implausible.to_markdown()
+        );
+    }
+    s.push_str("## Methodology\n\n");
+    for m in &model.methodology {
+        let _ = writeln!(s, "- {m}");
+    }
+    s.push_str("\nWhat each query counts (from the queries themselves):\n\n");
+    for q in &model.queries {
+        let _ = writeln!(s, "- {}", query_item(q));
+    }
+    s
+}
+
+fn query_item(q: &crate::model::QueryDoc) -> String {
+    format!("`{}`: {}", q.name, q.doc)
+}
+
+fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t: &Tables) -> String {
+    let mut sections = Vec::new();
+    let mut figs = String::new();
+    for (name, title, c) in charts {
+        let _ = write!(figs, "<figure id=\"chart-{name}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n", c.svg, html::escape(title));
+    }
+    sections.push(html::Section { title: "Charts".into(), id: "charts".into(), html: figs });
+    for (title, table) in [
+        ("Totals by actor", &t.totals),
+        ("Monthly series", &t.monthly),
+        ("Where the outflows went", &t.destinations),
+        ("Top counterparties", &t.counterparties),
+        ("Where the stolen proceeds went (tracing)", &t.trace),
+        ("Confidence range", &t.ranges),
+        ("Incidents", &t.incidents),
+        ("Price coverage", &t.coverage),
+    ] {
+        sections.push(html::Section { title: title.to_string(), id: title.to_lowercase().replace(' ', "-"), html: html::table(table) });
+    }
+    let items: Vec<String> = model.methodology.iter().cloned().chain(model.queries.iter().map(query_item)).collect();
+    sections.push(html::Section { title: "Methodology".into(), id: "methodology".into(), html: html::list(&items) });
+    html::page(&format!("Illicit flows, {}", model.year), headlines, &sections)
+}
+
+type NamedChart = (&'static str, &'static str, Chart);
+
+/// The actors a chart shows: the configured ones, else those with a value, biggest first, without
+/// an actor whose ancestor is also shown (Lazarus Group's figures are inside DPRK's).
+fn top_actors(model: &YearModel, opts: &ReportOptions, values: &BTreeMap<&str, i128>, n: usize) -> Vec<String> {
+    if !opts.actors.is_empty() {
+        return opts.actors.iter().take(n).cloned().collect();
+    }
+    let mut v: Vec<(&str, i128)> = values.iter().filter(|(_, v)| **v > 0).map(|(a, v)| (*a, *v)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let shown: Vec<&str> = v.iter().map(|(a, _)| *a).collect();
+    v.into_iter()
+        .map(|(a, _)| a)
+        .filter(|a| !model.ancestors.get(*a).is_some_and(|anc| anc.iter().any(|x| shown.contains(&x.as_str()))))
+        .take(n)
+        .map(str::to_string)
+        .collect()
+}
+
+fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
+    let err = AssembleError::Chart;
+    let year = model.year;
+    let metric_of = |metric: Metric| -> BTreeMap<&str, i128> {
+        model.totals.iter().filter(|t| t.metric == metric).map(|t| (t.actor.as_str(), t.value.micro_usd)).collect()
+    };
+    let (stolen, inflow) = (metric_of(Metric::Stolen), metric_of(Metric::Inflow));
+    let mut actors = top_actors(model, opts, &stolen, 4);
+    for a in top_actors(model, opts, &inflow, 6) {
+        if actors.len() < 6 && !actors.contains(&a) {
+            actors.push(a);
+        }
+    }
+    let mut rows = Vec::new();
+    for a in &actors {
+        for m in [Metric::Stolen, Metric::Inflow, Metric::Outflow] {
+            if let Some(t) = model.totals.iter().find(|t| t.actor == *a && t.metric == m) {
+                rows.push((a.clone(), m.as_str().to_string(), t.value.usd()));
+            }
+        }
+    }
+    let annual = charts::annual_totals::chart(year, &rows).map_err(err)?;
+    let thieves = top_actors(model, opts, &stolen, 3);
+    let series: Vec<(String, [f64; 12])> = thieves
+        .iter()
+        .map(|a| {
+            let mut m = [0.0; 12];
+            for x in model.months.iter().filter(|x| x.actor == *a && x.metric == Metric::Stolen && (1..=12).contains(&x.month)) {
+                m[(x.month - 1) as usize] += x.value.usd();
+            }
+            (a.clone(), m)
+        })
+        .collect();
+    let monthly = charts::monthly_stolen::chart(year, &series).map_err(err)?;
+    let headline = thieves.first().cloned().or_else(|| actors.first().cloned()).unwrap_or_else(|| "-".into());
+    let dest_rows: Vec<(String, f64)> =
+        model.destinations.iter().filter(|d| d.actor == headline).map(|d| (d.category.to_string(), d.micro_usd as f64 / 1e6)).collect();
+    let destinations = charts::destinations::chart(&headline, year, &dest_rows).map_err(err)?;
+    let inc_rows: Vec<(String, f64, Option<f64>)> = model
+        .incidents
+        .iter()
+        .map(|i| {
+            let onchain = (i.onchain.transfers > 0 && !i.onchain.is_unknown()).then(|| i.onchain.usd());
+            (i.id.clone(), i.reported_micro_usd.map_or(0.0, |r| r as f64 / 1e6), onchain)
+        })
+        .collect();
+    let incidents = charts::incidents::chart(year, &inc_rows).map_err(err)?;
+    // Tracing: the headline thief's proceeds per destination and method.
+    let trace_headline = top_actors(model, opts, &stolen, 1).into_iter().next().unwrap_or_else(|| "-".into());
+    let mut trace_rows = Vec::new();
+    for dest in ["exchange", "mixer", "bridge", "held"] {
+        for m in Method::ALL {
+            if let Some(t) = model.trace.iter().find(|t| t.actor == trace_headline && t.method == m && t.destination == dest) {
+                trace_rows.push((dest.to_string(), m.to_string(), t.value.usd()));
+            }
+        }
+    }
+    let trace = charts::trace_methods::chart(&trace_headline, year, &trace_rows).map_err(err)?;
+    Ok(vec![
+        ("annual_totals", "Totals by actor", annual),
+        ("monthly_stolen", "Cumulative stolen value", monthly),
+        ("destinations", "Where the outflows went", destinations),
+        ("incidents", "Reported vs on-chain value per incident", incidents),
+        ("trace_methods", "Where the stolen proceeds went, by tracing method", trace),
+    ])
+}
