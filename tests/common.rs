@@ -86,10 +86,12 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, String, std::time::SystemTime)> {
     out
 }
 
-/// Compare two golden text files; with IFR_UPDATE_GOLDEN=1 rewrite the expected file.
+/// Compare two golden text files; with IFR_UPDATE_GOLDEN=1 rewrite the expected file (never in CI:
+/// there the switch is an error, so it cannot turn a check into an update).
 pub fn golden(name: &str, actual: &str) {
     let p = root().join("tests").join("golden").join(name);
     if std::env::var_os("IFR_UPDATE_GOLDEN").is_some() {
+        assert!(std::env::var_os("CI").is_none(), "IFR_UPDATE_GOLDEN is set in CI: goldens are checked there, never rewritten");
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, actual).unwrap();
         return;

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod hostile;
 mod ingest;
+mod queries;
 mod real_data;
 mod report;
 mod synth;

@@ -312,3 +312,17 @@ pub fn receivers(ctx: &mut SQLContext) -> Result<Receivers> {
         .collect();
     Ok(Receivers { counterparties, label_sources })
 }
+
+/// Every query's result by name, in registration order, over a context on which [`flows`] and
+/// [`receivers`] have run: the tables they registered as they are, the others run now. For the
+/// goldens, and for checking another engine's results against polars'.
+pub fn every_result(ctx: &mut SQLContext) -> Result<Vec<(&'static str, LazyFrame)>> {
+    let registered = ctx.get_tables();
+    QUERIES
+        .iter()
+        .map(|(name, sql)| {
+            let lf = if registered.iter().any(|t| t == name) { ctx.execute(&format!("SELECT * FROM {name}")) } else { ctx.execute(sql) };
+            Ok((*name, lf.map_err(|e| Error::Internal(format!("query {name}: {e}")))?))
+        })
+        .collect()
+}
