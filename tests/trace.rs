@@ -76,7 +76,7 @@ fn bad_seeds_get_a_clear_message() {
     assert!(err(Seeds::Addresses(vec!["0x12".into()])).contains("seed address `0x12`"));
     // The CLI: a method that does not exist is refused with the allowed ones named.
     let o = ifr(tmp.path().join("syn").as_path(), &["trace", "--incident", "harmony-2022", "--method", "lifo"]);
-    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(1), "a usage error exits 1");
     assert!(stderr(&o).contains("possible values: poison, haircut, fifo"), "{}", stderr(&o));
     let o = ifr(tmp.path().join("syn").as_path(), &["trace", "--incident", "harmony-2022", "-f", "csv"]);
     assert!(o.status.success(), "{}", stderr(&o));
