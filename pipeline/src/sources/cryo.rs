@@ -419,12 +419,8 @@ fn transfers(fr: &Frame<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>, token: b
     let shared: &ChainStage<'_> = stage;
     let halves = if n >= PARALLEL_ROWS {
         let mid = n / 2;
-        std::thread::scope(|s| {
-            let h = s.spawn(|| cols.build(shared, &file, mid..n));
-            let first = cols.build(shared, &file, 0..mid);
-            let second = h.join().map_err(|_| Error::Internal("a column-building thread panicked".into()));
-            Ok::<_, Error>(vec![first?, second??])
-        })?
+        let (first, second) = rayon::join(|| cols.build(shared, &file, 0..mid), || cols.build(shared, &file, mid..n));
+        vec![first?, second?]
     } else {
         vec![cols.build(shared, &file, 0..n)?]
     };
