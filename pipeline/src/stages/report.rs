@@ -157,8 +157,10 @@ fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<Computed> 
     let flows = aggregate::flows(&mut ctx, &high)?;
     let with_data: Vec<i32> = flows.coverage.keys().copied().collect();
     let wanted = wanted_years(settings, years, &with_data)?;
+    let thefts = aggregate::theft_transfers(&mut ctx)?;
+    let known = trace::Known { lake, attribution: &all, valuation: &valuation, thefts: Some(&thefts) };
     let (receivers, traced) = std::thread::scope(|scope| {
-        let tracer = scope.spawn(|| trace_incidents(settings, &flows, &wanted));
+        let tracer = scope.spawn(|| trace_incidents(settings, &known, &flows, &wanted));
         let receivers = aggregate::receivers(&mut ctx);
         let traced = tracer.join().unwrap_or_else(|_| Err(Error::Internal("tracing the incidents failed (the thread panicked)".into())));
         (receivers, traced)
@@ -180,7 +182,7 @@ fn ancestors(att: &Attribution) -> Result<BTreeMap<String, Vec<String>>> {
 
 /// Trace the incidents of every reported year that have theft transfers on chain, in one pass
 /// over the transfers, each year's incidents as their own group — as if each year were traced alone.
-fn trace_incidents(settings: &Settings, flows: &Flows, years: &[i32]) -> Result<Traced> {
+fn trace_incidents(settings: &Settings, known: &trace::Known<'_>, flows: &Flows, years: &[i32]) -> Result<Traced> {
     // In each year, incident_summary's order: by date, then id.
     let incidents: Vec<(i32, String, String)> = years
         .iter()
@@ -198,7 +200,7 @@ fn trace_incidents(settings: &Settings, flows: &Flows, years: &[i32]) -> Result<
         stop: DEFAULT_STOP.iter().map(|s| s.to_string()).collect(),
     };
     let groups: Vec<usize> = incidents.iter().map(|(y, _, _)| years.iter().position(|w| w == y).unwrap_or(0)).collect();
-    let (rows, _) = trace::run_grouped(settings, &opts, &groups)?;
+    let (rows, _) = trace::run_with(settings, &opts, &groups, known)?;
     Ok(Traced { incidents, rows })
 }
 

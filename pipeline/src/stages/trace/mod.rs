@@ -18,6 +18,7 @@ use polars::prelude::*;
 
 pub use engine::{Arrival, Held, Method, Move, Tracer};
 
+use super::attribute::Attribution;
 use super::value::{Usd, Valuation, day_of};
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -104,13 +105,36 @@ pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, V
 /// seed; empty: one group): each group gets its own tracers, as if traced alone, but every group
 /// shares one pass over the transfers.
 pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
+    let lake = Lake::new(&settings.lake_dir);
+    let attribution = seeds::attribution(settings, &lake)?;
+    let valuation = Valuation::build(&lake, &settings.report.price_sources, settings.report.max_transfer_usd)?;
+    run_with(settings, opts, groups, &Known { lake: &lake, attribution: &attribution, valuation: &valuation, thefts: None })
+}
+
+/// What a caller already computed over the same lake snapshot (the report): the tracer reuses it
+/// instead of building it again.
+pub struct Known<'a> {
+    pub lake: &'a Lake,
+    /// Under all labels, the config's sanctions policy.
+    pub attribution: &'a Attribution,
+    pub valuation: &'a Valuation,
+    /// The rows of `queries/theft_transfers.sql`, when already run (else the tracer runs it).
+    pub thefts: Option<&'a DataFrame>,
+}
+
+/// [`run_grouped`] over what the caller already has.
+pub fn run_with(
+    settings: &Settings,
+    opts: &TraceOptions,
+    groups: &[usize],
+    known: &Known<'_>,
+) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
     if opts.methods.is_empty() {
         return Err(Error::Config("no tracing method: use poison, haircut or fifo".into()));
     }
-    let lake = Lake::new(&settings.lake_dir);
-    let att = seeds::attribution(settings, &lake)?;
-    let labels = seeds::Labels::of(&att)?;
-    let (seed_names, resolved) = seeds::resolve(settings, &lake, &att, &labels, &opts.seeds)?;
+    let (lake, att, valuation) = (known.lake, known.attribution, known.valuation);
+    let labels = seeds::Labels::of(att)?;
+    let (seed_names, resolved) = seeds::resolve(settings, lake, att, valuation, known.thefts, &labels, &opts.seeds)?;
     let mut seen_seed_address = !matches!(resolved, seeds::Resolved::Addresses(_));
 
     let group_of = |seed: usize| groups.get(seed).copied().unwrap_or(0);
@@ -120,7 +144,7 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
         (0..n_groups).flat_map(|g| opts.methods.iter().map(move |m| (g, Tracer::new(*m, opts.max_hops)))).collect();
     let mut last_time = 0i64;
     let mut bad_amount: Option<String> = None;
-    scan::in_time_order(&lake, |df: &DataFrame| -> Result<bool> {
+    scan::in_time_order(lake, |df: &DataFrame| -> Result<bool> {
         let strs = |c: &str| -> Result<StringChunked> {
             Ok(df.column(c).map_err(|e| Error::polars(c, e))?.str().map_err(|e| Error::polars(c, e))?.clone())
         };
@@ -128,10 +152,18 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
             (strs("chain")?, strs("tx_hash")?, strs("from_address")?, strs("to_address")?, strs("asset_key")?, strs("amount_raw")?);
         let t = df.column("t").map_err(|e| Error::polars("t", e))?.i64().map_err(|e| Error::polars("t", e))?.clone();
         let amount = df.column("amount").map_err(|e| Error::polars("amount", e))?.f64().map_err(|e| Error::polars("amount", e))?.clone();
-        for i in 0..df.height() {
-            let (Some(t), Some(chain), Some(hash), Some(from), Some(to), Some(asset)) =
-                (t.get(i), chain.get(i), hash.get(i), from.get(i), to.get(i), asset.get(i))
-            else {
+        // Zipped iterators: a ChunkedArray's `get(i)` looks up the chunk on every call.
+        let rows = t
+            .iter()
+            .zip(chain.iter())
+            .zip(hash.iter())
+            .zip(from.iter())
+            .zip(to.iter())
+            .zip(asset.iter())
+            .zip(amount.iter())
+            .zip(raw.iter());
+        for (((((((t, chain), hash), from), to), asset), amount), raw) in rows {
+            let (Some(t), Some(chain), Some(hash), Some(from), Some(to), Some(asset)) = (t, chain, hash, from, to, asset) else {
                 continue;
             };
             let day = day_of(t);
@@ -142,12 +174,12 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
             // The lake's decimal-adjusted amount (what the queries value); raw units for a token
             // whose decimals are unknown. amount_raw is a checked integer in the lake: text that
             // does not parse is a damaged lake, reported, never traced as 0.
-            let amount = match amount.get(i) {
+            let amount = match amount {
                 Some(a) => a,
-                None => match raw.get(i).map(str::parse::<f64>) {
+                None => match raw.map(str::parse::<f64>) {
                     Some(Ok(a)) => a,
                     _ => {
-                        bad_amount.get_or_insert_with(|| format!("{chain} transaction {hash}: amount_raw {:?}", raw.get(i)));
+                        bad_amount.get_or_insert_with(|| format!("{chain} transaction {hash}: amount_raw {raw:?}"));
                         continue;
                     }
                 },
@@ -175,7 +207,6 @@ pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -
     }
 
     // Valued as the queries value a transfer: the same series, closes and ceiling.
-    let valuation = Valuation::build(&lake, &settings.report.price_sources, settings.report.max_transfer_usd)?;
     let usd = |chain: &str, asset: &str, amount: f64, t: i64| valuation.usd(chain, asset, amount, day_of(t));
     let mut rows = Vec::new();
     let mut summaries = Vec::new();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use polars::prelude::{DataType, PlHashMap as HashMap, PlHashSet as HashSet, col};
+use polars::prelude::{DataFrame, DataType, PlHashMap as HashMap, PlHashSet as HashSet, col};
 
 use super::Seeds;
 use crate::config::Settings;
@@ -75,29 +75,37 @@ pub(super) enum Resolved {
 }
 
 /// Resolve the seeds: their names (one per seed) and the rule that recognises them.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn resolve(
     settings: &Settings,
     lake: &Lake,
     att: &Attribution,
+    valuation: &Valuation,
+    thefts: Option<&DataFrame>,
     labels: &Labels,
     seeds: &Seeds,
 ) -> Result<(Vec<String>, Resolved)> {
     match seeds {
         Seeds::Incidents(list) => {
-            // The rule of queries/theft_transfers.sql, read from that query: one rule for the
-            // report's stolen totals and the tracer's seeds.
-            let valuation = Valuation::build(lake, &settings.report.price_sources, settings.report.max_transfer_usd)?;
-            let thefts = TheftKeys::build(lake, settings.report.incident_window_days)?;
-            let inputs = aggregate::Inputs {
-                attribution: att,
-                valuation: &valuation,
-                thefts: &thefts,
-                stolen_price_day: settings.report.stolen_price_day,
+            // The rule of queries/theft_transfers.sql, read from that query (or from its rows, when
+            // the report already ran it): one rule for the stolen totals and the tracer's seeds.
+            let computed;
+            let rows = match thefts {
+                Some(rows) => rows,
+                None => {
+                    let keys = TheftKeys::build(lake, settings.report.incident_window_days)?;
+                    let inputs = aggregate::Inputs {
+                        attribution: att,
+                        valuation,
+                        thefts: &keys,
+                        stolen_price_day: settings.report.stolen_price_day,
+                    };
+                    computed = aggregate::theft_transfers(&mut aggregate::context(lake, &inputs)?)?;
+                    &computed
+                }
             };
-            let mut ctx = aggregate::context(lake, &inputs)?;
-            let rows = aggregate::theft_transfers(&mut ctx)?;
             let (inc, chain, hash, to) =
-                (col_str(&rows, "incident")?, col_str(&rows, "chain")?, col_str(&rows, "tx_hash")?, col_str(&rows, "to_address")?);
+                (col_str(rows, "incident")?, col_str(rows, "chain")?, col_str(rows, "tx_hash")?, col_str(rows, "to_address")?);
             let ledger = lake.scan("incidents")?.select([col("id"), col("actor")]).collect();
             let ledger = ledger.map_err(|e| Error::polars("reading incidents", e))?;
             let (ids, actors) = (col_str(&ledger, "id")?, col_str(&ledger, "actor")?);
