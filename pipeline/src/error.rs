@@ -36,8 +36,10 @@ pub enum Error {
     #[error("query: {0}")]
     Query(String),
 
-    /// A polars operation failed while working on data ifr wrote itself.
-    #[error("{context}")]
+    /// A polars operation failed while working on data ifr wrote itself (the lake, the frames it
+    /// builds): never the user's input, which is read into `Input` errors. A lake file that cannot
+    /// be read is a damaged lake (exit 1, with the remedy); anything else is a bug in ifr (exit 2).
+    #[error("{context}{}", polars_remedy(source))]
     Polars {
         context: String,
         #[source]
@@ -78,6 +80,45 @@ impl Error {
 
     /// True when the user can fix the problem (exit code 1), false for ifr's own faults (2).
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, Error::Internal(_))
+        match self {
+            Error::Internal(_) => false,
+            Error::Polars { source, .. } => lake_unreadable(source),
+            _ => true,
+        }
+    }
+}
+
+/// A file of the lake could not be read (missing, unreadable): polars' IO error.
+fn lake_unreadable(e: &polars::error::PolarsError) -> bool {
+    matches!(e, polars::error::PolarsError::IO { .. })
+}
+
+fn polars_remedy(e: &polars::error::PolarsError) -> &'static str {
+    if lake_unreadable(e) {
+        " (a file of the lake could not be read: `ifr ingest` rebuilds what is missing)"
+    } else {
+        " (internal error: a bug in ifr, please report it; if the lake was written by another version of ifr or damaged, `ifr ingest` rebuilds it)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::error::PolarsError;
+
+    /// A lake file that cannot be read is the user's to fix (exit 1) with the remedy named; any
+    /// other polars failure on ifr's own data is a bug (exit 2). The cause is kept as the source.
+    #[test]
+    fn polars_errors_say_whose_fault_they_are() {
+        let io = PolarsError::IO { error: std::sync::Arc::new(std::io::Error::other("gone")), msg: None };
+        let e = Error::polars("reading `lake/transfers/…`", io);
+        assert!(e.is_user_error());
+        assert!(e.to_string().contains("`ifr ingest` rebuilds what is missing"), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        let bug = Error::polars("query actor_flows", PolarsError::ComputeError("boom".into()));
+        assert!(!bug.is_user_error());
+        assert!(bug.to_string().contains("a bug in ifr"), "{bug}");
+        assert!(!Error::Internal("x".into()).is_user_error());
+        assert!(Error::Config("x".into()).is_user_error());
     }
 }
