@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use ifr_pipeline::sources::Counts;
+use ifr_pipeline::stages::ingest::SourceStatus;
 use ifr_pipeline::{NoProgress, Settings};
 use polars::prelude::*;
 
@@ -222,7 +223,7 @@ fn every_format_accounts_for_every_row() {
         let src = summary.sources.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no source {name}"));
         assert!(src.counts.balanced(), "{name}: {:?}", src.counts);
         assert_eq!(tuple(&src.counts), want, "{name}: (read, loaded, quarantined, duplicates, filtered) {:?}", src.counts);
-        assert_eq!(src.status, "loaded");
+        assert_eq!(src.status, SourceStatus::Loaded);
     }
     // Sources load in kind order: assets first (chain sources need decimals), chain last.
     let order: Vec<&str> = summary.sources.iter().map(|s| s.kind).collect();
@@ -480,7 +481,7 @@ fn rerun_on_unchanged_inputs_does_no_work_and_changes_no_file() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     let again = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
     assert!(
-        again.sources.iter().all(|x| x.status == "unchanged"),
+        again.sources.iter().all(|x| x.status == SourceStatus::Unchanged),
         "{:?}",
         again.sources.iter().map(|x| (&x.name, x.status)).collect::<Vec<_>>()
     );
@@ -490,7 +491,7 @@ fn rerun_on_unchanged_inputs_does_no_work_and_changes_no_file() {
     let cryo_blocks = tmp.path().join("cryo/ethereum__blocks__00000100_to_00000101.parquet");
     std::fs::write(&cryo_blocks, std::fs::read(&cryo_blocks).unwrap()).unwrap();
     let touched = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
-    assert!(touched.sources.iter().all(|x| x.status == "unchanged"));
+    assert!(touched.sources.iter().all(|x| x.status == SourceStatus::Unchanged));
     let tables =
         |v: &[(PathBuf, String, std::time::SystemTime)]| v.iter().filter(|f| !f.0.ends_with("state.json")).cloned().collect::<Vec<_>>();
     assert_eq!(tables(&snapshot(&s.lake_dir)), tables(&before));
@@ -505,7 +506,7 @@ fn rerun_on_unchanged_inputs_does_no_work_and_changes_no_file() {
         .replace(&fixtures().join("tagpacks/pack.yaml").display().to_string(), "pack.yaml");
     let s = settings(tmp.path(), &text);
     let third = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
-    let reloaded: Vec<&str> = third.sources.iter().filter(|x| x.status == "loaded").map(|x| x.name.as_str()).collect();
+    let reloaded: Vec<&str> = third.sources.iter().filter(|x| x.status == SourceStatus::Loaded).map(|x| x.name.as_str()).collect();
     assert_eq!(reloaded, ["packs"]);
     let after = snapshot(&s.lake_dir);
     let changed: Vec<String> = after

@@ -14,17 +14,57 @@ use super::{Acc, At, Input, file_name};
 use crate::error::{Error, Result};
 use crate::{address, amount};
 
-/// The cryo datasets ifr reads, in the order they are loaded (blocks first: they give time).
-pub const DATASETS: [&str; 5] = ["blocks", "transactions", "native_transfers", "traces", "erc20_transfers"];
+/// A cryo dataset ifr reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dataset {
+    Blocks,
+    Transactions,
+    NativeTransfers,
+    Traces,
+    Erc20Transfers,
+}
 
-/// The dataset named in a cryo file name.
-pub fn dataset_of(path: &Path) -> Option<&'static str> {
-    let name = path.file_name()?.to_str()?;
-    let parts: Vec<&str> = name.split("__").collect();
-    if parts.len() < 3 {
-        return None;
+impl Dataset {
+    /// In the order they are loaded (blocks first: they give time).
+    pub const ALL: [Dataset; 5] =
+        [Dataset::Blocks, Dataset::Transactions, Dataset::NativeTransfers, Dataset::Traces, Dataset::Erc20Transfers];
+
+    /// The name in cryo's file names (`{network}__{dataset}__{start}_to_{end}.parquet`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Blocks => "blocks",
+            Dataset::Transactions => "transactions",
+            Dataset::NativeTransfers => "native_transfers",
+            Dataset::Traces => "traces",
+            Dataset::Erc20Transfers => "erc20_transfers",
+        }
     }
-    DATASETS.iter().copied().find(|d| *d == parts[1])
+
+    /// The dataset named in a cryo file name.
+    pub fn of(path: &Path) -> Option<Dataset> {
+        let name = path.file_name()?.to_str()?;
+        let parts: Vec<&str> = name.split("__").collect();
+        if parts.len() < 3 {
+            return None;
+        }
+        Dataset::ALL.into_iter().find(|d| d.name() == parts[1])
+    }
+
+    /// The lake tables the dataset can add rows to.
+    fn tables(self) -> &'static [&'static str] {
+        match self {
+            Dataset::Blocks => &["blocks"],
+            Dataset::Transactions => &["transactions", "transfers"],
+            Dataset::NativeTransfers | Dataset::Traces | Dataset::Erc20Transfers => &["transfers"],
+        }
+    }
+}
+
+impl std::fmt::Display for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A column of addresses or hashes, as bytes or as text.
@@ -87,7 +127,7 @@ impl ValCol {
 struct Frame<'a> {
     df: DataFrame,
     path: &'a Path,
-    dataset: &'static str,
+    dataset: Dataset,
 }
 
 impl<'a> Frame<'a> {
@@ -152,19 +192,20 @@ fn read_frame(path: &Path) -> Result<DataFrame> {
 }
 
 pub fn load(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
-    let mut files: Vec<(&'static str, &PathBuf)> = Vec::new();
+    let mut files: Vec<(Dataset, &PathBuf)> = Vec::new();
     for f in input.files {
-        let ds = dataset_of(f).ok_or_else(|| {
+        let ds = Dataset::of(f).ok_or_else(|| {
+            let names: Vec<&str> = Dataset::ALL.iter().map(|d| d.name()).collect();
             Error::input(
                 f,
-                format!("not a cryo file name ifr reads: expected {{network}}__{{dataset}}__{{start}}_to_{{end}}.parquet with dataset one of {}", DATASETS.join(", ")),
+                format!("not a cryo file name ifr reads: expected {{network}}__{{dataset}}__{{start}}_to_{{end}}.parquet with dataset one of {}", names.join(", ")),
             )
         })?;
         files.push((ds, f));
     }
-    files.sort_by_key(|(ds, f)| (DATASETS.iter().position(|d| d == ds), (*f).clone()));
-    let has_native = files.iter().any(|(d, _)| *d == "native_transfers");
-    let has_traces = files.iter().any(|(d, _)| *d == "traces");
+    files.sort_by_key(|(ds, f)| (*ds, (*f).clone()));
+    let has_native = files.iter().any(|(d, _)| *d == Dataset::NativeTransfers);
+    let has_traces = files.iter().any(|(d, _)| *d == Dataset::Traces);
 
     // Streaming wants the files in block order: every blocks file first (they give the times),
     // then the other datasets range by range. It needs every file's block range from its name.
@@ -177,13 +218,13 @@ pub fn load(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Res
             vec![[None; 3]; files.len() + 1]
         }
         Some(starts) => {
-            let mut ordered: Vec<((&'static str, &PathBuf), i64)> = files.into_iter().zip(starts).collect();
-            ordered.sort_by_key(|((ds, f), start)| (*ds != "blocks", *start, DATASETS.iter().position(|d| d == ds), (*f).clone()));
+            let mut ordered: Vec<((Dataset, &PathBuf), i64)> = files.into_iter().zip(starts).collect();
+            ordered.sort_by_key(|((ds, f), start)| (*ds != Dataset::Blocks, *start, *ds, (*f).clone()));
             // For each position, the lowest claimed start of the files from there on, per table.
             let mut next = vec![[None; 3]; ordered.len() + 1];
             for (i, ((ds, _), start)) in ordered.iter().enumerate().rev() {
                 let mut n: [Option<i64>; 3] = next[i + 1];
-                for t in tables_of_dataset(ds) {
+                for t in ds.tables() {
                     let slot = &mut n[table_slot(t)];
                     *slot = Some(slot.map_or(*start, |s: i64| s.min(*start)));
                 }
@@ -198,11 +239,11 @@ pub fn load(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Res
         input.file_started(path);
         let fr = Frame { df: read_frame(path)?, path, dataset: ds };
         match ds {
-            "blocks" => blocks(&fr, acc, stage)?,
-            "transactions" => transactions(&fr, acc, stage, !(has_native || has_traces))?,
-            "native_transfers" => transfers(&fr, acc, stage, false)?,
-            "traces" => traces(&fr, acc, stage, has_native)?,
-            _ => transfers(&fr, acc, stage, true)?,
+            Dataset::Blocks => blocks(&fr, acc, stage)?,
+            Dataset::Transactions => transactions(&fr, acc, stage, !(has_native || has_traces))?,
+            Dataset::NativeTransfers => transfers(&fr, acc, stage, false)?,
+            Dataset::Traces => traces(&fr, acc, stage, has_native)?,
+            Dataset::Erc20Transfers => transfers(&fr, acc, stage, true)?,
         }
         let after = &next[i + 1];
         stage.file_done(&|t| after[table_slot(t)])?;
@@ -211,15 +252,6 @@ pub fn load(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Res
         }
     }
     Ok(())
-}
-
-/// The lake tables a cryo dataset can add rows to.
-fn tables_of_dataset(ds: &str) -> &'static [&'static str] {
-    match ds {
-        "blocks" => &["blocks"],
-        "transactions" => &["transactions", "transfers"],
-        _ => &["transfers"],
-    }
 }
 
 fn table_slot(table: &str) -> usize {

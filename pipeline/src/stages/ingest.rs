@@ -20,14 +20,32 @@ use crate::table::{read_parquet, write_parquet};
 /// Bumped when a loader's output for the same input changes, so that lakes are rebuilt.
 pub const LOADER_VERSION: u32 = 1;
 
+/// Whether a source was loaded or left as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceStatus {
+    /// Read and written to the lake.
+    Loaded,
+    /// The inputs were the same as last time: no work done, no lake file touched.
+    Unchanged,
+}
+
+impl std::fmt::Display for SourceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SourceStatus::Loaded => "loaded",
+            SourceStatus::Unchanged => "unchanged",
+        })
+    }
+}
+
 /// What happened to one source.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceSummary {
     pub name: String,
     pub kind: &'static str,
     pub format: &'static str,
-    /// `loaded`, or `unchanged` when the inputs were the same as last time (no work done).
-    pub status: &'static str,
+    pub status: SourceStatus,
     pub counts: Counts,
     pub files: Vec<FileInfo>,
     /// Lake files this source wrote that changed on disk.
@@ -241,7 +259,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
                     asset_frames.push(read_parquet(&lake.root.join(o))?);
                 }
             }
-            (p.counts, "unchanged", 0)
+            (p.counts, SourceStatus::Unchanged, 0)
         } else {
             if spec.kind == Kind::Chain && assets.is_none() {
                 let mut a = chain::Assets::default();
@@ -268,7 +286,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
                 files: infos.clone(),
             };
             pending.push(lake::Pending { name: spec.name.clone(), state: st, written });
-            (counts, "loaded", 0)
+            (counts, SourceStatus::Loaded, 0)
         };
         let summary = SourceSummary {
             name: spec.name.clone(),
