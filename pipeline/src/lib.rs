@@ -31,6 +31,25 @@ pub fn ingest(settings: &Settings, progress: &dyn Progress) -> Result<IngestSumm
     stages::ingest::run(settings, progress)
 }
 
+/// What `ifr run` did: the ingest, then the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub ingest: IngestSummary,
+    pub report: stages::report::ReportSummary,
+}
+
+/// The whole job (`ifr run`): check the report folder before the lake changes (a refused folder
+/// costs nothing), ingest what changed, then attribute, value, aggregate, trace and publish the
+/// report for `years` (empty: the config's, else every year with data) into `out` (else the
+/// config's folder).
+pub fn run(settings: &Settings, out: Option<&std::path::Path>, years: &[i32], progress: &dyn Progress) -> Result<RunSummary> {
+    stages::report::check_folder(settings, out.unwrap_or(&settings.report.out))?;
+    let ingest = stages::ingest::run(settings, progress)?;
+    progress.ingest_finished(&ingest);
+    let report = stages::report::run(settings, out, years)?;
+    Ok(RunSummary { ingest, report })
+}
+
 /// Render the annual report from the lake (see `stages::report`).
 pub fn report(settings: &Settings, out: Option<&std::path::Path>, years: &[i32]) -> Result<stages::report::ReportSummary> {
     stages::report::run(settings, out, years)

@@ -44,14 +44,9 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
     match cli.command {
         args::Command::Run { config, report } => {
             let settings = config.settings()?;
-            // The report folder is checked before the lake changes: a refused folder costs nothing.
-            let out = report.out.clone().unwrap_or_else(|| settings.report.out.clone());
-            ifr_pipeline::stages::report::check_folder(&settings, &out)?;
-            let progress = output::Bars::new();
-            let summary = ifr_pipeline::ingest(&settings, &progress)?;
-            output::print_ingest(&summary)?;
-            let r = ifr_pipeline::report(&settings, report.out.as_deref(), &report.years)?;
-            output::print_report(&r)?;
+            // The ingest's summary is printed as soon as it is final (Bars::ingest_finished).
+            let summary = ifr_pipeline::run(&settings, report.out.as_deref(), &report.years, &output::Bars::new())?;
+            output::print_report(&summary.report)?;
         }
         args::Command::Report { config, report } => {
             let settings = config.settings()?;

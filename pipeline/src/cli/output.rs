@@ -44,6 +44,11 @@ impl ifr_pipeline::Progress for Bars {
         }
     }
 
+    fn ingest_finished(&self, summary: &ifr_pipeline::IngestSummary) {
+        // A closed stdout is handled when the report's line is printed.
+        let _ = print_ingest(summary);
+    }
+
     fn generating_sample(&self, out: &std::path::Path) {
         eprintln!(
             "generating the sample dataset in {} (first run, or its options or reference data changed; deterministic) …",

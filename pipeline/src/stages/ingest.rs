@@ -77,6 +77,8 @@ pub trait Progress {
     fn loading_again(&self, _spec: &SourceSpec, _why: &str) {}
     /// The configured sample is being generated (first run only).
     fn generating_sample(&self, _out: &Path) {}
+    /// `ifr run` finished its ingest and starts the report (the summary is final).
+    fn ingest_finished(&self, _summary: &IngestSummary) {}
 }
 
 pub struct NoProgress;
