@@ -484,7 +484,7 @@ fn concurrent_writers_exactly_one_proceeds_and_the_other_names_the_holder() {
         overlapped += 1;
         assert_eq!(ok, 1, "pair {pair}: {} / {}", stderr(&x), stderr(&y));
         let loser = if x.status.success() { &y } else { &x };
-        assert_eq!(loser.status.code(), Some(1), "pair {pair}");
+        assert_eq!(loser.status.code(), Some(3), "pair {pair}: another run holds the lake");
         let e = stderr(loser);
         assert!(e.contains("is being written by another ifr run (pid ") && e.contains("`ifr ingest`"), "pair {pair}: {e}");
     }
@@ -505,7 +505,7 @@ fn readers_never_block_while_a_writer_holds_the_lake_and_stale_staging_is_remove
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).lines().nth(1), Some("2"));
     let o = run(d, &["ingest"], &[]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3), "another run holds the lake");
     assert!(stderr(&o).contains("being written by another ifr run") && stderr(&o).contains("`a test`"), "{}", stderr(&o));
     drop(held);
     let o = run(d, &["ingest"], &[]);

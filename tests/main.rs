@@ -8,6 +8,7 @@ mod hostile;
 mod ingest;
 mod queries;
 mod real_data;
+mod refresh;
 mod report;
 mod synth;
 mod trace;

@@ -160,6 +160,24 @@ struct RawConfig {
     /// embedded reference data change: a marker file in `out` keeps their fingerprint).
     #[serde(default)]
     sample: Option<RawSample>,
+    /// `ifr refresh`: dated releases.
+    #[serde(default)]
+    refresh: Option<RawRefresh>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRefresh {
+    /// Folder of the dated releases and the `current` link, relative to the config file.
+    /// Default: `releases`.
+    releases: Option<String>,
+}
+
+/// `ifr refresh`'s options (defaults applied).
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshSettings {
+    /// `<releases>/<timestamp>/` per release, `<releases>/current` the published one.
+    pub releases: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -268,6 +286,7 @@ pub struct Settings {
     /// The synthetic sample to generate before the first ingest, if configured.
     pub sample: Option<SynthOptions>,
     pub report: ReportSettings,
+    pub refresh: RefreshSettings,
 }
 
 /// How sanctions lists attribute addresses over time.
@@ -466,13 +485,21 @@ impl Settings {
             max_transfer_usd,
         };
         let source_paths: Vec<&Path> = sources.iter().map(|s| s.path.as_path()).collect();
-        crate::owned::check_layout(&lake_dir, &report.out, sample.as_ref().map(|s| s.out.as_path()), &source_paths, &base_dir).map_err(
-            |e| match e {
-                Error::Config(m) => Error::Config(format!("`{}`: {m}", path.display())),
-                other => other,
-            },
-        )?;
-        Ok(Settings { config_path: abs, base_dir, lake_dir, sources, sample, report })
+        let refresh =
+            RefreshSettings { releases: normalize(&base_dir.join(raw.refresh.and_then(|r| r.releases).as_deref().unwrap_or("releases"))) };
+        crate::owned::check_layout(
+            &lake_dir,
+            &report.out,
+            &refresh.releases,
+            sample.as_ref().map(|s| s.out.as_path()),
+            &source_paths,
+            &base_dir,
+        )
+        .map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("`{}`: {m}", path.display())),
+            other => other,
+        })?;
+        Ok(Settings { config_path: abs, base_dir, lake_dir, sources, sample, report, refresh })
     }
 }
 

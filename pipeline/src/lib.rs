@@ -50,6 +50,12 @@ pub fn run(settings: &Settings, out: Option<&std::path::Path>, years: &[i32], pr
     Ok(RunSummary { ingest, report })
 }
 
+/// The command for cron (`ifr refresh`): ingest, and publish a dated release when anything changed
+/// (see `stages::refresh`).
+pub fn refresh(settings: &Settings, progress: &dyn Progress) -> Result<stages::refresh::RefreshSummary> {
+    stages::refresh::run(settings, progress)
+}
+
 /// Render the annual report from the lake (see `stages::report`).
 pub fn report(settings: &Settings, out: Option<&std::path::Path>, years: &[i32]) -> Result<stages::report::ReportSummary> {
     stages::report::run(settings, out, years)

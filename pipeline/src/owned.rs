@@ -20,6 +20,8 @@ pub enum Use {
     Lake,
     Report,
     Sample,
+    /// `ifr refresh`'s dated releases and their `current` link.
+    Releases,
 }
 
 impl Use {
@@ -28,6 +30,7 @@ impl Use {
             Use::Lake => "lake",
             Use::Report => "report",
             Use::Sample => "sample",
+            Use::Releases => "releases",
         }
     }
 
@@ -57,6 +60,7 @@ impl Use {
             Use::Lake => "lake",
             Use::Report => "[report] out",
             Use::Sample => "[sample] out (or synth --out)",
+            Use::Releases => "[refresh] releases",
         }
     }
 }
@@ -103,6 +107,8 @@ fn is_legacy(dir: &Path, what: Use) -> bool {
     match what {
         Use::Lake => dir.join("_ingest").join("state.json").is_file(),
         Use::Sample => dir.join(SAMPLE_MARKER).is_file(),
+        // Introduced with the marker: no folder of an older release to recognise.
+        Use::Releases => false,
         // Every entry a year folder holding ifr's manifest, or ifr's own scratch folders.
         Use::Report => {
             let mut any = false;
@@ -212,8 +218,15 @@ pub fn check_apart_from_sources(what: Use, dir: &Path, sources: &[&Path]) -> Res
 /// Every check of the folders a configuration hands to ifr that needs no file system: none is `/`,
 /// the home folder or the config's folder; the lake and the report are apart from the sources;
 /// the lake, the report and the sample are apart from each other.
-pub fn check_layout(lake: &Path, report: &Path, sample: Option<&Path>, sources: &[&Path], config_dir: &Path) -> Result<()> {
-    let mut dirs = vec![(Use::Lake, lake), (Use::Report, report)];
+pub fn check_layout(
+    lake: &Path,
+    report: &Path,
+    releases: &Path,
+    sample: Option<&Path>,
+    sources: &[&Path],
+    config_dir: &Path,
+) -> Result<()> {
+    let mut dirs = vec![(Use::Lake, lake), (Use::Report, report), (Use::Releases, releases)];
     dirs.extend(sample.map(|s| (Use::Sample, s)));
     for (what, dir) in &dirs {
         refuse_forbidden(dir, *what, Some(config_dir))?;

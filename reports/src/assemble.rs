@@ -44,13 +44,20 @@ type Result<T> = std::result::Result<T, AssembleError>;
 /// The lake tables every chain figure is computed from.
 const CHAIN_INPUTS: [&str; 6] = ["transfers", "labels", "sanctions", "actors", "prices", "assets"];
 
-#[derive(Serialize)]
-struct Figure {
-    id: String,
-    value: Option<String>,
-    unit: &'static str,
-    query: String,
-    inputs: Vec<String>,
+/// One number on the page, as figures.json lists it: its id, value, unit, the query that computed
+/// it and the lake tables it is computed from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    pub id: String,
+    pub value: Option<String>,
+    pub unit: &'static str,
+    pub query: String,
+    pub inputs: Vec<String>,
+}
+
+/// The figures of a year's report (what figures.json will hold), without writing anything.
+pub fn figures(model: &YearModel, opts: &ReportOptions) -> Vec<Figure> {
+    tables_and_figures(model, opts).1
 }
 
 fn inputs(names: &[&str]) -> Vec<String> {
@@ -68,6 +75,7 @@ struct Tables {
     coverage: Table,
     implausible: Table,
     trace: Table,
+    changes: Option<(String, Table)>,
 }
 
 /// Write the report of `model.year` into `dir` (created). Returns the number of files written.
@@ -292,7 +300,15 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             inputs: inputs(&["transfers", "incidents", "labels", "sanctions", "actors", "prices", "assets"]),
         });
     }
-    let tables = Tables { totals, monthly, ranges, destinations, counterparties, incidents, coverage, implausible, trace };
+    let changes = model.changes.as_ref().map(|c| {
+        let mut t = Table::new(&["figure", "old", "new", "change", "change_pct", "cause"], &[false, true, true, true, true, false]);
+        for r in &c.rows {
+            let cell = |v: &Option<String>| v.clone().unwrap_or_default();
+            t.push(vec![r.id.clone(), cell(&r.old), cell(&r.new), cell(&r.delta), cell(&r.delta_pct), r.cause.clone()]);
+        }
+        (c.since.clone(), t)
+    });
+    let tables = Tables { totals, monthly, ranges, destinations, counterparties, incidents, coverage, implausible, trace, changes };
     (tables, figures)
 }
 
@@ -339,6 +355,14 @@ fn report_md(model: &YearModel, opts: &ReportOptions, headlines: &[String], t: &
     for h in headlines {
         let _ = writeln!(s, "- {h}");
     }
+    if let Some((since, t)) = &t.changes {
+        let _ = write!(s, "\n## Changes since {}\n\n", markdown_escape(since));
+        if t.is_empty() {
+            s.push_str("No figure changed.\n");
+        } else {
+            s.push_str(&t.to_markdown());
+        }
+    }
     let _ = write!(
         s,
         "\n## Totals by actor\n\n{}\n## Where the outflows went\n\n{}\n## Incidents: reported and on-chain value\n\n{}\n## Price coverage\n\n{}\n",
@@ -377,6 +401,10 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
         let _ = write!(figs, "<figure id=\"chart-{name}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n", c.svg, html::escape(title));
     }
     sections.push(html::Section { title: "Charts".into(), id: "charts".into(), html: figs });
+    if let Some((since, table)) = &t.changes {
+        let body = if table.is_empty() { "<p>No figure changed.</p>\n".to_string() } else { html::table(table) };
+        sections.push(html::Section { title: format!("Changes since {since}"), id: "changes".into(), html: body });
+    }
     for (title, table) in [
         ("Totals by actor", &t.totals),
         ("Monthly series", &t.monthly),

@@ -268,6 +268,30 @@ pub struct QueryDoc {
     pub doc: String,
 }
 
+/// One figure that moved since the previous release (figures.json ids), with its cause.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub id: String,
+    /// None: the figure is new (or had no value).
+    pub old: Option<String>,
+    /// None: the figure is gone (or has no value now).
+    pub new: Option<String>,
+    /// new - old, exact, when both are numbers.
+    pub delta: Option<String>,
+    /// The change in percent of the old value, to 2 decimals.
+    pub delta_pct: Option<String>,
+    /// Which inputs changed among those the figure is computed from.
+    pub cause: String,
+}
+
+/// What moved since the previous release, largest change first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Changes {
+    /// The previous release (its id: the time it was made).
+    pub since: String,
+    pub rows: Vec<Change>,
+}
+
 /// Everything one year's report shows. Rows are in the queries' order.
 #[derive(Debug, Clone, Default)]
 pub struct YearModel {
@@ -287,6 +311,8 @@ pub struct YearModel {
     pub queries: Vec<QueryDoc>,
     /// The run's manifest (inputs with hashes, settings, table rows, queries), written as is.
     pub manifest: serde_json::Value,
+    /// In a release of `ifr refresh`: what moved since the previous release.
+    pub changes: Option<Changes>,
 }
 
 /// How the report is presented (from the config's `[report]`).

@@ -71,6 +71,22 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
     },
+    /// For cron: ingest what changed and, when anything did, publish a dated release and switch
+    /// `current` to it (exit 0 published or nothing to do, 1 input or config, 2 bug, 3 another
+    /// refresh holds the lock).
+    Refresh {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// The figures that differ between two releases (ids under [refresh] releases, or `current`), as CSV.
+    Diff {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The older release.
+        a: String,
+        /// The newer release.
+        b: String,
+    },
     /// Re-render the report from the lake, without ingesting.
     Report {
         #[command(flatten)]

@@ -1,5 +1,6 @@
 //! The `ifr` binary: parse arguments, call the library, print, map errors to exit codes
-//! (0 ok, 1 the user's input or config, 2 a bug in ifr). A closed stdout (e.g. `| head`) is success.
+//! (0 ok, 1 the user's input or config, 2 a bug in ifr, 3 another run holds the folder). A closed
+//! stdout (e.g. `| head`) is success.
 
 mod args;
 mod output;
@@ -24,9 +25,13 @@ fn main() -> ExitCode {
             if broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            let user = e.downcast_ref::<ifr_pipeline::Error>().is_none_or(|pe| pe.is_user_error());
             let _ = writeln!(std::io::stderr(), "error: {e:#}");
-            ExitCode::from(if user { 1 } else { 2 })
+            ExitCode::from(match e.downcast_ref::<ifr_pipeline::Error>() {
+                // Another run holds the folder: for cron, distinct from a problem to fix.
+                Some(ifr_pipeline::Error::Busy(_)) => 3,
+                Some(pe) if !pe.is_user_error() => 2,
+                _ => 1,
+            })
         }
     }
 }
@@ -47,6 +52,25 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             // The ingest's summary is printed as soon as it is final (Bars::ingest_finished).
             let summary = ifr_pipeline::run(&settings, report.out.as_deref(), &report.years, &output::Bars::new())?;
             output::print_report(&summary.report)?;
+        }
+        args::Command::Refresh { config } => {
+            let settings = config.settings()?;
+            let r = ifr_pipeline::refresh(&settings, &output::Bars::new())?;
+            let what = if r.published { "published" } else { "nothing changed; current is" };
+            let years: Vec<String> = r.years.iter().map(|y| y.to_string()).collect();
+            writeln!(
+                std::io::stdout().lock(),
+                "{what} release {} ({}; {} figure(s) restated) in {}",
+                r.current,
+                years.join(", "),
+                r.restated,
+                settings.refresh.releases.display()
+            )?;
+        }
+        args::Command::Diff { config, a, b } => {
+            let settings = config.settings()?;
+            let rows = ifr_pipeline::stages::refresh::diff_releases(&settings.refresh.releases, &a, &b)?;
+            write!(std::io::stdout().lock(), "{}", ifr_pipeline::stages::refresh::restatements_text(&rows))?;
         }
         args::Command::Report { config, report } => {
             let settings = config.settings()?;

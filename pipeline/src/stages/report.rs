@@ -26,11 +26,11 @@ pub struct ReportSummary {
 }
 
 /// Everything computed for the report, all years.
-struct Computed {
+pub(crate) struct Computed {
     flows: Flows,
     receivers: Receivers,
     traced: Traced,
-    years: Vec<i32>,
+    pub(crate) years: Vec<i32>,
     /// actor -> its ancestors, in the attribution's order.
     ancestors: BTreeMap<String, Vec<String>>,
 }
@@ -48,7 +48,7 @@ pub fn check_folder(settings: &Settings, out: &Path) -> Result<()> {
     let out = &crate::paths::resolve(out)?;
     let sources: Vec<&Path> = settings.sources.iter().map(|s| s.path.as_path()).collect();
     let sample = settings.sample.as_ref().map(|s| s.out.as_path());
-    crate::owned::check_layout(&settings.lake_dir, out, sample, &sources, &settings.base_dir)?;
+    crate::owned::check_layout(&settings.lake_dir, out, &settings.refresh.releases, sample, &sources, &settings.base_dir)?;
     crate::owned::check(out, crate::owned::Use::Report, Some(&settings.base_dir)).map(|_| ())
 }
 
@@ -73,28 +73,8 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> R
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-    let opts = ReportOptions {
-        actors: settings.report.actors.clone(),
-        max_transfer_usd: settings.report.max_transfer_usd,
-        disclosure_day: settings.report.stolen_price_day == crate::config::StolenPriceDay::DisclosureDay,
-    };
-    let methodology = super::methodology::paragraphs(settings, &computed.receivers.label_sources);
     let staging = out.join(format!(".partial-{}", crate::lake::new_run_id()));
-    let result = (|| -> Result<usize> {
-        let mut files = 0;
-        for &year in &computed.years {
-            if crate::failpoint::fails("report-render") {
-                return Err(Error::Internal("failpoint report-render (a test of a failed run)".into()));
-            }
-            let mut model = year_model(settings, &computed, year)?;
-            model.methodology = methodology.clone();
-            model.manifest = manifest(settings, &lake, year, &model)?;
-            let dir = staging.join(year.to_string());
-            files +=
-                ifr_reports::assemble::assemble(&model, &opts, &dir).map_err(|e| Error::Internal(format!("writing the report: {e}")))?;
-        }
-        Ok(files)
-    })();
+    let result = render(settings, &lake, &computed, &staging, &mut |_, _, _| Ok(None));
     let files = match result {
         Ok(f) => f,
         Err(e) => {
@@ -110,6 +90,38 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> R
     crate::failpoint::hit("report-publish");
     let _ = std::fs::remove_dir_all(&staging);
     Ok(ReportSummary { out: out.display().to_string(), years: computed.years, files })
+}
+
+/// How the report is presented, from the settings.
+pub(crate) fn options(settings: &Settings) -> ReportOptions {
+    ReportOptions {
+        actors: settings.report.actors.clone(),
+        max_transfer_usd: settings.report.max_transfer_usd,
+        disclosure_day: settings.report.stolen_price_day == crate::config::StolenPriceDay::DisclosureDay,
+    }
+}
+
+/// What a caller adds to a year's model before it is assembled: the changes since a previous
+/// release (`ifr refresh`), from the model and the options.
+pub(crate) type ChangesOf<'a> = dyn FnMut(i32, &YearModel, &ReportOptions) -> Result<Option<ifr_reports::model::Changes>> + 'a;
+
+/// Assemble every computed year into `dir/<year>/`. Returns the number of files written.
+pub(crate) fn render(settings: &Settings, lake: &Lake, computed: &Computed, dir: &Path, changes: &mut ChangesOf<'_>) -> Result<usize> {
+    let opts = options(settings);
+    let methodology = super::methodology::paragraphs(settings, &computed.receivers.label_sources);
+    let mut files = 0;
+    for &year in &computed.years {
+        if crate::failpoint::fails("report-render") {
+            return Err(Error::Internal("failpoint report-render (a test of a failed run)".into()));
+        }
+        let mut model = year_model(settings, computed, year)?;
+        model.methodology = methodology.clone();
+        model.manifest = manifest(settings, lake, year, &model)?;
+        model.changes = changes(year, &model, &opts)?;
+        let dir = dir.join(year.to_string());
+        files += ifr_reports::assemble::assemble(&model, &opts, &dir).map_err(|e| Error::Internal(format!("writing the report: {e}")))?;
+    }
+    Ok(files)
 }
 
 /// The years to report: those asked for (else the config's, else every year with data), each
@@ -138,7 +150,7 @@ fn wanted_years(settings: &Settings, years: &[i32], with_data: &[i32]) -> Result
 
 /// Attribute, value and aggregate; then trace the reported years' incidents beside the last
 /// queries (the trace is a walk in time order on one core, the queries use both).
-fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<Computed> {
+pub(crate) fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<Computed> {
     let all = attribute::build(lake, settings.report.sanctions, 0)?;
     let high = attribute::build(lake, settings.report.sanctions, settings.report.high_confidence)?;
     for a in &settings.report.actors {
@@ -226,6 +238,7 @@ fn year_model(settings: &Settings, c: &Computed, year: i32) -> Result<YearModel>
         methodology: Vec::new(),
         queries: super::methodology::queries(),
         manifest: serde_json::Value::Null,
+        changes: None,
     })
 }
 

@@ -1,0 +1,450 @@
+//! `ifr refresh`, the command for cron: ingest what changed, and when any input, the config or
+//! ifr itself changed since the newest release, compute the report into a new dated release
+//! `<releases>/<id>/` (every year, `release.json`, `restatements.csv`), then switch
+//! `<releases>/current` to it in one atomic rename. Old releases are never touched. A refresh
+//! killed at any point leaves `current` at the old release or the new one; the next refresh
+//! finishes the work (a complete release not yet current is made current).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use ifr_reports::model::{Change, Changes};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::ingest::{IngestSummary, Progress};
+use super::report;
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::lake::Lake;
+use crate::owned::Use;
+
+/// What a refresh did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshSummary {
+    pub ingest: IngestSummary,
+    /// The release `current` names at the end.
+    pub current: String,
+    /// True when this refresh made `current` (a new release, or one a killed refresh left).
+    pub published: bool,
+    pub years: Vec<i32>,
+    /// Figures that moved against the previous release.
+    pub restated: usize,
+}
+
+/// One input source as a release records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseSource {
+    pub name: String,
+    pub kind: String,
+    pub format: String,
+    /// The lake's fingerprint of the source's input files, loader and dependencies.
+    pub fingerprint: String,
+    /// (file name, sha256, bytes)
+    pub files: Vec<(String, String, u64)>,
+}
+
+/// `release.json`: what a release was computed from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Release {
+    pub id: String,
+    pub ifr_version: String,
+    pub config_sha256: String,
+    /// One hash of everything above and the sources: equal fingerprints, equal releases.
+    pub fingerprint: String,
+    pub previous: Option<String>,
+    pub years: Vec<i32>,
+    pub sources: Vec<ReleaseSource>,
+}
+
+const CURRENT: &str = "current";
+const RELEASE_FILE: &str = "release.json";
+
+/// Run a refresh.
+pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<RefreshSummary> {
+    let dir = crate::paths::resolve(&settings.refresh.releases)?;
+    crate::owned::check(&dir, Use::Releases, Some(&settings.base_dir))?;
+    crate::owned::claim(&dir, Use::Releases, Some(&settings.base_dir))?;
+    let _lock = crate::lake::WriteLock::acquire(
+        &dir.join(".ifr-lock"),
+        &format!("the releases folder `{}`", dir.display()),
+        &crate::lake::this_command(),
+    )?;
+    // What a killed refresh left: its half-built release and a half-made link.
+    for entry in std::fs::read_dir(&dir).map_err(|e| Error::io("listing", &dir, e))?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with(".partial-") || name.starts_with(".current-") {
+            let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
+        }
+    }
+    let ingest = super::ingest::run(settings, progress)?;
+    progress.ingest_finished(&ingest);
+
+    let lake = Lake::new(&settings.lake_dir);
+    let sources = sources_of(&lake)?;
+    let config = std::fs::read(&settings.config_path).map_err(|e| Error::io("reading", &settings.config_path, e))?;
+    let config_sha256 = hex::encode(Sha256::digest(&config));
+    let fingerprint = {
+        let mut h = Sha256::new();
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update(config_sha256.as_bytes());
+        for s in &sources {
+            h.update(format!("\n{}\t{}\t{}", s.name, s.kind, s.fingerprint).as_bytes());
+        }
+        hex::encode(h.finalize())
+    };
+    let newest = releases(&dir)?.into_iter().last();
+    if let Some(prev) = newest.as_ref().filter(|r| r.fingerprint == fingerprint) {
+        // Nothing changed since the newest release; make it current if a killed refresh did not.
+        let published = current(&dir).as_deref() != Some(prev.id.as_str());
+        if published {
+            point_current(&dir, &prev.id)?;
+        }
+        return Ok(RefreshSummary { ingest, current: prev.id.clone(), published, years: prev.years.clone(), restated: 0 });
+    }
+
+    let id = crate::lake::new_run_id();
+    let computed = report::compute(settings, &lake, &[])?;
+    let staging = dir.join(format!(".partial-{id}"));
+    let causes = newest.as_ref().map(|prev| changed_inputs(prev, &sources, &config_sha256));
+    let mut restatements: Vec<(i32, Change)> = Vec::new();
+    let result = (|| -> Result<()> {
+        let mut changes_of = |year: i32, model: &ifr_reports::model::YearModel, opts: &ifr_reports::model::ReportOptions| {
+            let Some(prev) = &newest else { return Ok(None) };
+            let old = previous_figures(&dir.join(&prev.id).join(year.to_string()))?;
+            let new = ifr_reports::assemble::figures(model, opts);
+            let rows = diff(&old, &new, causes.as_ref().unwrap_or(&BTreeMap::new()));
+            restatements.extend(rows.iter().cloned().map(|r| (year, r)));
+            Ok(Some(Changes { since: prev.id.clone(), rows }))
+        };
+        report::render(settings, &lake, &computed, &staging, &mut changes_of)?;
+        let release = Release {
+            id: id.clone(),
+            ifr_version: env!("CARGO_PKG_VERSION").to_string(),
+            config_sha256: config_sha256.clone(),
+            fingerprint: fingerprint.clone(),
+            previous: newest.as_ref().map(|r| r.id.clone()),
+            years: computed.years.clone(),
+            sources: sources.clone(),
+        };
+        let text = serde_json::to_string_pretty(&release).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+        write(&staging.join(RELEASE_FILE), text.as_bytes())?;
+        write(&staging.join("restatements.csv"), restatements_csv(&restatements).as_bytes())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    crate::failpoint::hit("refresh-publish");
+    let target = dir.join(&id);
+    std::fs::rename(&staging, &target).map_err(|e| Error::io("publishing", &target, e))?;
+    crate::failpoint::hit("refresh-publish");
+    point_current(&dir, &id)?;
+    crate::failpoint::hit("refresh-publish");
+    Ok(RefreshSummary { ingest, current: id, published: true, years: computed.years, restated: restatements.len() })
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io("creating", d, e))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| Error::io("writing", path, e))
+}
+
+/// The lake's sources, as a release records them.
+fn sources_of(lake: &Lake) -> Result<Vec<ReleaseSource>> {
+    let state = lake.state()?;
+    Ok(state
+        .sources
+        .iter()
+        .map(|(name, s)| ReleaseSource {
+            name: name.clone(),
+            kind: s.kind.clone(),
+            format: s.format.clone(),
+            fingerprint: s.fingerprint.clone(),
+            files: s
+                .files
+                .iter()
+                .map(|f| {
+                    let file = Path::new(&f.path).file_name().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
+                    (file, f.sha256.clone(), f.bytes)
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// The complete releases in `dir` (those with a release.json), oldest first.
+pub fn releases(dir: &Path) -> Result<Vec<Release>> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
+    let mut names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    names.sort();
+    for name in names.into_iter().filter(|n| !n.starts_with('.') && n != CURRENT) {
+        let p = dir.join(&name).join(RELEASE_FILE);
+        let Ok(text) = std::fs::read_to_string(&p) else { continue };
+        let r: Release = serde_json::from_str(&text).map_err(|e| Error::input_caused(&p, "not a release.json ifr wrote", e))?;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// The release `current` names, if any.
+pub fn current(dir: &Path) -> Option<String> {
+    std::fs::read_link(dir.join(CURRENT)).ok().map(|t| t.to_string_lossy().into_owned())
+}
+
+/// Make `<dir>/current` a link to the release `id`, in one rename over the old link.
+fn point_current(dir: &Path, id: &str) -> Result<()> {
+    let tmp = dir.join(format!(".current-{}", crate::lake::new_run_id()));
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(id, &tmp).map_err(|e| Error::io("linking", &tmp, e))?;
+    #[cfg(not(unix))]
+    return Err(Error::Config("ifr refresh needs a system with symbolic links".into()));
+    let link = dir.join(CURRENT);
+    std::fs::rename(&tmp, &link).map_err(|e| Error::io("publishing", &link, e))
+}
+
+/// Which inputs differ from the previous release: lake table name -> cause in words.
+fn changed_inputs(prev: &Release, now: &[ReleaseSource], config_sha256: &str) -> BTreeMap<&'static str, &'static str> {
+    let kinds = |list: &[ReleaseSource]| -> BTreeMap<String, BTreeSet<(String, String)>> {
+        let mut m: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+        for s in list {
+            m.entry(s.kind.clone()).or_default().insert((s.name.clone(), s.fingerprint.clone()));
+        }
+        m
+    };
+    let (before, after) = (kinds(&prev.sources), kinds(now));
+    let mut out = BTreeMap::new();
+    for (kind, table, cause) in [
+        ("chain", "transfers", "new chain data"),
+        ("labels", "labels", "labels added or removed"),
+        ("sanctions", "sanctions", "sanctions listed or delisted"),
+        ("incidents", "incidents", "incidents added or changed"),
+        ("prices", "prices", "price corrections"),
+        ("assets", "assets", "asset list changed"),
+        ("actors", "actors", "actors changed"),
+    ] {
+        if before.get(kind) != after.get(kind) {
+            out.insert(table, cause);
+        }
+    }
+    if prev.config_sha256 != config_sha256 || prev.ifr_version != env!("CARGO_PKG_VERSION") {
+        out.insert("*", "a code or config change");
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct PrevFigure {
+    id: String,
+    value: Option<String>,
+}
+
+/// A year's figures in a previous release (none when that year was not in it).
+fn previous_figures(year_dir: &Path) -> Result<Vec<(String, Option<String>)>> {
+    let p = year_dir.join("figures.json");
+    let Ok(text) = std::fs::read_to_string(&p) else { return Ok(Vec::new()) };
+    let figs: Vec<PrevFigure> = serde_json::from_str(&text).map_err(|e| Error::input_caused(&p, "not a figures.json ifr wrote", e))?;
+    Ok(figs.into_iter().map(|f| (f.id, f.value)).collect())
+}
+
+/// The figures whose value differs, largest absolute change first (then by id), with the causes
+/// among the figure's inputs.
+fn diff(
+    old: &[(String, Option<String>)],
+    new: &[ifr_reports::assemble::Figure],
+    causes: &BTreeMap<&'static str, &'static str>,
+) -> Vec<Change> {
+    let old: BTreeMap<&str, &Option<String>> = old.iter().map(|(i, v)| (i.as_str(), v)).collect();
+    let new_ids: BTreeSet<&str> = new.iter().map(|f| f.id.as_str()).collect();
+    let cause_of = |inputs: &[String]| -> String {
+        let mut c: Vec<&str> = causes.iter().filter(|(t, _)| **t == "*" || inputs.iter().any(|i| i == *t)).map(|(_, c)| *c).collect();
+        c.sort();
+        c.dedup();
+        match c.len() {
+            0 => "none of its inputs changed (a change in how other figures are computed)".to_string(),
+            1 => c[0].to_string(),
+            _ => format!("{} (several inputs changed; their shares are not separated)", c.join("; ")),
+        }
+    };
+    let mut rows: Vec<(Option<f64>, Change)> = Vec::new();
+    for f in new {
+        let before = old.get(f.id.as_str()).map(|v| (*v).clone());
+        if before.as_ref() == Some(&f.value) {
+            continue;
+        }
+        let before = before.flatten();
+        let (delta, pct, size) = match (before.as_deref().and_then(Decimal::parse), f.value.as_deref().and_then(Decimal::parse)) {
+            (Some(a), Some(b)) => {
+                let d = b.minus(&a);
+                let pct = (a.value() != 0.0).then(|| format!("{:.2}", d.value() / a.value().abs() * 100.0));
+                (Some(d.to_string()), pct, Some(d.value().abs()))
+            }
+            _ => (None, None, None),
+        };
+        rows.push((
+            size,
+            Change { id: f.id.clone(), old: before, new: f.value.clone(), delta, delta_pct: pct, cause: cause_of(&f.inputs) },
+        ));
+    }
+    for (id, v) in old.iter().filter(|(id, _)| !new_ids.contains(*id)) {
+        let cause = if causes.is_empty() { "the figure is no longer computed".to_string() } else { cause_of(&[]) };
+        rows.push((None, Change { id: id.to_string(), old: (*v).clone(), new: None, delta: None, delta_pct: None, cause }));
+    }
+    // Unquantifiable changes (a figure added or gone) after the others.
+    rows.sort_by(|a, b| b.0.unwrap_or(-1.0).total_cmp(&a.0.unwrap_or(-1.0)).then(a.1.id.cmp(&b.1.id)));
+    rows.into_iter().map(|(_, c)| c).collect()
+}
+
+/// A decimal number as figures.json writes them (`-123.45`, `0.9829`): exact.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Decimal {
+    units: i128,
+    scale: u32,
+}
+
+impl Decimal {
+    fn parse(s: &str) -> Option<Decimal> {
+        let (neg, digits) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 12 {
+            return None;
+        }
+        let units: i128 = format!("{int}{frac}").parse().ok()?;
+        Some(Decimal { units: if neg { -units } else { units }, scale: frac.len() as u32 })
+    }
+
+    fn at(&self, scale: u32) -> i128 {
+        self.units * 10i128.pow(scale - self.scale)
+    }
+
+    fn minus(&self, other: &Decimal) -> Decimal {
+        let scale = self.scale.max(other.scale);
+        Decimal { units: self.at(scale) - other.at(scale), scale }
+    }
+
+    fn value(&self) -> f64 {
+        self.units as f64 / 10f64.powi(self.scale as i32)
+    }
+}
+
+impl std::fmt::Display for Decimal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = 10i128.pow(self.scale);
+        let (sign, a) = if self.units < 0 { ("-", self.units.unsigned_abs()) } else { ("", self.units.unsigned_abs()) };
+        if self.scale == 0 {
+            write!(f, "{sign}{a}")
+        } else {
+            write!(f, "{sign}{}.{:0w$}", a / p as u128, a % p as u128, w = self.scale as usize)
+        }
+    }
+}
+
+fn restatements_csv(rows: &[(i32, Change)]) -> String {
+    let mut t = ifr_reports::tables::Table::new(
+        &["year", "figure", "old", "new", "change", "change_pct", "cause"],
+        &[true, false, true, true, true, true, false],
+    );
+    for (year, c) in rows {
+        let cell = |v: &Option<String>| v.clone().unwrap_or_default();
+        t.push(vec![year.to_string(), c.id.clone(), cell(&c.old), cell(&c.new), cell(&c.delta), cell(&c.delta_pct), c.cause.clone()]);
+    }
+    t.to_csv()
+}
+
+/// `ifr diff A B`: the figures that differ between two releases of `dir`, per year.
+pub fn diff_releases(dir: &Path, a: &str, b: &str) -> Result<Vec<(i32, Change)>> {
+    let all = releases(dir)?;
+    let find = |id: &str| -> Result<Release> {
+        let id = if id == CURRENT { current(dir).unwrap_or_default() } else { id.to_string() };
+        all.iter().find(|r| r.id == id).cloned().ok_or_else(|| {
+            Error::Config(format!(
+                "no release `{id}` in `{}` (releases: {})",
+                dir.display(),
+                all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })
+    };
+    let (ra, rb) = (find(a)?, find(b)?);
+    let causes = changed_inputs(&ra, &rb.sources, &rb.config_sha256);
+    let mut out = Vec::new();
+    for year in ra.years.iter().chain(&rb.years).copied().collect::<BTreeSet<i32>>() {
+        let old = previous_figures(&dir.join(&ra.id).join(year.to_string()))?;
+        let new_path = dir.join(&rb.id).join(year.to_string()).join("figures.json");
+        let new: Vec<ifr_reports::assemble::Figure> = match std::fs::read_to_string(&new_path) {
+            Err(_) => Vec::new(),
+            Ok(text) => {
+                let v: Vec<serde_json::Value> =
+                    serde_json::from_str(&text).map_err(|e| Error::input_caused(&new_path, "not a figures.json ifr wrote", e))?;
+                v.into_iter()
+                    .map(|f| ifr_reports::assemble::Figure {
+                        id: f["id"].as_str().unwrap_or_default().to_string(),
+                        value: f["value"].as_str().map(str::to_string),
+                        unit: "",
+                        query: String::new(),
+                        inputs: f["inputs"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
+                            .unwrap_or_default(),
+                    })
+                    .collect()
+            }
+        };
+        out.extend(diff(&old, &new, &causes).into_iter().map(|c| (year, c)));
+    }
+    Ok(out)
+}
+
+/// The restatements as CSV (for `ifr diff`).
+pub fn restatements_text(rows: &[(i32, Change)]) -> String {
+    restatements_csv(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_subtract_exactly() {
+        let d = |s: &str| Decimal::parse(s).unwrap();
+        assert_eq!(d("724000000.00").minus(&d("624000000.10")).to_string(), "99999999.90");
+        assert_eq!(d("0.9829").minus(&d("0.98")).to_string(), "0.0029");
+        assert_eq!(d("1.5").minus(&d("2.25")).to_string(), "-0.75");
+        assert_eq!(d("-0.05").to_string(), "-0.05");
+        assert!(Decimal::parse("").is_none() && Decimal::parse("1e5").is_none() && Decimal::parse("NaN").is_none());
+    }
+
+    #[test]
+    fn changes_name_the_changed_inputs_among_the_figures_own() {
+        let fig = |id: &str, v: Option<&str>, inputs: &[&str]| ifr_reports::assemble::Figure {
+            id: id.into(),
+            value: v.map(str::to_string),
+            unit: "USD",
+            query: String::new(),
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+        };
+        let old =
+            vec![("a".to_string(), Some("100.00".to_string())), ("b".to_string(), Some("5.00".to_string())), ("gone".to_string(), None)];
+        let new = vec![
+            fig("a", Some("150.00"), &["prices", "transfers"]),
+            fig("b", Some("5.00"), &["prices"]),
+            fig("c", Some("1.00"), &["incidents"]),
+        ];
+        let causes = BTreeMap::from([("prices", "price corrections")]);
+        let rows = diff(&old, &new, &causes);
+        let got: Vec<(&str, Option<&str>, Option<&str>, &str)> =
+            rows.iter().map(|c| (c.id.as_str(), c.delta.as_deref(), c.delta_pct.as_deref(), c.cause.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("a", Some("50.00"), Some("50.00"), "price corrections"),
+                ("c", None, None, "none of its inputs changed (a change in how other figures are computed)"),
+                ("gone", None, None, "none of its inputs changed (a change in how other figures are computed)"),
+            ]
+        );
+    }
+}
