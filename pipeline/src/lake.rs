@@ -274,6 +274,22 @@ pub fn swap_into_place(staged: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Take an output folder ifr owns (the report's, the releases'): claim it for `what`, lock it for
+/// this process (`<dir>/.ifr-lock`, naming this command; another holder gives `Busy`), and remove
+/// what a killed run left in it (entries whose name starts with one of `leftovers`).
+pub fn take_output_folder(dir: &Path, what: crate::owned::Use, config_dir: &Path, leftovers: &[&str]) -> Result<WriteLock> {
+    crate::owned::claim(dir, what, Some(config_dir))?;
+    let lock = WriteLock::acquire(&dir.join(".ifr-lock"), &format!("the {} folder `{}`", what.as_str(), dir.display()), &this_command())?;
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io("listing", dir, e))?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if leftovers.iter().any(|l| name.starts_with(l)) {
+            let p = entry.path();
+            let _ = if p.is_dir() && !p.is_symlink() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        }
+    }
+    Ok(lock)
+}
+
 /// This process's command line as a user would type it (`ifr run -c x.toml`), to name a lock's holder.
 pub fn this_command() -> String {
     let mut args = std::env::args();

@@ -64,19 +64,9 @@ const RELEASE_FILE: &str = "release.json";
 pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<RefreshSummary> {
     let dir = crate::paths::resolve(&settings.refresh.releases)?;
     crate::owned::check(&dir, Use::Releases, Some(&settings.base_dir))?;
-    crate::owned::claim(&dir, Use::Releases, Some(&settings.base_dir))?;
-    let _lock = crate::lake::WriteLock::acquire(
-        &dir.join(".ifr-lock"),
-        &format!("the releases folder `{}`", dir.display()),
-        &crate::lake::this_command(),
-    )?;
-    // What a killed refresh left: its half-built release and a half-made link.
-    for entry in std::fs::read_dir(&dir).map_err(|e| Error::io("listing", &dir, e))?.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if name.starts_with(".partial-") || name.starts_with(".current-") {
-            let _ = std::fs::remove_dir_all(entry.path()).or_else(|_| std::fs::remove_file(entry.path()));
-        }
-    }
+    // Locked for the whole refresh; what a killed refresh left (its half-built release, a half-made
+    // link) is removed.
+    let _lock = crate::lake::take_output_folder(&dir, Use::Releases, &settings.base_dir, &[".partial-", ".current-"])?;
     let ingest = super::ingest::run(settings, progress)?;
     progress.ingest_finished(&ingest);
 

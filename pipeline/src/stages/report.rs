@@ -60,19 +60,9 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> R
     // ingest commits while it runs.
     let lake = Lake::new(&settings.lake_dir);
     let computed = compute(settings, &lake, years)?;
-    crate::owned::claim(&out, crate::owned::Use::Report, Some(&settings.base_dir))?;
-    let _lock = crate::lake::WriteLock::acquire(
-        &out.join(".ifr-lock"),
-        &format!("the report folder `{}`", out.display()),
-        &crate::lake::this_command(),
-    )?;
-    // What a killed run left: its half-built folder and the previous years it had moved aside.
-    for entry in std::fs::read_dir(&out).map_err(|e| Error::io("listing", &out, e))?.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if name.starts_with(".partial-") || name.starts_with(".old-") {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
+    // Locked for this run; what a killed run left (its half-built folder, the previous years it
+    // had moved aside) is removed.
+    let _lock = crate::lake::take_output_folder(&out, crate::owned::Use::Report, &settings.base_dir, &[".partial-", ".old-"])?;
     let staging = out.join(format!(".partial-{}", crate::lake::new_run_id()));
     let result = render(settings, &lake, &computed, &staging, &mut |_, _, _| Ok(None));
     let files = match result {
