@@ -123,3 +123,25 @@ fn help_and_main_error_messages_match_their_goldens() {
     show(&["report"], Some("[report]\nout = '/'\n"));
     golden("cli_messages.txt", &redact(text));
 }
+
+/// Off a terminal (cron), progress is one JSON object per line on stderr, and quarantined rows
+/// raise a warning naming the source and count; `--quiet` prints nothing at all.
+#[test]
+fn off_a_terminal_progress_is_json_lines_and_quiet_prints_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    crate::ingest::full_config(tmp.path());
+    let o = ifr(tmp.path(), &["ingest"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> =
+        stderr(&o).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line: {l}: {e}"))).collect();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["time"].is_string() && l["level"].is_string() && l["stage"] == "ingest"), "{lines:?}");
+    let etl: Vec<&serde_json::Value> = lines.iter().filter(|l| l["source"] == "etl").collect();
+    assert!(etl.iter().any(|l| l["event"] == "started"), "{etl:?}");
+    assert!(etl.iter().any(|l| l["event"] == "finished" && l["read"] == 26 && l["loaded"] == 10 && l["quarantined"] == 10), "{etl:?}");
+    assert!(etl.iter().any(|l| l["level"] == "warn" && l["quarantined"] == 10), "{etl:?}");
+    std::fs::remove_dir_all(tmp.path().join("lake")).unwrap();
+    let o = ifr(tmp.path(), &["ingest", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!((stdout(&o), stderr(&o)), (String::new(), String::new()));
+}

@@ -14,6 +14,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print only errors (no progress, no summaries, no log lines). Off a terminal, progress is one
+    /// JSON object per line on stderr (time, level, stage, source, counts, seconds).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Args)]

@@ -46,26 +46,31 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: args::Cli) -> anyhow::Result<()> {
+    let log = output::LogMode::detect(cli.quiet);
     match cli.command {
         args::Command::Run { config, report } => {
             let settings = config.settings()?;
             // The ingest's summary is printed as soon as it is final (Bars::ingest_finished).
-            let summary = ifr_pipeline::run(&settings, report.out.as_deref(), &report.years, &output::Bars::new())?;
-            output::print_report(&summary.report)?;
+            let summary = ifr_pipeline::run(&settings, report.out.as_deref(), &report.years, &output::Bars::new(log))?;
+            if log != output::LogMode::Quiet {
+                output::print_report(&summary.report)?;
+            }
         }
         args::Command::Refresh { config } => {
             let settings = config.settings()?;
-            let r = ifr_pipeline::refresh(&settings, &output::Bars::new())?;
+            let r = ifr_pipeline::refresh(&settings, &output::Bars::new(log))?;
             let what = if r.published { "published" } else { "nothing changed; current is" };
             let years: Vec<String> = r.years.iter().map(|y| y.to_string()).collect();
-            writeln!(
-                std::io::stdout().lock(),
-                "{what} release {} ({}; {} figure(s) restated) in {}",
-                r.current,
-                years.join(", "),
-                r.restated,
-                settings.refresh.releases.display()
-            )?;
+            if log != output::LogMode::Quiet {
+                writeln!(
+                    std::io::stdout().lock(),
+                    "{what} release {} ({}; {} figure(s) restated) in {}",
+                    r.current,
+                    years.join(", "),
+                    r.restated,
+                    settings.refresh.releases.display()
+                )?;
+            }
         }
         args::Command::Diff { config, a, b } => {
             let settings = config.settings()?;
@@ -75,7 +80,9 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Report { config, report } => {
             let settings = config.settings()?;
             let r = ifr_pipeline::report(&settings, report.out.as_deref(), &report.years)?;
-            output::print_report(&r)?;
+            if log != output::LogMode::Quiet {
+                output::print_report(&r)?;
+            }
         }
         args::Command::Trace { config, incident, actor, address, sanctioned, methods, max_hops, until, stop, flows, format } => {
             use ifr_pipeline::stages::trace::{self, Method, Seeds, TraceOptions};
@@ -109,9 +116,11 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         }
         args::Command::Ingest { config } => {
             let settings = config.settings()?;
-            let progress = output::Bars::new();
+            let progress = output::Bars::new(log);
             let summary = ifr_pipeline::ingest(&settings, &progress)?;
-            output::print_ingest(&summary)?;
+            if log != output::LogMode::Quiet {
+                output::print_ingest(&summary)?;
+            }
         }
         args::Command::Sql { query, format, config } => {
             let settings = config.settings()?;

@@ -9,21 +9,59 @@ use crate::args::OutputFormat;
 use ifr_pipeline::config::SourceSpec;
 use ifr_pipeline::{IngestSummary, SourceSummary, TableInfo};
 
-/// A bar per source (files loaded of the source's files), on a terminal only.
+/// How progress is shown: bars on a terminal, one JSON object per line otherwise (cron's log), or
+/// nothing but errors (`--quiet`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogMode {
+    Terminal,
+    Json,
+    Quiet,
+}
+
+impl LogMode {
+    pub fn detect(quiet: bool) -> LogMode {
+        if quiet {
+            LogMode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            LogMode::Terminal
+        } else {
+            LogMode::Json
+        }
+    }
+}
+
+/// A bar per source (files loaded of the source's files) on a terminal; log lines otherwise.
 pub struct Bars {
     bar: std::cell::RefCell<Option<ProgressBar>>,
-    tty: bool,
+    mode: LogMode,
 }
 
 impl Bars {
-    pub fn new() -> Bars {
-        Bars { bar: std::cell::RefCell::new(None), tty: std::io::stderr().is_terminal() }
+    pub fn new(mode: LogMode) -> Bars {
+        Bars { bar: std::cell::RefCell::new(None), mode }
+    }
+
+    /// One log line on stderr: time, level, stage, and the event's fields.
+    fn log(&self, level: &str, stage: &str, fields: serde_json::Value) {
+        if self.mode != LogMode::Json {
+            return;
+        }
+        let mut line = serde_json::json!({
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "level": level,
+            "stage": stage,
+        });
+        if let (Some(line), serde_json::Value::Object(f)) = (line.as_object_mut(), fields) {
+            line.extend(f);
+        }
+        eprintln!("{line}");
     }
 }
 
 impl ifr_pipeline::Progress for Bars {
     fn source_started(&self, spec: &SourceSpec, files: usize, bytes: u64) {
-        if !self.tty {
+        self.log("info", "ingest", serde_json::json!({"source": spec.name, "event": "started", "files": files, "bytes": bytes}));
+        if self.mode != LogMode::Terminal {
             return;
         }
         let b = ProgressBar::new(files as u64);
@@ -46,17 +84,25 @@ impl ifr_pipeline::Progress for Bars {
 
     fn ingest_finished(&self, summary: &ifr_pipeline::IngestSummary) {
         // A closed stdout is handled when the report's line is printed.
-        let _ = print_ingest(summary);
+        if self.mode != LogMode::Quiet {
+            let _ = print_ingest(summary);
+        }
     }
 
     fn generating_sample(&self, out: &std::path::Path) {
-        eprintln!(
-            "generating the sample dataset in {} (first run, or its options or reference data changed; deterministic) …",
+        let what = format!(
+            "generating the sample dataset in {} (first run, or its options or reference data changed; deterministic)",
             out.display()
         );
+        match self.mode {
+            LogMode::Terminal => eprintln!("{what} …"),
+            LogMode::Json => self.log("info", "sample", serde_json::json!({"event": "generating", "message": what})),
+            LogMode::Quiet => {}
+        }
     }
 
     fn loading_again(&self, spec: &SourceSpec, why: &str) {
+        self.log("info", "ingest", serde_json::json!({"source": spec.name, "event": "loading again through part files", "why": why}));
         if let Some(b) = self.bar.borrow().as_ref() {
             b.set_position(0);
             b.println(format!("{:>20} loading again through part files: {why}", spec.name));
@@ -64,9 +110,32 @@ impl ifr_pipeline::Progress for Bars {
     }
 
     fn source_finished(&self, s: &SourceSummary) {
+        let c = &s.counts;
+        self.log(
+            "info",
+            "ingest",
+            serde_json::json!({
+                "source": s.name, "event": "finished", "status": s.status, "seconds": s.seconds,
+                "read": c.read, "loaded": c.loaded, "quarantined": c.quarantined, "duplicates": c.duplicates, "filtered": c.filtered,
+            }),
+        );
         if let Some(b) = self.bar.borrow_mut().take() {
             b.finish_and_clear();
             eprintln!("{:>20} {} in {:.2} s", s.name, s.status, s.seconds);
+        }
+        // Rows set aside are worth a look whoever reads the log.
+        if c.quarantined > 0 {
+            let what = format!(
+                "{}: {} row(s) quarantined, each with its reason: ifr sql \"SELECT * FROM quarantine WHERE source = '{}'\"",
+                s.name, c.quarantined, s.name
+            );
+            match self.mode {
+                LogMode::Terminal => eprintln!("warning: {what}"),
+                LogMode::Json => {
+                    self.log("warn", "ingest", serde_json::json!({"source": s.name, "quarantined": c.quarantined, "message": what}))
+                }
+                LogMode::Quiet => {}
+            }
         }
     }
 }
