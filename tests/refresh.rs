@@ -202,3 +202,193 @@ fn a_second_refresh_exits_3_naming_the_holder() {
     drop(held);
     assert_eq!(refresh(&d, &[]).status.code(), Some(0));
 }
+
+/// A loopback HTTP server (127.0.0.1) for the fetch tests: `/prices.csv` serves `body` with an ETag
+/// and answers 304 to it; `/flaky.csv` answers 500 once, then like `/prices.csv`; `/html.csv` an
+/// error page; `/cut.csv` a body shorter than its Content-Length; `/big.csv` a large body.
+struct Server {
+    port: u16,
+    body: std::sync::Arc<std::sync::Mutex<(String, u32)>>,
+    hits: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(body: String) -> Server {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = std::sync::Arc::new(std::sync::Mutex::new((body, 1u32)));
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (st, h) = (state.clone(), hits.clone());
+        std::thread::spawn(move || {
+            let mut flaky_failed = false;
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                let mut if_none_match = None;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("if-none-match:") {
+                        if_none_match = Some(v.trim().to_string());
+                    }
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+                h.lock().unwrap().push(format!("{path} {}", if_none_match.clone().unwrap_or_default()));
+                let (body, version) = st.lock().unwrap().clone();
+                let etag = format!("\"v{version}\"");
+                let ok = |conn: &mut std::net::TcpStream| {
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nETag: {etag}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                };
+                match path.as_str() {
+                    "/prices.csv" | "/flaky.csv" => {
+                        if path == "/flaky.csv" && !flaky_failed {
+                            flaky_failed = true;
+                            let _ = write!(conn, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        } else if if_none_match.as_deref() == Some(etag.as_str()) {
+                            let _ = write!(conn, "HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n");
+                        } else {
+                            ok(&mut conn);
+                        }
+                    }
+                    "/html.csv" => {
+                        let page = "<!DOCTYPE html><html><body>Service unavailable</body></html>";
+                        let _ = write!(
+                            conn,
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                            page.len()
+                        );
+                    }
+                    "/cut.csv" => {
+                        let _ = write!(
+                            conn,
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\nConnection: close\r\n\r\nday,asset,close_usd\n2022-"
+                        );
+                    }
+                    "/big.csv" => {
+                        let big = "x".repeat(300_000);
+                        let _ = write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nConnection: close\r\n\r\n{big}");
+                    }
+                    _ => {
+                        let _ = write!(conn, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    }
+                }
+            }
+        });
+        Server { port, body: state, hits }
+    }
+
+    fn set_body(&self, body: String) {
+        let mut b = self.body.lock().unwrap();
+        *b = (body, b.1 + 1);
+    }
+}
+
+/// The synthetic dataset with its prices fetched from `url` into `dl/prices` (and a download
+/// limit of 200 kB).
+fn fetched_prices_config(d: &Path, url: &str) {
+    let cfg = d.join("ifr.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let at = text.find("path = \"prices.csv\"").expect("the dataset's prices source");
+    let text = format!(
+        "{}path = \"dl/prices\"\nurl = \"{url}\"{}\n[refresh]\nmax-download-bytes = 200000\nfetch-attempts = 2\n",
+        &text[..at],
+        &text[at + "path = \"prices.csv\"".len()..]
+    );
+    std::fs::write(&cfg, text).unwrap();
+}
+
+fn snapshots(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| r.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('.')).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn sources_are_fetched_as_dated_snapshots_conditionally_and_bad_answers_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    synth_dataset(tmp.path(), SynthFormat::Cryo);
+    let d = tmp.path().join("syn");
+    let prices = std::fs::read_to_string(d.join("prices.csv")).unwrap();
+    let server = Server::start(prices.clone());
+    let base = format!("http://127.0.0.1:{}", server.port);
+    fetched_prices_config(&d, &format!("{base}/prices.csv"));
+    let releases = d.join("releases");
+    let dl = d.join("dl/prices");
+
+    // First fetch: a dated snapshot named by its sha256, the whole body; a release.
+    let o = refresh(&d, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let first_files = snapshots(&dl);
+    assert_eq!(first_files.len(), 1);
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(prices.as_bytes()));
+    assert!(first_files[0].contains(&sha[..16]) && first_files[0].ends_with("-prices.csv"), "{first_files:?}");
+    assert_eq!(std::fs::read_to_string(dl.join(&first_files[0])).unwrap(), prices);
+    assert!(stdout(&o).contains("fetched from") && stdout(&o).contains(": new,"), "{}", stdout(&o));
+    let first = current(&releases);
+
+    // Again: the ETag is sent back, the server answers 304, nothing is published.
+    let o = refresh(&d, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("not modified") && stdout(&o).contains("nothing changed"), "{}", stdout(&o));
+    assert!(server.hits.lock().unwrap().last().unwrap().ends_with("\"v1\""), "{:?}", server.hits.lock().unwrap());
+    assert_eq!(snapshots(&dl), first_files);
+
+    // A corrected price upstream: a second snapshot beside the first (never overwritten), a new
+    // release whose restatements name price corrections.
+    let corrected: String = prices
+        .lines()
+        .map(|l| if l.starts_with("2022-03-23,ETH,") { "2022-03-23,ETH,500".to_string() } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    server.set_body(corrected);
+    let o = refresh(&d, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let files = snapshots(&dl);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0], first_files[0]);
+    assert_eq!(std::fs::read_to_string(dl.join(&first_files[0])).unwrap(), prices, "an old snapshot is never overwritten");
+    let second = current(&releases);
+    assert_ne!(second, first);
+    let restated = std::fs::read_to_string(releases.join(&second).join("restatements.csv")).unwrap();
+    assert!(restated.contains(",price corrections\n"), "{restated}");
+
+    // Bad answers: each a clear message, exit 1, no snapshot added, current unchanged.
+    for (path, says) in [
+        ("/html.csv", "HTML page"),
+        ("/cut.csv", "cut off"),
+        ("/big.csv", "above the limit of 200000 bytes"),
+        ("/missing.csv", "404 Not Found"),
+    ] {
+        let cfg = std::fs::read_to_string(d.join("ifr.toml")).unwrap();
+        let cfg = cfg.replace(&format!("{base}/prices.csv"), &format!("{base}{path}"));
+        std::fs::write(d.join("ifr.toml"), &cfg).unwrap();
+        let o = refresh(&d, &[]);
+        assert_eq!(o.status.code(), Some(1), "{path}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says) && stderr(&o).contains("nothing was changed"), "{path}: {}", stderr(&o));
+        assert_eq!(snapshots(&dl), files, "{path}");
+        assert_eq!(current(&releases), second, "{path}");
+        std::fs::write(d.join("ifr.toml"), cfg.replace(&format!("{base}{path}"), &format!("{base}/prices.csv"))).unwrap();
+    }
+    assert!(!std::fs::read_dir(&dl).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with(".partial-")));
+
+    // A server error is retried: the flaky URL answers 500, then the body.
+    let cfg = std::fs::read_to_string(d.join("ifr.toml")).unwrap();
+    std::fs::write(d.join("ifr.toml"), cfg.replace(&format!("{base}/prices.csv"), &format!("{base}/flaky.csv"))).unwrap();
+    let o = refresh(&d, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2 attempt(s)"), "{}", stdout(&o));
+}

@@ -171,6 +171,12 @@ struct RawRefresh {
     /// Folder of the dated releases and the `current` link, relative to the config file.
     /// Default: `releases`.
     releases: Option<String>,
+    /// Largest body a fetch accepts. Default: 2 GiB.
+    max_download_bytes: Option<u64>,
+    /// A fetch that takes longer is abandoned (and retried). Default: 300 s.
+    fetch_timeout_seconds: Option<u64>,
+    /// Attempts per URL for timeouts, dropped connections and 5xx answers. Default: 3.
+    fetch_attempts: Option<u32>,
 }
 
 /// `ifr refresh`'s options (defaults applied).
@@ -178,6 +184,9 @@ struct RawRefresh {
 pub struct RefreshSettings {
     /// `<releases>/<timestamp>/` per release, `<releases>/current` the published one.
     pub releases: PathBuf,
+    pub max_download_bytes: u64,
+    pub fetch_timeout_seconds: u64,
+    pub fetch_attempts: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -241,6 +250,9 @@ struct RawSource {
     chain: Option<String>,
     /// Yahoo prices only: the asset the file prices. Default: from the file name (`ETH-USD.csv` → ETH).
     asset: Option<String>,
+    /// Fetch the source from this http(s) URL on `ifr refresh`; `path` is then the folder of its
+    /// dated snapshots (kept, never overwritten).
+    url: Option<String>,
 }
 
 /// One resolved input source.
@@ -255,6 +267,8 @@ pub struct SourceSpec {
     pub path: PathBuf,
     pub chain: Option<String>,
     pub asset: Option<String>,
+    /// Fetched from here by `ifr refresh` into the folder `path` (one dated snapshot per version).
+    pub url: Option<String>,
 }
 
 /// Output format of the synthetic chain export.
@@ -373,6 +387,11 @@ impl Settings {
                 }
                 _ => {}
             }
+            if let Some(u) = &s.url
+                && !(u.starts_with("http://") || u.starts_with("https://"))
+            {
+                return Err(Error::Config(format!("{at}: url `{u}` must start with http:// or https://")));
+            }
             if s.asset.is_some() && s.format != Format::Yahoo {
                 return Err(Error::Config(format!("{at}: `asset` applies to yahoo price sources only")));
             }
@@ -398,6 +417,7 @@ impl Settings {
                 path_spec: s.path,
                 chain: s.chain,
                 asset: s.asset,
+                url: s.url,
             });
         }
         let sample = match raw.sample {
@@ -485,8 +505,18 @@ impl Settings {
             max_transfer_usd,
         };
         let source_paths: Vec<&Path> = sources.iter().map(|s| s.path.as_path()).collect();
-        let refresh =
-            RefreshSettings { releases: normalize(&base_dir.join(raw.refresh.and_then(|r| r.releases).as_deref().unwrap_or("releases"))) };
+        let rr = raw.refresh.unwrap_or(RawRefresh {
+            releases: None,
+            max_download_bytes: None,
+            fetch_timeout_seconds: None,
+            fetch_attempts: None,
+        });
+        let refresh = RefreshSettings {
+            releases: normalize(&base_dir.join(rr.releases.as_deref().unwrap_or("releases"))),
+            max_download_bytes: rr.max_download_bytes.unwrap_or(2 << 30),
+            fetch_timeout_seconds: rr.fetch_timeout_seconds.unwrap_or(300).max(1),
+            fetch_attempts: rr.fetch_attempts.unwrap_or(3).clamp(1, 10),
+        };
         crate::owned::check_layout(
             &lake_dir,
             &report.out,
@@ -537,9 +567,15 @@ impl SourceSpec {
             }
         }
         out.sort();
+        // A fetched source's folder holds every version fetched, named by fetch time: sanctions
+        // lists read them all (each is a dated snapshot), every other kind its newest.
+        if self.url.is_some() && self.kind != Kind::Sanctions && out.len() > 1 {
+            out = out.split_off(out.len() - 1);
+        }
         if out.is_empty() {
+            let fetched = self.url.as_ref().map(|u| format!("; it is fetched from {u} by `ifr refresh`")).unwrap_or_default();
             return Err(Error::Config(format!(
-                "source `{}`: path `{}` matches no {} file (resolved to `{}`)",
+                "source `{}`: path `{}` matches no {} file (resolved to `{}`){fetched}",
                 self.name,
                 self.path_spec,
                 self.format.as_str(),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod counts;
 pub mod error;
 pub mod failpoint;
+pub mod fetch;
 pub mod lake;
 pub mod owned;
 pub mod paths;

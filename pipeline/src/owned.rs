@@ -22,6 +22,8 @@ pub enum Use {
     Sample,
     /// `ifr refresh`'s dated releases and their `current` link.
     Releases,
+    /// A source's fetched snapshots (`url = …`), kept and never overwritten.
+    Downloads,
 }
 
 impl Use {
@@ -31,6 +33,7 @@ impl Use {
             Use::Report => "report",
             Use::Sample => "sample",
             Use::Releases => "releases",
+            Use::Downloads => "downloads",
         }
     }
 
@@ -61,6 +64,7 @@ impl Use {
             Use::Report => "[report] out",
             Use::Sample => "[sample] out (or synth --out)",
             Use::Releases => "[refresh] releases",
+            Use::Downloads => "the `path` of a source with a `url`",
         }
     }
 }
@@ -108,7 +112,7 @@ fn is_legacy(dir: &Path, what: Use) -> bool {
         Use::Lake => dir.join("_ingest").join("state.json").is_file(),
         Use::Sample => dir.join(SAMPLE_MARKER).is_file(),
         // Introduced with the marker: no folder of an older release to recognise.
-        Use::Releases => false,
+        Use::Releases | Use::Downloads => false,
         // Every entry a year folder holding ifr's manifest, or ifr's own scratch folders.
         Use::Report => {
             let mut any = false;

@@ -62,6 +62,18 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             let what = if r.published { "published" } else { "nothing changed; current is" };
             let years: Vec<String> = r.years.iter().map(|y| y.to_string()).collect();
             if log != output::LogMode::Quiet {
+                for f in &r.fetched {
+                    writeln!(
+                        std::io::stdout().lock(),
+                        "{} fetched from {}: {}{} ({} bytes, {} attempt(s))",
+                        f.source,
+                        f.url,
+                        f.outcome,
+                        f.file.as_ref().map(|x| format!(", {x}")).unwrap_or_default(),
+                        f.bytes,
+                        f.attempts
+                    )?;
+                }
                 writeln!(
                     std::io::stdout().lock(),
                     "{what} release {} ({}; {} figure(s) restated) in {}",

@@ -539,6 +539,7 @@ mod tests {
             path: path.to_path_buf(),
             chain: None,
             asset: None,
+            url: None,
         };
         let files = spec.files()?;
         let input = Input { spec: &spec, files: &files, on_file: &|_| {} };

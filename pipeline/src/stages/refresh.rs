@@ -22,6 +22,8 @@ use crate::owned::Use;
 /// What a refresh did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RefreshSummary {
+    /// The sources fetched from their `url` (before the ingest).
+    pub fetched: Vec<crate::fetch::Fetched>,
     pub ingest: IngestSummary,
     /// The release `current` names at the end.
     pub current: String,
@@ -67,6 +69,9 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<RefreshSummar
     // Locked for the whole refresh; what a killed refresh left (its half-built release, a half-made
     // link) is removed.
     let _lock = crate::lake::take_output_folder(&dir, Use::Releases, &settings.base_dir, &[".partial-", ".current-"])?;
+    // New versions of the sources with a `url`: each one more dated snapshot in its folder. A
+    // failed fetch stops the refresh before anything is loaded or published.
+    let fetched = crate::fetch::fetch_all(settings)?;
     let ingest = super::ingest::run(settings, progress)?;
     progress.ingest_finished(&ingest);
 
@@ -90,7 +95,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<RefreshSummar
         if published {
             point_current(&dir, &prev.id)?;
         }
-        return Ok(RefreshSummary { ingest, current: prev.id.clone(), published, years: prev.years.clone(), restated: 0 });
+        return Ok(RefreshSummary { fetched, ingest, current: prev.id.clone(), published, years: prev.years.clone(), restated: 0 });
     }
 
     let id = crate::lake::new_run_id();
@@ -131,7 +136,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<RefreshSummar
     crate::failpoint::hit("refresh-publish");
     point_current(&dir, &id)?;
     crate::failpoint::hit("refresh-publish");
-    Ok(RefreshSummary { ingest, current: id, published: true, years: computed.years, restated: restatements.len() })
+    Ok(RefreshSummary { fetched, ingest, current: id, published: true, years: computed.years, restated: restatements.len() })
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
