@@ -73,6 +73,8 @@ fn ofac_xml_matches_an_independent_reading() {
     let path = shared.join(OFAC);
     let snap = ifr_pipeline::sources::ofac_xml::parse(&path).unwrap();
     assert_eq!(ifr_pipeline::sources::day_to_string(snap.day), "2024-05-28");
+    // The quick reading of the head a fetch uses gives the parser's date.
+    assert_eq!(ifr_pipeline::sources::ofac_xml::date_of_issue(&path).unwrap(), Some(snap.day));
 
     let text = bunzip(&path);
     // The two-thread decompression gives the one-thread decoder's bytes.

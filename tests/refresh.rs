@@ -251,7 +251,7 @@ impl Server {
                     );
                 };
                 match path.as_str() {
-                    "/prices.csv" | "/flaky.csv" => {
+                    p if p == "/prices.csv" || p == "/flaky.csv" || p.ends_with(".xml") => {
                         if path == "/flaky.csv" && !flaky_failed {
                             flaky_failed = true;
                             let _ = write!(conn, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -391,4 +391,31 @@ fn sources_are_fetched_as_dated_snapshots_conditionally_and_bad_answers_change_n
     let o = refresh(&d, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("2 attempt(s)"), "{}", stdout(&o));
+}
+
+/// An OFAC list dated before the newest snapshot (an old mirror, a stale cache) is refused: the
+/// sanctions history would otherwise go back in time.
+#[test]
+fn an_ofac_list_older_than_the_newest_snapshot_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    synth_dataset(tmp.path(), SynthFormat::Cryo);
+    let d = tmp.path().join("syn");
+    let fx = fixtures().join("ofac");
+    let newer = std::fs::read_to_string(fx.join("sdn_advanced_2022-06-01.xml")).unwrap();
+    let server = Server::start(newer);
+    let cfg = std::fs::read_to_string(d.join("ifr.toml")).unwrap();
+    let source = format!(
+        "\n[[sources]]\nname = \"ofac\"\nkind = \"sanctions\"\nformat = \"ofac-xml\"\npath = \"dl/ofac\"\nurl = \"http://127.0.0.1:{}/sdn_advanced.xml\"\n",
+        server.port
+    );
+    let at = cfg.find("[[sources]]").unwrap();
+    std::fs::write(d.join("ifr.toml"), format!("{}{}\n{}", &cfg[..at], source, &cfg[at..])).unwrap();
+    let o = refresh(&d, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(snapshots(&d.join("dl/ofac")).len(), 1);
+    server.set_body(std::fs::read_to_string(fx.join("sdn_advanced_2022-01-01.xml")).unwrap());
+    let o = refresh(&d, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the list is dated 2022-01-01, older than the newest snapshot (2022-06-01)"), "{}", stderr(&o));
+    assert_eq!(snapshots(&d.join("dl/ofac")).len(), 1, "nothing was added");
 }

@@ -190,7 +190,8 @@ async fn attempt_once(
     }
     let html_type = header(reqwest::header::CONTENT_TYPE).is_some_and(|t| t.to_ascii_lowercase().starts_with("text/html"));
     // Streamed to a hidden file in the folder (never whole in memory), hashed as it goes.
-    let tmp = dir.join(format!(".partial-{}", crate::lake::new_run_id()));
+    // (named with the URL's file name, so that its compression is recognised by its extension)
+    let tmp = dir.join(format!(".partial-{}-{}", crate::lake::new_run_id(), name_of(url)));
     let result = async {
         use std::io::Write;
         let mut out = std::fs::File::create(&tmp).map_err(|e| fail(format!("writing `{}`: {e}", tmp.display()), false))?;
@@ -231,6 +232,19 @@ async fn attempt_once(
         let _ = std::fs::remove_file(&tmp);
         save_state(dir, &st).map_err(|e| fail(e.to_string(), false))?;
         return Ok(fetched("same content", st.file.clone(), bytes));
+    }
+    // A sanctions list older than the newest snapshot is an old mirror or a cache, not news.
+    if spec.format == crate::config::Format::OfacXml
+        && let Some(newest) = st.file.as_ref().map(|f| dir.join(f)).filter(|f| f.is_file())
+    {
+        let issued = |p: &Path| crate::sources::ofac_xml::date_of_issue(p).ok().flatten();
+        if let (Some(new), Some(old)) = (issued(&tmp), issued(&newest))
+            && new < old
+        {
+            let _ = std::fs::remove_file(&tmp);
+            let day = crate::sources::day_to_string;
+            return Err(fail(format!("the list is dated {}, older than the newest snapshot ({})", day(new), day(old)), false));
+        }
     }
     let name = format!("{}-{}-{}", now.format("%Y-%m-%dT%H%M%SZ"), &sha[..16], name_of(url));
     let target = dir.join(&name);

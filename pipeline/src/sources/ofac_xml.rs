@@ -412,6 +412,24 @@ pub fn parse_reader<R: BufRead>(path: &Path, input: R) -> Result<Snapshot> {
 }
 
 /// Load every snapshot of a source and merge them into one row per (list, party, currency, address).
+/// The DateOfIssue of an SDN_ADVANCED file (plain, .gz or .bz2), from the start of the file where
+/// OFAC writes it, as days since the epoch; None when the first 64 kB do not hold one.
+pub fn date_of_issue(path: &Path) -> Result<Option<i32>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(1 << 16);
+    super::open_maybe_compressed(path)?.take(1 << 16).read_to_end(&mut head).map_err(|e| Error::io("reading", path, e))?;
+    let text = String::from_utf8_lossy(&head);
+    let Some(at) = text.find("DateOfIssue") else { return Ok(None) };
+    let rest = &text[at..text.len().min(at + 400)];
+    // `<Year>2024</Year><Month>5</Month><Day>28</Day>`, with or without a namespace prefix.
+    let field = |tag: &str| -> Option<u32> {
+        let start = rest.find(&format!("{tag}>"))? + tag.len() + 1;
+        rest[start..].split('<').next()?.trim().parse().ok()
+    };
+    let date = field("Year").zip(field("Month")).zip(field("Day")).and_then(|((y, m), d)| chrono::NaiveDate::from_ymd_opt(y as i32, m, d));
+    Ok(date.map(super::days_since_epoch))
+}
+
 pub fn load(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     let mut snaps = Vec::new();
     for f in input.each_file() {
