@@ -330,19 +330,77 @@ fn explain(found: i64, unpriced: i64, diff: &str, disclosure_day: bool) -> Strin
     if why.is_empty() { "on-chain value equals the reported figure".into() } else { why.join("; ") }
 }
 
-/// The headline sentences (inline Markdown, untrusted names escaped).
+/// The headline sentences (inline Markdown, untrusted names escaped): one per actor family — the
+/// actors with stolen value whose ancestors have none — with its units named once ("of which …"),
+/// never an actor and its parent as two totals; the incidents verified on chain; what the tracer
+/// says reached exchanges, as the range across its methods with each method named; and the direct
+/// outflows to exchanges.
 fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
     let year = model.year;
+    let name = |id: &str| markdown_escape(model.actor_names.get(id).map_or(id, String::as_str));
+    let stolen: BTreeMap<&str, &crate::model::Money> = model
+        .totals
+        .iter()
+        .filter(|t| t.metric == Metric::Stolen && t.value.transfers != t.value.unpriced)
+        .map(|t| (t.actor.as_str(), &t.value))
+        .collect();
+    let in_family = |actor: &str, root: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
     let mut out = Vec::new();
-    for t in model.totals.iter().filter(|t| t.metric == Metric::Stolen && t.value.transfers != t.value.unpriced) {
-        let exch = model.destinations.iter().find(|d| d.actor == t.actor && d.category == Category::Exchange).map_or(0, |d| d.micro_usd);
-        out.push(format!(
-            "{} stole {} in {year} (on-chain value of {} theft transfer(s) at the transfer day's close); {} of its direct outflows went to exchanges.",
-            markdown_escape(&t.actor),
-            usd_short(t.value.micro_usd),
-            t.value.transfers,
-            usd_short(exch)
-        ));
+    for (root, v) in &stolen {
+        if model.ancestors.get(*root).is_some_and(|a| a.iter().any(|x| stolen.contains_key(x.as_str()))) {
+            continue; // inside a family already headlined
+        }
+        let mut s = format!("**{}** stole {} in {year}", name(root), usd_short(v.micro_usd));
+        let family: Vec<&crate::model::Incident> = model.incidents.iter().filter(|i| in_family(&i.actor, root)).collect();
+        let verified = family.iter().filter(|i| i.onchain.transfers > 0).count();
+        let _ = write!(
+            s,
+            " ({verified} of {} ledger incident(s) found on chain; the on-chain value of {} theft transfer(s))",
+            family.len(),
+            v.transfers
+        );
+        // Units, largest first, named once.
+        let mut units: Vec<(&str, i128)> =
+            stolen.iter().filter(|(a, _)| *a != root && in_family(a, root)).map(|(a, m)| (*a, m.micro_usd)).collect();
+        units.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        // Keep only the units whose parent is not listed too (Lazarus Group, not also its subunits).
+        let listed: Vec<&str> = units.iter().map(|(a, _)| *a).collect();
+        let direct: Vec<String> = units
+            .iter()
+            .filter(|(a, _)| !model.ancestors.get(*a).is_some_and(|anc| anc.iter().any(|x| x != root && listed.contains(&x.as_str()))))
+            .map(|(a, m)| format!("{} {}", name(a), usd_short(*m)))
+            .collect();
+        if !direct.is_empty() {
+            let _ = write!(s, "; of which {}", direct.join(", "));
+        }
+        s.push('.');
+        let traced: Vec<(Method, i128)> = Method::ALL
+            .into_iter()
+            .filter_map(|m| {
+                model
+                    .trace
+                    .iter()
+                    .find(|t| t.actor == *root && t.method == m && t.destination == "exchange")
+                    .map(|t| (m, t.value.micro_usd))
+            })
+            .collect();
+        if let (Some(lo), Some(hi)) = (traced.iter().min_by_key(|x| x.1), traced.iter().max_by_key(|x| x.1)) {
+            if lo.1 == hi.1 {
+                let _ = write!(s, " Traced from the thefts, {} reached exchanges (every method).", usd_short(lo.1));
+            } else {
+                let _ = write!(
+                    s,
+                    " Traced from the thefts, {} ({}) to {} ({}) reached exchanges.",
+                    usd_short(lo.1),
+                    lo.0,
+                    usd_short(hi.1),
+                    hi.0
+                );
+            }
+        }
+        let exch = model.destinations.iter().find(|d| d.actor == *root && d.category == Category::Exchange).map_or(0, |d| d.micro_usd);
+        let _ = write!(s, " Its labelled addresses sent {} directly to exchanges.", usd_short(exch));
+        out.push(s);
     }
     if out.is_empty() {
         out.push("No ledger incident's theft transfers were found on chain this year.".into());
@@ -351,7 +409,11 @@ fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
 }
 
 fn report_md(model: &YearModel, opts: &ReportOptions, headlines: &[String], t: &Tables) -> String {
-    let mut s = format!("# Illicit flows, {}\n\n## Headline figures\n\n", model.year);
+    let mut s = format!("# Illicit flows, {}\n\n", model.year);
+    if let Some(b) = &model.synthetic {
+        let _ = write!(s, "> **Synthetic data.** {}\n\n", markdown_escape(b));
+    }
+    s.push_str("## Headline figures\n\n");
     for h in headlines {
         let _ = writeln!(s, "- {h}");
     }
@@ -419,7 +481,7 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
     }
     let items: Vec<String> = model.methodology.iter().cloned().chain(model.queries.iter().map(query_item)).collect();
     sections.push(html::Section { title: "Methodology".into(), id: "methodology".into(), html: html::list(&items) });
-    html::page(&format!("Illicit flows, {}", model.year), headlines, &sections)
+    html::page(&format!("Illicit flows, {}", model.year), model.synthetic.as_deref(), headlines, &sections)
 }
 
 type NamedChart = (&'static str, &'static str, Chart);

@@ -75,16 +75,20 @@ pub struct Section {
     pub html: String,
 }
 
-/// The whole page.
-pub fn page(title: &str, headlines: &[String], sections: &[Section]) -> String {
+/// The whole page; `banner`, when set, is shown above everything (untrusted text, escaped).
+pub fn page(title: &str, banner: Option<&str>, headlines: &[String], sections: &[Section]) -> String {
     let mut s = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
-         <title>{}</title>\n<style>\n{}</style>\n</head>\n<body>\n<h1>{}</h1>\n<section id=\"headlines\">\n<h2>Headline figures</h2>\n<ul>\n",
+         <title>{}</title>\n<style>\n{}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
         escape(title),
         CSS,
         escape(title)
     );
+    if let Some(b) = banner {
+        s.push_str(&format!("<p class=\"banner\" role=\"note\"><strong>Synthetic data.</strong> {}</p>\n", escape(b)));
+    }
+    s.push_str("<section id=\"headlines\">\n<h2>Headline figures</h2>\n<ul>\n");
     for h in headlines {
         s.push_str(&format!("<li>{}</li>\n", inline(h)));
     }
@@ -109,7 +113,7 @@ pub fn list(lines: &[String]) -> String {
 const CSS: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}\n\
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em;display:block;overflow-x:auto}\nth,td{padding:0.25em 0.6em;border-bottom:1px solid #ddd;text-align:left}\n\
 th{border-bottom:2px solid #444}\n.num{text-align:right;font-variant-numeric:tabular-nums}\nfigure{margin:1.5em 0}\nfigure svg{max-width:100%;height:auto}\n\
-code{background:#f3f3f3;padding:0 0.2em}\n";
+code{background:#f3f3f3;padding:0 0.2em}\n.banner{background:#fff3cd;border:1px solid #c9a227;padding:0.5em 0.8em}\n";
 
 #[cfg(test)]
 mod tests {
@@ -119,7 +123,13 @@ mod tests {
     fn untrusted_text_stays_text() {
         let mut t = Table::new(&["label"], &[false]);
         t.push(vec!["<script>alert(1)</script>".into()]);
-        let html = page("T <b>", &["a **bold** `code` <i>".into()], &[Section { title: "S".into(), id: "s".into(), html: table(&t) }]);
+        let html = page(
+            "T <b>",
+            Some("made <up>"),
+            &["a **bold** `code` <i>".into()],
+            &[Section { title: "S".into(), id: "s".into(), html: table(&t) }],
+        );
+        assert!(html.contains("<strong>Synthetic data.</strong> made &lt;up&gt;"));
         assert!(!html.contains("<script>") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("<title>T &lt;b&gt;</title>"));
         assert!(html.contains("a <strong>bold</strong> <code>code</code> &lt;i&gt;"));

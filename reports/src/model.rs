@@ -313,6 +313,10 @@ pub struct YearModel {
     pub manifest: serde_json::Value,
     /// In a release of `ifr refresh`: what moved since the previous release.
     pub changes: Option<Changes>,
+    /// actor id -> its human name (the actors table's label).
+    pub actor_names: BTreeMap<String, String>,
+    /// Set when an input is synthetic: what the banner on every page says it is.
+    pub synthetic: Option<String>,
 }
 
 /// How the report is presented (from the config's `[report]`).
