@@ -215,3 +215,22 @@ fn the_disclosure_day_policy_values_thefts_at_the_ledger_date() {
     let md = std::fs::read_to_string(syn.join("report/2022/report.md")).unwrap();
     assert!(md.contains("disclosure-day policy"), "the methodology says which price day is used");
 }
+
+/// The report shows ifr's figure beside the published estimates for its year, each with its source.
+#[test]
+fn published_estimates_stand_beside_ifrs_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::Cryo);
+    ifr_pipeline::report(&s, None, &[2022]).unwrap();
+    let t = std::fs::read_to_string(tmp.path().join("syn/report/2022/tables/published_estimates.csv")).unwrap();
+    let mut lines = t.lines();
+    assert_eq!(lines.next(), Some("source,years,estimate_usd,estimate_usd_high,incidents,what_it_counts,published,source_url"));
+    let ifr = lines.next().unwrap();
+    assert!(ifr.starts_with("ifr (this report),2022,724000000.00,,"), "{t}");
+    assert!(t.lines().any(|l| l.starts_with("Chainalysis,2022,1650000000.00,") && l.contains("http")), "{t}");
+    assert!(t.lines().any(|l| l.starts_with("UN Panel of Experts (1718 Committee),2022,630000000.00,1000000000.00,")), "{t}");
+    let md = std::fs::read_to_string(tmp.path().join("syn/report/2022/report.md")).unwrap();
+    assert!(md.contains("## Published estimates beside ifr's figure"), "{md}");
+    let html = std::fs::read_to_string(tmp.path().join("syn/report/2022/index.html")).unwrap();
+    assert!(html.contains("id=\"published-estimates\""));
+}

@@ -76,6 +76,7 @@ struct Tables {
     implausible: Table,
     trace: Table,
     changes: Option<(String, Table)>,
+    estimates: Table,
 }
 
 /// Write the report of `model.year` into `dir` (created). Returns the number of files written.
@@ -92,6 +93,7 @@ pub fn assemble(model: &YearModel, opts: &ReportOptions, dir: &Path) -> Result<u
         ("price_coverage", &tables.coverage),
         ("implausible_transfers", &tables.implausible),
         ("trace_destinations", &tables.trace),
+        ("published_estimates", &tables.estimates),
     ] {
         write(dir, &format!("tables/{name}.csv"), t.to_csv().as_bytes())?;
         write(dir, &format!("tables/{name}.md"), t.to_markdown().as_bytes())?;
@@ -308,8 +310,73 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
         }
         (c.since.clone(), t)
     });
-    let tables = Tables { totals, monthly, ranges, destinations, counterparties, incidents, coverage, implausible, trace, changes };
+    let estimates = estimates_table(model);
+    let tables =
+        Tables { totals, monthly, ranges, destinations, counterparties, incidents, coverage, implausible, trace, changes, estimates };
     (tables, figures)
+}
+
+/// The actor family whose theft the published estimates are about: the root (an actor with stolen
+/// value whose ancestors have none) with the largest stolen value.
+fn headline_family(model: &YearModel) -> Option<(&str, crate::model::Money)> {
+    let stolen: BTreeMap<&str, crate::model::Money> =
+        model.totals.iter().filter(|t| t.metric == Metric::Stolen).map(|t| (t.actor.as_str(), t.value)).collect();
+    stolen
+        .iter()
+        .filter(|(a, _)| !model.ancestors.get(**a).is_some_and(|anc| anc.iter().any(|x| stolen.contains_key(x.as_str()))))
+        .max_by(|a, b| a.1.micro_usd.cmp(&b.1.micro_usd).then(b.0.cmp(a.0)))
+        .map(|(a, v)| (*a, *v))
+}
+
+/// ifr's figure first, then the published estimates whose years cover the report's year.
+fn estimates_table(model: &YearModel) -> Table {
+    let mut t = Table::new(
+        &["source", "years", "estimate_usd", "estimate_usd_high", "incidents", "what_it_counts", "published", "source_url"],
+        &[false, false, true, true, true, false, false, false],
+    );
+    if model.estimates.is_empty() {
+        return t;
+    }
+    let year = model.year.to_string();
+    match headline_family(model) {
+        Some((actor, v)) => {
+            let name = model.actor_names.get(actor).cloned().unwrap_or_else(|| actor.to_string());
+            let found = model.incidents.iter().filter(|i| i.onchain.transfers > 0).count();
+            t.push(vec![
+                "ifr (this report)".into(),
+                year,
+                v.usd_cell(),
+                String::new(),
+                found.to_string(),
+                format!("on-chain value of the theft transfers of the ledger's incidents attributed to {name}, found on the loaded chains, at the close of each transfer's day"),
+                String::new(),
+                String::new(),
+            ]);
+        }
+        None => t.push(vec![
+            "ifr (this report)".into(),
+            year,
+            String::new(),
+            String::new(),
+            "0".into(),
+            "no theft found on chain".into(),
+            String::new(),
+            String::new(),
+        ]),
+    }
+    for e in &model.estimates {
+        t.push(vec![
+            e.publisher.clone(),
+            e.years.clone(),
+            usd_from_micro(e.usd),
+            e.usd_high.map(usd_from_micro).unwrap_or_default(),
+            e.incidents.map(|n| n.to_string()).unwrap_or_default(),
+            e.what_it_counts.clone(),
+            e.published.clone(),
+            e.source_url.clone(),
+        ]);
+    }
+    t
 }
 
 /// Why on-chain and reported values differ, in words.
@@ -433,6 +500,13 @@ fn report_md(model: &YearModel, opts: &ReportOptions, headlines: &[String], t: &
         t.incidents.to_markdown(),
         t.coverage.to_markdown()
     );
+    if !t.estimates.is_empty() {
+        let _ = write!(
+            s,
+            "\n## Published estimates beside ifr's figure\n\n{}\nifr counts the on-chain value of the ledger's incidents on the chains loaded, at each theft day's close; a published figure may count incidents the ledger or the loaded chains do not include, value them at other prices or days, or cover another period (see each row).\n\n",
+            t.estimates.to_markdown()
+        );
+    }
     if !t.implausible.is_empty() {
         let _ = write!(
             s,
@@ -476,7 +550,11 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
         ("Confidence range", &t.ranges),
         ("Incidents", &t.incidents),
         ("Price coverage", &t.coverage),
+        ("Published estimates", &t.estimates),
     ] {
+        if table.is_empty() && std::ptr::eq(table, &t.estimates) {
+            continue;
+        }
         sections.push(html::Section { title: title.to_string(), id: title.to_lowercase().replace(' ', "-"), html: html::table(table) });
     }
     let items: Vec<String> = model.methodology.iter().cloned().chain(model.queries.iter().map(query_item)).collect();

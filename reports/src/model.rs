@@ -292,6 +292,22 @@ pub struct Changes {
     pub rows: Vec<Change>,
 }
 
+/// A published estimate of DPRK-attributed theft (data/reference/estimates.csv).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    /// The years it covers (one, or a window such as 2017-2018).
+    pub years: String,
+    pub publisher: String,
+    pub usd: i128,
+    /// The top of a range ("$630M-$1B").
+    pub usd_high: Option<i128>,
+    pub incidents: Option<u32>,
+    pub what_it_counts: String,
+    pub published: String,
+    pub source: String,
+    pub source_url: String,
+}
+
 /// Everything one year's report shows. Rows are in the queries' order.
 #[derive(Debug, Clone, Default)]
 pub struct YearModel {
@@ -317,6 +333,8 @@ pub struct YearModel {
     pub actor_names: BTreeMap<String, String>,
     /// Set when an input is synthetic: what the banner on every page says it is.
     pub synthetic: Option<String>,
+    /// Published estimates whose years cover this year, oldest publication first.
+    pub estimates: Vec<Estimate>,
 }
 
 /// How the report is presented (from the config's `[report]`).

@@ -210,6 +210,47 @@ fn trace_incidents(settings: &Settings, known: &trace::Known<'_>, flows: &Flows,
     Ok(Traced { incidents, rows })
 }
 
+/// Published yearly estimates of DPRK-attributed theft (public facts with their sources, shipped in
+/// data/reference; see its README).
+const ESTIMATES: &str = include_str!("../../../data/reference/estimates.csv");
+
+/// The published estimates whose years cover `year`, oldest publication first.
+fn published_estimates(year: i32) -> Result<Vec<ifr_reports::model::Estimate>> {
+    let bad = |line: usize, what: String| Error::Internal(format!("data/reference/estimates.csv line {line}: {what}"));
+    let mut out = Vec::new();
+    let mut rows = csv::Reader::from_reader(ESTIMATES.as_bytes());
+    for (i, row) in rows.records().enumerate() {
+        let r = row.map_err(|e| bad(i + 2, e.to_string()))?;
+        let field = |n: usize| r.get(n).unwrap_or("").trim().to_string();
+        let int = |n: usize| -> Result<Option<i64>> {
+            let f = field(n);
+            if f.is_empty() {
+                Ok(None)
+            } else {
+                f.parse().map(Some).map_err(|_| bad(i + 2, format!("column {}: `{f}` is not an integer", n + 1)))
+            }
+        };
+        let (from, to) = (int(0)?.unwrap_or(0) as i32, int(1)?.unwrap_or(0) as i32);
+        if !(from..=to).contains(&year) {
+            continue;
+        }
+        let usd = int(3)?.ok_or_else(|| bad(i + 2, "no estimate_usd".into()))?;
+        out.push(ifr_reports::model::Estimate {
+            years: if from == to { from.to_string() } else { format!("{from}-{to}") },
+            publisher: field(2),
+            usd: usd as i128 * 1_000_000,
+            usd_high: int(4)?.map(|h| h as i128 * 1_000_000),
+            incidents: int(5)?.map(|n| n as u32),
+            what_it_counts: field(6),
+            published: field(7),
+            source: field(8),
+            source_url: field(9),
+        });
+    }
+    out.sort_by(|a, b| (&a.published, &a.publisher).cmp(&(&b.published, &b.publisher)));
+    Ok(out)
+}
+
 /// When a source reads files `ifr synth` generated (its folder, or one above it, is a generated
 /// sample), what the banner on every page of the report says.
 fn synthetic_inputs(settings: &Settings) -> Option<String> {
@@ -250,6 +291,7 @@ fn year_model(settings: &Settings, c: &Computed, year: i32) -> Result<YearModel>
         changes: None,
         actor_names: c.actor_names.clone(),
         synthetic: synthetic_inputs(settings),
+        estimates: published_estimates(year)?,
     })
 }
 
@@ -333,6 +375,22 @@ mod tests {
             first_arrival: None,
             last_arrival: None,
         }
+    }
+
+    /// The shipped estimates parse; every row names its source by URL, a publication date and what
+    /// it counts; 2022 has Chainalysis' figure and the UN Panel's range.
+    #[test]
+    fn published_estimates_are_sourced() {
+        for year in 2017..=2025 {
+            for e in published_estimates(year).unwrap() {
+                assert!(e.source_url.starts_with("http"), "{e:?}");
+                assert!(e.published.len() >= 7 && !e.what_it_counts.is_empty() && !e.source.is_empty(), "{e:?}");
+                assert!(e.usd > 0 && e.usd_high.is_none_or(|h| h > e.usd), "{e:?}");
+            }
+        }
+        let y2022 = published_estimates(2022).unwrap();
+        assert!(y2022.iter().any(|e| e.publisher == "Chainalysis" && e.usd == 1_650_000_000_000_000));
+        assert!(y2022.iter().any(|e| e.publisher.starts_with("UN Panel") && e.usd_high == Some(1_000_000_000_000_000)));
     }
 
     /// A destination without a price is counted as unpriced, never summed as 0 USD; a
