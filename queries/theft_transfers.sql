@@ -1,6 +1,7 @@
 -- theft_transfers: the on-chain theft transfers of the ledger's incidents (a view).
 -- Grain: one row per (incident, transfer); chain, tx_hash and to_address are what the tracer
---   seeds an incident's taint from (the same rule, read from this view).
+--   seeds an incident's taint from (the same rule, read from this view); amount is decimal-adjusted
+--   (the report lists the rows so that each incident's on-chain value can be checked by hand).
 -- An incident's listed tx hashes when it has them (incident_tx); otherwise the transfers from its
 -- victim addresses to its attacker addresses from its date to date + the incident window
 -- (incident_parties). Units: value_usd at the close of the transfer's day, or of the incident's
@@ -19,7 +20,7 @@ WITH matched AS (
   JOIN incident_parties k ON t.from_address = k.victim AND t.to_address = k.attacker
   WHERE t.day >= k.day_from AND t.day <= k.day_to
 )
-SELECT m.incident, m.actor, m.chain, m.year, m.month, m.day, m.tx_hash, m.to_address, m.asset,
+SELECT m.incident, m.actor, m.chain, m.year, m.month, m.day, m.tx_hash, m.to_address, m.asset, m.amount,
        CASE WHEN o.stolen_price_day <> 'disclosure-day' THEN m.value_usd
             WHEN m.amount * p.close_usd > m.max_transfer_usd THEN NULL
             ELSE m.amount * p.close_usd END AS value_usd

@@ -234,3 +234,34 @@ fn published_estimates_stand_beside_ifrs_figure() {
     let html = std::fs::read_to_string(tmp.path().join("syn/report/2022/index.html")).unwrap();
     assert!(html.contains("id=\"published-estimates\""));
 }
+
+/// Each incident's on-chain value can be checked by hand: the theft_transfers table lists its
+/// transfers, and their values add up to the incidents table's on-chain value.
+#[test]
+fn theft_transfers_add_up_to_each_incidents_onchain_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::Cryo);
+    ifr_pipeline::report(&s, None, &[2022]).unwrap();
+    let dir = tmp.path().join("syn/report/2022/tables");
+    let thefts = std::fs::read_to_string(dir.join("theft_transfers.csv")).unwrap();
+    assert!(thefts.starts_with("incident,day,chain,tx_hash,to_address,asset,amount,value_usd\n"), "{thefts}");
+    let cents = |v: &str| -> i64 {
+        let (a, b) = v.split_once('.').unwrap();
+        a.parse::<i64>().unwrap() * 100 + b.parse::<i64>().unwrap()
+    };
+    let mut sums: BTreeMap<String, i64> = BTreeMap::new();
+    for l in thefts.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        *sums.entry(f[0].to_string()).or_default() += cents(f[7]);
+    }
+    let incidents = std::fs::read_to_string(dir.join("incidents.csv")).unwrap();
+    for l in incidents.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        if f[6] != "0" {
+            // Each transfer is rounded to the cent here and to the micro-dollar in the sum.
+            let diff = (sums[f[0]] - cents(f[5])).abs();
+            assert!(diff <= thefts.lines().filter(|t| t.starts_with(f[0])).count() as i64, "{}: {} vs {}", f[0], sums[f[0]], f[5]);
+        }
+    }
+    assert_eq!(sums["ronin-2022"], 62_400_000_000, "Ronin's transfers add up to $624,000,000.00");
+}

@@ -77,6 +77,7 @@ struct Tables {
     trace: Table,
     changes: Option<(String, Table)>,
     estimates: Table,
+    thefts: Table,
 }
 
 /// Write the report of `model.year` into `dir` (created). Returns the number of files written.
@@ -94,6 +95,7 @@ pub fn assemble(model: &YearModel, opts: &ReportOptions, dir: &Path) -> Result<u
         ("implausible_transfers", &tables.implausible),
         ("trace_destinations", &tables.trace),
         ("published_estimates", &tables.estimates),
+        ("theft_transfers", &tables.thefts),
     ] {
         write(dir, &format!("tables/{name}.csv"), t.to_csv().as_bytes())?;
         write(dir, &format!("tables/{name}.md"), t.to_markdown().as_bytes())?;
@@ -311,8 +313,36 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
         (c.since.clone(), t)
     });
     let estimates = estimates_table(model);
-    let tables =
-        Tables { totals, monthly, ranges, destinations, counterparties, incidents, coverage, implausible, trace, changes, estimates };
+    let mut thefts = Table::new(
+        &["incident", "day", "chain", "tx_hash", "to_address", "asset", "amount", "value_usd"],
+        &[false, false, false, false, false, false, true, true],
+    );
+    for t in &model.thefts {
+        thefts.push(vec![
+            t.incident.clone(),
+            t.day.clone(),
+            t.chain.clone(),
+            t.tx_hash.clone(),
+            t.to_address.clone(),
+            t.asset.clone(),
+            t.amount.clone(),
+            t.micro_usd.map(usd_from_micro).unwrap_or_default(),
+        ]);
+    }
+    let tables = Tables {
+        totals,
+        monthly,
+        ranges,
+        destinations,
+        counterparties,
+        incidents,
+        coverage,
+        implausible,
+        trace,
+        changes,
+        estimates,
+        thefts,
+    };
     (tables, figures)
 }
 
@@ -549,6 +579,7 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
         ("Where the stolen proceeds went (tracing)", &t.trace),
         ("Confidence range", &t.ranges),
         ("Incidents", &t.incidents),
+        ("Theft transfers", &t.thefts),
         ("Price coverage", &t.coverage),
         ("Published estimates", &t.estimates),
     ] {

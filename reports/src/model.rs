@@ -217,6 +217,23 @@ impl Incident {
     }
 }
 
+/// One theft transfer of a ledger incident (theft_transfers): what an incident's on-chain value is
+/// the sum of.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TheftTransfer {
+    pub incident: String,
+    /// YYYY-MM-DD (UTC).
+    pub day: String,
+    pub chain: String,
+    pub tx_hash: String,
+    pub to_address: String,
+    pub asset: String,
+    /// Decimal-adjusted, as the lake holds it.
+    pub amount: String,
+    /// None: no price that day, or above the ceiling.
+    pub micro_usd: Option<i128>,
+}
+
 /// The year's price coverage (price_coverage).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Coverage {
@@ -335,6 +352,8 @@ pub struct YearModel {
     pub synthetic: Option<String>,
     /// Published estimates whose years cover this year, oldest publication first.
     pub estimates: Vec<Estimate>,
+    /// The year's theft transfers, by incident, day and transaction.
+    pub thefts: Vec<TheftTransfer>,
 }
 
 /// How the report is presented (from the config's `[report]`).
