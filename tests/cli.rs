@@ -145,3 +145,41 @@ fn off_a_terminal_progress_is_json_lines_and_quiet_prints_nothing() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!((stdout(&o), stderr(&o)), (String::new(), String::new()));
 }
+
+/// `ifr sql` reads its query from an argument, a file or standard input, and the table format
+/// says how many rows it left out.
+#[test]
+fn sql_reads_a_query_from_a_file_or_stdin_and_states_its_row_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    crate::ingest::full_config(tmp.path());
+    assert!(ifr(tmp.path(), &["ingest"]).status.success());
+    let q = "SELECT currency, COUNT(*) AS n FROM sanctions GROUP BY currency ORDER BY currency";
+    let inline = ifr(tmp.path(), &["sql", q, "-f", "csv"]);
+    assert!(inline.status.success(), "{}", stderr(&inline));
+    std::fs::write(tmp.path().join("q.sql"), format!("-- a query in a file\n{q}\n")).unwrap();
+    let from_file = ifr(tmp.path(), &["sql", "--file", "q.sql", "-f", "csv"]);
+    assert_eq!(stdout(&from_file), stdout(&inline), "{}", stderr(&from_file));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ifr"))
+        .args(["sql", "-", "-f", "csv"])
+        .current_dir(tmp.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), q.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let from_stdin = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&from_stdin), stdout(&inline));
+    let rows = stdout(&inline).lines().count() - 1;
+    assert!(rows >= 2, "{}", stdout(&inline));
+    let o = ifr(tmp.path(), &["sql", q, "--limit", "1"]);
+    let text = stdout(&o);
+    assert!(
+        text.trim_end()
+            .ends_with(&format!("(1 of {rows} rows shown: --limit N shows more, --limit 0 all, -f csv or -f json write every row)")),
+        "{text}"
+    );
+    let o = ifr(tmp.path(), &["sql", "--file", "missing.sql"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("reading the query from `missing.sql`"), "{}", stderr(&o));
+}

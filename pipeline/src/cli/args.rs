@@ -59,7 +59,7 @@ pub enum SynthFormatArg {
     EthereumEtl,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
     Csv,
@@ -141,10 +141,18 @@ pub enum Command {
     /// incidents, prices, assets, quarantine) and the resolved attribution (address_actors,
     /// actor_ancestors).
     Sql {
-        /// The query, e.g. "SELECT currency, count(*) AS n FROM sanctions GROUP BY currency".
-        query: String,
+        /// The query, e.g. "SELECT currency, count(*) AS n FROM sanctions GROUP BY currency"; `-`
+        /// reads it from standard input.
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        query: Option<String>,
+        /// Read the query from this file (e.g. one of queries/).
+        #[arg(long)]
+        file: Option<PathBuf>,
         #[arg(long, short = 'f', value_enum, default_value = "table")]
         format: OutputFormat,
+        /// Rows shown by the table format (0: all); csv and json always write every row.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
         #[command(flatten)]
         config: ConfigArg,
     },

@@ -8,6 +8,7 @@ mod output;
 use std::io::Write;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -134,10 +135,20 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
                 output::print_ingest(&summary)?;
             }
         }
-        args::Command::Sql { query, format, config } => {
+        args::Command::Sql { query, file, format, limit, config } => {
+            let query = match (query, file) {
+                (Some(q), _) if q == "-" => {
+                    let mut q = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut q).context("reading the query from standard input")?;
+                    q
+                }
+                (Some(q), _) => q,
+                (None, Some(f)) => std::fs::read_to_string(&f).with_context(|| format!("reading the query from `{}`", f.display()))?,
+                (None, None) => anyhow::bail!("give a query, `-` to read it from standard input, or --file F"),
+            };
             let settings = config.settings()?;
             let mut df = ifr_pipeline::sql_with_attribution(&settings, &query)?;
-            output::print_frame(&mut df, format)?;
+            output::print_frame_limited(&mut df, format, limit)?;
         }
         args::Command::Synth { out, transfers, from, to, seed, format, force } => {
             let format = match format {

@@ -216,9 +216,15 @@ fn file_label(p: &str) -> &str {
 }
 
 pub fn print_frame(df: &mut DataFrame, format: OutputFormat) -> anyhow::Result<()> {
+    print_frame_limited(df, format, 0)
+}
+
+/// Like [`print_frame`]; the table format shows at most `limit` rows (0: all) and says how many
+/// it left out.
+pub fn print_frame_limited(df: &mut DataFrame, format: OutputFormat, limit: usize) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
-        OutputFormat::Table => write_table(&mut out, df)?,
+        OutputFormat::Table => write_table(&mut out, df, limit)?,
         OutputFormat::Csv => CsvWriter::new(&mut out).include_header(true).finish(df)?,
         OutputFormat::Json => {
             JsonWriter::new(&mut out).with_json_format(JsonFormat::Json).finish(df)?;
@@ -229,7 +235,10 @@ pub fn print_frame(df: &mut DataFrame, format: OutputFormat) -> anyhow::Result<(
 }
 
 /// A plain aligned text table of every row (numbers right-aligned, NULL shown as `null`).
-fn write_table(out: &mut impl Write, df: &DataFrame) -> anyhow::Result<()> {
+fn write_table(out: &mut impl Write, df: &DataFrame, limit: usize) -> anyhow::Result<()> {
+    let total = df.height();
+    let shown = if limit > 0 && total > limit { df.head(Some(limit)) } else { df.clone() };
+    let df = &shown;
     let cols = df.columns();
     let mut cells: Vec<Vec<String>> = Vec::with_capacity(cols.len());
     let mut numeric = Vec::with_capacity(cols.len());
@@ -270,7 +279,11 @@ fn write_table(out: &mut impl Write, df: &DataFrame) -> anyhow::Result<()> {
             writeln!(out, "{}", rule.join("  "))?;
         }
     }
-    writeln!(out, "({} row{})", df.height(), if df.height() == 1 { "" } else { "s" })?;
+    if df.height() < total {
+        writeln!(out, "({} of {total} rows shown: --limit N shows more, --limit 0 all, -f csv or -f json write every row)", df.height())?;
+    } else {
+        writeln!(out, "({} row{})", total, if total == 1 { "" } else { "s" })?;
+    }
     Ok(())
 }
 
