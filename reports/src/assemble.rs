@@ -650,12 +650,16 @@ fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
     let dest_rows: Vec<(String, f64)> =
         model.destinations.iter().filter(|d| d.actor == headline).map(|d| (d.category.to_string(), d.micro_usd as f64 / 1e6)).collect();
     let destinations = charts::destinations::chart(&headline, year, &dest_rows).map_err(err)?;
-    let inc_rows: Vec<(String, f64, Option<f64>)> = model
+    let inc_rows: Vec<(String, charts::incidents::Value, charts::incidents::Value)> = model
         .incidents
         .iter()
         .map(|i| {
-            let onchain = (i.onchain.transfers > 0 && !i.onchain.is_unknown()).then(|| i.onchain.usd());
-            (i.id.clone(), i.reported_micro_usd.map_or(0.0, |r| r as f64 / 1e6), onchain)
+            let onchain = match (i.onchain.transfers, i.onchain.is_unknown()) {
+                (0, _) => Err("not found on the loaded chains"),
+                (_, true) => Err("no price"),
+                _ => Ok(i.onchain.usd()),
+            };
+            (i.id.clone(), i.reported_micro_usd.map(|r| r as f64 / 1e6).ok_or("not reported"), onchain)
         })
         .collect();
     let incidents = charts::incidents::chart(year, &inc_rows).map_err(err)?;

@@ -18,6 +18,9 @@ pub struct Chart {
     pub png: Vec<u8>,
 }
 
+/// The key of a row that has no value (its label says why): no bar, no legend entry.
+pub const NO_VALUE: &str = "no value";
+
 /// A horizontal bar: its row label, value, and the key that picks its colour and legend entry.
 #[derive(Debug, Clone)]
 pub struct Bar {
@@ -98,7 +101,7 @@ pub fn bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scale: f64, title
         .map_err(err)?;
     let mut keys: Vec<&str> = Vec::new();
     for b in bars {
-        if !keys.contains(&b.key.as_str()) {
+        if !keys.contains(&b.key.as_str()) && b.key != NO_VALUE {
             keys.push(&b.key);
         }
     }
