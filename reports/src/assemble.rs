@@ -109,12 +109,16 @@ pub fn assemble(model: &YearModel, opts: &ReportOptions, dir: &Path) -> Result<u
     let figures = serde_json::to_string_pretty(&figures).unwrap_or_default() + "\n";
     write(dir, "figures.json", figures.as_bytes())?;
     let charts = charts(model, opts)?;
+    let mut drawn = 0;
     for (name, _, c) in &charts {
-        write(dir, &format!("charts/{name}.svg"), c.svg.as_bytes())?;
-        write(dir, &format!("charts/{name}.png"), &c.png)?;
+        if let Drawn::Chart(c) = c {
+            write(dir, &format!("charts/{name}.svg"), c.svg.as_bytes())?;
+            write(dir, &format!("charts/{name}.png"), &c.png)?;
+            drawn += 1;
+        }
     }
     write(dir, "index.html", index_html(model, &headlines, &charts, &tables).as_bytes())?;
-    Ok(files + 4 + 2 * charts.len())
+    Ok(files + 4 + 2 * drawn)
 }
 
 fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
@@ -564,7 +568,15 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
     let mut sections = Vec::new();
     let mut figs = String::new();
     for (name, title, c) in charts {
-        let _ = write!(figs, "<figure id=\"chart-{name}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n", c.svg, html::escape(title));
+        match c {
+            Drawn::Chart(c) => {
+                let _ =
+                    write!(figs, "<figure id=\"chart-{name}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n", c.svg, html::escape(title));
+            }
+            Drawn::Nothing(why) => {
+                let _ = writeln!(figs, "<p id=\"chart-{name}\" class=\"no-chart\">{}: nothing to show ({why}).</p>", html::escape(title));
+            }
+        }
     }
     sections.push(html::Section { title: "Charts".into(), id: "charts".into(), html: figs });
     if let Some((since, table)) = &t.changes {
@@ -593,7 +605,18 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
     html::page(&format!("Illicit flows, {}", model.year), model.synthetic.as_deref(), headlines, &sections)
 }
 
-type NamedChart = (&'static str, &'static str, Chart);
+/// A chart with nothing to show is not drawn: the page says so instead.
+fn draw(has_data: bool, why: &'static str, f: impl FnOnce() -> std::result::Result<Chart, String>) -> Result<Drawn> {
+    if has_data { f().map(Drawn::Chart).map_err(AssembleError::Chart) } else { Ok(Drawn::Nothing(why)) }
+}
+
+/// A chart, or why there is none.
+enum Drawn {
+    Chart(Chart),
+    Nothing(&'static str),
+}
+
+type NamedChart = (&'static str, &'static str, Drawn);
 
 /// The actors a chart shows: the configured ones, else those with a value, biggest first, without
 /// an actor whose ancestor is also shown (Lazarus Group's figures are inside DPRK's).
@@ -613,7 +636,6 @@ fn top_actors(model: &YearModel, opts: &ReportOptions, values: &BTreeMap<&str, i
 }
 
 fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
-    let err = AssembleError::Chart;
     let year = model.year;
     let metric_of = |metric: Metric| -> BTreeMap<&str, i128> {
         model.totals.iter().filter(|t| t.metric == metric).map(|t| (t.actor.as_str(), t.value.micro_usd)).collect()
@@ -633,7 +655,7 @@ fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
             }
         }
     }
-    let annual = charts::annual_totals::chart(year, &rows).map_err(err)?;
+    let annual = draw(rows.iter().any(|r| r.2 > 0.0), "no actor has a value this year", || charts::annual_totals::chart(year, &rows))?;
     let thieves = top_actors(model, opts, &stolen, 3);
     let series: Vec<(String, [f64; 12])> = thieves
         .iter()
@@ -645,11 +667,14 @@ fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
             (a.clone(), m)
         })
         .collect();
-    let monthly = charts::monthly_stolen::chart(year, &series).map_err(err)?;
+    let monthly = draw(series.iter().any(|(_, m)| m.iter().any(|v| *v > 0.0)), "no theft this year", || {
+        charts::monthly_stolen::chart(year, &series)
+    })?;
     let headline = thieves.first().cloned().or_else(|| actors.first().cloned()).unwrap_or_else(|| "-".into());
     let dest_rows: Vec<(String, f64)> =
         model.destinations.iter().filter(|d| d.actor == headline).map(|d| (d.category.to_string(), d.micro_usd as f64 / 1e6)).collect();
-    let destinations = charts::destinations::chart(&headline, year, &dest_rows).map_err(err)?;
+    let destinations =
+        draw(dest_rows.iter().any(|r| r.1 > 0.0), "no outflow this year", || charts::destinations::chart(&headline, year, &dest_rows))?;
     let inc_rows: Vec<(String, charts::incidents::Value, charts::incidents::Value)> = model
         .incidents
         .iter()
@@ -662,7 +687,7 @@ fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
             (i.id.clone(), i.reported_micro_usd.map(|r| r as f64 / 1e6).ok_or("not reported"), onchain)
         })
         .collect();
-    let incidents = charts::incidents::chart(year, &inc_rows).map_err(err)?;
+    let incidents = draw(!inc_rows.is_empty(), "no ledger incident this year", || charts::incidents::chart(year, &inc_rows))?;
     // Tracing: the headline thief's proceeds per destination and method.
     let trace_headline = top_actors(model, opts, &stolen, 1).into_iter().next().unwrap_or_else(|| "-".into());
     let mut trace_rows = Vec::new();
@@ -673,7 +698,9 @@ fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
             }
         }
     }
-    let trace = charts::trace_methods::chart(&trace_headline, year, &trace_rows).map_err(err)?;
+    let trace = draw(trace_rows.iter().any(|r| r.2 > 0.0), "no incident of this year was traced", || {
+        charts::trace_methods::chart(&trace_headline, year, &trace_rows)
+    })?;
     Ok(vec![
         ("annual_totals", "Totals by actor", annual),
         ("monthly_stolen", "Cumulative stolen value", monthly),
@@ -681,4 +708,23 @@ fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
         ("incidents", "Reported vs on-chain value per incident", incidents),
         ("trace_methods", "Where the stolen proceeds went, by tracing method", trace),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A year with nothing to chart draws no chart: the page says there is nothing to show, and
+    /// no empty SVG or PNG is written.
+    #[test]
+    fn an_empty_chart_is_never_drawn() {
+        let model = YearModel { year: 2021, ..YearModel::default() };
+        let charts = charts(&model, &ReportOptions::default()).unwrap();
+        assert_eq!(charts.len(), 5);
+        assert!(charts.iter().all(|(_, _, c)| matches!(c, Drawn::Nothing(_))));
+        let (tables, _) = tables_and_figures(&model, &ReportOptions::default());
+        let page = index_html(&model, &headlines(&model, &ReportOptions::default()), &charts, &tables);
+        assert_eq!(page.matches("nothing to show").count(), 5);
+        assert!(!page.contains("<svg"));
+    }
 }
