@@ -484,7 +484,7 @@ fn concurrent_writers_exactly_one_proceeds_and_the_other_names_the_holder() {
         overlapped += 1;
         assert_eq!(ok, 1, "pair {pair}: {} / {}", stderr(&x), stderr(&y));
         let loser = if x.status.success() { &y } else { &x };
-        assert_eq!(loser.status.code(), Some(3), "pair {pair}: another run holds the lake");
+        assert_eq!(loser.status.code(), Some(3), "pair {pair}: another run holds the lake: {}", stderr(loser));
         let e = stderr(loser);
         assert!(e.contains("is being written by another ifr run (pid ") && e.contains("`ifr ingest`"), "pair {pair}: {e}");
     }

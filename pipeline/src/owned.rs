@@ -178,6 +178,11 @@ pub fn check(dir: &Path, what: Use, config_dir: Option<&Path>) -> Result<bool> {
             return claim_marked(dir, what).map(|()| true);
         }
         if !empty && !is_legacy(dir, what) {
+            // ifr writes a folder's marker before anything else in it: entries with a marker that
+            // appeared since the first look are another ifr process's claim, not a foreign folder.
+            if marker_of(dir).is_some() {
+                return claim_marked(dir, what).map(|()| true);
+            }
             return Err(Error::Config(format!(
                 "{} = `{}` is a folder ifr did not create and it is not empty; ifr writes only into new or empty folders (or its own, marked by `{MARKER}`): name a new folder, or empty this one",
                 what.key(),
