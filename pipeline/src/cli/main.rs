@@ -88,7 +88,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Diff { config, a, b } => {
             let settings = config.settings()?;
             let rows = ifr_pipeline::stages::refresh::diff_releases(&settings.refresh.releases, &a, &b)?;
-            write!(std::io::stdout().lock(), "{}", ifr_pipeline::stages::refresh::restatements_text(&rows))?;
+            write!(std::io::stdout().lock(), "{}", ifr_pipeline::stages::refresh::restatements_csv(&rows))?;
         }
         args::Command::Report { config, report } => {
             let settings = config.settings()?;

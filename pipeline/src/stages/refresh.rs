@@ -106,8 +106,8 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<RefreshSummar
     let result = (|| -> Result<()> {
         let mut changes_of = |year: i32, model: &ifr_reports::model::YearModel, opts: &ifr_reports::model::ReportOptions| {
             let Some(prev) = &newest else { return Ok(None) };
-            let old = previous_figures(&dir.join(&prev.id).join(year.to_string()))?;
-            let new = ifr_reports::assemble::figures(model, opts);
+            let old = figures_of(&dir.join(&prev.id).join(year.to_string()))?;
+            let new: Vec<Fig> = ifr_reports::assemble::figures(model, opts).into_iter().map(Fig::from).collect();
             let rows = diff(&old, &new, causes.as_ref().unwrap_or(&BTreeMap::new()));
             restatements.extend(rows.iter().cloned().map(|r| (year, r)));
             Ok(Some(Changes { since: prev.id.clone(), rows }))
@@ -230,28 +230,32 @@ fn changed_inputs(prev: &Release, now: &[ReleaseSource], config_sha256: &str) ->
     out
 }
 
-#[derive(Deserialize)]
-struct PrevFigure {
+/// A figure of figures.json as the diff needs it: id, value and the lake tables it reads.
+#[derive(Debug, Clone, Deserialize)]
+struct Fig {
     id: String,
     value: Option<String>,
+    #[serde(default)]
+    inputs: Vec<String>,
 }
 
-/// A year's figures in a previous release (none when that year was not in it).
-fn previous_figures(year_dir: &Path) -> Result<Vec<(String, Option<String>)>> {
+impl From<ifr_reports::assemble::Figure> for Fig {
+    fn from(f: ifr_reports::assemble::Figure) -> Fig {
+        Fig { id: f.id, value: f.value, inputs: f.inputs }
+    }
+}
+
+/// A year's figures in a release (none when that year was not in it).
+fn figures_of(year_dir: &Path) -> Result<Vec<Fig>> {
     let p = year_dir.join("figures.json");
     let Ok(text) = std::fs::read_to_string(&p) else { return Ok(Vec::new()) };
-    let figs: Vec<PrevFigure> = serde_json::from_str(&text).map_err(|e| Error::input_caused(&p, "not a figures.json ifr wrote", e))?;
-    Ok(figs.into_iter().map(|f| (f.id, f.value)).collect())
+    serde_json::from_str(&text).map_err(|e| Error::input_caused(&p, "not a figures.json ifr wrote", e))
 }
 
 /// The figures whose value differs, largest absolute change first (then by id), with the causes
 /// among the figure's inputs.
-fn diff(
-    old: &[(String, Option<String>)],
-    new: &[ifr_reports::assemble::Figure],
-    causes: &BTreeMap<&'static str, &'static str>,
-) -> Vec<Change> {
-    let old: BTreeMap<&str, &Option<String>> = old.iter().map(|(i, v)| (i.as_str(), v)).collect();
+fn diff(old: &[Fig], new: &[Fig], causes: &BTreeMap<&'static str, &'static str>) -> Vec<Change> {
+    let old: BTreeMap<&str, &Option<String>> = old.iter().map(|f| (f.id.as_str(), &f.value)).collect();
     let new_ids: BTreeSet<&str> = new.iter().map(|f| f.id.as_str()).collect();
     let cause_of = |inputs: &[String]| -> String {
         let mut c: Vec<&str> = causes.iter().filter(|(t, _)| **t == "*" || inputs.iter().any(|i| i == *t)).map(|(_, c)| *c).collect();
@@ -339,7 +343,8 @@ impl std::fmt::Display for Decimal {
     }
 }
 
-fn restatements_csv(rows: &[(i32, Change)]) -> String {
+/// Restatement rows as CSV (restatements.csv, `ifr diff`).
+pub fn restatements_csv(rows: &[(i32, Change)]) -> String {
     let mut t = ifr_reports::tables::Table::new(
         &["year", "figure", "old", "new", "change", "change_pct", "cause"],
         &[true, false, true, true, true, true, false],
@@ -368,35 +373,11 @@ pub fn diff_releases(dir: &Path, a: &str, b: &str) -> Result<Vec<(i32, Change)>>
     let causes = changed_inputs(&ra, &rb.sources, &rb.config_sha256);
     let mut out = Vec::new();
     for year in ra.years.iter().chain(&rb.years).copied().collect::<BTreeSet<i32>>() {
-        let old = previous_figures(&dir.join(&ra.id).join(year.to_string()))?;
-        let new_path = dir.join(&rb.id).join(year.to_string()).join("figures.json");
-        let new: Vec<ifr_reports::assemble::Figure> = match std::fs::read_to_string(&new_path) {
-            Err(_) => Vec::new(),
-            Ok(text) => {
-                let v: Vec<serde_json::Value> =
-                    serde_json::from_str(&text).map_err(|e| Error::input_caused(&new_path, "not a figures.json ifr wrote", e))?;
-                v.into_iter()
-                    .map(|f| ifr_reports::assemble::Figure {
-                        id: f["id"].as_str().unwrap_or_default().to_string(),
-                        value: f["value"].as_str().map(str::to_string),
-                        unit: "",
-                        query: String::new(),
-                        inputs: f["inputs"]
-                            .as_array()
-                            .map(|a| a.iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
-                            .unwrap_or_default(),
-                    })
-                    .collect()
-            }
-        };
+        let old = figures_of(&dir.join(&ra.id).join(year.to_string()))?;
+        let new = figures_of(&dir.join(&rb.id).join(year.to_string()))?;
         out.extend(diff(&old, &new, &causes).into_iter().map(|c| (year, c)));
     }
     Ok(out)
-}
-
-/// The restatements as CSV (for `ifr diff`).
-pub fn restatements_text(rows: &[(i32, Change)]) -> String {
-    restatements_csv(rows)
 }
 
 #[cfg(test)]
@@ -415,15 +396,12 @@ mod tests {
 
     #[test]
     fn changes_name_the_changed_inputs_among_the_figures_own() {
-        let fig = |id: &str, v: Option<&str>, inputs: &[&str]| ifr_reports::assemble::Figure {
+        let fig = |id: &str, v: Option<&str>, inputs: &[&str]| Fig {
             id: id.into(),
             value: v.map(str::to_string),
-            unit: "USD",
-            query: String::new(),
             inputs: inputs.iter().map(|s| s.to_string()).collect(),
         };
-        let old =
-            vec![("a".to_string(), Some("100.00".to_string())), ("b".to_string(), Some("5.00".to_string())), ("gone".to_string(), None)];
+        let old = vec![fig("a", Some("100.00"), &[]), fig("b", Some("5.00"), &[]), fig("gone", None, &[])];
         let new = vec![
             fig("a", Some("150.00"), &["prices", "transfers"]),
             fig("b", Some("5.00"), &["prices"]),

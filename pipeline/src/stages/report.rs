@@ -172,55 +172,10 @@ pub(crate) fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result
         (receivers, traced)
     });
     let ancestors = ancestors(&all)?;
-    let theft_rows = theft_rows(&thefts)?;
+    let theft_rows = aggregate::thefts(&thefts)?;
     let actors = lake.scan("actors")?.collect().map_err(|e| Error::polars("reading actors", e))?;
     let actor_names = col_str(&actors, "id")?.into_iter().zip(col_str(&actors, "label")?).filter(|(_, l)| !l.is_empty()).collect();
     Ok(Computed { flows, receivers: receivers?, traced: traced?, years: wanted, actor_names, thefts: theft_rows, ancestors })
-}
-
-/// The rows of theft_transfers, typed and sorted (incident, day, transaction, receiver, asset).
-fn theft_rows(df: &polars::prelude::DataFrame) -> Result<Vec<(i32, ifr_reports::model::TheftTransfer)>> {
-    use crate::table::col_i64;
-    let (inc, chain, year, day, hash, to, asset, amount) = (
-        col_str(df, "incident")?,
-        col_str(df, "chain")?,
-        col_i64(df, "year")?,
-        col_str(df, "day")?,
-        col_str(df, "tx_hash")?,
-        col_str(df, "to_address")?,
-        col_str(df, "asset")?,
-        col_str(df, "amount")?,
-    );
-    let usd: Vec<Option<f64>> = df
-        .column("value_usd")
-        .map_err(|e| Error::polars("value_usd", e))?
-        .f64()
-        .map_err(|e| Error::polars("value_usd", e))?
-        .iter()
-        .collect();
-    let mut rows: Vec<(i32, ifr_reports::model::TheftTransfer)> = (0..df.height())
-        .map(|i| {
-            let t = ifr_reports::model::TheftTransfer {
-                incident: inc[i].clone(),
-                day: day[i].clone(),
-                chain: chain[i].clone(),
-                tx_hash: hash[i].clone(),
-                to_address: to[i].clone(),
-                asset: asset[i].clone(),
-                amount: amount[i].clone(),
-                // Rounded to the micro-dollar as the queries round each transfer before summing.
-                micro_usd: usd[i].filter(|v| v.is_finite()).map(|v| (v * 1e6).round() as i128),
-            };
-            (year[i] as i32, t)
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        let k = |t: &ifr_reports::model::TheftTransfer| {
-            (t.incident.clone(), t.day.clone(), t.tx_hash.clone(), t.to_address.clone(), t.asset.clone())
-        };
-        k(&a.1).cmp(&k(&b.1))
-    });
-    Ok(rows)
 }
 
 fn ancestors(att: &Attribution) -> Result<BTreeMap<String, Vec<String>>> {
