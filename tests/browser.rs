@@ -37,6 +37,7 @@ fn the_report_page_loads_in_a_browser_with_every_chart_and_escaped_text() {
         to: chrono::NaiveDate::from_ymd_opt(2022, 12, 31).unwrap(),
         seed: 9,
         format: SynthFormat::Cryo,
+        chunk_blocks: None,
         force: false,
     })
     .unwrap();

@@ -111,6 +111,7 @@ pub fn synth_into(out: &Path, transfers: u64, (first_year, last_year): (i32, i32
         to: chrono::NaiveDate::from_ymd_opt(last_year, 12, 31).unwrap(),
         seed,
         format,
+        chunk_blocks: None,
         force: false,
     })
     .unwrap();

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
+use ifr_pipeline::Settings;
 use ifr_pipeline::synth::SynthFormat;
+use polars::prelude::{ChunkAgg, SerReader};
 
 use crate::common::*;
 
@@ -35,7 +37,15 @@ fn release_ids(releases: &Path) -> Vec<String> {
 /// A release's tables and figures (what a reader cites), by path inside the release.
 fn figures_and_tables(release: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for year in ["2022", "2023"] {
+    let mut years: Vec<String> = std::fs::read_dir(release)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    years.sort();
+    assert!(!years.is_empty(), "no year in {}", release.display());
+    for year in &years {
         let y = release.join(year);
         out.push((format!("{year}/figures.json"), std::fs::read_to_string(y.join("figures.json")).unwrap()));
         let mut names: Vec<_> = std::fs::read_dir(y.join("tables")).unwrap().flatten().map(|e| e.path()).collect();
@@ -418,4 +428,178 @@ fn an_ofac_list_older_than_the_newest_snapshot_is_refused() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("the list is dated 2022-01-01, older than the newest snapshot (2022-06-01)"), "{}", stderr(&o));
     assert_eq!(snapshots(&d.join("dl/ofac")).len(), 1, "nothing was added");
+}
+
+/// A synthetic 2022 exported in chunks of `chunk_blocks` blocks (cryo), into `out`.
+fn synth_chunked(out: &Path, transfers: u64, chunk_blocks: u64) {
+    ifr_pipeline::synth::run(&ifr_pipeline::synth::SynthOptions {
+        out: out.to_path_buf(),
+        transfers,
+        from: chrono::NaiveDate::from_ymd_opt(2022, 1, 1).unwrap(),
+        to: chrono::NaiveDate::from_ymd_opt(2022, 12, 31).unwrap(),
+        seed: 5,
+        format: SynthFormat::Cryo,
+        chunk_blocks: Some(chunk_blocks),
+        force: false,
+    })
+    .unwrap();
+}
+
+/// The chain files of a synthetic dataset grouped by the first block of their range, in block order.
+fn chunks_by_start(chain: &Path) -> Vec<(i64, Vec<std::path::PathBuf>)> {
+    let mut by: std::collections::BTreeMap<i64, Vec<std::path::PathBuf>> = Default::default();
+    for e in std::fs::read_dir(chain).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let range = name.split("__").nth(2).unwrap();
+        let start: i64 = range.split("_to_").next().unwrap().parse().unwrap();
+        by.entry(start).or_default().push(e.path());
+    }
+    by.into_iter().collect()
+}
+
+/// Copy a dataset's files (not its chain files, lake or releases) into `to`.
+fn copy_without_chain(from: &Path, to: &Path) {
+    for e in walk(from) {
+        let rel = e.strip_prefix(from).unwrap();
+        let top = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+        if ["chain", "lake", "releases"].contains(&top.as_str()) {
+            continue;
+        }
+        std::fs::create_dir_all(to.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(&e, to.join(rel)).unwrap();
+    }
+    std::fs::create_dir_all(to.join("chain")).unwrap();
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+/// The lake files the state lists for one source, with their modification times.
+fn live_files(lake: &Path, source: &str) -> Vec<(String, std::time::SystemTime)> {
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(lake.join("_ingest/state.json")).unwrap()).unwrap();
+    let mut v: Vec<(String, std::time::SystemTime)> = state["sources"][source]["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let o = o.as_str().unwrap().to_string();
+            let t = std::fs::metadata(lake.join(&o)).unwrap().modified().unwrap();
+            (o, t)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn chain_chunks_refreshed_one_at_a_time_equal_one_full_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    // Chunks of 30 days of 12-second blocks: each new chunk straddles a month boundary, so it
+    // adds to a partition already in the lake and starts a new one.
+    synth_chunked(&full, 30_000, 7200 * 30);
+    let inc = tmp.path().join("inc");
+    copy_without_chain(&full, &inc);
+    let chunks = chunks_by_start(&full.join("chain"));
+    assert!(chunks.len() >= 12, "{} chunks", chunks.len());
+    let first = chunks.len() - 4;
+    let add = |i: usize| {
+        for f in &chunks[i].1 {
+            std::fs::copy(f, inc.join("chain").join(f.file_name().unwrap())).unwrap();
+        }
+    };
+    (0..first).for_each(add);
+    let o = refresh(&inc, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("chain [chain cryo] loaded"), "{}", stdout(&o));
+    for i in first..chunks.len() {
+        let before = live_files(&inc.join("lake"), "chain");
+        add(i);
+        let o = refresh(&inc, &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("chain [chain cryo] appended") && out.contains("appended 3 new chunks"), "{out}");
+        assert!(out.contains("published release"), "{out}");
+        // Only the partitions the new chunk touches were rewritten: every other file is the same
+        // file, untouched.
+        let after = live_files(&inc.join("lake"), "chain");
+        let kept = after.iter().filter(|f| before.contains(f)).count();
+        assert!(kept + 6 >= before.len(), "{kept} of {} files kept: {before:?} -> {after:?}", before.len());
+        assert!(kept < after.len(), "something was rewritten or added");
+    }
+    let o = refresh(&full, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // The same lake rows, in the same order, and the same report.
+    let (si, sf) = (Settings::load(&inc.join("ifr.toml")).unwrap(), Settings::load(&full.join("ifr.toml")).unwrap());
+    for t in ["blocks", "transfers"] {
+        let (a, b) = (rows(&table(&si, t)), rows(&table(&sf, t)));
+        assert!(!a.is_empty());
+        assert!(a == b, "{t}: {} rows appended vs {} in one build", a.len(), b.len());
+    }
+    let ingest_counts = |s: &Settings| -> serde_json::Value {
+        let state: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(s.lake_dir.join("_ingest/state.json")).unwrap()).unwrap();
+        state["sources"]["chain"]["counts"].clone()
+    };
+    assert_eq!(ingest_counts(&si), ingest_counts(&sf), "every row accounted for the same way");
+    let (a, b) = (figures_and_tables(&inc.join("releases/current")), figures_and_tables(&full.join("releases/current")));
+    assert_eq!(a.len(), b.len());
+    for ((pa, ta), (pb, tb)) in a.iter().zip(&b) {
+        assert_eq!(pa, pb);
+        assert!(ta == tb, "{pa} differs between the appended and the full build");
+    }
+}
+
+#[test]
+fn chunks_within_the_reorg_buffer_wait_and_a_rewritten_chunk_is_reloaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("syn");
+    synth_chunked(&d, 20_000, 7200 * 60);
+    let chunks = chunks_by_start(&d.join("chain"));
+    let (last_start, last_files) = chunks.last().unwrap().clone();
+    let config = d.join("ifr.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("chain = \"ethereum\"\n", "chain = \"ethereum\"\nreorg-buffer = 100\n")).unwrap();
+
+    let o = ifr(&d, &["ingest"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The newest chunks end within 100 blocks of the newest block: not loaded, and said so.
+    let err = stderr(&o);
+    assert!(err.contains("within the reorg buffer"), "{err}");
+    for f in &last_files {
+        assert!(err.contains(&*f.file_name().unwrap().to_string_lossy()), "{err}");
+    }
+    let s = Settings::load(&config).unwrap();
+    let max_block = |s: &Settings| table(s, "transfers").column("block_number").unwrap().i64().unwrap().max().unwrap();
+    assert!(max_block(&s) < last_start, "nothing from the held-back chunks");
+
+    // A chunk re-exported with other content under the same name (a reorg): detected by its hash,
+    // and the source is loaded whole again.
+    let (_, first_files) = &chunks[0];
+    let native = first_files.iter().find(|f| f.to_string_lossy().contains("native_transfers")).unwrap();
+    let df = polars::prelude::ParquetReader::new(std::fs::File::open(native).unwrap()).finish().unwrap();
+    let n_before = table(&s, "transfers").height();
+    let mut shorter = df.slice(1, df.height() - 1);
+    polars::prelude::ParquetWriter::new(std::fs::File::create(native).unwrap()).finish(&mut shorter).unwrap();
+    let o = ifr(&d, &["ingest"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("changed under the same name"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("chain [chain cryo] loaded"), "{}", stdout(&o));
+    let s = Settings::load(&config).unwrap();
+    assert_eq!(table(&s, "transfers").height(), n_before - 1);
+
+    // Without the buffer the held-back chunks are final: loaded on top of the lake.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("reorg-buffer = 100\n", "")).unwrap();
+    let o = ifr(&d, &["ingest"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = Settings::load(&config).unwrap();
+    assert!(max_block(&s) >= last_start);
 }

@@ -18,6 +18,7 @@ fn opts(out: &Path, transfers: u64, seed: u64, format: SynthFormat) -> SynthOpti
         to: chrono::NaiveDate::from_ymd_opt(2022, 12, 31).unwrap(),
         seed,
         format,
+        chunk_blocks: None,
         force: false,
     }
 }

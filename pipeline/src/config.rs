@@ -250,6 +250,10 @@ struct RawSource {
     chain: Option<String>,
     /// Yahoo prices only: the asset the file prices. Default: from the file name (`ETH-USD.csv` → ETH).
     asset: Option<String>,
+    /// Chain sources only: export chunks (files) that end within this many blocks of the newest
+    /// block any of the source's files reaches are not loaded yet — they may still be reorganised
+    /// and exported again (cryo's `--reorg-buffer`). Default 0: every chunk is final.
+    reorg_buffer: Option<u64>,
     /// Fetch the source from this http(s) URL on `ifr refresh`; `path` is then the folder of its
     /// dated snapshots (kept, never overwritten).
     url: Option<String>,
@@ -267,6 +271,8 @@ pub struct SourceSpec {
     pub path: PathBuf,
     pub chain: Option<String>,
     pub asset: Option<String>,
+    /// Chain sources: chunks ending within this many blocks of the newest are held back (0: none).
+    pub reorg_buffer: u64,
     /// Fetched from here by `ifr refresh` into the folder `path` (one dated snapshot per version).
     pub url: Option<String>,
 }
@@ -287,6 +293,9 @@ pub struct SynthOptions {
     pub to: chrono::NaiveDate,
     pub seed: u64,
     pub format: SynthFormat,
+    /// Blocks per chain export file (None: about 100,000 transfers per file), like cryo's
+    /// `--chunk-size`: small chunks play out a chain exported day by day.
+    pub chunk_blocks: Option<u64>,
     pub force: bool,
 }
 
@@ -392,6 +401,12 @@ impl Settings {
             {
                 return Err(Error::Config(format!("{at}: url `{u}` must start with http:// or https://")));
             }
+            if s.reorg_buffer.is_some() && s.kind != Kind::Chain {
+                return Err(Error::Config(format!("{at}: `reorg-buffer` applies to chain sources only")));
+            }
+            if s.reorg_buffer.is_some_and(|b| b > i64::MAX as u64) {
+                return Err(Error::Config(format!("{at}: `reorg-buffer` is a number of blocks below 2^63")));
+            }
             if s.asset.is_some() && s.format != Format::Yahoo {
                 return Err(Error::Config(format!("{at}: `asset` applies to yahoo price sources only")));
             }
@@ -417,6 +432,7 @@ impl Settings {
                 path_spec: s.path,
                 chain: s.chain,
                 asset: s.asset,
+                reorg_buffer: s.reorg_buffer.unwrap_or(0),
                 url: s.url,
             });
         }
@@ -435,6 +451,7 @@ impl Settings {
                     other => return Err(Error::Config(format!("{at}: format `{other}`; expected cryo or ethereum-etl"))),
                 };
                 Some(SynthOptions {
+                    chunk_blocks: None,
                     out: normalize(&base_dir.join(&r.out)),
                     transfers: r.transfers.unwrap_or(300_000),
                     from: day(r.from, "2021-01-01", "from")?,

@@ -55,6 +55,14 @@ pub struct SourceState {
     pub outputs: Vec<String>,
     pub counts: Counts,
     pub files: Vec<FileInfo>,
+    /// The fingerprint of everything but the files (loader, schemas, options, dependencies): while
+    /// it stays the same, a chain source's new chunks can be loaded on their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<String>,
+    /// Chain sources: chunks not loaded yet because they end within the reorg buffer of the newest
+    /// block (paths as resolved).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -330,6 +338,9 @@ pub struct Pending {
     pub state: SourceState,
     /// Staged files, relative to the staging folder (their logical lake names).
     pub written: Vec<PathBuf>,
+    /// Live files of the source that stay as they are (chunks loaded on top of the lake rewrite
+    /// only the partitions they touch).
+    pub kept: Vec<String>,
 }
 
 /// Publish a run: move every staged file in (under a fresh name where a live file has the same
@@ -348,7 +359,8 @@ pub fn publish_run(
     for mut p in pending {
         let old: BTreeMap<String, String> =
             state.sources.get(&p.name).map(|s| s.outputs.iter().map(|o| (logical_name(o), o.clone())).collect()).unwrap_or_default();
-        let mut outputs = Vec::with_capacity(p.written.len());
+        let mut outputs = p.kept.clone();
+        outputs.reserve(p.written.len());
         let mut n = 0;
         for rel in &p.written {
             let staged = staging.join(rel);

@@ -176,6 +176,10 @@ pub enum Command {
         seed: u64,
         #[arg(long, value_enum, default_value = "cryo")]
         format: SynthFormatArg,
+        /// Blocks per chain export file, like cryo's --chunk-size (default: about 100,000
+        /// transfers per file). 7200 is about one day of 12-second blocks.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+        chunk_blocks: Option<u64>,
         /// Replace the contents of a non-empty --out folder.
         #[arg(long)]
         force: bool,

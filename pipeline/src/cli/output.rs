@@ -109,6 +109,13 @@ impl ifr_pipeline::Progress for Bars {
         }
     }
 
+    fn loading_whole(&self, spec: &SourceSpec, why: &str) {
+        self.log("info", "ingest", serde_json::json!({"source": spec.name, "event": "loading every chunk again", "why": why}));
+        if let Some(b) = self.bar.borrow().as_ref() {
+            b.println(format!("{:>20} loading every chunk again: {why}", spec.name));
+        }
+    }
+
     fn source_finished(&self, s: &SourceSummary) {
         let c = &s.counts;
         self.log(
@@ -122,6 +129,21 @@ impl ifr_pipeline::Progress for Bars {
         if let Some(b) = self.bar.borrow_mut().take() {
             b.finish_and_clear();
             eprintln!("{:>20} {} in {:.2} s", s.name, s.status, s.seconds);
+        }
+        if !s.held_back.is_empty() {
+            let what = format!(
+                "{}: {} chunk(s) within the reorg buffer of the newest block not loaded yet: {}",
+                s.name,
+                s.held_back.len(),
+                s.held_back.iter().map(|p| file_label(p)).collect::<Vec<_>>().join(", ")
+            );
+            match self.mode {
+                LogMode::Terminal => eprintln!("{:>20} {what}", ""),
+                LogMode::Json => {
+                    self.log("info", "ingest", serde_json::json!({"source": s.name, "held_back": s.held_back, "message": what}))
+                }
+                LogMode::Quiet => {}
+            }
         }
         // Rows set aside are worth a look whoever reads the log.
         if c.quarantined > 0 {

@@ -70,6 +70,35 @@ impl Assets {
     }
 }
 
+/// The block range an export chunk covers, from its path: cryo's
+/// `{network}__{dataset}__{start}_to_{end}.parquet`, ethereum-etl's `start_block=…/end_block=…`
+/// folders (`export_all`), or a file name ending in `_{start}_{end}` (`blocks_00000000_00099999.csv`).
+pub fn chunk_range(format: crate::config::Format, path: &Path) -> Option<(i64, i64)> {
+    if format == crate::config::Format::Cryo {
+        return super::cryo::claimed_range(path);
+    }
+    let num = |s: &str| s.parse::<i64>().ok().filter(|v| *v >= 0);
+    let (mut start, mut end) = (None, None);
+    for c in path.components() {
+        let c = c.as_os_str().to_str().unwrap_or("");
+        if let Some(v) = c.strip_prefix("start_block=") {
+            start = num(v);
+        } else if let Some(v) = c.strip_prefix("end_block=") {
+            end = num(v);
+        }
+    }
+    if start.is_none() || end.is_none() {
+        let stem = path.file_stem()?.to_str()?;
+        let mut parts = stem.rsplit('_');
+        end = parts.next().and_then(num);
+        start = parts.next().and_then(num);
+    }
+    match (start, end) {
+        (Some(s), Some(e)) if s <= e => Some((s, e)),
+        _ => None,
+    }
+}
+
 /// Sort order of each chain table inside a partition: chain order.
 /// The thread that writes part files, and the channel that feeds it (frame, path).
 type PartWriterThread = (std::sync::mpsc::SyncSender<(DataFrame, PathBuf)>, std::thread::JoinHandle<Result<()>>);
@@ -303,6 +332,14 @@ impl<'a> ChainStage<'a> {
 
     pub fn block_time(&self, n: i64) -> Option<i64> {
         self.block_times.get(n)
+    }
+
+    /// Times of blocks already in the lake (block number, microseconds): chunks loaded on top of a
+    /// lake find the times of blocks exported in earlier chunks, as a load of every chunk would.
+    pub fn seed_block_times(&mut self, times: impl IntoIterator<Item = (i64, i64)>) {
+        for (n, t) in times {
+            self.block_times.insert(n, t);
+        }
     }
 
     /// Remember a block's time from a blocks row (the latest row of a block wins, as in `block`).

@@ -162,3 +162,38 @@ impl PartitionWriter {
         Ok(())
     }
 }
+
+/// A live partition rewritten with the rows of newly loaded chunks: the live file's rows and the
+/// new ones, in chain order, written to `out` in row groups of ROW_GROUP_ROWS. Returns `Some(why)`
+/// and writes nothing when a new row has the natural key (hash) of a live one: which of the two a
+/// load of every chunk keeps depends on the files' order, so the caller loads the source whole.
+/// Memory: the partition's rows.
+pub fn merge_into(table: &'static str, live: &Path, new: &Path, out: &Path) -> Result<Option<String>> {
+    let old = crate::table::read_parquet(live)?;
+    let add = crate::table::read_parquet(new)?;
+    let live_keys: std::collections::HashSet<u64> = key_hashes(table, &old)?.into_iter().collect();
+    if key_hashes(table, &add)?.iter().any(|h| live_keys.contains(h)) {
+        return Ok(Some(format!("rows of the new chunks may repeat rows already loaded into `{}`", live.display())));
+    }
+    let err = |e| Error::polars("merging a partition", e);
+    let old_max = old.column("block_number").map_err(err)?.i64().map_err(err)?.max();
+    let new_min = add.column("block_number").map_err(err)?.i64().map_err(err)?.min();
+    // The usual case, new blocks after the live ones, needs no sort.
+    let after = match (old_max, new_min) {
+        (Some(a), Some(b)) => b > a,
+        _ => true,
+    };
+    let Some(mut df) = stack([old, add])? else { return Ok(None) };
+    if !after {
+        df = sort_chain_order(table, df)?;
+    }
+    let mut writer = PartitionWriter::create(table, out)?;
+    let mut offset = 0;
+    while offset < df.height() {
+        let len = ROW_GROUP_ROWS.min(df.height() - offset);
+        writer.push(df.slice(offset as i64, len))?;
+        offset += len;
+    }
+    writer.finish()?;
+    Ok(None)
+}

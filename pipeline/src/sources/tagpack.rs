@@ -539,6 +539,7 @@ mod tests {
             path: path.to_path_buf(),
             chain: None,
             asset: None,
+            reorg_buffer: 0,
             url: None,
         };
         let files = spec.files()?;

@@ -272,6 +272,8 @@ mod tests {
                 outputs: vec![rel],
                 counts: Default::default(),
                 files: vec![],
+                setup: None,
+                held_back: vec![],
             };
             state.sources.insert(format!("{source}-{table}"), st);
         }

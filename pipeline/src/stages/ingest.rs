@@ -7,15 +7,15 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, DataType};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Format, Kind, Settings, SourceSpec};
 use crate::error::{Error, Result};
 use crate::lake::{self, FileInfo, Lake, SourceState};
-use crate::sources::{self, Acc, Counts, Input, chain};
-use crate::table::{read_parquet, write_parquet};
+use crate::sources::{self, Acc, Counts, Input, chain, partition};
+use crate::table::{read_parquet, read_scratch, write_parquet};
 
 /// Bumped when a loader's output for the same input changes, so that lakes are rebuilt.
 pub const LOADER_VERSION: u32 = 1;
@@ -28,6 +28,9 @@ pub enum SourceStatus {
     Loaded,
     /// The inputs were the same as last time: no work done, no lake file touched.
     Unchanged,
+    /// A chain source's new chunks were loaded on their own; only the partitions they touch were
+    /// rewritten.
+    Appended,
 }
 
 impl std::fmt::Display for SourceStatus {
@@ -35,6 +38,7 @@ impl std::fmt::Display for SourceStatus {
         f.write_str(match self {
             SourceStatus::Loaded => "loaded",
             SourceStatus::Unchanged => "unchanged",
+            SourceStatus::Appended => "appended",
         })
     }
 }
@@ -51,6 +55,9 @@ pub struct SourceSummary {
     /// Lake files this source wrote that changed on disk.
     pub files_changed: usize,
     pub seconds: f64,
+    /// Chain sources: chunks not loaded yet, within the reorg buffer of the newest block.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<String>,
     /// cryo sources: how the rows reached the lake — `streamed` (read in block order and written
     /// straight into the lake), or `part files (why)` when that was not possible.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,6 +82,9 @@ pub trait Progress {
     fn source_finished(&self, _summary: &SourceSummary) {}
     /// A chain source is loaded again, the exact way (through part files), for this reason.
     fn loading_again(&self, _spec: &SourceSpec, _why: &str) {}
+    /// A chain source's new chunks could not be loaded on their own (for this reason): every chunk
+    /// is loaded again.
+    fn loading_whole(&self, _spec: &SourceSpec, _why: &str) {}
     /// The configured sample is being generated (first run only).
     fn generating_sample(&self, _out: &Path) {}
     /// `ifr run` finished its ingest and starts the report (the summary is final).
@@ -139,6 +149,52 @@ fn run_loader(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     }
 }
 
+/// Stage a chain source's `files` into `out` (partition files, relative to `out`): cryo files are
+/// first streamed straight into place; input that needs the exact path (overlapping ranges,
+/// duplicates) is loaded again through part files. `seed` are block times already in the lake.
+/// Returns the files written, the accumulator (counts, quarantine) and how the rows were staged.
+fn stage_chain(
+    spec: &SourceSpec,
+    files: &[PathBuf],
+    out: &Path,
+    assets: &chain::Assets,
+    progress: &dyn Progress,
+    seed: &[(i64, i64)],
+) -> Result<(Vec<PathBuf>, Acc, Option<String>)> {
+    let on_file = |p: &Path| progress.file_started(p);
+    let input = Input { spec, files, on_file: &on_file };
+    let chain_name = spec.chain.as_deref().ok_or_else(|| Error::Internal("chain source without chain".into()))?;
+    let mut acc = Acc::new(&spec.name);
+    let mut stream = spec.format == Format::Cryo;
+    let mut why_not: Option<String> = None;
+    loop {
+        let mut stage = chain::ChainStage::new(chain_name, &spec.name, out.join(".parts").join(&spec.name), assets);
+        stage.seed_block_times(seed.iter().copied());
+        if stream {
+            stage.stream_into(out);
+        }
+        match spec.format {
+            Format::Cryo => sources::cryo::load(&input, &mut acc, &mut stage)?,
+            _ => sources::ethereum_etl::load(&input, &mut acc, &mut stage)?,
+        }
+        if let Some(why) = stage.declined() {
+            why_not = Some(why.to_string());
+        }
+        match stage.finish(&mut acc, out)? {
+            chain::Staged::Written(written) => {
+                let method = (spec.format == Format::Cryo).then(|| why_not.map_or("streamed".to_string(), |w| format!("part files ({w})")));
+                return Ok((written, acc, method));
+            }
+            chain::Staged::Again(why) => {
+                progress.loading_again(spec, &why);
+                acc = Acc::new(&spec.name);
+                stream = false;
+                why_not = Some(why);
+            }
+        }
+    }
+}
+
 /// Load one source into `staging`; returns the lake-relative files written, the counts, and for
 /// a chain source how it was staged.
 fn stage_source(
@@ -148,48 +204,15 @@ fn stage_source(
     assets: &chain::Assets,
     progress: &dyn Progress,
 ) -> Result<(Vec<PathBuf>, Counts, Option<String>)> {
-    let on_file = |p: &Path| progress.file_started(p);
-    let input = Input { spec, files, on_file: &on_file };
-    let mut acc = Acc::new(&spec.name);
-    let mut written = Vec::new();
-    let mut method = None;
-    if spec.kind == Kind::Chain {
-        let chain_name = spec.chain.as_deref().ok_or_else(|| Error::Internal("chain source without chain".into()))?;
-        // cryo files are first streamed straight into the lake; input that needs the exact path
-        // (overlapping ranges, duplicates) is loaded again through part files.
-        let mut stream = spec.format == Format::Cryo;
-        let mut why_not: Option<String> = None;
-        loop {
-            let mut stage = chain::ChainStage::new(chain_name, &spec.name, staging.join(".parts").join(&spec.name), assets);
-            if stream {
-                stage.stream_into(staging);
-            }
-            match spec.format {
-                Format::Cryo => sources::cryo::load(&input, &mut acc, &mut stage)?,
-                _ => sources::ethereum_etl::load(&input, &mut acc, &mut stage)?,
-            }
-            if let Some(why) = stage.declined() {
-                why_not = Some(why.to_string());
-            }
-            match stage.finish(&mut acc, staging)? {
-                chain::Staged::Written(w) => {
-                    written = w;
-                    if spec.format == Format::Cryo {
-                        method = Some(why_not.map_or("streamed".to_string(), |w| format!("part files ({w})")));
-                    }
-                    break;
-                }
-                chain::Staged::Again(why) => {
-                    progress.loading_again(spec, &why);
-                    acc = Acc::new(&spec.name);
-                    stream = false;
-                    why_not = Some(why);
-                }
-            }
-        }
+    let (mut written, acc, method) = if spec.kind == Kind::Chain {
+        stage_chain(spec, files, staging, assets, progress, &[])?
     } else {
+        let on_file = |p: &Path| progress.file_started(p);
+        let input = Input { spec, files, on_file: &on_file };
+        let mut acc = Acc::new(&spec.name);
         run_loader(&input, &mut acc)?;
-    }
+        (Vec::new(), acc, None)
+    };
     let (frames, counts) = acc.finish(tables_of(spec.format))?;
     for (table, mut df) in frames {
         let rel = PathBuf::from(table).join(format!("{}.parquet", spec.name));
@@ -203,6 +226,157 @@ fn stage_source(
         return Err(Error::Internal(format!("source {}: counts do not add up: {counts:?}", spec.name)));
     }
     Ok((written, counts, method))
+}
+
+/// Chain sources with a reorg buffer: the chunks to load, and those held back because they end
+/// within `reorg_buffer` blocks of the newest block any chunk reaches (they may still be reorganised
+/// and exported again). A chunk whose path gives no block range cannot be placed: an error.
+fn hold_back(spec: &SourceSpec, files: Vec<PathBuf>) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    if spec.kind != Kind::Chain || spec.reorg_buffer == 0 {
+        return Ok((files, Vec::new()));
+    }
+    let mut ranges = Vec::with_capacity(files.len());
+    for f in &files {
+        ranges.push(chain::chunk_range(spec.format, f).ok_or_else(|| {
+            Error::input(
+                f,
+                format!(
+                    "source `{}` has a reorg-buffer, so every chunk needs its block range in its path \
+                     (cryo: {{network}}__{{dataset}}__{{start}}_to_{{end}}.parquet; ethereum-etl: start_block=…/end_block=… \
+                     folders or a name ending in _{{start}}_{{end}})",
+                    spec.name
+                ),
+            )
+        })?);
+    }
+    let newest = ranges.iter().map(|r| r.1).max().unwrap_or(0);
+    let last_final = newest.saturating_sub(spec.reorg_buffer as i64);
+    let (mut load, mut held) = (Vec::new(), Vec::new());
+    for (f, (_, end)) in files.into_iter().zip(ranges) {
+        if end > last_final { held.push(f) } else { load.push(f) }
+    }
+    Ok((load, held))
+}
+
+/// How a chain source whose files changed is brought up to date.
+enum ChainPlan {
+    /// Load every chunk (with the reason when it is not the first load or a change of settings).
+    Whole(Option<String>),
+    /// Only these chunks are new; every chunk loaded before is there with the same content.
+    Append(Vec<PathBuf>),
+}
+
+fn plan_chain(prev: Option<&SourceState>, setup: &str, infos: &[FileInfo]) -> ChainPlan {
+    let Some(p) = prev else { return ChainPlan::Whole(None) };
+    if p.setup.as_deref() != Some(setup) {
+        return ChainPlan::Whole(None);
+    }
+    let now: std::collections::HashMap<&str, &FileInfo> = infos.iter().map(|f| (f.path.as_str(), f)).collect();
+    for old in &p.files {
+        match now.get(old.path.as_str()) {
+            None => return ChainPlan::Whole(Some(format!("chunk `{}` is no longer there", old.path))),
+            Some(n) if n.sha256 != old.sha256 || n.bytes != old.bytes => {
+                return ChainPlan::Whole(Some(format!("chunk `{}` changed under the same name", old.path)));
+            }
+            Some(_) => {}
+        }
+    }
+    let before: BTreeSet<&str> = p.files.iter().map(|f| f.path.as_str()).collect();
+    let new: Vec<PathBuf> = infos.iter().filter(|f| !before.contains(f.path.as_str())).map(|f| PathBuf::from(&f.path)).collect();
+    if new.is_empty() { ChainPlan::Whole(None) } else { ChainPlan::Append(new) }
+}
+
+/// A chain source's new chunks, staged on top of the lake.
+struct Appended {
+    /// Staged files (relative to the staging folder): partitions rewritten or added, quarantine.
+    written: Vec<PathBuf>,
+    /// Live files that stay as they are.
+    kept: Vec<String>,
+    counts: Counts,
+    method: String,
+}
+
+/// Load only a chain source's new chunks: their rows are staged apart, then each partition they
+/// touch is rewritten as the live partition's rows plus theirs, in chain order; the others stay as
+/// they are. `Ok(Err(why))` when that might not equal a load of every chunk — a new row may repeat
+/// the key of a loaded one (which one wins depends on the files' order), or a block's time was only
+/// known from an earlier chunk's transactions — and the caller then loads the source whole.
+fn stage_append(
+    spec: &SourceSpec,
+    new_files: &[PathBuf],
+    prev: &SourceState,
+    lake: &Lake,
+    staging: &Path,
+    assets: &chain::Assets,
+    progress: &dyn Progress,
+) -> Result<std::result::Result<Appended, String>> {
+    let apart = staging.join(".append").join(&spec.name);
+    let mut seed = Vec::new();
+    for o in prev.outputs.iter().filter(|o| Path::new(o).starts_with("blocks")) {
+        let df = read_scratch(&lake.root.join(o), Some(vec!["block_number".into(), "block_time".into()]))?;
+        let err = |e| Error::polars("reading block times", e);
+        let t = df.column("block_time").map_err(err)?.cast(&DataType::Int64).map_err(err)?;
+        let (n, t) = (df.column("block_number").map_err(err)?.i64().map_err(err)?, t.i64().map_err(err)?);
+        seed.extend(n.iter().zip(t.iter()).filter_map(|(n, t)| n.zip(t)));
+    }
+    let (written, acc, how) = stage_chain(spec, new_files, &apart, assets, progress, &seed)?;
+    drop(seed);
+    let (frames, counts) = acc.finish(&[])?;
+    let quarantine = frames.into_iter().find(|(t, _)| *t == "quarantine").map(|(_, df)| df).filter(|q| q.height() > 0);
+    if let Some(q) = &quarantine {
+        let err = |e| Error::polars("reading quarantine reasons", e);
+        let reasons = q.column("reason").map_err(err)?.str().map_err(err)?;
+        if reasons.iter().flatten().any(|r| r.starts_with("block is not in the blocks export")) {
+            return Ok(Err("a new chunk refers to blocks whose times are not in the lake's blocks".into()));
+        }
+    }
+    let live: std::collections::HashMap<String, &String> = prev.outputs.iter().map(|o| (lake::logical_name(o), o)).collect();
+    let mut out = Vec::new();
+    let (mut rewritten, mut added) = (0, 0);
+    for rel in &written {
+        let from = apart.join(rel);
+        let to = staging.join(rel);
+        let table = match rel.components().next().and_then(|c| c.as_os_str().to_str()) {
+            Some("blocks") => "blocks",
+            Some("transactions") => "transactions",
+            Some("transfers") => "transfers",
+            _ => return Err(Error::Internal(format!("a chain source staged `{}`", rel.display()))),
+        };
+        match live.get(&rel.display().to_string()) {
+            Some(old) => {
+                if let Some(why) = partition::merge_into(table, &lake.root.join(old), &from, &to)? {
+                    return Ok(Err(why));
+                }
+                rewritten += 1;
+            }
+            None => {
+                if let Some(dir) = to.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+                }
+                std::fs::rename(&from, &to).map_err(|e| Error::io("moving into", &to, e))?;
+                added += 1;
+            }
+        }
+        out.push(rel.clone());
+    }
+    if let Some(mut q) = quarantine {
+        let rel = PathBuf::from("quarantine").join(format!("{}.parquet", spec.name));
+        if let Some(old) = live.get(&rel.display().to_string()) {
+            let mut all = read_parquet(&lake.root.join(old))?;
+            all.vstack_mut_owned(q).map_err(|e| Error::polars("adding quarantined rows", e))?;
+            q = all;
+        }
+        write_parquet(&mut q, &staging.join(&rel))?;
+        out.push(rel);
+    }
+    let _ = std::fs::remove_dir_all(staging.join(".append"));
+    let touched: BTreeSet<String> = out.iter().map(|p| p.display().to_string()).collect();
+    let kept = prev.outputs.iter().filter(|o| !touched.contains(&lake::logical_name(o))).cloned().collect();
+    let mut total = prev.counts.clone();
+    total.add(&counts);
+    let how = how.map(|h| format!(", {h}")).unwrap_or_default();
+    let method = format!("appended {} new chunks: {rewritten} partitions rewritten, {added} added{how}", new_files.len());
+    Ok(Ok(Appended { written: out, kept, counts: total, method }))
 }
 
 /// Run the ingest stage.
@@ -234,13 +408,15 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
 
     for spec in specs {
         let t0 = Instant::now();
-        let files = spec.files()?;
+        let (files, held) = hold_back(spec, spec.files()?)?;
+        let held: Vec<String> = held.iter().map(|p| p.display().to_string()).collect();
         let previous = state.sources.get(&spec.name).map(|p| p.files.as_slice()).unwrap_or_default();
         let infos: Vec<FileInfo> = files.iter().map(|f| lake::hash_file_cached(f, previous)).collect::<Result<_>>()?;
         let bytes = infos.iter().map(|f| f.bytes).sum();
         progress.source_started(spec, files.len(), bytes);
         let deps = if spec.kind == Kind::Chain { assets_fp.clone() } else { String::new() };
         let fp = fingerprint(spec, &infos, &settings.base_dir, &deps);
+        let setup = fingerprint(spec, &[], &settings.base_dir, &deps);
         if spec.kind == Kind::Assets {
             assets_fp.push_str(&fp);
         }
@@ -250,10 +426,12 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
         let mut method = None;
         let (counts, status, files_changed) = if unchanged {
             let p = prev.cloned().ok_or_else(|| Error::Internal("state vanished".into()))?;
-            if p.files != infos {
-                // Same content, new modification times: remember them so the next run reads nothing.
+            if p.files != infos || p.held_back != held {
+                // Same content, new modification times (or other chunks held back): remember them
+                // so the next run reads nothing.
                 if let Some(st) = state.sources.get_mut(&spec.name) {
                     st.files = infos.clone();
+                    st.held_back = held.clone();
                 }
             }
             if spec.kind == Kind::Assets {
@@ -271,8 +449,33 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
                 assets = Some(a);
             }
             let empty = chain::Assets::default();
-            let (written, counts, how) = stage_source(spec, &files, &staging_dir, assets.as_ref().unwrap_or(&empty), progress)?;
-            method = how;
+            let assets = assets.as_ref().unwrap_or(&empty);
+            let plan = if spec.kind == Kind::Chain { plan_chain(prev, &setup, &infos) } else { ChainPlan::Whole(None) };
+            let appended = match (plan, prev) {
+                (ChainPlan::Append(new), Some(p)) => match stage_append(spec, &new, p, &lake, &staging_dir, assets, progress)? {
+                    Ok(a) => Some(a),
+                    Err(why) => {
+                        progress.loading_whole(spec, &why);
+                        None
+                    }
+                },
+                (ChainPlan::Whole(Some(why)), _) => {
+                    progress.loading_whole(spec, &why);
+                    None
+                }
+                _ => None,
+            };
+            let (written, kept, counts, status) = match appended {
+                Some(a) => {
+                    method = Some(a.method);
+                    (a.written, a.kept, a.counts, SourceStatus::Appended)
+                }
+                None => {
+                    let (written, counts, how) = stage_source(spec, &files, &staging_dir, assets, progress)?;
+                    method = how;
+                    (written, Vec::new(), counts, SourceStatus::Loaded)
+                }
+            };
             if spec.kind == Kind::Assets {
                 for o in written.iter().filter(|o| o.starts_with("assets")) {
                     asset_frames.push(read_parquet(&staging_dir.join(o))?);
@@ -286,9 +489,11 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
                 outputs,
                 counts: counts.clone(),
                 files: infos.clone(),
+                setup: Some(setup),
+                held_back: held.clone(),
             };
-            pending.push(lake::Pending { name: spec.name.clone(), state: st, written });
-            (counts, SourceStatus::Loaded, 0)
+            pending.push(lake::Pending { name: spec.name.clone(), state: st, written, kept });
+            (counts, status, 0)
         };
         let summary = SourceSummary {
             name: spec.name.clone(),
@@ -299,6 +504,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
             files: infos,
             files_changed,
             seconds: t0.elapsed().as_secs_f64(),
+            held_back: held,
             method,
         };
         progress.source_finished(&summary);

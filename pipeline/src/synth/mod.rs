@@ -163,7 +163,7 @@ pub fn run_in(opts: &SynthOptions, config_dir: Option<&std::path::Path>) -> Resu
     std::fs::create_dir_all(&staging).map_err(|e| Error::io("creating", &staging, e))?;
 
     let background = opts.transfers - planted.len() as u64;
-    let mut w = writer::ChainWriter::new(&staging, opts.format, &world, opts.transfers)?;
+    let mut w = writer::ChainWriter::new(&staging, opts.format, &world, opts.transfers, opts.chunk_blocks)?;
     let mut truth = truth::Truth::new(&world);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5eed_0001);
     let mut bg = world.background(opts.seed, background);
@@ -221,6 +221,9 @@ pub fn fingerprint(opts: &SynthOptions) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(format!("ifr-synth-{SYNTH_VERSION}|{}|{}|{}|{}|{:?}\n", opts.transfers, opts.from, opts.to, opts.seed, opts.format));
+    if let Some(c) = opts.chunk_blocks {
+        h.update(format!("chunk-blocks|{c}\n"));
+    }
     for text in [world::REFERENCE_LEDGER, world::REFERENCE_ACTORS, world::REFERENCE_ASSETS, world::REFERENCE_TAGS] {
         h.update(text);
     }

@@ -54,10 +54,13 @@ pub struct ChainWriter<'a> {
 }
 
 impl<'a> ChainWriter<'a> {
-    pub fn new(dir: &Path, format: SynthFormat, world: &'a World, transfers: u64) -> Result<Self> {
+    pub fn new(dir: &Path, format: SynthFormat, world: &'a World, transfers: u64, chunk_blocks: Option<u64>) -> Result<Self> {
         let span_blocks = ((world.to_day - world.from_day + 1) as i64 * 86_400 / BLOCK_SECONDS).max(1);
         let per = (span_blocks as f64 * CHUNK_TRANSFERS as f64 / transfers.max(1) as f64).ceil() as i64;
-        let chunk_blocks = (per.div_euclid(1000) * 1000).max(1000);
+        let chunk_blocks = match chunk_blocks {
+            Some(c) => i64::try_from(c).unwrap_or(i64::MAX).max(1),
+            None => (per.div_euclid(1000) * 1000).max(1000),
+        };
         let dir = dir.join("chain");
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
         Ok(ChainWriter {
