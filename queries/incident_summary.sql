@@ -1,7 +1,8 @@
 -- incident_summary: each ledger incident attributed to an actor, its reported USD beside the
 --   on-chain value of its theft transfers (all assets and years of incident_values together).
 -- Grain: one row per incident with an actor (an incident whose theft transfers were not found on
---   chain has onchain_transfers = 0 and is kept: it is reported, not verified).
+--   chain has onchain_transfers = 0 and is kept: it is reported, not verified). chains = the
+--   ledger's `;`-separated chains (the report compares them with chain_coverage).
 -- Units: reported_micro_usd = the ledger's reported_usd rounded to the micro-dollar (NULL when the
 --   ledger has none); onchain_micro_usd = sum of incident_values.value_micro_usd (0 when nothing
 --   is priced: read onchain_transfers and unpriced_transfers before the value).
@@ -14,7 +15,7 @@ WITH onchain AS (
   FROM incident_values
   GROUP BY incident
 )
-SELECT i.id AS incident, i.name, i.date, EXTRACT(YEAR FROM i.date) AS year, i.actor,
+SELECT i.id AS incident, i.name, i.date, EXTRACT(YEAR FROM i.date) AS year, i.actor, i.chains,
        CAST(ROUND(i.reported_usd * 1000000) AS HUGEINT) AS reported_micro_usd,
        COALESCE(o.onchain_micro_usd, CAST(0 AS HUGEINT)) AS onchain_micro_usd,
        COALESCE(o.onchain_transfers, 0) AS onchain_transfers,

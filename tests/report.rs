@@ -265,3 +265,100 @@ fn theft_transfers_add_up_to_each_incidents_onchain_value() {
     }
     assert_eq!(sums["ronin-2022"], 62_400_000_000, "Ronin's transfers add up to $624,000,000.00");
 }
+
+/// The coverage section: the chains and block ranges loaded (as the lake holds them), every ledger
+/// incident's verification (an incident on a chain not loaded counts at its reported value and is
+/// said so in the headline, never dropped), and price coverage by asset adding up to the year's.
+#[test]
+fn coverage_states_chains_unverified_incidents_and_unpriced_assets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::Cryo);
+    let syn = tmp.path().join("syn");
+    // A 2022 theft on Bitcoin, which this lake does not hold.
+    let mut ledger = std::fs::read_to_string(syn.join("incidents.csv")).unwrap();
+    ledger.push_str("btc-test-2022,2022-05-02,A Bitcoin exchange,bitcoin,50000000,,hot wallet,lazarus_group,FBI,2022-06-01,https://example.org/a,,,,https://example.org/b,\n");
+    std::fs::write(syn.join("incidents.csv"), ledger).unwrap();
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    ifr_pipeline::report(&s, None, &[2022]).unwrap();
+    let dir = syn.join("report/2022");
+
+    // Chains: the first and last block and the transfer count, as a query of our own finds them.
+    let o = ifr(
+        &syn,
+        &[
+            "sql",
+            "SELECT MIN(block_number) AS lo, MAX(block_number) AS hi, COUNT(*) AS n FROM transfers WHERE year = 2022",
+            "--format",
+            "csv",
+        ],
+    );
+    let (lo, hi, n) = {
+        let row: Vec<String> = stdout(&o).lines().nth(1).unwrap().split(',').map(str::to_string).collect();
+        (row[0].clone(), row[1].clone(), row[2].clone())
+    };
+    let chains = std::fs::read_to_string(dir.join("tables/chain_coverage.csv")).unwrap();
+    assert_eq!(
+        chains,
+        format!("chain,year,first_block,last_block,first_day,last_day,transfers\nethereum,2022,{lo},{hi},2022-01-01,2022-12-31,{n}\n")
+    );
+
+    // Incidents: Ronin verified; Harmony (ethereum;bsc) partly; the Bitcoin one reported only.
+    let incidents = std::fs::read_to_string(dir.join("tables/incidents.csv")).unwrap();
+    // The last cell (quoted when it holds a comma).
+    let verification = |id: &str| {
+        let l = incidents.lines().find(|l| l.starts_with(id)).unwrap();
+        match l.strip_suffix('"') {
+            Some(q) => q.rsplit(",\"").next().unwrap().to_string(),
+            None => l.rsplit(',').next().unwrap().to_string(),
+        }
+    };
+    assert_eq!(verification("ronin-2022"), "verified on chain");
+    assert_eq!(verification("harmony-2022"), "partly verified (not loaded: bsc)");
+    assert_eq!(verification("btc-test-2022"), "reported, not verified on chain (bitcoin not loaded)");
+    // The headline gives both figures, and the verified share of the two.
+    let totals = csv_rows(&dir.join("tables/actor_year_totals.csv"), 3);
+    let stolen: f64 = totals[&vec!["dprk".to_string(), "2022".into(), "stolen".into()]][0].parse().unwrap();
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    let share = format!("{:.1}%", stolen * 100.0 / (stolen + 50e6));
+    let want = format!(
+        "A further $50.0M is reported for 1 ledger incident(s) not verified on chain (A Bitcoin exchange); {share} of the two together is verified on chain."
+    );
+    assert!(md.contains(&want), "{want}\n{md}");
+    assert!(md.contains("1 reported, not verified on chain ($50.0M reported: A Bitcoin exchange)"), "{md}");
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(html.contains("id=\"coverage\"") && html.contains("A Bitcoin exchange"), "coverage section in the page");
+
+    // Prices by asset add up to the year's coverage; the unpriced asset is named with its count.
+    let by_asset = std::fs::read_to_string(dir.join("tables/asset_price_coverage.csv")).unwrap();
+    let mut sums = [0i64; 4];
+    let mut unpriced_named = Vec::new();
+    for l in by_asset.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        for (k, sum) in sums.iter_mut().enumerate() {
+            *sum += f[3 + k].parse::<i64>().unwrap();
+        }
+        if f[5] != "0" {
+            unpriced_named.push(format!("{} on {} ({} transfers)", f[2], f[1], f[5]));
+        }
+    }
+    let year: Vec<i64> = std::fs::read_to_string(dir.join("tables/price_coverage.csv"))
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .take(4)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(sums.to_vec(), year, "{by_asset}");
+    assert_eq!(year[0].to_string(), n);
+    assert!(!unpriced_named.is_empty(), "the sample has a token without prices");
+    for u in &unpriced_named {
+        assert!(md.contains(u.as_str()), "{u}\n{md}");
+    }
+    let figures = std::fs::read_to_string(dir.join("figures.json")).unwrap();
+    for id in ["chain_coverage.ethereum.2022.last_block", "unlabelled_outflow_share.dprk.2022", "asset_price_coverage.2022.ethereum.ETH"] {
+        assert!(figures.contains(&format!("\"id\": \"{id}\"")), "{id}");
+    }
+}

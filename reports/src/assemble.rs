@@ -73,11 +73,15 @@ struct Tables {
     counterparties: Table,
     incidents: Table,
     coverage: Table,
+    chains: Table,
+    asset_coverage: Table,
     implausible: Table,
     trace: Table,
     changes: Option<(String, Table)>,
     estimates: Table,
     thefts: Table,
+    /// The coverage section's sentences (inline Markdown, input text escaped).
+    coverage_notes: Vec<String>,
 }
 
 /// Write the report of `model.year` into `dir` (created). Returns the number of files written.
@@ -92,6 +96,8 @@ pub fn assemble(model: &YearModel, opts: &ReportOptions, dir: &Path) -> Result<u
         ("top_counterparties", &tables.counterparties),
         ("incidents", &tables.incidents),
         ("price_coverage", &tables.coverage),
+        ("chain_coverage", &tables.chains),
+        ("asset_price_coverage", &tables.asset_coverage),
         ("implausible_transfers", &tables.implausible),
         ("trace_destinations", &tables.trace),
         ("published_estimates", &tables.estimates),
@@ -214,8 +220,10 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             "unpriced_transfers",
             "difference_usd",
             "explanation",
+            "chains",
+            "verification",
         ],
-        &[false, false, false, false, true, true, true, true, true, false],
+        &[false, false, false, false, true, true, true, true, true, false, false, false],
     );
     for i in &model.incidents {
         let o = &i.onchain;
@@ -232,6 +240,8 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             o.unpriced.to_string(),
             diff.clone(),
             explain(o.transfers, o.unpriced, &diff, opts.disclosure_day),
+            i.chains.join(";"),
+            model.verification(i).describe(),
         ]);
         figures.push(Figure {
             id: format!("incident.{}.onchain_usd", i.id),
@@ -262,6 +272,60 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
         c.implausible.to_string(),
         share.clone(),
     ]);
+    let mut chains = Table::new(
+        &["chain", "year", "first_block", "last_block", "first_day", "last_day", "transfers"],
+        &[false, true, true, true, false, false, true],
+    );
+    for c in model.chains.iter().filter(|c| c.year == model.year) {
+        chains.push(vec![
+            c.chain.clone(),
+            year.clone(),
+            c.first_block.to_string(),
+            c.last_block.to_string(),
+            c.first_day.clone(),
+            c.last_day.clone(),
+            c.transfers.to_string(),
+        ]);
+        for (what, value, unit) in [
+            ("first_block", c.first_block, "block number"),
+            ("last_block", c.last_block, "block number"),
+            ("transfers", c.transfers, "transfers"),
+        ] {
+            figures.push(Figure {
+                id: format!("chain_coverage.{}.{year}.{what}", c.chain),
+                value: Some(value.to_string()),
+                unit,
+                query: "queries/chain_coverage.sql".into(),
+                inputs: inputs(&["transfers"]),
+            });
+        }
+    }
+    let mut asset_coverage = Table::new(
+        &["year", "chain", "asset", "transfers", "priced_transfers", "unpriced_transfers", "implausible_transfers", "priced_value_usd"],
+        &[true, false, false, true, true, true, true, true],
+    );
+    for a in &model.asset_coverage {
+        asset_coverage.push(vec![
+            year.clone(),
+            a.chain.clone(),
+            a.asset.clone(),
+            a.transfers.to_string(),
+            a.priced.to_string(),
+            a.unpriced().to_string(),
+            a.implausible.to_string(),
+            usd_from_micro(a.priced_micro_usd),
+        ]);
+        let asset = if a.asset.is_empty() { "unknown_token" } else { a.asset.as_str() };
+        figures.push(Figure {
+            id: format!("asset_price_coverage.{year}.{}.{asset}", a.chain),
+            value: Some(if a.transfers > 0 { format!("{:.4}", a.priced as f64 / a.transfers as f64) } else { String::new() }),
+            unit: "share of the asset's transfers with a price",
+            query: "queries/asset_price_coverage.sql".into(),
+            inputs: inputs(&["transfers", "prices", "assets"]),
+        });
+    }
+    let (notes, note_figures) = coverage_notes(model);
+    figures.extend(note_figures);
     let mut implausible = Table::new(
         &["year", "source_file", "block_number", "tx_hash", "log_index", "trace_address", "asset", "amount", "value_usd"],
         &[true, false, true, false, true, false, false, true, true],
@@ -341,6 +405,9 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
         counterparties,
         incidents,
         coverage,
+        chains,
+        asset_coverage,
+        coverage_notes: notes,
         implausible,
         trace,
         changes,
@@ -360,6 +427,137 @@ fn headline_family(model: &YearModel) -> Option<(&str, crate::model::Money)> {
         .filter(|(a, _)| !model.ancestors.get(**a).is_some_and(|anc| anc.iter().any(|x| stolen.contains_key(x.as_str()))))
         .max_by(|a, b| a.1.micro_usd.cmp(&b.1.micro_usd).then(b.0.cmp(a.0)))
         .map(|(a, v)| (*a, *v))
+}
+
+/// The top of an actor's family: its last ancestor without ancestors of its own (itself when it
+/// has none).
+fn root_of<'a>(model: &'a YearModel, actor: &'a str) -> &'a str {
+    model
+        .ancestors
+        .get(actor)
+        .and_then(|anc| anc.iter().find(|a| model.ancestors.get(a.as_str()).is_none_or(|x| x.is_empty())))
+        .map_or(actor, String::as_str)
+}
+
+/// A share as a percentage with one decimal ("" when the whole is 0).
+fn percent(part: i128, whole: i128) -> String {
+    if whole == 0 { String::new() } else { format!("{:.1}%", part as f64 * 100.0 / whole as f64) }
+}
+
+/// The coverage section: which chains and ranges were loaded, which incidents were verified on
+/// chain, how much of the headline family's outflows went to unlabelled addresses, which assets
+/// had no price. Sentences in inline Markdown (input text escaped), and their figures.
+fn coverage_notes(model: &YearModel) -> (Vec<String>, Vec<Figure>) {
+    let year = model.year;
+    let mut notes = Vec::new();
+    let mut figures = Vec::new();
+    // Chains.
+    let spans: Vec<String> = model
+        .chains
+        .iter()
+        .filter(|c| c.year == year)
+        .map(|c| {
+            format!(
+                "{} blocks {} to {} ({} to {}, {} transfers)",
+                markdown_escape(&c.chain),
+                c.first_block,
+                c.last_block,
+                c.first_day,
+                c.last_day,
+                c.transfers
+            )
+        })
+        .collect();
+    let mut named: Vec<String> = Vec::new();
+    for i in &model.incidents {
+        for c in &i.chains {
+            if !model.covers(c, &i.date) && !named.contains(c) {
+                named.push(c.clone());
+            }
+        }
+    }
+    named.sort();
+    let mut s = if spans.is_empty() {
+        format!("**Chains.** No chain data was loaded for {year}.")
+    } else {
+        format!("**Chains.** Loaded for {year}: {}.", spans.join("; "))
+    };
+    if !named.is_empty() {
+        let _ = write!(
+            s,
+            " The year's ledger incidents also name {}, not loaded for their dates: their value there is not on the page, except as reported.",
+            named.iter().map(|c| markdown_escape(c)).collect::<Vec<_>>().join(", ")
+        );
+    }
+    notes.push(s);
+    // Incidents.
+    if !model.incidents.is_empty() {
+        let v: Vec<(&crate::model::Incident, crate::model::Verification)> =
+            model.incidents.iter().map(|i| (i, model.verification(i))).collect();
+        let full = v.iter().filter(|(_, x)| *x == crate::model::Verification::OnChain).count();
+        let partly = v.iter().filter(|(_, x)| matches!(x, crate::model::Verification::Partly(_))).count();
+        let not: Vec<&crate::model::Incident> = v.iter().filter(|(_, x)| !x.found()).map(|(i, _)| *i).collect();
+        let mut s = format!("**Incidents.** {full} of the year's {} ledger incident(s) verified on chain", model.incidents.len());
+        if partly > 0 {
+            let _ = write!(s, ", {partly} partly (some of their chains not loaded: their on-chain value is a part)");
+        }
+        if !not.is_empty() {
+            let reported: i128 = not.iter().filter_map(|i| i.reported_micro_usd).sum();
+            let _ = write!(
+                s,
+                "; {} reported, not verified on chain ({} reported: {})",
+                not.len(),
+                usd_short(reported),
+                not.iter().map(|i| markdown_escape(&i.name)).collect::<Vec<_>>().join(", ")
+            );
+        }
+        s.push_str(". Each incident's row in the incidents table says which.");
+        notes.push(s);
+    }
+    // Labels: the headline family's direct outflows to unlabelled addresses.
+    if let Some((root, _)) = headline_family(model) {
+        let out: Vec<&crate::model::Destination> = model.destinations.iter().filter(|d| d.actor == root).collect();
+        let total: i128 = out.iter().map(|d| d.micro_usd).sum();
+        let unlabelled: i128 = out.iter().filter(|d| d.category == Category::Unlabelled).map(|d| d.micro_usd).sum();
+        if total > 0 {
+            let name = markdown_escape(model.actor_names.get(root).map_or(root, String::as_str));
+            notes.push(format!(
+                "**Labels.** Of {name}'s direct outflows ({}), {} ({}) went to addresses with no label: the destination tables cannot say what they are.",
+                usd_short(total),
+                usd_short(unlabelled),
+                percent(unlabelled, total)
+            ));
+            figures.push(Figure {
+                id: format!("unlabelled_outflow_share.{root}.{year}"),
+                value: Some(format!("{:.4}", unlabelled as f64 / total as f64)),
+                unit: "share of the actor's direct outflows by value",
+                query: "queries/actor_destinations.sql (category = unlabelled)".into(),
+                inputs: inputs(&CHAIN_INPUTS),
+            });
+        }
+    }
+    // Prices.
+    let (n, p): (i64, i64) = model.asset_coverage.iter().fold((0, 0), |(n, p), a| (n + a.transfers, p + a.priced));
+    if n > 0 {
+        let mut unpriced: Vec<String> = model
+            .asset_coverage
+            .iter()
+            .filter(|a| a.unpriced() > 0)
+            .map(|a| {
+                let what = if a.asset.is_empty() { "tokens not in the assets table".to_string() } else { markdown_escape(&a.asset) };
+                format!("{what} on {} ({} transfers)", markdown_escape(&a.chain), a.unpriced())
+            })
+            .collect();
+        unpriced.sort();
+        let mut s = format!("**Prices.** {p} of {n} transfers ({}) have a value in the totals", percent(p as i128, n as i128));
+        if unpriced.is_empty() {
+            s.push_str("; every asset had a price on every day it moved.");
+        } else {
+            let _ = write!(s, "; without a price that day (counted, never valued at 0): {}.", unpriced.join(", "));
+        }
+        notes.push(s);
+    }
+    (notes, figures)
 }
 
 /// ifr's figure first, then the published estimates whose years cover the report's year.
@@ -447,6 +645,7 @@ fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
         .collect();
     let in_family = |actor: &str, root: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
     let mut out = Vec::new();
+    let mut headlined: Vec<&str> = Vec::new();
     for (root, v) in &stolen {
         if model.ancestors.get(*root).is_some_and(|a| a.iter().any(|x| stolen.contains_key(x.as_str()))) {
             continue; // inside a family already headlined
@@ -460,6 +659,7 @@ fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
             family.len(),
             v.transfers
         );
+        headlined.push(root);
         // Units, largest first, named once.
         let mut units: Vec<(&str, i128)> =
             stolen.iter().filter(|(a, _)| *a != root && in_family(a, root)).map(|(a, m)| (*a, m.micro_usd)).collect();
@@ -501,12 +701,58 @@ fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
         }
         let exch = model.destinations.iter().find(|d| d.actor == *root && d.category == Category::Exchange).map_or(0, |d| d.micro_usd);
         let _ = write!(s, " Its labelled addresses sent {} directly to exchanges.", usd_short(exch));
+        unverified_sentence(model, root, Some(v.micro_usd), &mut s);
+        out.push(s);
+    }
+    // Families with incidents but nothing verified on chain: their reported value, never dropped.
+    let mut others: Vec<&str> =
+        model.incidents.iter().filter(|i| !model.verification(i).found()).map(|i| root_of(model, &i.actor)).collect();
+    others.sort_unstable();
+    others.dedup();
+    for root in others.into_iter().filter(|r| !headlined.contains(r)) {
+        let mut s = format!("No theft by **{}** in {year} was verified on chain.", name(root));
+        unverified_sentence(model, root, None, &mut s);
         out.push(s);
     }
     if out.is_empty() {
         out.push("No ledger incident's theft transfers were found on chain this year.".into());
     }
     out
+}
+
+/// " A further $X is reported for N ledger incident(s) not verified on chain (names) …": the
+/// family's incidents whose theft was not found, at their reported value, and the share of the
+/// year's value (on chain + reported) that was verified on chain.
+fn unverified_sentence(model: &YearModel, root: &str, onchain: Option<i128>, s: &mut String) {
+    let in_family = |actor: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
+    let not: Vec<&crate::model::Incident> =
+        model.incidents.iter().filter(|i| in_family(&i.actor) && !model.verification(i).found()).collect();
+    let partly = model
+        .incidents
+        .iter()
+        .filter(|i| in_family(&i.actor) && matches!(model.verification(i), crate::model::Verification::Partly(_)))
+        .count();
+    if !not.is_empty() {
+        let reported: i128 = not.iter().filter_map(|i| i.reported_micro_usd).sum();
+        let names: Vec<String> = not.iter().map(|i| markdown_escape(&i.name)).collect();
+        let _ = write!(
+            s,
+            " {} {} is reported for {} ledger incident(s) not verified on chain ({})",
+            if onchain.is_some() { "A further" } else { "" },
+            usd_short(reported),
+            not.len(),
+            names.join(", ")
+        );
+        match onchain {
+            Some(v) if v + reported > 0 => {
+                let _ = write!(s, "; {} of the two together is verified on chain.", percent(v, v + reported));
+            }
+            _ => s.push('.'),
+        }
+    }
+    if partly > 0 {
+        let _ = write!(s, " {partly} incident(s) were verified on only some of their chains (see Coverage).");
+    }
 }
 
 fn report_md(model: &YearModel, opts: &ReportOptions, headlines: &[String], t: &Tables) -> String {
@@ -528,11 +774,20 @@ fn report_md(model: &YearModel, opts: &ReportOptions, headlines: &[String], t: &
     }
     let _ = write!(
         s,
-        "\n## Totals by actor\n\n{}\n## Where the outflows went\n\n{}\n## Incidents: reported and on-chain value\n\n{}\n## Price coverage\n\n{}\n",
+        "\n## Totals by actor\n\n{}\n## Where the outflows went\n\n{}\n## Incidents: reported and on-chain value\n\n{}\n## Coverage\n\n",
         t.totals.to_markdown(),
         t.destinations.to_markdown(),
         t.incidents.to_markdown(),
-        t.coverage.to_markdown()
+    );
+    for n in &t.coverage_notes {
+        let _ = write!(s, "{n}\n\n");
+    }
+    let _ = write!(
+        s,
+        "### Chains loaded\n\n{}\n### Price coverage\n\n{}\n{}\n",
+        t.chains.to_markdown(),
+        t.coverage.to_markdown(),
+        t.asset_coverage.to_markdown()
     );
     if !t.estimates.is_empty() {
         let _ = write!(
@@ -583,6 +838,10 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
         let body = if table.is_empty() { "<p>No figure changed.</p>\n".to_string() } else { html::table(table) };
         sections.push(html::Section { title: format!("Changes since {since}"), id: "changes".into(), html: body });
     }
+    let mut coverage: String = t.coverage_notes.iter().map(|n| format!("<p>{}</p>\n", html::inline(n))).collect();
+    for (title, table) in [("Chains loaded", &t.chains), ("Price coverage", &t.coverage), ("Price coverage by asset", &t.asset_coverage)] {
+        let _ = write!(coverage, "<h3>{}</h3>\n{}", html::escape(title), html::table(table));
+    }
     for (title, table) in [
         ("Totals by actor", &t.totals),
         ("Monthly series", &t.monthly),
@@ -592,7 +851,6 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
         ("Confidence range", &t.ranges),
         ("Incidents", &t.incidents),
         ("Theft transfers", &t.thefts),
-        ("Price coverage", &t.coverage),
         ("Published estimates", &t.estimates),
     ] {
         if table.is_empty() && std::ptr::eq(table, &t.estimates) {
@@ -600,6 +858,7 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
         }
         sections.push(html::Section { title: title.to_string(), id: title.to_lowercase().replace(' ', "-"), html: html::table(table) });
     }
+    sections.push(html::Section { title: "Coverage".into(), id: "coverage".into(), html: coverage });
     let items: Vec<String> = model.methodology.iter().cloned().chain(model.queries.iter().map(query_item)).collect();
     sections.push(html::Section { title: "Methodology".into(), id: "methodology".into(), html: html::list(&items) });
     html::page(&format!("Illicit flows, {}", model.year), model.synthetic.as_deref(), headlines, &sections)

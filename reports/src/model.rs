@@ -204,6 +204,72 @@ pub struct Incident {
     pub reported_micro_usd: Option<i128>,
     /// The theft transfers found on chain (transfers = 0: none found).
     pub onchain: Money,
+    /// The chains the ledger names for it (lowercase).
+    pub chains: Vec<String>,
+}
+
+/// Whether an incident's theft was verified on the chain data the report read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Verification {
+    /// Its theft transfers were found, and every chain it names was loaded for its date.
+    OnChain,
+    /// Found, but these chains it names were not loaded for its date: the on-chain value is a part.
+    Partly(Vec<String>),
+    /// Not found, though some of its chains were loaded for its date (the ledger gives no hash or
+    /// address that matches).
+    NotFound,
+    /// None of the chains it names was loaded for its date: reported, not verified on chain.
+    NotLoaded(Vec<String>),
+}
+
+impl Verification {
+    /// In words, for a table cell.
+    pub fn describe(&self) -> String {
+        match self {
+            Verification::OnChain => "verified on chain".into(),
+            Verification::Partly(c) => format!("partly verified (not loaded: {})", c.join(", ")),
+            Verification::NotFound => "reported, not verified on chain (not found on the loaded chains)".into(),
+            Verification::NotLoaded(c) if c.is_empty() => "reported, not verified on chain (the ledger names no chain)".into(),
+            Verification::NotLoaded(c) => format!("reported, not verified on chain ({} not loaded)", c.join(", ")),
+        }
+    }
+
+    /// Theft transfers were found (the incident counts at its on-chain value).
+    pub fn found(&self) -> bool {
+        matches!(self, Verification::OnChain | Verification::Partly(_))
+    }
+}
+
+/// The chain data the lake holds for one chain and year (chain_coverage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainSpan {
+    pub chain: String,
+    pub year: i32,
+    pub first_block: i64,
+    pub last_block: i64,
+    /// YYYY-MM-DD (UTC).
+    pub first_day: String,
+    pub last_day: String,
+    pub transfers: i64,
+}
+
+/// One asset's price coverage in the year (asset_price_coverage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssetCoverage {
+    pub chain: String,
+    /// Empty: a token not in the assets table.
+    pub asset: String,
+    pub transfers: i64,
+    pub priced: i64,
+    pub implausible: i64,
+    pub priced_micro_usd: i128,
+}
+
+impl AssetCoverage {
+    /// Transfers with no price that day (neither priced nor implausible).
+    pub fn unpriced(&self) -> i64 {
+        self.transfers - self.priced - self.implausible
+    }
 }
 
 impl Incident {
@@ -354,6 +420,36 @@ pub struct YearModel {
     pub estimates: Vec<Estimate>,
     /// The year's theft transfers, by incident, day and transaction.
     pub thefts: Vec<TheftTransfer>,
+    /// The chain data in the lake, every chain and year (an incident is verified against the
+    /// whole span; the coverage table shows the report's year).
+    pub chains: Vec<ChainSpan>,
+    /// The year's price coverage by chain and asset.
+    pub asset_coverage: Vec<AssetCoverage>,
+}
+
+impl YearModel {
+    /// Whether the lake holds transfers of `chain` on `day` (YYYY-MM-DD): between the first and
+    /// the last day of its data.
+    pub fn covers(&self, chain: &str, day: &str) -> bool {
+        let spans = self.chains.iter().filter(|c| c.chain.eq_ignore_ascii_case(chain));
+        let (mut first, mut last): (Option<&str>, Option<&str>) = (None, None);
+        for c in spans {
+            first = Some(first.map_or(c.first_day.as_str(), |f| f.min(c.first_day.as_str())));
+            last = Some(last.map_or(c.last_day.as_str(), |l| l.max(c.last_day.as_str())));
+        }
+        matches!((first, last), (Some(f), Some(l)) if f <= day && day <= l)
+    }
+
+    /// How far an incident was verified on the chain data of this report.
+    pub fn verification(&self, i: &Incident) -> Verification {
+        let missing: Vec<String> = i.chains.iter().filter(|c| !self.covers(c, &i.date)).cloned().collect();
+        match (i.onchain.transfers > 0, missing.len() < i.chains.len()) {
+            (true, _) if missing.is_empty() => Verification::OnChain,
+            (true, _) => Verification::Partly(missing),
+            (false, true) => Verification::NotFound,
+            (false, false) => Verification::NotLoaded(missing),
+        }
+    }
 }
 
 /// How the report is presented (from the config's `[report]`).

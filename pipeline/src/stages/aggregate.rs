@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use ifr_reports::model::{
-    ActorMonth, ActorTotal, Category, Counterparty, Coverage, Destination, Implausible, Incident, LabelSource, Metric, Money,
+    ActorMonth, ActorTotal, AssetCoverage, Category, ChainSpan, Counterparty, Coverage, Destination, Implausible, Incident, LabelSource,
+    Metric, Money,
 };
 use polars::prelude::*;
 use polars::sql::SQLContext;
@@ -16,7 +17,7 @@ use crate::lake::Lake;
 use crate::table::{col_i64, col_i128, col_str};
 
 /// The queries, in the order they are registered (views first).
-pub const QUERIES: [(&str, &str); 13] = [
+pub const QUERIES: [(&str, &str); 15] = [
     ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
     ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
     ("actor_flows", include_str!("../../../queries/actor_flows.sql")),
@@ -26,6 +27,8 @@ pub const QUERIES: [(&str, &str); 13] = [
     ("incident_values", include_str!("../../../queries/incident_values.sql")),
     ("incident_summary", include_str!("../../../queries/incident_summary.sql")),
     ("price_coverage", include_str!("../../../queries/price_coverage.sql")),
+    ("asset_price_coverage", include_str!("../../../queries/asset_price_coverage.sql")),
+    ("chain_coverage", include_str!("../../../queries/chain_coverage.sql")),
     ("top_counterparties", include_str!("../../../queries/top_counterparties.sql")),
     ("counterparty_labels", include_str!("../../../queries/counterparty_labels.sql")),
     ("implausible_transfers", include_str!("../../../queries/implausible_transfers.sql")),
@@ -113,6 +116,8 @@ pub struct Flows {
     /// (year of the ledger date, incident)
     pub incidents: Vec<(i32, Incident)>,
     pub coverage: BTreeMap<i32, Coverage>,
+    /// (year, one asset's price coverage)
+    pub asset_coverage: Vec<(i32, AssetCoverage)>,
     /// (year, transfer)
     pub implausible: Vec<(i32, Implausible)>,
 }
@@ -193,10 +198,33 @@ pub fn flows(ctx: &mut SQLContext, high: &Attribution) -> Result<Flows> {
         (col_i64(&cov, "year")?, col_i64(&cov, "transfers")?, col_i64(&cov, "priced_transfers")?, col_i64(&cov, "implausible_transfers")?);
     let coverage: BTreeMap<i32, Coverage> =
         (0..cov.height()).map(|i| (y[i] as i32, Coverage { transfers: n[i], priced: p[i], implausible: f[i] })).collect();
+    let ac = run_query(ctx, "asset_price_coverage")?;
+    let (y, c, a, n, p, f, v) = (
+        col_i64(&ac, "year")?,
+        col_str(&ac, "chain")?,
+        col_str(&ac, "asset")?,
+        col_i64(&ac, "transfers")?,
+        col_i64(&ac, "priced_transfers")?,
+        col_i64(&ac, "implausible_transfers")?,
+        col_i128(&ac, "priced_micro_usd")?,
+    );
+    let asset_coverage = (0..ac.height())
+        .map(|i| {
+            let row = AssetCoverage {
+                chain: c[i].clone(),
+                asset: a[i].clone(),
+                transfers: n[i],
+                priced: p[i],
+                implausible: f[i],
+                priced_micro_usd: v[i],
+            };
+            (y[i] as i32, row)
+        })
+        .collect();
     // The flagged transfers themselves: a second scan, only when there are any.
     let implausible =
         if coverage.values().any(|c| c.implausible > 0) { implausible(&run_query(ctx, "implausible_transfers")?)? } else { Vec::new() };
-    Ok(Flows { totals, months, destinations, incidents, coverage, implausible })
+    Ok(Flows { totals, months, destinations, incidents, coverage, asset_coverage, implausible })
 }
 
 fn incidents(df: &DataFrame) -> Result<Vec<(i32, Incident)>> {
@@ -210,6 +238,7 @@ fn incidents(df: &DataFrame) -> Result<Vec<(i32, Incident)>> {
         .iter()
         .collect();
     let (v, n, u) = (col_i128(df, "onchain_micro_usd")?, col_i64(df, "onchain_transfers")?, col_i64(df, "unpriced_transfers")?);
+    let chains = col_str(df, "chains")?;
     Ok((0..df.height())
         .map(|i| {
             let incident = Incident {
@@ -219,6 +248,7 @@ fn incidents(df: &DataFrame) -> Result<Vec<(i32, Incident)>> {
                 actor: actor[i].clone(),
                 reported_micro_usd: reported[i],
                 onchain: Money { micro_usd: v[i], transfers: n[i], unpriced: u[i] },
+                chains: chains[i].split(';').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()).collect(),
             };
             (year[i] as i32, incident)
         })
@@ -301,9 +331,11 @@ pub fn thefts(df: &DataFrame) -> Result<Vec<(i32, ifr_reports::model::TheftTrans
 pub struct Receivers {
     pub counterparties: Vec<Counterparty>,
     pub label_sources: Vec<LabelSource>,
+    /// The chain data in the lake (chain_coverage), every chain and year.
+    pub chains: Vec<ChainSpan>,
 }
 
-/// top_counterparties, counterparty_labels and label_sources (after [`flows`]).
+/// top_counterparties, counterparty_labels, label_sources and chain_coverage (after [`flows`]).
 pub fn receivers(ctx: &mut SQLContext) -> Result<Receivers> {
     let tc = run_query(ctx, "top_counterparties")?;
     ctx.register("top_counterparties", tc.clone().lazy());
@@ -354,7 +386,28 @@ pub fn receivers(ctx: &mut SQLContext) -> Result<Receivers> {
             max_confidence: hi[i],
         })
         .collect();
-    Ok(Receivers { counterparties, label_sources })
+    let cc = run_query(ctx, "chain_coverage")?;
+    let (c, y, fb, lb, fd, ld, n) = (
+        col_str(&cc, "chain")?,
+        col_i64(&cc, "year")?,
+        col_i64(&cc, "first_block")?,
+        col_i64(&cc, "last_block")?,
+        col_str(&cc, "first_day")?,
+        col_str(&cc, "last_day")?,
+        col_i64(&cc, "transfers")?,
+    );
+    let chains = (0..cc.height())
+        .map(|i| ChainSpan {
+            chain: c[i].clone(),
+            year: y[i] as i32,
+            first_block: fb[i],
+            last_block: lb[i],
+            first_day: fd[i].clone(),
+            last_day: ld[i].clone(),
+            transfers: n[i],
+        })
+        .collect();
+    Ok(Receivers { counterparties, label_sources, chains })
 }
 
 /// Every query's result by name, in registration order, over a context on which [`flows`] and

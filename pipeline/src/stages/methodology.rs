@@ -58,6 +58,7 @@ pub fn paragraphs(settings: &Settings, label_sources: &[LabelSource]) -> Vec<Str
                 "transfer day (transfer-day policy)"
             }
         ),
+        "**Coverage.** A ledger incident is *verified on chain* when its theft transfers are found and every chain the ledger names for it was loaded on its date (`chain_coverage`: between the first and last day of that chain's transfers); *partly verified* when found but some of its chains were not loaded (its on-chain value is then a part of the theft); otherwise *reported, not verified on chain*: it is not in the on-chain totals, and the headline gives its reported value beside them with the share verified on chain, so that no incident is dropped silently. The unlabelled share is the headline family's direct outflows to addresses without a label, by value. Price coverage by asset counts each asset's transfers with and without a price; an unpriced transfer's value is unknown and never estimated.".to_string(),
     ]
 }
 

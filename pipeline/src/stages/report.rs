@@ -296,6 +296,8 @@ fn year_model(settings: &Settings, c: &Computed, year: i32) -> Result<YearModel>
         synthetic: synthetic_inputs(settings),
         estimates: published_estimates(year)?,
         thefts: c.thefts.iter().filter(|(y, _)| *y == year).map(|(_, t)| t.clone()).collect(),
+        chains: c.receivers.chains.clone(),
+        asset_coverage: f.asset_coverage.iter().filter(|(y, _)| *y == year).map(|(_, a)| a.clone()).collect(),
     })
 }
 
