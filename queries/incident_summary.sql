@@ -5,7 +5,9 @@
 --   ledger's `;`-separated chains (the report compares them with chain_coverage).
 -- Units: reported_micro_usd = the ledger's reported_usd rounded to the micro-dollar (NULL when the
 --   ledger has none); onchain_micro_usd = sum of incident_values.value_micro_usd (0 when nothing
---   is priced: read onchain_transfers and unpriced_transfers before the value).
+--   is priced: read onchain_transfers and unpriced_transfers before the value);
+--   recovered_micro_usd = the USD figures of the recoveries tied to the incident, summed (NULL
+--   when none has one), recoveries = how many there are (recoveries table).
 -- Filters: incidents with an actor. Order: by date, then id.
 WITH onchain AS (
   SELECT incident,
@@ -14,13 +16,23 @@ WITH onchain AS (
          SUM(unpriced_transfers) AS unpriced_transfers
   FROM incident_values
   GROUP BY incident
+), recovered AS (
+  SELECT incident,
+         SUM(CAST(ROUND(usd * 1000000) AS HUGEINT)) AS recovered_micro_usd,
+         CAST(COUNT(*) AS BIGINT) AS recoveries
+  FROM recoveries
+  WHERE incident IS NOT NULL
+  GROUP BY incident
 )
 SELECT i.id AS incident, i.name, i.date, EXTRACT(YEAR FROM i.date) AS year, i.actor, i.chains,
        CAST(ROUND(i.reported_usd * 1000000) AS HUGEINT) AS reported_micro_usd,
        COALESCE(o.onchain_micro_usd, CAST(0 AS HUGEINT)) AS onchain_micro_usd,
        COALESCE(o.onchain_transfers, 0) AS onchain_transfers,
-       COALESCE(o.unpriced_transfers, 0) AS unpriced_transfers
+       COALESCE(o.unpriced_transfers, 0) AS unpriced_transfers,
+       r.recovered_micro_usd,
+       COALESCE(r.recoveries, 0) AS recoveries
 FROM incidents i
 LEFT JOIN onchain o ON o.incident = i.id
+LEFT JOIN recovered r ON r.incident = i.id
 WHERE i.actor IS NOT NULL AND i.actor <> ''
 ORDER BY i.date, i.id

@@ -80,7 +80,7 @@ fn the_default_config_generates_the_sample_and_loads_it() {
     assert!(stderr(&o).contains("generating the sample dataset"), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("chain [chain cryo] loaded: read 599"), "{out}");
-    assert_eq!(out.matches("quarantined 0,").count(), 7, "{out}");
+    assert_eq!(out.matches("quarantined 0,").count(), 8, "{out}");
     let o = ifr(tmp.path(), &["sql", "SELECT id, actor FROM incidents ORDER BY date", "-f", "csv"]);
     assert_eq!(
         stdout(&o),
@@ -89,7 +89,7 @@ fn the_default_config_generates_the_sample_and_loads_it() {
     // A second run finds the sample and the lake as they were.
     let o = ifr(tmp.path(), &["ingest"]);
     assert!(!stderr(&o).contains("generating"), "{}", stderr(&o));
-    assert_eq!(stdout(&o).matches(" unchanged: ").count(), 7, "{}", stdout(&o));
+    assert_eq!(stdout(&o).matches(" unchanged: ").count(), 8, "{}", stdout(&o));
 }
 
 /// The help texts and the main error messages, as a user sees them (temporary paths redacted):

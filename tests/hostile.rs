@@ -313,7 +313,9 @@ fn two_datasets(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
 
 /// Put dataset `from`'s input files into `work` (the lake and the report stay).
 fn use_inputs(from: &Path, work: &Path) {
-    for name in ["assets.csv", "actors.yaml", "labels.yaml", "sanctions", "incidents.csv", "prices.csv", "chain", "ifr.toml"] {
+    for name in
+        ["assets.csv", "actors.yaml", "labels.yaml", "sanctions", "incidents.csv", "recoveries.csv", "prices.csv", "chain", "ifr.toml"]
+    {
         let target = work.join(name);
         if target.is_dir() {
             std::fs::remove_dir_all(&target).unwrap();

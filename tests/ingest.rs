@@ -138,6 +138,11 @@ kind = "incidents"
 format = "defillama"
 path = "{llama}"
 [[sources]]
+name = "recov"
+kind = "recoveries"
+format = "ifr-recoveries"
+path = "{recoveries}"
+[[sources]]
 name = "yahoo"
 kind = "prices"
 format = "yahoo"
@@ -180,6 +185,7 @@ path = "cryo"
         es = f("etherscan"),
         ledger = f("incidents/ledger.csv"),
         llama = f("incidents/defillama.csv"),
+        recoveries = f("incidents/recoveries.csv"),
         yahoo = f("prices/yahoo_ETH-USD.csv"),
         plain = f("prices/plain.csv"),
         cc = f("prices/cryptocompare.json"),
@@ -212,6 +218,7 @@ fn every_format_accounts_for_every_row() {
         ("os", counts(5, 2, 1, 0, 2)),
         ("ledger", counts(6, 1, 4, 1, 0)),
         ("llama", counts(5, 2, 2, 1, 0)),
+        ("recov", counts(8, 3, 4, 1, 0)),
         ("yahoo", counts(6, 2, 3, 1, 0)),
         ("plain", counts(5, 2, 3, 0, 0)),
         ("cc", counts(5, 2, 2, 1, 0)),
@@ -228,7 +235,9 @@ fn every_format_accounts_for_every_row() {
     // Sources load in kind order: assets first (chain sources need decimals), chain last.
     let order: Vec<&str> = summary.sources.iter().map(|s| s.kind).collect();
     let mut sorted = order.clone();
-    sorted.sort_by_key(|k| ["assets", "actors", "labels", "sanctions", "incidents", "prices", "chain"].iter().position(|x| x == k));
+    sorted.sort_by_key(|k| {
+        ["assets", "actors", "labels", "sanctions", "incidents", "recoveries", "prices", "chain"].iter().position(|x| x == k)
+    });
     assert_eq!(order, sorted);
 
     // "Not a Transfer event" rows are counted with their reason, not silently dropped.
@@ -788,4 +797,33 @@ fn cryo_is_streamed_in_block_order_and_input_that_needs_the_exact_path_gets_it()
     assert_eq!(tuple(&src.counts), counts(300 + 1500, 300 + 1500, 0, 0, 0));
     assert!(without_source_file(&t4).equals_missing(&without_source_file(&transfers)));
     assert!(b4.equals_missing(&blocks));
+}
+
+/// Recoveries: every row loaded, quarantined with its reason, or counted as a duplicate; a
+/// recovery takes its actor from its incident unless it names one; no USD figure stays unknown.
+#[test]
+fn recoveries_load_with_every_row_accounted_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = full_config(tmp.path());
+    let summary = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let r = summary.sources.iter().find(|x| x.name == "recov").unwrap();
+    assert_eq!(tuple(&r.counts), counts(8, 3, 4, 1, 0));
+    let lake = ifr_pipeline::lake::Lake::new(&s.lake_dir);
+    let q =
+        ifr_pipeline::sql(&lake, "SELECT \"column\", raw_value, reason FROM quarantine WHERE source = 'recov' ORDER BY \"row\"").unwrap();
+    let col = |df: &DataFrame, c: &str| -> Vec<String> {
+        df.column(c).unwrap().str().unwrap().iter().map(|x| x.unwrap_or("<null>").to_string()).collect()
+    };
+    assert_eq!(col(&q, "column"), ["kind", "date", "usd", "acted_by"]);
+    assert_eq!(col(&q, "raw_value"), ["stolen", "2022-02-30", "4,5", ""]);
+    let reasons = col(&q, "reason");
+    assert!(reasons[0].contains("frozen, seized, returned"), "{reasons:?}");
+    assert!(reasons[2].contains("decimal comma"), "{reasons:?}");
+    let rows = ifr_pipeline::sql(&lake, "SELECT id, kind, usd, asset_amount, acted_by FROM recoveries ORDER BY date").unwrap();
+    assert_eq!(col(&rows, "id"), ["ronin-seized", "fronts-seized", "returned-btc"]);
+    assert_eq!(col(&rows, "kind"), ["seized", "seized", "returned"]);
+    let usd: Vec<Option<f64>> = rows.column("usd").unwrap().f64().unwrap().iter().collect();
+    assert_eq!(usd, [Some(30_000_000.0), Some(4_400_000.0), None]);
+    assert_eq!(col(&rows, "asset_amount"), ["<null>", "<null>", "4.8 BTC"]);
+    assert_eq!(col(&rows, "acted_by"), ["US law enforcement", "Binance & US authorities", "Korean police"]);
 }

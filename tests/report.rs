@@ -14,6 +14,24 @@ fn dataset(dir: &Path, format: SynthFormat) -> Settings {
     synth_dataset(dir, format)
 }
 
+/// One CSV line's fields (RFC 4180 quoting: `"a, b"` is one field, `""` a quote inside it).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted, mut chars) = (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
 fn csv_rows(path: &Path, keys: usize) -> BTreeMap<Vec<String>, Vec<String>> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -304,14 +322,8 @@ fn coverage_states_chains_unverified_incidents_and_unpriced_assets() {
 
     // Incidents: Ronin verified; Harmony (ethereum;bsc) partly; the Bitcoin one reported only.
     let incidents = std::fs::read_to_string(dir.join("tables/incidents.csv")).unwrap();
-    // The last cell (quoted when it holds a comma).
-    let verification = |id: &str| {
-        let l = incidents.lines().find(|l| l.starts_with(id)).unwrap();
-        match l.strip_suffix('"') {
-            Some(q) => q.rsplit(",\"").next().unwrap().to_string(),
-            None => l.rsplit(',').next().unwrap().to_string(),
-        }
-    };
+    assert!(incidents.starts_with("incident,name,date,actor,reported_usd,onchain_usd,onchain_transfers,unpriced_transfers,difference_usd,explanation,chains,verification,recovered_usd\n"));
+    let verification = |id: &str| csv_fields(incidents.lines().find(|l| l.starts_with(id)).unwrap())[11].clone();
     assert_eq!(verification("ronin-2022"), "verified on chain");
     assert_eq!(verification("harmony-2022"), "partly verified (not loaded: bsc)");
     assert_eq!(verification("btc-test-2022"), "reported, not verified on chain (bitcoin not loaded)");
@@ -357,7 +369,15 @@ fn coverage_states_chains_unverified_incidents_and_unpriced_assets() {
     for u in &unpriced_named {
         assert!(md.contains(u.as_str()), "{u}\n{md}");
     }
+    // Recoveries (the reference rows the generator copies for its incidents): beside the theft.
+    let ronin = csv_fields(incidents.lines().find(|l| l.starts_with("ronin-2022")).unwrap());
+    assert_eq!(ronin[12], "30000000.00", "recovered_usd: the seizure tied to Ronin");
+    let recovered = std::fs::read_to_string(dir.join("tables/recoveries.csv")).unwrap();
+    assert!(recovered.starts_with("date,recovery,incident,actor,kind,value_usd,asset_amount,acted_by,source_url\n2022-09-08,ronin-2022-seizure,ronin-2022,lazarus_group,seized,30000000.00,"), "{recovered}");
+    assert_eq!(recovered.lines().count(), 2, "only the year's recoveries: {recovered}");
+    assert!(md.contains("Recovered in 2022: $30.0M (1 seized), as the sources report them"), "{md}");
     let figures = std::fs::read_to_string(dir.join("figures.json")).unwrap();
+    assert!(figures.contains("\"id\": \"recovery.ronin-2022-seizure.usd\""));
     for id in ["chain_coverage.ethereum.2022.last_block", "unlabelled_outflow_share.dprk.2022", "asset_price_coverage.2022.ethereum.ETH"] {
         assert!(figures.contains(&format!("\"id\": \"{id}\"")), "{id}");
     }

@@ -20,6 +20,8 @@ pub enum Kind {
     Sanctions,
     /// Incidents (ifr ledger, DefiLlama hacks export).
     Incidents,
+    /// Recoveries: stolen funds frozen, seized or returned (ifr's recoveries CSV).
+    Recoveries,
     /// Daily USD prices.
     Prices,
     /// Chain exports (cryo Parquet, ethereum-etl CSV).
@@ -27,7 +29,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [Kind::Assets, Kind::Actors, Kind::Labels, Kind::Sanctions, Kind::Incidents, Kind::Prices, Kind::Chain];
+    pub const ALL: [Kind; 8] =
+        [Kind::Assets, Kind::Actors, Kind::Labels, Kind::Sanctions, Kind::Incidents, Kind::Recoveries, Kind::Prices, Kind::Chain];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +39,7 @@ impl Kind {
             Kind::Labels => "labels",
             Kind::Sanctions => "sanctions",
             Kind::Incidents => "incidents",
+            Kind::Recoveries => "recoveries",
             Kind::Prices => "prices",
             Kind::Chain => "chain",
         }
@@ -66,6 +70,8 @@ pub enum Format {
     IfrLedger,
     /// DefiLlama hacks export CSV.
     Defillama,
+    /// ifr's recoveries CSV (`id,incident_id,actor,date,kind,usd,asset_amount,acted_by,source_url,notes`).
+    IfrRecoveries,
     /// Yahoo Finance daily OHLC CSV (`Date,Open,High,Low,Close,Adj Close,Volume`).
     Yahoo,
     /// CryptoCompare daily JSON (`{coins: {SYM: {prices: [{date, price}]}}}`).
@@ -77,7 +83,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 14] = [
+    pub const ALL: [Format; 15] = [
         Format::Cryo,
         Format::EthereumEtl,
         Format::OfacXml,
@@ -88,6 +94,7 @@ impl Format {
         Format::Actorpack,
         Format::IfrLedger,
         Format::Defillama,
+        Format::IfrRecoveries,
         Format::Yahoo,
         Format::Cryptocompare,
         Format::PriceCsv,
@@ -101,6 +108,7 @@ impl Format {
             Format::Tagpack | Format::Etherscan => Kind::Labels,
             Format::Actorpack => Kind::Actors,
             Format::IfrLedger | Format::Defillama => Kind::Incidents,
+            Format::IfrRecoveries => Kind::Recoveries,
             Format::Yahoo | Format::Cryptocompare | Format::PriceCsv => Kind::Prices,
             Format::AssetCsv => Kind::Assets,
         }
@@ -118,6 +126,7 @@ impl Format {
             Format::Actorpack => "actorpack",
             Format::IfrLedger => "ifr-ledger",
             Format::Defillama => "defillama",
+            Format::IfrRecoveries => "ifr-recoveries",
             Format::Yahoo => "yahoo",
             Format::Cryptocompare => "cryptocompare",
             Format::PriceCsv => "price-csv",
@@ -131,7 +140,13 @@ impl Format {
             Format::Cryo => &[".parquet"],
             Format::EthereumEtl => &[".csv", ".csv.gz"],
             Format::OfacXml => &[".xml", ".xml.bz2"],
-            Format::OfacCsv | Format::Defillama | Format::IfrLedger | Format::Yahoo | Format::PriceCsv | Format::AssetCsv => &[".csv"],
+            Format::OfacCsv
+            | Format::Defillama
+            | Format::IfrLedger
+            | Format::IfrRecoveries
+            | Format::Yahoo
+            | Format::PriceCsv
+            | Format::AssetCsv => &[".csv"],
             Format::Opensanctions => &[".json", ".jsonl", ".ftm.json"],
             Format::Tagpack | Format::Actorpack => &[".yaml", ".yml"],
             Format::Etherscan | Format::Cryptocompare => &[".json"],

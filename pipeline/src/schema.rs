@@ -67,7 +67,7 @@ impl TableSchema {
     }
 }
 
-const SOURCES: [(&str, &str); 10] = [
+const SOURCES: [(&str, &str); 11] = [
     ("blocks", include_str!("../../data/schemas/blocks.yaml")),
     ("transactions", include_str!("../../data/schemas/transactions.yaml")),
     ("transfers", include_str!("../../data/schemas/transfers.yaml")),
@@ -75,6 +75,7 @@ const SOURCES: [(&str, &str); 10] = [
     ("labels", include_str!("../../data/schemas/labels.yaml")),
     ("actors", include_str!("../../data/schemas/actors.yaml")),
     ("incidents", include_str!("../../data/schemas/incidents.yaml")),
+    ("recoveries", include_str!("../../data/schemas/recoveries.yaml")),
     ("prices", include_str!("../../data/schemas/prices.yaml")),
     ("assets", include_str!("../../data/schemas/assets.yaml")),
     ("quarantine", include_str!("../../data/schemas/quarantine.yaml")),
@@ -116,6 +117,6 @@ mod tests {
                 assert!(!c.meaning.is_empty(), "{}.{} has no meaning", t.table, c.name);
             }
         }
-        assert_eq!(all().len(), 10);
+        assert_eq!(all().len(), 11);
     }
 }

@@ -80,6 +80,7 @@ struct Tables {
     changes: Option<(String, Table)>,
     estimates: Table,
     thefts: Table,
+    recoveries: Table,
     /// The coverage section's sentences (inline Markdown, input text escaped).
     coverage_notes: Vec<String>,
 }
@@ -102,6 +103,7 @@ pub fn assemble(model: &YearModel, opts: &ReportOptions, dir: &Path) -> Result<u
         ("trace_destinations", &tables.trace),
         ("published_estimates", &tables.estimates),
         ("theft_transfers", &tables.thefts),
+        ("recoveries", &tables.recoveries),
     ] {
         write(dir, &format!("tables/{name}.csv"), t.to_csv().as_bytes())?;
         write(dir, &format!("tables/{name}.md"), t.to_markdown().as_bytes())?;
@@ -222,8 +224,9 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             "explanation",
             "chains",
             "verification",
+            "recovered_usd",
         ],
-        &[false, false, false, false, true, true, true, true, true, false, false, false],
+        &[false, false, false, false, true, true, true, true, true, false, false, false, true],
     );
     for i in &model.incidents {
         let o = &i.onchain;
@@ -242,6 +245,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             explain(o.transfers, o.unpriced, &diff, opts.disclosure_day),
             i.chains.join(";"),
             model.verification(i).describe(),
+            i.recovered_micro_usd.map(usd_from_micro).unwrap_or_default(),
         ]);
         figures.push(Figure {
             id: format!("incident.{}.onchain_usd", i.id),
@@ -322,6 +326,30 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             unit: "share of the asset's transfers with a price",
             query: "queries/asset_price_coverage.sql".into(),
             inputs: inputs(&["transfers", "prices", "assets"]),
+        });
+    }
+    let mut recoveries = Table::new(
+        &["date", "recovery", "incident", "actor", "kind", "value_usd", "asset_amount", "acted_by", "source_url"],
+        &[false, false, false, false, false, true, false, false, false],
+    );
+    for r in &model.recoveries {
+        recoveries.push(vec![
+            r.date.clone(),
+            r.id.clone(),
+            r.incident.clone(),
+            r.actor.clone(),
+            r.kind.clone(),
+            r.micro_usd.map(usd_from_micro).unwrap_or_default(),
+            r.asset_amount.clone(),
+            r.acted_by.clone(),
+            r.source_url.clone(),
+        ]);
+        figures.push(Figure {
+            id: format!("recovery.{}.usd", r.id),
+            value: r.micro_usd.map(usd_from_micro),
+            unit: "USD",
+            query: "queries/recoveries.sql".into(),
+            inputs: inputs(&["recoveries", "incidents"]),
         });
     }
     let (notes, note_figures) = coverage_notes(model);
@@ -408,6 +436,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
         chains,
         asset_coverage,
         coverage_notes: notes,
+        recoveries,
         implausible,
         trace,
         changes,
@@ -427,6 +456,26 @@ fn headline_family(model: &YearModel) -> Option<(&str, crate::model::Money)> {
         .filter(|(a, _)| !model.ancestors.get(**a).is_some_and(|anc| anc.iter().any(|x| stolen.contains_key(x.as_str()))))
         .max_by(|a, b| a.1.micro_usd.cmp(&b.1.micro_usd).then(b.0.cmp(a.0)))
         .map(|(a, v)| (*a, *v))
+}
+
+/// The recoveries section's sentence (inline Markdown).
+fn recoveries_note(model: &YearModel) -> String {
+    if model.recoveries.is_empty() {
+        return format!("No recovery (funds frozen, seized or returned) is recorded for {}.", model.year);
+    }
+    let valued: i128 = model.recoveries.iter().filter_map(|r| r.micro_usd).sum();
+    let unvalued = model.recoveries.iter().filter(|r| r.micro_usd.is_none()).count();
+    let mut s = format!(
+        "{} recovery(ies) recorded for {}: {} frozen, seized or returned at the USD figures their sources give",
+        model.recoveries.len(),
+        model.year,
+        usd_short(valued)
+    );
+    if unvalued > 0 {
+        let _ = write!(s, " ({unvalued} without one: counted, not valued)");
+    }
+    s.push_str(". They are reported by the parties who acted, not read from the chain, and are not deducted from the stolen totals; a recovery can overlap another (see each source).");
+    s
 }
 
 /// The top of an actor's family: its last ancestor without ancestors of its own (itself when it
@@ -702,6 +751,7 @@ fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
         let exch = model.destinations.iter().find(|d| d.actor == *root && d.category == Category::Exchange).map_or(0, |d| d.micro_usd);
         let _ = write!(s, " Its labelled addresses sent {} directly to exchanges.", usd_short(exch));
         unverified_sentence(model, root, Some(v.micro_usd), &mut s);
+        recovered_sentence(model, root, &mut s);
         out.push(s);
     }
     // Families with incidents but nothing verified on chain: their reported value, never dropped.
@@ -718,6 +768,30 @@ fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
         out.push("No ledger incident's theft transfers were found on chain this year.".into());
     }
     out
+}
+
+/// " Recovered in 2022: $30.0M (1 seizure) …": the year's recoveries of the family's funds, at
+/// the sources' USD figures; those without one are counted, not valued.
+fn recovered_sentence(model: &YearModel, root: &str, s: &mut String) {
+    let in_family = |actor: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
+    let rs: Vec<&crate::model::Recovery> = model.recoveries.iter().filter(|r| in_family(&r.actor)).collect();
+    if rs.is_empty() {
+        return;
+    }
+    let valued: i128 = rs.iter().filter_map(|r| r.micro_usd).sum();
+    let unvalued = rs.iter().filter(|r| r.micro_usd.is_none()).count();
+    let mut kinds: Vec<String> = Vec::new();
+    for k in ["frozen", "seized", "returned"] {
+        let n = rs.iter().filter(|r| r.kind == k).count();
+        if n > 0 {
+            kinds.push(format!("{n} {k}"));
+        }
+    }
+    let _ = write!(s, " Recovered in {}: {} ({})", model.year, usd_short(valued), kinds.join(", "));
+    if unvalued > 0 {
+        let _ = write!(s, ", and {unvalued} recovery(ies) the sources give no USD figure for");
+    }
+    s.push_str(", as the sources report them (see Recoveries).");
 }
 
 /// " A further $X is reported for N ledger incident(s) not verified on chain (names) …": the
@@ -781,6 +855,10 @@ fn report_md(model: &YearModel, opts: &ReportOptions, headlines: &[String], t: &
     );
     for n in &t.coverage_notes {
         let _ = write!(s, "{n}\n\n");
+    }
+    let _ = write!(s, "## Recoveries\n\n{}\n\n", recoveries_note(model));
+    if !t.recoveries.is_empty() {
+        let _ = writeln!(s, "{}", t.recoveries.to_markdown());
     }
     let _ = write!(
         s,
@@ -859,6 +937,11 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
         sections.push(html::Section { title: title.to_string(), id: title.to_lowercase().replace(' ', "-"), html: html::table(table) });
     }
     sections.push(html::Section { title: "Coverage".into(), id: "coverage".into(), html: coverage });
+    let mut rec = format!("<p>{}</p>\n", html::inline(&recoveries_note(model)));
+    if !t.recoveries.is_empty() {
+        rec.push_str(&html::table(&t.recoveries));
+    }
+    sections.push(html::Section { title: "Recoveries".into(), id: "recoveries".into(), html: rec });
     let items: Vec<String> = model.methodology.iter().cloned().chain(model.queries.iter().map(query_item)).collect();
     sections.push(html::Section { title: "Methodology".into(), id: "methodology".into(), html: html::list(&items) });
     html::page(&format!("Illicit flows, {}", model.year), model.synthetic.as_deref(), headlines, &sections)

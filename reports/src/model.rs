@@ -206,6 +206,29 @@ pub struct Incident {
     pub onchain: Money,
     /// The chains the ledger names for it (lowercase).
     pub chains: Vec<String>,
+    /// The USD figures of the recoveries tied to it, summed (None: none has one).
+    pub recovered_micro_usd: Option<i128>,
+    /// How many recoveries are tied to it.
+    pub recoveries: i64,
+}
+
+/// Funds frozen, seized or returned (recoveries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recovery {
+    pub id: String,
+    /// The ledger incident ("" when not tied to one).
+    pub incident: String,
+    /// The actor the funds belonged to ("" when unknown).
+    pub actor: String,
+    /// YYYY-MM-DD.
+    pub date: String,
+    /// frozen, seized or returned.
+    pub kind: String,
+    /// The source's USD figure (None: it gives none).
+    pub micro_usd: Option<i128>,
+    pub asset_amount: String,
+    pub acted_by: String,
+    pub source_url: String,
 }
 
 /// Whether an incident's theft was verified on the chain data the report read.
@@ -425,6 +448,8 @@ pub struct YearModel {
     pub chains: Vec<ChainSpan>,
     /// The year's price coverage by chain and asset.
     pub asset_coverage: Vec<AssetCoverage>,
+    /// The recoveries dated in the year.
+    pub recoveries: Vec<Recovery>,
 }
 
 impl YearModel {

@@ -166,6 +166,76 @@ pub fn load_ledger(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     Ok(())
 }
 
+/// What can happen to recovered funds.
+const RECOVERY_KINDS: [&str; 3] = ["frozen", "seized", "returned"];
+
+/// ifr's recoveries CSV: `id,incident_id,actor,date,kind,usd,asset_amount,acted_by,source_url,notes`
+/// (id, date, kind, acted_by and source_url required; actor for funds not tied to an incident;
+/// usd, when given, as in the ledger).
+pub fn load_recoveries(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
+    for path in input.each_file() {
+        let mut csv = CsvFile::open(path, &["id", "date", "kind", "acted_by", "source_url"])?;
+        let names = ["id", "incident_id", "actor", "date", "kind", "usd", "asset_amount", "acted_by", "source_url", "notes"];
+        let idx: Vec<Option<usize>> = names.iter().map(|c| csv.index(c)).collect();
+        let col = |rec: &csv::StringRecord, name: &str| -> String {
+            let i = names.iter().position(|c| *c == name).and_then(|i| idx[i]);
+            get(rec, i).trim().to_string()
+        };
+        let width = csv.headers.len();
+        'rows: for rec in csv.reader.records() {
+            let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
+            acc.read();
+            let at = At::new(path, line(&rec));
+            if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
+                acc.quarantine(at, None, None, why)?;
+                continue;
+            }
+            macro_rules! bad {
+                ($c:expr, $v:expr, $why:expr) => {{
+                    acc.quarantine(at, Some($c), Some(&*$v), $why)?;
+                    continue 'rows;
+                }};
+            }
+            for c in ["id", "acted_by", "source_url"] {
+                if col(&rec, c).is_empty() {
+                    bad!(c, String::new(), format!("every recovery needs `{c}`"));
+                }
+            }
+            let date = col(&rec, "date");
+            let day = match parse_day(&date) {
+                Ok(d) => d,
+                Err(why) => bad!("date", date, why),
+            };
+            let kind = col(&rec, "kind").to_ascii_lowercase();
+            if !RECOVERY_KINDS.contains(&kind.as_str()) {
+                bad!("kind", col(&rec, "kind"), format!("expected one of {}", RECOVERY_KINDS.join(", ")));
+            }
+            let value = match usd(&col(&rec, "usd")) {
+                Ok(v) => v,
+                Err(why) => bad!("usd", col(&rec, "usd"), why),
+            };
+            let opt = |c: &str| non_empty(&col(&rec, c)).map(str::to_string);
+            acc.load(
+                "recoveries",
+                vec![
+                    Cell::Str(col(&rec, "id")),
+                    opt("incident_id").into(),
+                    opt("actor").into(),
+                    Cell::Date(day),
+                    Cell::Str(kind),
+                    value.into(),
+                    opt("asset_amount").into(),
+                    Cell::Str(col(&rec, "acted_by")),
+                    Cell::Str(col(&rec, "source_url")),
+                    opt("notes").into(),
+                    Cell::Str(file_name(path)),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// `['Ethereum', 'BSC']` (a Python list literal, as the export writes it) → `Ethereum;BSC`.
 pub fn python_list(s: &str) -> Option<String> {
     let inner = s.trim().trim_start_matches('[').trim_end_matches(']');

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ifr_reports::model::{
     ActorMonth, ActorTotal, AssetCoverage, Category, ChainSpan, Counterparty, Coverage, Destination, Implausible, Incident, LabelSource,
-    Metric, Money,
+    Metric, Money, Recovery,
 };
 use polars::prelude::*;
 use polars::sql::SQLContext;
@@ -17,7 +17,7 @@ use crate::lake::Lake;
 use crate::table::{col_i64, col_i128, col_str};
 
 /// The queries, in the order they are registered (views first).
-pub const QUERIES: [(&str, &str); 15] = [
+pub const QUERIES: [(&str, &str); 16] = [
     ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
     ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
     ("actor_flows", include_str!("../../../queries/actor_flows.sql")),
@@ -26,6 +26,7 @@ pub const QUERIES: [(&str, &str); 15] = [
     ("actor_destinations", include_str!("../../../queries/actor_destinations.sql")),
     ("incident_values", include_str!("../../../queries/incident_values.sql")),
     ("incident_summary", include_str!("../../../queries/incident_summary.sql")),
+    ("recoveries", include_str!("../../../queries/recoveries.sql")),
     ("price_coverage", include_str!("../../../queries/price_coverage.sql")),
     ("asset_price_coverage", include_str!("../../../queries/asset_price_coverage.sql")),
     ("chain_coverage", include_str!("../../../queries/chain_coverage.sql")),
@@ -70,6 +71,7 @@ pub fn context(lake: &Lake, inputs: &Inputs<'_>) -> Result<SQLContext> {
     let register = |ctx: &SQLContext, transfers: LazyFrame| -> Result<()> {
         ctx.register("transfers", transfers);
         ctx.register("incidents", lake.scan("incidents")?);
+        ctx.register("recoveries", lake.scan("recoveries")?);
         ctx.register("labels", lake.scan("labels")?);
         ctx.register("asset_series", inputs.valuation.asset_series.clone().lazy());
         ctx.register("price_days", inputs.valuation.price_days.clone().lazy());
@@ -115,6 +117,8 @@ pub struct Flows {
     pub destinations: Vec<Destination>,
     /// (year of the ledger date, incident)
     pub incidents: Vec<(i32, Incident)>,
+    /// (year of the recovery's date, recovery)
+    pub recoveries: Vec<(i32, Recovery)>,
     pub coverage: BTreeMap<i32, Coverage>,
     /// (year, one asset's price coverage)
     pub asset_coverage: Vec<(i32, AssetCoverage)>,
@@ -193,6 +197,7 @@ pub fn flows(ctx: &mut SQLContext, high: &Attribution) -> Result<Flows> {
     let iv = run_query(ctx, "incident_values")?;
     ctx.register("incident_values", iv.lazy());
     let incidents = incidents(&run_query(ctx, "incident_summary")?)?;
+    let recoveries = recoveries(&run_query(ctx, "recoveries")?)?;
     let cov = run_query(ctx, "price_coverage")?;
     let (y, n, p, f) =
         (col_i64(&cov, "year")?, col_i64(&cov, "transfers")?, col_i64(&cov, "priced_transfers")?, col_i64(&cov, "implausible_transfers")?);
@@ -224,7 +229,7 @@ pub fn flows(ctx: &mut SQLContext, high: &Attribution) -> Result<Flows> {
     // The flagged transfers themselves: a second scan, only when there are any.
     let implausible =
         if coverage.values().any(|c| c.implausible > 0) { implausible(&run_query(ctx, "implausible_transfers")?)? } else { Vec::new() };
-    Ok(Flows { totals, months, destinations, incidents, coverage, asset_coverage, implausible })
+    Ok(Flows { totals, months, destinations, incidents, recoveries, coverage, asset_coverage, implausible })
 }
 
 fn incidents(df: &DataFrame) -> Result<Vec<(i32, Incident)>> {
@@ -239,6 +244,8 @@ fn incidents(df: &DataFrame) -> Result<Vec<(i32, Incident)>> {
         .collect();
     let (v, n, u) = (col_i128(df, "onchain_micro_usd")?, col_i64(df, "onchain_transfers")?, col_i64(df, "unpriced_transfers")?);
     let chains = col_str(df, "chains")?;
+    let recovered = opt_i128(df, "recovered_micro_usd")?;
+    let n_recoveries = col_i64(df, "recoveries")?;
     Ok((0..df.height())
         .map(|i| {
             let incident = Incident {
@@ -249,8 +256,45 @@ fn incidents(df: &DataFrame) -> Result<Vec<(i32, Incident)>> {
                 reported_micro_usd: reported[i],
                 onchain: Money { micro_usd: v[i], transfers: n[i], unpriced: u[i] },
                 chains: chains[i].split(';').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()).collect(),
+                recovered_micro_usd: recovered[i],
+                recoveries: n_recoveries[i],
             };
             (year[i] as i32, incident)
+        })
+        .collect())
+}
+
+/// A micro-dollar column whose NULL means unknown (kept as None, never read as 0).
+fn opt_i128(df: &DataFrame, c: &str) -> Result<Vec<Option<i128>>> {
+    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int128).map_err(|e| Error::polars(c, e))?;
+    Ok(s.i128().map_err(|e| Error::polars(c, e))?.iter().collect())
+}
+
+fn recoveries(df: &DataFrame) -> Result<Vec<(i32, Recovery)>> {
+    let (id, inc, actor, date, year, kind) = (
+        col_str(df, "id")?,
+        col_str(df, "incident")?,
+        col_str(df, "actor")?,
+        col_str(df, "date")?,
+        col_i64(df, "year")?,
+        col_str(df, "kind")?,
+    );
+    let (usd, amount, by, url) =
+        (opt_i128(df, "micro_usd")?, col_str(df, "asset_amount")?, col_str(df, "acted_by")?, col_str(df, "source_url")?);
+    Ok((0..df.height())
+        .map(|i| {
+            let r = Recovery {
+                id: id[i].clone(),
+                incident: inc[i].clone(),
+                actor: actor[i].clone(),
+                date: date[i].clone(),
+                kind: kind[i].clone(),
+                micro_usd: usd[i],
+                asset_amount: amount[i].clone(),
+                acted_by: by[i].clone(),
+                source_url: url[i].clone(),
+            };
+            (year[i] as i32, r)
         })
         .collect())
 }

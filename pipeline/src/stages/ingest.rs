@@ -126,6 +126,7 @@ fn tables_of(format: Format) -> &'static [&'static str] {
         Kind::Labels => &["labels"],
         Kind::Sanctions => &["sanctions"],
         Kind::Incidents => &["incidents"],
+        Kind::Recoveries => &["recoveries"],
         Kind::Prices => &["prices"],
         Kind::Chain => &[],
     }
@@ -141,6 +142,7 @@ fn run_loader(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
         Format::Actorpack => sources::tagpack::load_actorpacks(input, acc),
         Format::IfrLedger => sources::incidents::load_ledger(input, acc),
         Format::Defillama => sources::incidents::load_defillama(input, acc),
+        Format::IfrRecoveries => sources::incidents::load_recoveries(input, acc),
         Format::Yahoo => sources::prices::load_yahoo(input, acc),
         Format::Cryptocompare => sources::prices::load_cryptocompare(input, acc),
         Format::PriceCsv => sources::prices::load_price_csv(input, acc),

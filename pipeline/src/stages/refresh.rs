@@ -216,6 +216,7 @@ fn changed_inputs(prev: &Release, now: &[ReleaseSource], config_sha256: &str) ->
         ("labels", "labels", "labels added or removed"),
         ("sanctions", "sanctions", "sanctions listed or delisted"),
         ("incidents", "incidents", "incidents added or changed"),
+        ("recoveries", "recoveries", "recoveries recorded or changed"),
         ("prices", "prices", "price corrections"),
         ("assets", "assets", "asset list changed"),
         ("actors", "actors", "actors changed"),

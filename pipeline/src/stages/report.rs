@@ -298,6 +298,7 @@ fn year_model(settings: &Settings, c: &Computed, year: i32) -> Result<YearModel>
         thefts: c.thefts.iter().filter(|(y, _)| *y == year).map(|(_, t)| t.clone()).collect(),
         chains: c.receivers.chains.clone(),
         asset_coverage: f.asset_coverage.iter().filter(|(y, _)| *y == year).map(|(_, a)| a.clone()).collect(),
+        recoveries: f.recoveries.iter().filter(|(y, _)| *y == year).map(|(_, r)| r.clone()).collect(),
     })
 }
 

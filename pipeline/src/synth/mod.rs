@@ -224,7 +224,9 @@ pub fn fingerprint(opts: &SynthOptions) -> String {
     if let Some(c) = opts.chunk_blocks {
         h.update(format!("chunk-blocks|{c}\n"));
     }
-    for text in [world::REFERENCE_LEDGER, world::REFERENCE_ACTORS, world::REFERENCE_ASSETS, world::REFERENCE_TAGS] {
+    for text in
+        [world::REFERENCE_LEDGER, world::REFERENCE_ACTORS, world::REFERENCE_ASSETS, world::REFERENCE_TAGS, world::REFERENCE_RECOVERIES]
+    {
         h.update(text);
     }
     hex::encode(h.finalize())

@@ -17,6 +17,7 @@ pub const REFERENCE_LEDGER: &str = include_str!("../../../data/reference/inciden
 pub const REFERENCE_ACTORS: &str = include_str!("../../../data/reference/actors.yaml");
 pub const REFERENCE_ASSETS: &str = include_str!("../../../data/reference/assets.csv");
 pub const REFERENCE_TAGS: &str = include_str!("../../../data/reference/tagpack.yaml");
+pub const REFERENCE_RECOVERIES: &str = include_str!("../../../data/reference/recoveries.csv");
 
 /// Lazarus Group's ETH addresses on OFAC's SDN list (party 27307; sdn_advanced.xml of 2024-05-28).
 pub const LAZARUS_SDN_ETH: [&str; 3] = [
@@ -516,16 +517,40 @@ impl World {
         for inc in &self.incidents {
             let mut row = inc.row.clone();
             for (c, value) in [("victim_addresses", hex20(&inc.victim)), ("attacker_addresses", hex20(&inc.attacker))] {
+                // Where the reference has no EVM address (none at all, or only Bitcoin ones), the
+                // synthetic chain's address is added in front (it is the first the chain uses).
                 if let Some(i) = col(c)
-                    && row[i].trim().is_empty()
+                    && !row[i].split(';').any(|a| parse20(a.trim()).is_some())
                 {
-                    row[i] = value;
+                    row[i] = if row[i].trim().is_empty() { value } else { format!("{value};{}", row[i].trim()) };
                 }
             }
             ledger.write_record(&row).map_err(|e| Error::Internal(e.to_string()))?;
         }
         let bytes = ledger.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
         w("incidents.csv", String::from_utf8_lossy(&bytes).into_owned())?;
+        // The reference recoveries of the incidents played out here, and those tied to an actor
+        // only, in the dataset's date range (public facts, as in data/reference).
+        let mut rdr = csv::Reader::from_reader(REFERENCE_RECOVERIES.as_bytes());
+        let header = rdr.headers().map_err(|e| Error::Internal(format!("data/reference/recoveries.csv: {e}")))?.clone();
+        let col = |n: &str| header.iter().position(|h| h == n);
+        let (c_inc, c_date) = (col("incident_id"), col("date"));
+        let mut rec_out = csv::Writer::from_writer(Vec::new());
+        rec_out.write_record(&header).map_err(|e| Error::Internal(e.to_string()))?;
+        for rec in rdr.records() {
+            let rec = rec.map_err(|e| Error::Internal(format!("data/reference/recoveries.csv: {e}")))?;
+            let field = |c: Option<usize>| c.and_then(|i| rec.get(i)).unwrap_or("").trim();
+            let in_range = crate::sources::parse_day(field(c_date)).is_ok_and(|d| d >= self.from_day && d <= self.to_day);
+            let keep = match field(c_inc) {
+                "" => in_range,
+                id => self.incidents.iter().any(|i| i.id == id),
+            };
+            if keep {
+                rec_out.write_record(&rec).map_err(|e| Error::Internal(e.to_string()))?;
+            }
+        }
+        let bytes = rec_out.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
+        w("recoveries.csv", String::from_utf8_lossy(&bytes).into_owned())?;
         let (format_name, chain_path) = match format {
             SynthFormat::Cryo => ("cryo", "chain"),
             SynthFormat::EthereumEtl => ("ethereum-etl", "chain"),
@@ -539,11 +564,12 @@ impl World {
                  [[sources]]\nname = \"labels\"\nkind = \"labels\"\nformat = \"tagpack\"\npath = \"labels.yaml\"\n\n\
                  [[sources]]\nname = \"sanctions\"\nkind = \"sanctions\"\nformat = \"ofac-csv\"\npath = \"sanctions\"\n\n\
                  [[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n\n\
+                 [[sources]]\nname = \"recoveries\"\nkind = \"recoveries\"\nformat = \"ifr-recoveries\"\npath = \"recoveries.csv\"\n\n\
                  [[sources]]\nname = \"prices\"\nkind = \"prices\"\nformat = \"price-csv\"\npath = \"prices.csv\"\n\n\
                  [[sources]]\nname = \"chain\"\nkind = \"chain\"\nformat = \"{format_name}\"\nchain = \"ethereum\"\npath = \"{chain_path}\"\n"
             ),
         )?;
-        Ok(8)
+        Ok(9)
     }
 }
 
