@@ -84,7 +84,7 @@ fn the_default_config_generates_the_sample_and_loads_it() {
     let o = ifr(tmp.path(), &["sql", "SELECT id, actor FROM incidents ORDER BY date", "-f", "csv"]);
     assert_eq!(
         stdout(&o),
-        "id,actor\nronin-2022,lazarus_group\nharmony-2022,lazarus_group\natomic-wallet-2023,tradertraitor\nalphapo-2023,tradertraitor\nstake-2023,lazarus_group\ncoinex-2023,lazarus_group\n"
+        "id,actor\nliquid-2021,dprk\nronin-2022,lazarus_group\nharmony-2022,lazarus_group\natomic-wallet-2023,tradertraitor\nalphapo-2023,tradertraitor\nstake-2023,lazarus_group\ncoinex-2023,lazarus_group\nheco-bridge-2023,lazarus_group\nhtx-2023,lazarus_group\n"
     );
     // A second run finds the sample and the lake as they were.
     let o = ifr(tmp.path(), &["ingest"]);
