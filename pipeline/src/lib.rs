@@ -47,7 +47,7 @@ pub fn run(settings: &Settings, out: Option<&std::path::Path>, years: &[i32], pr
     stages::report::check_folder(settings, out.unwrap_or(&settings.report.out))?;
     let ingest = stages::ingest::run(settings, progress)?;
     progress.ingest_finished(&ingest);
-    let report = stages::report::run(settings, out, years)?;
+    let report = stages::report::run(settings, out, years, progress)?;
     Ok(RunSummary { ingest, report })
 }
 
@@ -59,7 +59,7 @@ pub fn refresh(settings: &Settings, progress: &dyn Progress) -> Result<stages::r
 
 /// Render the annual report from the lake (see `stages::report`).
 pub fn report(settings: &Settings, out: Option<&std::path::Path>, years: &[i32]) -> Result<stages::report::ReportSummary> {
-    stages::report::run(settings, out, years)
+    stages::report::run(settings, out, years, &NoProgress)
 }
 
 /// Run SQL (polars' dialect) over the lake tables, each registered under its name.

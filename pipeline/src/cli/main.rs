@@ -92,7 +92,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         }
         args::Command::Report { config, report } => {
             let settings = config.settings()?;
-            let r = ifr_pipeline::report(&settings, report.out.as_deref(), &report.years)?;
+            let r = ifr_pipeline::stages::report::run(&settings, report.out.as_deref(), &report.years, &output::Bars::new(log))?;
             if log != output::LogMode::Quiet {
                 output::print_report(&r)?;
             }
@@ -119,7 +119,8 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
                 methods = Method::ALL.to_vec();
             }
             let until = until.map(ifr_pipeline::sources::days_since_epoch);
-            let (rows, summaries) = trace::run(&settings, &TraceOptions { seeds, methods, max_hops, until, stop: stop.clone() })?;
+            let opts = TraceOptions { seeds, methods, max_hops, until, stop: stop.clone() };
+            let (rows, summaries) = trace::run_showing(&settings, &opts, &output::Bars::new(log))?;
             let mut df = output::trace_summary_frame(&summaries, &stop)?;
             output::print_frame(&mut df, format)?;
             if flows {

@@ -30,15 +30,89 @@ impl LogMode {
     }
 }
 
-/// A bar per source (files loaded of the source's files) on a terminal; log lines otherwise.
+/// On a terminal, a bar per source that moves with the bytes read (inside a file too, for the
+/// formats read as a stream; a Parquet file counts when it is done), and a line per step of the
+/// report or the trace, with a bar of the transfers walked; log lines otherwise.
 pub struct Bars {
     bar: std::cell::RefCell<Option<ProgressBar>>,
+    /// The thread moving the source's bar with the bytes read.
+    ticker: std::cell::RefCell<Option<Ticker>>,
+    /// The current step of the report or the trace: its bar, stage, words and start.
+    step: std::cell::RefCell<Option<(ProgressBar, &'static str, String, std::time::Instant)>>,
+    /// Tenths of the trace's walk already logged (JSON mode).
+    walked_tenths: std::cell::Cell<u64>,
     mode: LogMode,
+}
+
+/// Where a source's reading is: bytes of the files done, the current file's size, and the input
+/// byte counter when it started.
+#[derive(Default)]
+struct ByteState {
+    done: u64,
+    file: u64,
+    base: u64,
+}
+
+struct Ticker {
+    state: std::sync::Arc<std::sync::Mutex<ByteState>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Ticker {
+    fn start(bar: ProgressBar) -> Ticker {
+        let state =
+            std::sync::Arc::new(std::sync::Mutex::new(ByteState { base: ifr_pipeline::sources::bytes_read(), ..Default::default() }));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s, st) = (state.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !st.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(b) = s.lock() {
+                    let inside = ifr_pipeline::sources::bytes_read().saturating_sub(b.base).min(b.file);
+                    bar.set_position(b.done + inside);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        Ticker { state, stop, handle }
+    }
+
+    /// The previous file is done; `size` bytes of the next one start now.
+    fn next_file(&self, size: u64) {
+        if let Ok(mut b) = self.state.lock() {
+            b.done += b.file;
+            b.file = size;
+            b.base = ifr_pipeline::sources::bytes_read();
+        }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.handle.join();
+    }
 }
 
 impl Bars {
     pub fn new(mode: LogMode) -> Bars {
-        Bars { bar: std::cell::RefCell::new(None), mode }
+        Bars {
+            bar: std::cell::RefCell::new(None),
+            ticker: std::cell::RefCell::new(None),
+            step: std::cell::RefCell::new(None),
+            walked_tenths: std::cell::Cell::new(0),
+            mode,
+        }
+    }
+
+    /// End the current step, if any: a line with its time on a terminal, a log line otherwise.
+    fn end_step(&self) {
+        if let Some((bar, stage, what, t0)) = self.step.borrow_mut().take() {
+            let secs = t0.elapsed().as_secs_f64();
+            bar.finish_and_clear();
+            if self.mode == LogMode::Terminal {
+                eprintln!("{stage:>20} {what} ({secs:.1} s)");
+            }
+            self.log("info", stage, serde_json::json!({"event": "step finished", "step": what, "seconds": secs}));
+        }
     }
 
     /// One log line on stderr: time, level, stage, and the event's fields.
@@ -58,28 +132,78 @@ impl Bars {
     }
 }
 
+impl Drop for Bars {
+    /// A run that failed mid-source leaves no ticking thread behind.
+    fn drop(&mut self) {
+        if let Some(t) = self.ticker.get_mut().take() {
+            t.stop();
+        }
+    }
+}
+
 impl ifr_pipeline::Progress for Bars {
     fn source_started(&self, spec: &SourceSpec, files: usize, bytes: u64) {
         self.log("info", "ingest", serde_json::json!({"source": spec.name, "event": "started", "files": files, "bytes": bytes}));
         if self.mode != LogMode::Terminal {
             return;
         }
-        let b = ProgressBar::new(files as u64);
-        let style = ProgressStyle::with_template("{prefix:>20} [{bar:30}] {pos}/{len} files {elapsed:>4} {wide_msg}")
+        let b = ProgressBar::new(bytes);
+        let style = ProgressStyle::with_template("{prefix:>20} [{bar:30}] {bytes}/{total_bytes} {elapsed:>4} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
         b.set_style(style);
         b.set_prefix(spec.name.clone());
-        b.set_message(format!("{} · {:.1} MB", spec.format.as_str(), bytes as f64 / 1e6));
+        b.set_message(format!("{} · {files} file(s)", spec.format.as_str()));
         b.enable_steady_tick(std::time::Duration::from_millis(200));
+        *self.ticker.borrow_mut() = Some(Ticker::start(b.clone()));
         *self.bar.borrow_mut() = Some(b);
     }
 
     fn file_started(&self, path: &std::path::Path) {
+        if let Some(t) = self.ticker.borrow().as_ref() {
+            t.next_file(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
+        }
         if let Some(b) = self.bar.borrow().as_ref() {
             b.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-            b.inc(1);
         }
+    }
+
+    fn step(&self, stage: &'static str, what: &str) {
+        self.end_step();
+        self.walked_tenths.set(0);
+        self.log("info", stage, serde_json::json!({"event": "step started", "step": what}));
+        let b = if self.mode == LogMode::Terminal { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+        b.set_style(
+            ProgressStyle::with_template("{prefix:>20} {spinner} {wide_msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        b.set_prefix(stage);
+        b.set_message(what.to_string());
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
+        *self.step.borrow_mut() = Some((b, stage, what.to_string(), std::time::Instant::now()));
+    }
+
+    fn rows_walked(&self, done: u64, total: u64) {
+        if let Some((b, stage, _, _)) = self.step.borrow().as_ref() {
+            if b.length() != Some(total) {
+                b.set_length(total);
+                b.set_style(
+                    ProgressStyle::with_template("{prefix:>20} [{bar:30}] {human_pos}/{human_len} transfers {elapsed:>4} {wide_msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+            }
+            b.set_position(done);
+            let tenths = (done * 10).checked_div(total).unwrap_or(10);
+            if tenths > self.walked_tenths.get() {
+                self.walked_tenths.set(tenths);
+                self.log("info", stage, serde_json::json!({"event": "walking", "transfers": done, "of": total}));
+            }
+        }
+    }
+
+    fn stage_finished(&self, _stage: &'static str) {
+        self.end_step();
     }
 
     fn ingest_finished(&self, summary: &ifr_pipeline::IngestSummary) {
@@ -103,6 +227,11 @@ impl ifr_pipeline::Progress for Bars {
 
     fn loading_again(&self, spec: &SourceSpec, why: &str) {
         self.log("info", "ingest", serde_json::json!({"source": spec.name, "event": "loading again through part files", "why": why}));
+        if let Some(t) = self.ticker.borrow().as_ref()
+            && let Ok(mut b) = t.state.lock()
+        {
+            *b = ByteState { base: ifr_pipeline::sources::bytes_read(), ..Default::default() };
+        }
         if let Some(b) = self.bar.borrow().as_ref() {
             b.set_position(0);
             b.println(format!("{:>20} loading again through part files: {why}", spec.name));
@@ -126,6 +255,9 @@ impl ifr_pipeline::Progress for Bars {
                 "read": c.read, "loaded": c.loaded, "quarantined": c.quarantined, "duplicates": c.duplicates, "filtered": c.filtered,
             }),
         );
+        if let Some(t) = self.ticker.borrow_mut().take() {
+            t.stop();
+        }
         if let Some(b) = self.bar.borrow_mut().take() {
             b.finish_and_clear();
             eprintln!("{:>20} {} in {:.2} s", s.name, s.status, s.seconds);

@@ -137,7 +137,7 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>> {
     let data = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
     let plan = match plan(&data) {
         Some(p) if p.blocks.len() > 1 => p,
-        _ => return Ok(Box::new(bzip2::read::MultiBzDecoder::new(std::io::Cursor::new(data)))),
+        _ => return Ok(Box::new(bzip2::read::MultiBzDecoder::new(super::Counted(std::io::Cursor::new(data))))),
     };
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
     let data = std::sync::Arc::new(data);
@@ -166,6 +166,9 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>> {
                 Ok(Ok(out)) if out.is_empty() => {} // (an empty chunk would read as the end)
                 Ok(Ok(out)) => {
                     sent += out.len() as u64;
+                    // Progress: the block's compressed bytes are consumed once its output is handed on.
+                    let (from, to) = plan.blocks[k];
+                    super::count_bytes((to - from) / 8);
                     if tx.send(Ok(out)).is_err() {
                         return;
                     }

@@ -169,7 +169,7 @@ pub(crate) fn is_bz2(path: &Path) -> bool {
 
 /// Open a file for reading, transparently decompressing `.gz` and `.bz2`.
 pub fn open_maybe_compressed(path: &Path) -> Result<Box<dyn std::io::Read + Send>> {
-    let f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    let f = Counted(std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?);
     let name = path.to_string_lossy().to_ascii_lowercase();
     let buffered = std::io::BufReader::with_capacity(1 << 16, f);
     Ok(if name.ends_with(".gz") {
@@ -179,6 +179,31 @@ pub fn open_maybe_compressed(path: &Path) -> Result<Box<dyn std::io::Read + Send
     } else {
         Box::new(buffered)
     })
+}
+
+/// Input bytes the loaders have consumed so far, in this process (as on disk: compressed bytes for
+/// a compressed file), for progress that moves with the work inside a file.
+static BYTES_READ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Input bytes consumed so far (see [`Counted`]); a progress display takes differences.
+pub fn bytes_read() -> u64 {
+    BYTES_READ.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Count `n` more input bytes consumed.
+pub(crate) fn count_bytes(n: u64) {
+    BYTES_READ.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A reader that counts the bytes it reads into [`bytes_read`].
+pub(crate) struct Counted<R>(pub R);
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        count_bytes(n as u64);
+        Ok(n)
+    }
 }
 
 /// Reads the chunks a producer thread sends (an empty chunk: the end).

@@ -89,6 +89,13 @@ pub trait Progress {
     fn generating_sample(&self, _out: &Path) {}
     /// `ifr run` finished its ingest and starts the report (the summary is final).
     fn ingest_finished(&self, _summary: &IngestSummary) {}
+    /// A step of the report or the trace started (`stage`: "report" or "trace"), in words; the
+    /// previous step of the stage, if any, is done.
+    fn step(&self, _stage: &'static str, _what: &str) {}
+    /// The tracer has walked `done` of the lake's `total` transfers.
+    fn rows_walked(&self, _done: u64, _total: u64) {}
+    /// The stage's last step is done.
+    fn stage_finished(&self, _stage: &'static str) {}
 }
 
 pub struct NoProgress;

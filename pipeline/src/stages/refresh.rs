@@ -99,7 +99,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<RefreshSummar
     }
 
     let id = crate::lake::new_run_id();
-    let computed = report::compute(settings, &lake, &[])?;
+    let computed = report::compute(settings, &lake, &[], progress)?;
     let staging = dir.join(format!(".partial-{id}"));
     let causes = newest.as_ref().map(|prev| changed_inputs(prev, &sources, &config_sha256));
     let mut restatements: Vec<(i32, Change)> = Vec::new();
@@ -112,7 +112,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<RefreshSummar
             restatements.extend(rows.iter().cloned().map(|r| (year, r)));
             Ok(Some(Changes { since: prev.id.clone(), rows }))
         };
-        report::render(settings, &lake, &computed, &staging, &mut changes_of)?;
+        report::render(settings, &lake, &computed, &staging, &mut changes_of, progress)?;
         let release = Release {
             id: id.clone(),
             ifr_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -16,6 +16,7 @@ use super::value::{TheftKeys, Valuation};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
+use crate::stages::ingest::Progress;
 use crate::table::col_str;
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,18 +58,18 @@ pub fn check_folder(settings: &Settings, out: &Path) -> Result<()> {
 }
 
 /// Render and publish the report for the configured (or all) years.
-pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> Result<ReportSummary> {
+pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32], progress: &dyn Progress) -> Result<ReportSummary> {
     let out = crate::paths::resolve(out_override.unwrap_or(&settings.report.out))?;
     check_folder(settings, &out)?;
     // One lake snapshot for every number, table and manifest entry of this report, even when an
     // ingest commits while it runs.
     let lake = Lake::new(&settings.lake_dir);
-    let computed = compute(settings, &lake, years)?;
+    let computed = compute(settings, &lake, years, progress)?;
     // Locked for this run; what a killed run left (its half-built folder, the previous years it
     // had moved aside) is removed.
     let _lock = crate::lake::take_output_folder(&out, crate::owned::Use::Report, &settings.base_dir, &[".partial-", ".old-"])?;
     let staging = out.join(format!(".partial-{}", crate::lake::new_run_id()));
-    let result = render(settings, &lake, &computed, &staging, &mut |_, _, _| Ok(None));
+    let result = render(settings, &lake, &computed, &staging, &mut |_, _, _| Ok(None), progress);
     let files = match result {
         Ok(f) => f,
         Err(e) => {
@@ -77,12 +78,14 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32]) -> R
         }
     };
     // Publish: each year's folder is swapped with the previous one in one atomic rename.
+    progress.step("report", "publishing");
     for &year in &computed.years {
         crate::failpoint::hit("report-publish");
         crate::lake::swap_into_place(&staging.join(year.to_string()), &out.join(year.to_string()))?;
     }
     crate::failpoint::hit("report-publish");
     let _ = std::fs::remove_dir_all(&staging);
+    progress.stage_finished("report");
     Ok(ReportSummary { out: out.display().to_string(), years: computed.years, files })
 }
 
@@ -100,7 +103,14 @@ pub(crate) fn options(settings: &Settings) -> ReportOptions {
 pub(crate) type ChangesOf<'a> = dyn FnMut(i32, &YearModel, &ReportOptions) -> Result<Option<ifr_reports::model::Changes>> + 'a;
 
 /// Assemble every computed year into `dir/<year>/`. Returns the number of files written.
-pub(crate) fn render(settings: &Settings, lake: &Lake, computed: &Computed, dir: &Path, changes: &mut ChangesOf<'_>) -> Result<usize> {
+pub(crate) fn render(
+    settings: &Settings,
+    lake: &Lake,
+    computed: &Computed,
+    dir: &Path,
+    changes: &mut ChangesOf<'_>,
+    progress: &dyn Progress,
+) -> Result<usize> {
     let opts = options(settings);
     let methodology = super::methodology::paragraphs(settings, &computed.receivers.label_sources);
     let mut files = 0;
@@ -108,6 +118,7 @@ pub(crate) fn render(settings: &Settings, lake: &Lake, computed: &Computed, dir:
         if crate::failpoint::fails("report-render") {
             return Err(Error::Internal("failpoint report-render (a test of a failed run)".into()));
         }
+        progress.step("report", &format!("writing {year}: tables, charts, report.md, index.html"));
         let mut model = year_model(settings, computed, year)?;
         model.methodology = methodology.clone();
         model.manifest = manifest(settings, lake, year, &model)?;
@@ -144,7 +155,8 @@ fn wanted_years(settings: &Settings, years: &[i32], with_data: &[i32]) -> Result
 
 /// Attribute, value and aggregate; then trace the reported years' incidents beside the last
 /// queries (the trace is a walk in time order on one core, the queries use both).
-pub(crate) fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result<Computed> {
+pub(crate) fn compute(settings: &Settings, lake: &Lake, years: &[i32], progress: &dyn Progress) -> Result<Computed> {
+    progress.step("report", "attributing addresses (all labels, then high-confidence labels)");
     let all = attribute::build(lake, settings.report.sanctions, 0)?;
     let high = attribute::build(lake, settings.report.sanctions, settings.report.high_confidence)?;
     for a in &settings.report.actors {
@@ -155,16 +167,20 @@ pub(crate) fn compute(settings: &Settings, lake: &Lake, years: &[i32]) -> Result
             )));
         }
     }
+    progress.step("report", "building the price series and the incidents' theft keys");
     let valuation = Valuation::build(lake, &settings.report.price_sources, settings.report.max_transfer_usd)?;
     let thefts = TheftKeys::build(lake, settings.report.incident_window_days)?;
     let inputs =
         aggregate::Inputs { attribution: &all, valuation: &valuation, thefts: &thefts, stolen_price_day: settings.report.stolen_price_day };
+    progress.step("report", "finding the theft transfers");
     let mut ctx = aggregate::context(lake, &inputs)?;
+    progress.step("report", "aggregating the transfers (actor_flows: one scan) and what is computed from them");
     let flows = aggregate::flows(&mut ctx, &high)?;
     let with_data: Vec<i32> = flows.coverage.keys().copied().collect();
     let wanted = wanted_years(settings, years, &with_data)?;
     let thefts = aggregate::theft_transfers(&mut ctx)?;
     let known = trace::Known { lake, attribution: &all, valuation: &valuation, thefts: Some(&thefts) };
+    progress.step("report", "tracing the incidents (3 methods, one pass) beside the top counterparties and chain coverage");
     let (receivers, traced) = std::thread::scope(|scope| {
         let tracer = scope.spawn(|| trace_incidents(settings, &known, &flows, &wanted));
         let receivers = aggregate::receivers(&mut ctx);
@@ -209,7 +225,8 @@ fn trace_incidents(settings: &Settings, known: &trace::Known<'_>, flows: &Flows,
         stop: DEFAULT_STOP.iter().map(|s| s.to_string()).collect(),
     };
     let groups: Vec<usize> = incidents.iter().map(|(y, _, _)| years.iter().position(|w| w == y).unwrap_or(0)).collect();
-    let (rows, _) = trace::run_with(settings, &opts, &groups, known)?;
+    // On its own thread: its progress is the report step's.
+    let (rows, _) = trace::run_with(settings, &opts, &groups, known, &crate::NoProgress)?;
     Ok(Traced { incidents, rows })
 }
 

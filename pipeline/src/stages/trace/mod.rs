@@ -23,6 +23,7 @@ use super::value::{Usd, Valuation, day_of};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
+use crate::stages::ingest::Progress;
 
 /// Hops after which taint is recorded as held (the report's trace and `ifr trace`'s default).
 pub const DEFAULT_MAX_HOPS: u32 = 20;
@@ -98,17 +99,20 @@ fn micros_to_day_string(t: i64) -> String {
 
 /// Run the trace over the lake.
 pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
-    run_grouped(settings, opts, &[])
+    run_showing(settings, opts, &crate::NoProgress)
 }
 
-/// Like `run`, with the seeds split into independent groups (`groups[i]` = the group of the i-th
-/// seed; empty: one group): each group gets its own tracers, as if traced alone, but every group
-/// shares one pass over the transfers.
-pub fn run_grouped(settings: &Settings, opts: &TraceOptions, groups: &[usize]) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
+/// [`run`], telling `progress` its steps and how many transfers it has walked.
+pub fn run_showing(settings: &Settings, opts: &TraceOptions, progress: &dyn Progress) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
     let lake = Lake::new(&settings.lake_dir);
+    progress.step("trace", "attributing addresses");
     let attribution = seeds::attribution(settings, &lake)?;
+    progress.step("trace", "building the price series");
     let valuation = Valuation::build(&lake, &settings.report.price_sources, settings.report.max_transfer_usd)?;
-    run_with(settings, opts, groups, &Known { lake: &lake, attribution: &attribution, valuation: &valuation, thefts: None })
+    let known = Known { lake: &lake, attribution: &attribution, valuation: &valuation, thefts: None };
+    let out = run_with(settings, opts, &[], &known, progress);
+    progress.stage_finished("trace");
+    out
 }
 
 /// What a caller already computed over the same lake snapshot (the report): the tracer reuses it
@@ -122,19 +126,26 @@ pub struct Known<'a> {
     pub thefts: Option<&'a DataFrame>,
 }
 
-/// [`run_grouped`] over what the caller already has.
+/// The trace over what the caller already has, with the seeds split into independent groups
+/// (`groups[i]` = the group of the i-th seed; empty: one group): each group gets its own tracers,
+/// as if traced alone, but every group shares one pass over the transfers.
 pub fn run_with(
     settings: &Settings,
     opts: &TraceOptions,
     groups: &[usize],
     known: &Known<'_>,
+    progress: &dyn Progress,
 ) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
     if opts.methods.is_empty() {
         return Err(Error::Config("no tracing method: use poison, haircut or fifo".into()));
     }
     let (lake, att, valuation) = (known.lake, known.attribution, known.valuation);
     let labels = seeds::Labels::of(att)?;
+    progress.step("trace", "finding the seeds");
     let (seed_names, resolved) = seeds::resolve(settings, lake, att, valuation, known.thefts, &labels, &opts.seeds)?;
+    let total = lake.row_count("transfers")?;
+    progress.step("trace", &format!("walking {total} transfers in time order ({} method(s))", opts.methods.len()));
+    let mut walked = 0u64;
     let mut seen_seed_address = !matches!(resolved, seeds::Resolved::Addresses(_));
 
     let group_of = |seed: usize| groups.get(seed).copied().unwrap_or(0);
@@ -151,6 +162,8 @@ pub fn run_with(
         let (chain, hash, from, to, asset, raw) =
             (strs("chain")?, strs("tx_hash")?, strs("from_address")?, strs("to_address")?, strs("asset_key")?, strs("amount_raw")?);
         let t = df.column("t").map_err(|e| Error::polars("t", e))?.i64().map_err(|e| Error::polars("t", e))?.clone();
+        walked += df.height() as u64;
+        progress.rows_walked(walked, total);
         let amount = df.column("amount").map_err(|e| Error::polars("amount", e))?.f64().map_err(|e| Error::polars("amount", e))?.clone();
         // Zipped iterators: a ChunkedArray's `get(i)` looks up the chunk on every call.
         let rows = t
