@@ -382,3 +382,52 @@ fn coverage_states_chains_unverified_incidents_and_unpriced_assets() {
         assert!(figures.contains(&format!("\"id\": \"{id}\"")), "{id}");
     }
 }
+
+/// The LaTeX fragments a paper would include compile in a one-column article with booktabs, and
+/// none is wider than the column (no `Overfull \hbox` in the log): Debian's pdflatex (CI installs
+/// texlive-latex-base and texlive-latex-recommended).
+#[test]
+#[cfg_attr(ifr_no_pdflatex, ignore = "no pdflatex on PATH (CI installs texlive)")]
+fn latex_tables_compile_in_a_one_column_article() {
+    let on_path = |name: &str| std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()));
+    if !on_path("pdflatex") {
+        if std::env::var_os("CI").is_some() {
+            panic!("pdflatex is missing in CI: .ci/run installs texlive");
+        }
+        eprintln!("SKIPPED latex_tables_compile_in_a_one_column_article: no pdflatex on PATH");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::Cryo);
+    ifr_pipeline::report(&s, None, &[2022]).unwrap();
+    let tables = tmp.path().join("syn/report/2022/tables");
+    let mut names: Vec<String> = std::fs::read_dir(&tables)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tex"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 15, "{names:?}");
+    let mut doc = String::from(
+        "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n\\begin{document}\n",
+    );
+    for n in &names {
+        doc.push_str(&format!("\\noindent\\input{{{}}}\n\n\\bigskip\n", tables.join(n).display()));
+    }
+    doc.push_str("\\end{document}\n");
+    let dir = tmp.path().join("paper");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("paper.tex"), doc).unwrap();
+    let o = std::process::Command::new("pdflatex")
+        .args(["-interaction=nonstopmode", "-halt-on-error", "paper.tex"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let log = std::fs::read_to_string(dir.join("paper.log")).unwrap_or_default();
+    assert!(o.status.success(), "pdflatex failed:\n{}", &log[log.len().saturating_sub(3000)..]);
+    assert!(dir.join("paper.pdf").is_file());
+    // Width is what a fragment controls (a table taller than a page is the paper's longtable
+    // choice, not the fragment's).
+    assert!(!log.contains("Overfull \\hbox"), "a table is wider than the column:\n{log}");
+}

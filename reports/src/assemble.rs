@@ -77,6 +77,8 @@ struct Tables {
     asset_coverage: Table,
     implausible: Table,
     trace: Table,
+    /// The trace with the methods side by side (one row per actor and destination).
+    trace_wide: Table,
     changes: Option<(String, Table)>,
     estimates: Table,
     thefts: Table,
@@ -101,6 +103,7 @@ pub fn assemble(model: &YearModel, opts: &ReportOptions, dir: &Path) -> Result<u
         ("asset_price_coverage", &tables.asset_coverage),
         ("implausible_transfers", &tables.implausible),
         ("trace_destinations", &tables.trace),
+        ("trace_by_method", &tables.trace_wide),
         ("published_estimates", &tables.estimates),
         ("theft_transfers", &tables.thefts),
         ("recoveries", &tables.recoveries),
@@ -400,6 +403,22 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             inputs: inputs(&["transfers", "incidents", "labels", "sanctions", "actors", "prices", "assets"]),
         });
     }
+    let mut trace_wide =
+        Table::new(&["actor", "destination", "poison_value_usd", "haircut_value_usd", "fifo_value_usd"], &[false, false, true, true, true]);
+    let mut keys: Vec<(&str, &str)> = model.trace.iter().map(|t| (t.actor.as_str(), t.destination.as_str())).collect();
+    keys.dedup();
+    keys.sort();
+    keys.dedup();
+    for (actor, dest) in keys {
+        let cell = |m: Method| {
+            model
+                .trace
+                .iter()
+                .find(|t| t.actor == actor && t.destination == dest && t.method == m)
+                .map_or(String::new(), |t| t.value.usd_cell())
+        };
+        trace_wide.push(vec![actor.to_string(), dest.to_string(), cell(Method::Poison), cell(Method::Haircut), cell(Method::Fifo)]);
+    }
     let changes = model.changes.as_ref().map(|c| {
         let mut t = Table::new(&["figure", "old", "new", "change", "change_pct", "cause"], &[false, true, true, true, true, false]);
         for r in &c.rows {
@@ -439,6 +458,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
         recoveries,
         implausible,
         trace,
+        trace_wide,
         changes,
         estimates,
         thefts,
@@ -925,7 +945,7 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
         ("Monthly series", &t.monthly),
         ("Where the outflows went", &t.destinations),
         ("Top counterparties", &t.counterparties),
-        ("Where the stolen proceeds went (tracing)", &t.trace),
+        ("Where the stolen proceeds went (tracing)", &t.trace_wide),
         ("Confidence range", &t.ranges),
         ("Incidents", &t.incidents),
         ("Theft transfers", &t.thefts),

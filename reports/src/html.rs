@@ -51,7 +51,9 @@ pub fn inline(s: &str) -> String {
     out
 }
 
+/// A table for readers ([`Table::for_readers`]): human headers, formatted numbers, escaped text.
 pub fn table(t: &Table) -> String {
+    let t = &t.for_readers();
     let mut s = String::from("<table>\n<thead><tr>");
     for (c, n) in t.columns.iter().zip(&t.numeric) {
         s.push_str(&format!("<th{}>{}</th>", if *n { " class=\"num\"" } else { "" }, escape(c)));
