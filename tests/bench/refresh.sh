@@ -27,13 +27,13 @@ rm -rf "$work/inc" && cp -a "$work/data" "$work/inc" && rm -rf "$work/inc/lake" 
 mkdir -p "$work/held" && mv "$work/inc/chain/"*"__${last}_to_"* "$work/held/"
 (cd "$work/inc" && "$ifr" refresh --quiet)
 mv "$work/held/"* "$work/inc/chain/"
-(cd "$work/inc" && t "one new day (refresh)" "$ifr" refresh)
+(cd "$work/inc" && t "one new day (refresh)" "$ifr" refresh --quiet)
 (cd "$work/inc" && t "nothing new (refresh)" "$ifr" refresh --quiet)
 
 # The ingest alone: one new day appended vs every day loaded.
 rm -rf "$work/ing" && cp -a "$work/data" "$work/ing" && rm -rf "$work/ing/lake" "$work/ing/releases"
 mv "$work/ing/chain/"*"__${last}_to_"* "$work/held/"
-(cd "$work/ing" && "$ifr" ingest > /dev/null)
+(cd "$work/ing" && "$ifr" ingest --quiet)
 mv "$work/held/"* "$work/ing/chain/"
 (cd "$work/ing" && t "one new day (ingest only)" "$ifr" ingest --quiet)
 rm -rf "$work/ing/lake"
