@@ -5,8 +5,11 @@
 //! `authority_data`, confidence 60). Sanctions apply from the listing date under the point-in-time
 //! policy (the snapshot comparison's `listed_date`, else the party's entry date, else the first
 //! snapshot that lists it) until a delisting; under `as-listed-today` every address on the latest
-//! list counts for all dates. At every date the address belongs to its best candidate: highest
-//! confidence, then a label before a sanctions entry, then the smaller actor id, then the category.
+//! list counts for all dates. Candidates rank by confidence, then a label before a sanctions entry,
+//! then one naming an actor before one naming none, then the smaller actor id, then the category.
+//! At every date the address belongs to the best candidate that names an actor (a label or entry
+//! without one — every Etherscan label, a party no actor claims — never takes an address from an
+//! actor), and has the category of the best candidate of all.
 //!
 //! The result is an interval table covering all time for every candidate address, so that a plain
 //! join on the address plus `day >= valid_from AND day < valid_to` finds exactly one row.
@@ -37,8 +40,16 @@ struct Candidate {
 }
 
 impl Candidate {
-    fn rank(&self) -> (i32, std::cmp::Reverse<u8>, std::cmp::Reverse<Option<&str>>, std::cmp::Reverse<&str>) {
-        (self.confidence, std::cmp::Reverse(self.kind), std::cmp::Reverse(self.actor.as_deref()), std::cmp::Reverse(self.category))
+    /// Higher is better: confidence, then a label over a sanctions entry, then a candidate naming
+    /// an actor over one naming none, then the smaller actor id, then the category.
+    fn rank(&self) -> (i32, std::cmp::Reverse<u8>, bool, std::cmp::Reverse<Option<&str>>, std::cmp::Reverse<&str>) {
+        (
+            self.confidence,
+            std::cmp::Reverse(self.kind),
+            self.actor.is_some(),
+            std::cmp::Reverse(self.actor.as_deref()),
+            std::cmp::Reverse(self.category),
+        )
     }
 }
 
@@ -91,7 +102,7 @@ pub fn build(lake: &Lake, sanctions_policy: SanctionsPolicy, min_confidence: i32
     let lconf: Vec<Option<i32>> = lconf.i32().map_err(|e| Error::polars("labels.confidence", e))?.iter().collect();
     for i in 0..la.len() {
         let (Some(addr), Some(conf)) = (&la[i], lconf[i]) else { continue };
-        if conf < min_confidence || lact[i].is_none() {
+        if conf < min_confidence {
             continue;
         }
         candidates.entry(addr.clone()).or_default().push(Candidate {
@@ -161,10 +172,18 @@ pub fn build(lake: &Lake, sanctions_policy: SanctionsPolicy, min_confidence: i32
         };
         for w in cuts.windows(2) {
             let (a, b) = (w[0], w[1]);
-            let best = cands.iter().filter(|c| c.from <= a && c.to >= b).max_by(|x, y| x.rank().cmp(&y.rank()));
-            let pick = match best {
-                Some(c) => (c.actor.clone(), c.category, Some(c.confidence)),
-                None => (None, "unlabelled", None),
+            // The actor is the best candidate's that names one: a label or sanctions entry without
+            // an actor (an Etherscan label, a party no actor claims) never takes an address from an
+            // actor. The category is the best candidate's of all, so such a label still says what
+            // the address is. The confidence is that of the candidate giving the actor, else of
+            // the one giving the category.
+            let live = || cands.iter().filter(|c| c.from <= a && c.to >= b);
+            let best = live().max_by(|x, y| x.rank().cmp(&y.rank()));
+            let best_actor = live().filter(|c| c.actor.is_some()).max_by(|x, y| x.rank().cmp(&y.rank()));
+            let pick = match (best, best_actor) {
+                (Some(c), Some(act)) => (act.actor.clone(), c.category, Some(act.confidence)),
+                (Some(c), None) => (None, c.category, Some(c.confidence)),
+                _ => (None, "unlabelled", None),
             };
             match &mut last {
                 Some((start, actor, cat, conf)) if *actor == pick.0 && *cat == pick.1 && *conf == pick.2 => {
@@ -682,12 +701,11 @@ mod tests {
         Ok(())
     }
 
-    /// Pins what `build` does with a sanctions entry whose party no actor claims; questionable:
-    /// a label without an actor is dropped, but such an entry is kept with a NULL actor, outranks
-    /// labels below 60 (0x5 loses its actor while listed) and wins actor ties (NULL sorts as the
-    /// smallest id), so 0x6 is attributed to no one although one of its parties is lazarus.
+    /// A sanctions entry whose party no actor claims gives the address its category (sanctioned)
+    /// while listed, but never takes it from an actor: 0x5 stays alpha's (with the label's
+    /// confidence), and 0x6 is lazarus's though another of its parties is unclaimed.
     #[test]
-    fn an_entry_of_a_party_without_actor_outranks_lower_labels_and_wins_ties() -> TestResult {
+    fn an_entry_of_a_party_without_actor_gives_its_category_but_not_the_address() -> TestResult {
         let (_dir, lake) = lake_with(vec![
             ("actors", "test", actors(&[("alpha", None, None), ("lazarus", None, Some("P1"))])?),
             ("labels", "test", labels(&[("0x5", Some("alpha"), "exchange", 50)])?),
@@ -705,23 +723,27 @@ mod tests {
             intervals(&build(&lake, SanctionsPolicy::PointInTime, 0)?)?,
             [
                 "0x5 0001-01-01..2020-01-01 alpha exchange 50",
-                "0x5 2020-01-01..9999-12-31 - sanctioned 60",
+                "0x5 2020-01-01..9999-12-31 alpha sanctioned 50",
                 "0x6 0001-01-01..2020-01-01 - unlabelled -",
-                "0x6 2020-01-01..9999-12-31 - sanctioned 60",
+                "0x6 2020-01-01..9999-12-31 lazarus sanctioned 60",
             ]
         );
         Ok(())
     }
 
-    /// Etherscan writes every label with a NULL actor (and TagPack tags may have none), yet
-    /// `build` drops labels without an actor, so their categories (exchange, mixer …) never
-    /// reach `address_actors` and those receivers count as `unlabelled` in actor_destinations.
+    /// Etherscan writes every label with a NULL actor (and TagPack tags may have none): such a
+    /// label gives its category (exchange, mixer …), so its receivers are not `unlabelled` in
+    /// actor_destinations; beside an actor's label of lower confidence, the address stays the
+    /// actor's and takes the better label's category.
     #[test]
-    #[ignore = "bug: labels without an actor (every Etherscan label) are dropped, with their category"]
     fn a_label_without_actor_still_gives_its_category() -> TestResult {
-        let (_dir, lake) = lake_with(vec![("labels", "etherscan", labels(&[("0x7", None, "exchange", 50)])?)])?;
+        let (_dir, lake) = lake_with(vec![(
+            "labels",
+            "etherscan",
+            labels(&[("0x7", None, "exchange", 50), ("0x8", None, "mixer", 50), ("0x8", Some("alpha"), "user", 40)])?,
+        )])?;
         let att = build(&lake, SanctionsPolicy::PointInTime, 0)?;
-        assert_eq!(intervals(&att)?, ["0x7 0001-01-01..9999-12-31 - exchange 50"]);
+        assert_eq!(intervals(&att)?, ["0x7 0001-01-01..9999-12-31 - exchange 50", "0x8 0001-01-01..9999-12-31 alpha mixer 40"]);
         Ok(())
     }
 }

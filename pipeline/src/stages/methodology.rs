@@ -28,7 +28,7 @@ pub fn paragraphs(settings: &Settings, label_sources: &[LabelSource]) -> Vec<Str
             "**Label sources.** {}; sanctions lists in the lake (as labels of the SDN party's actor).",
             if packs.is_empty() { "none".to_string() } else { packs.join("; ") }
         ),
-        "**Attribution.** An address belongs, on each date, to the actor of its highest-confidence label (GraphSense levels: ownership 100 … authority_data 60 … unknown 5); ties go to a label over a sanctions entry, then to the smaller actor id. Totals roll up the actor hierarchy (an actor counts its descendants' addresses).".to_string(),
+        "**Attribution.** An address belongs, on each date, to the actor of its highest-confidence label or sanctions entry that names an actor (GraphSense levels: ownership 100 … authority_data 60 … unknown 5); ties go to a label over a sanctions entry, then to the smaller actor id. Its category (exchange, mixer, sanctioned …) is that of its highest-confidence label or entry of all, so a label naming no actor (every Etherscan label) still says what the address is, but never takes it from an actor. Totals roll up the actor hierarchy (an actor counts its descendants' addresses).".to_string(),
         format!(
             "**Sanctions.** Sanctions entries become labels of the actor linked to their SDN party (confidence 60, category sanctioned). Policy: {}.",
             match r.sanctions {
