@@ -82,6 +82,13 @@ fn every_figure_equals_the_generators_truth() {
     assert_eq!(totals[&vec!["dprk".to_string(), "2022".into(), "stolen".into()]][0], "724000000.00");
     let md = std::fs::read_to_string(tmp.path().join("syn/report/2022/report.md")).unwrap();
     assert!(md.contains("- **Democratic People's Republic of Korea** stole $724.0M in 2022"), "{md}");
+    // The folder's index lists every year of the run, newest first, with the same headlines.
+    let index = std::fs::read_to_string(tmp.path().join("syn/report/index.md")).unwrap();
+    let headline = md.lines().find(|l| l.starts_with("- **Democratic People's Republic of Korea** stole")).unwrap();
+    assert!(index.contains(headline), "{index}");
+    assert!(index.find("## 2023").unwrap() < index.find("## 2022").unwrap(), "{index}");
+    let page = std::fs::read_to_string(tmp.path().join("syn/report/index.html")).unwrap();
+    assert!(page.contains("<a href=\"2022/index.html\">") && page.contains("<a href=\"2023/index.html\">"));
     // One sentence per actor family: Lazarus Group is named inside DPRK's, not as a second total.
     assert!(!md.contains("- **Lazarus Group** stole"), "{md}");
     assert!(md.contains("; of which Lazarus Group $724.0M."), "{md}");

@@ -132,6 +132,44 @@ pub fn assemble(model: &YearModel, opts: &ReportOptions, dir: &Path) -> Result<u
     Ok(files + 4 + 2 * drawn)
 }
 
+/// The headline sentences of a year's report (inline Markdown), as its pages show them.
+pub fn headline_sentences(model: &YearModel, opts: &ReportOptions) -> Vec<String> {
+    headlines(model, opts)
+}
+
+/// The index of a report folder: every year of the run, newest first, with its headline
+/// sentences and links to its page, report.md and figures.json; written as `index.html` and
+/// `index.md` into `dir`. Returns the number of files written.
+pub fn write_index(dir: &Path, years: &[(i32, Vec<String>)], banner: Option<&str>) -> Result<usize> {
+    let mut years: Vec<&(i32, Vec<String>)> = years.iter().collect();
+    years.sort_by_key(|y| std::cmp::Reverse(y.0));
+    let mut md = String::from(
+        "# Illicit flows, by year
+
+",
+    );
+    if let Some(b) = banner {
+        let _ = write!(md, "> **Synthetic data.** {}\n\n", markdown_escape(b));
+    }
+    let mut sections = Vec::new();
+    for (year, lines) in years {
+        let _ = writeln!(md, "## {year}\n");
+        for l in lines {
+            let _ = writeln!(md, "- {l}");
+        }
+        let _ = writeln!(md, "\n[The {year} report]({year}/report.md) · [figures]({year}/figures.json)\n");
+        let mut h = html::list(lines);
+        let _ = writeln!(
+            h,
+            "<p><a href=\"{year}/index.html\">The {year} report</a> · <a href=\"{year}/report.md\">report.md</a> · <a href=\"{year}/figures.json\">figures.json</a></p>"
+        );
+        sections.push(html::Section { title: year.to_string(), id: format!("y{year}"), html: h });
+    }
+    write(dir, "index.md", md.as_bytes())?;
+    write(dir, "index.html", html::page("Illicit flows, by year", banner, &[], &sections).as_bytes())?;
+    Ok(2)
+}
+
 fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
     let p = dir.join(rel);
     if let Some(d) = p.parent() {

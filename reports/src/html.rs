@@ -90,11 +90,13 @@ pub fn page(title: &str, banner: Option<&str>, headlines: &[String], sections: &
     if let Some(b) = banner {
         s.push_str(&format!("<p class=\"banner\" role=\"note\"><strong>Synthetic data.</strong> {}</p>\n", escape(b)));
     }
-    s.push_str("<section id=\"headlines\">\n<h2>Headline figures</h2>\n<ul>\n");
-    for h in headlines {
-        s.push_str(&format!("<li>{}</li>\n", inline(h)));
+    if !headlines.is_empty() {
+        s.push_str("<section id=\"headlines\">\n<h2>Headline figures</h2>\n<ul>\n");
+        for h in headlines {
+            s.push_str(&format!("<li>{}</li>\n", inline(h)));
+        }
+        s.push_str("</ul>\n</section>\n");
     }
-    s.push_str("</ul>\n</section>\n");
     for sec in sections {
         s.push_str(&format!("<section id=\"{}\">\n<h2>{}</h2>\n{}</section>\n", escape(&sec.id), escape(&sec.title), sec.html));
     }

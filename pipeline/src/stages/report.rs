@@ -84,6 +84,10 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32], prog
         crate::lake::swap_into_place(&staging.join(year.to_string()), &out.join(year.to_string()))?;
     }
     crate::failpoint::hit("report-publish");
+    // The index of the years just written (each file replaced in one rename).
+    for name in ["index.html", "index.md"] {
+        std::fs::rename(staging.join(name), out.join(name)).map_err(|e| Error::io("publishing", out.join(name), e))?;
+    }
     let _ = std::fs::remove_dir_all(&staging);
     progress.stage_finished("report");
     Ok(ReportSummary { out: out.display().to_string(), years: computed.years, files })
@@ -114,6 +118,7 @@ pub(crate) fn render(
     let opts = options(settings);
     let methodology = super::methodology::paragraphs(settings, &computed.receivers.label_sources);
     let mut files = 0;
+    let mut index = Vec::new();
     for &year in &computed.years {
         if crate::failpoint::fails("report-render") {
             return Err(Error::Internal("failpoint report-render (a test of a failed run)".into()));
@@ -123,9 +128,12 @@ pub(crate) fn render(
         model.methodology = methodology.clone();
         model.manifest = manifest(settings, lake, year, &model)?;
         model.changes = changes(year, &model, &opts)?;
+        index.push((year, ifr_reports::assemble::headline_sentences(&model, &opts)));
         let dir = dir.join(year.to_string());
         files += ifr_reports::assemble::assemble(&model, &opts, &dir).map_err(|e| Error::Internal(format!("writing the report: {e}")))?;
     }
+    files += ifr_reports::assemble::write_index(dir, &index, synthetic_inputs(settings).as_deref())
+        .map_err(|e| Error::Internal(format!("writing the report's index: {e}")))?;
     Ok(files)
 }
 
@@ -343,6 +351,12 @@ fn trace_totals(settings: &Settings, ancestors: &BTreeMap<String, Vec<String>>, 
         .collect()
 }
 
+/// A path as the manifest shows it: relative to the config's folder when inside it (the same
+/// manifest on every machine and checkout), else as it is.
+fn relative(settings: &Settings, p: &Path) -> String {
+    p.strip_prefix(&settings.base_dir).unwrap_or(p).display().to_string()
+}
+
 fn manifest(settings: &Settings, lake: &Lake, year: i32, model: &YearModel) -> Result<serde_json::Value> {
     let state = lake.state()?;
     let config = std::fs::read(&settings.config_path).map_err(|e| Error::io("reading", &settings.config_path, e))?;
@@ -350,6 +364,8 @@ fn manifest(settings: &Settings, lake: &Lake, year: i32, model: &YearModel) -> R
     for t in crate::schema::all() {
         tables.insert(t.table.clone(), lake.row_count(&t.table)?);
     }
+    let mut shown_settings = settings.report.clone();
+    shown_settings.out = relative(settings, &shown_settings.out).into();
     let inputs: Vec<serde_json::Value> = state
         .sources
         .iter()
@@ -359,7 +375,7 @@ fn manifest(settings: &Settings, lake: &Lake, year: i32, model: &YearModel) -> R
                 "kind": s.kind,
                 "format": s.format,
                 "files": s.files.iter().map(|f| serde_json::json!({
-                    "file": Path::new(&f.path).file_name().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default(),
+                    "file": relative(settings, Path::new(&f.path)),
                     "sha256": f.sha256,
                     "bytes": f.bytes,
                 })).collect::<Vec<_>>(),
@@ -371,7 +387,7 @@ fn manifest(settings: &Settings, lake: &Lake, year: i32, model: &YearModel) -> R
         "ifr_version": env!("CARGO_PKG_VERSION"),
         "year": year,
         "config_sha256": hex::encode(Sha256::digest(&config)),
-        "settings": settings.report,
+        "settings": shown_settings,
         "inputs": inputs,
         "table_rows": tables,
         "price_coverage": { "transfers": model.coverage.transfers, "priced_transfers": model.coverage.priced },
