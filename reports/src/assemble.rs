@@ -1055,26 +1055,44 @@ fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
             }
         }
     }
-    let annual = draw(rows.iter().any(|r| r.2 > 0.0), "no actor has a value this year", || charts::annual_totals::chart(year, &rows))?;
+    // Every chart says where its numbers come from: ifr, the data's dates, the query.
+    let version = model.manifest.get("ifr_version").and_then(|v| v.as_str()).unwrap_or("");
+    let spans: Vec<String> =
+        model.chains.iter().filter(|c| c.year == year).map(|c| format!("{} {} to {}", c.chain, c.first_day, c.last_day)).collect();
+    let data = if spans.is_empty() { "no chain data".to_string() } else { spans.join(", ") };
+    let synthetic = if model.synthetic.is_some() { " (synthetic)" } else { "" };
+    let source = |query: &str| format!("Source: ifr {version}, {query}; data{synthetic}: {data}");
+    let annual = draw(rows.iter().any(|r| r.2 > 0.0), "no actor has a value this year", || {
+        charts::annual_totals::chart(year, &rows, &source("queries/actor_year_totals.sql"))
+    })?;
     let thieves = top_actors(model, opts, &stolen, 3);
-    let series: Vec<(String, [f64; 12])> = thieves
+    // Each theft transfer on its day, for the actor of its incident and each of its ancestors.
+    let actor_of: BTreeMap<&str, &str> = model.incidents.iter().map(|i| (i.id.as_str(), i.actor.as_str())).collect();
+    let in_family = |actor: &str, root: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
+    let series: Vec<(String, Vec<(u32, f64)>)> = thieves
         .iter()
         .map(|a| {
-            let mut m = [0.0; 12];
-            for x in model.months.iter().filter(|x| x.actor == *a && x.metric == Metric::Stolen && (1..=12).contains(&x.month)) {
-                m[(x.month - 1) as usize] += x.value.usd();
-            }
-            (a.clone(), m)
+            let days = model
+                .thefts
+                .iter()
+                .filter(|t| actor_of.get(t.incident.as_str()).is_some_and(|x| in_family(x, a)))
+                .filter_map(|t| {
+                    let day = chrono::NaiveDate::parse_from_str(&t.day, "%Y-%m-%d").ok()?;
+                    Some((chrono::Datelike::ordinal0(&day), t.micro_usd? as f64 / 1e6))
+                })
+                .collect();
+            (a.clone(), days)
         })
         .collect();
-    let monthly = draw(series.iter().any(|(_, m)| m.iter().any(|v| *v > 0.0)), "no theft this year", || {
-        charts::monthly_stolen::chart(year, &series)
+    let monthly = draw(series.iter().any(|(_, d)| d.iter().any(|x| x.1 > 0.0)), "no theft this year", || {
+        charts::monthly_stolen::chart(year, &series, &source("queries/theft_transfers.sql"))
     })?;
     let headline = thieves.first().cloned().or_else(|| actors.first().cloned()).unwrap_or_else(|| "-".into());
     let dest_rows: Vec<(String, f64)> =
         model.destinations.iter().filter(|d| d.actor == headline).map(|d| (d.category.to_string(), d.micro_usd as f64 / 1e6)).collect();
-    let destinations =
-        draw(dest_rows.iter().any(|r| r.1 > 0.0), "no outflow this year", || charts::destinations::chart(&headline, year, &dest_rows))?;
+    let destinations = draw(dest_rows.iter().any(|r| r.1 > 0.0), "no outflow this year", || {
+        charts::destinations::chart(&headline, year, &dest_rows, &source("queries/actor_destinations.sql"))
+    })?;
     let inc_rows: Vec<(String, charts::incidents::Value, charts::incidents::Value)> = model
         .incidents
         .iter()
@@ -1087,7 +1105,9 @@ fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
             (i.id.clone(), i.reported_micro_usd.map(|r| r as f64 / 1e6).ok_or("not reported"), onchain)
         })
         .collect();
-    let incidents = draw(!inc_rows.is_empty(), "no ledger incident this year", || charts::incidents::chart(year, &inc_rows))?;
+    let incidents = draw(!inc_rows.is_empty(), "no ledger incident this year", || {
+        charts::incidents::chart(year, &inc_rows, &source("queries/incident_summary.sql"))
+    })?;
     // Tracing: the headline thief's proceeds per destination and method.
     let trace_headline = top_actors(model, opts, &stolen, 1).into_iter().next().unwrap_or_else(|| "-".into());
     let mut trace_rows = Vec::new();
@@ -1099,7 +1119,7 @@ fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
         }
     }
     let trace = draw(trace_rows.iter().any(|r| r.2 > 0.0), "no incident of this year was traced", || {
-        charts::trace_methods::chart(&trace_headline, year, &trace_rows)
+        charts::trace_methods::chart(&trace_headline, year, &trace_rows, &source("the tracer (poison, haircut, FIFO)"))
     })?;
     Ok(vec![
         ("annual_totals", "Totals by actor", annual),

@@ -34,16 +34,60 @@ pub trait Draw {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, scale: f64) -> Result<(), String>;
 }
 
-/// Horizontal bars with a title and an axis description.
+/// What a chart's values are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// US dollars: `$` ticks (`$250M`, `$1.5B`) and value labels (`$724.0M`).
+    Usd,
+    /// Percent (0-100): `%` ticks and labels.
+    Percent,
+}
+
+/// Horizontal bars with a title, an axis description, and a source line under the chart.
 pub struct Bars {
     pub title: String,
     pub x_desc: String,
     pub bars: Vec<Bar>,
+    pub unit: Unit,
+    /// Where the numbers come from (ifr, the data's date range, the query), drawn at the bottom.
+    pub source: String,
 }
 
 impl Draw for Bars {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, scale: f64) -> Result<(), String> {
-        bars(root, scale, &self.title, &self.x_desc, &self.bars)
+        let (chart_area, foot) = root.split_vertically(root.dim_in_pixel().1 - (24.0 * scale) as u32);
+        bars(&chart_area, scale, &self.title, &self.x_desc, &self.bars, self.unit)?;
+        source_line(&foot, scale, &self.source)
+    }
+}
+
+/// The chart's source line, small, at the left of `area` (white behind it).
+pub(crate) fn source_line<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scale: f64, text: &str) -> Result<(), String> {
+    area.fill(&WHITE).map_err(|e| e.to_string())?;
+    let style = (theme::FONT, (theme::LABEL_SIZE - 2.0) * scale).into_font().color(&theme::GREY);
+    area.draw_text(text, &style, ((12.0 * scale) as i32, (4.0 * scale) as i32)).map_err(|e| e.to_string())
+}
+
+/// An axis tick in USD, the value given in millions: `$0`, `$250M`, `$2.5M`, `$1.5B`.
+pub fn usd_tick(millions: f64) -> String {
+    let a = millions.abs();
+    let trim = |s: String| if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    if a == 0.0 {
+        "$0".into()
+    } else if a >= 1000.0 {
+        format!("${}B", trim(format!("{:.2}", millions / 1000.0)))
+    } else if a >= 10.0 {
+        format!("${millions:.0}M")
+    } else {
+        format!("${}M", trim(format!("{millions:.2}")))
+    }
+}
+
+/// A bar's value label: `$724.0M` (a value in USD) or `38.5%` (a value in percent).
+fn value_label(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Usd => crate::tables::usd_short((v * 1e6).round() as i128),
+        Unit::Percent => format!("{v:.1}%"),
     }
 }
 
@@ -66,14 +110,27 @@ pub fn render(d: &impl Draw) -> Result<Chart, String> {
     Ok(Chart { svg, png: png_encode(&rgb, w, h, theme::PNG_DPI)? })
 }
 
-/// Horizontal bars, one row per bar, values in millions of USD, a legend per key.
-pub fn bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scale: f64, title: &str, x_desc: &str, bars: &[Bar]) -> Result<(), String> {
+/// Horizontal bars, one row per bar, each with its value at its end, a legend per key; USD bars
+/// are drawn in millions with `$` ticks, percent bars on a 0-100 axis.
+pub fn bars<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    scale: f64,
+    title: &str,
+    x_desc: &str,
+    bars: &[Bar],
+    unit: Unit,
+) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
     let s = |v: f64| (v * scale) as u32;
     let font = |size: f64| (theme::FONT, size * scale).into_font();
     let n = bars.len().max(1);
-    let max = bars.iter().map(|b| b.value / 1e6).fold(0.0f64, f64::max).max(1e-6) * 1.1;
+    let per = match unit {
+        Unit::Usd => 1e6,
+        Unit::Percent => 1.0,
+    };
+    // Room at the right for the largest bar's value label.
+    let max = bars.iter().map(|b| b.value / per).fold(0.0f64, f64::max).max(1e-6) * 1.22;
     let label_width = bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(4).clamp(4, 40) as f64 * 7.5 + 10.0;
     let mut chart = ChartBuilder::on(root)
         .caption(title, font(theme::TITLE_SIZE))
@@ -93,6 +150,10 @@ pub fn bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scale: f64, title
             SegmentValue::CenterOf(i) if *i < n => labels.get(n - 1 - *i).cloned().unwrap_or_default(),
             _ => String::new(),
         })
+        .x_label_formatter(&|v| match unit {
+            Unit::Usd => usd_tick(*v),
+            Unit::Percent => format!("{v:.0}%"),
+        })
         .light_line_style(WHITE)
         .x_desc(x_desc)
         .label_style(font(theme::LABEL_SIZE))
@@ -111,7 +172,7 @@ pub fn bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scale: f64, title
             .draw_series(bars.iter().enumerate().filter(|(_, b)| b.key == key).map(|(i, b)| {
                 let row = n - 1 - i;
                 let mut r =
-                    Rectangle::new([(0.0, SegmentValue::Exact(row)), (b.value / 1e6, SegmentValue::Exact(row + 1))], color.filled());
+                    Rectangle::new([(0.0, SegmentValue::Exact(row)), (b.value / per, SegmentValue::Exact(row + 1))], color.filled());
                 r.set_margin(s(3.0), s(3.0), 0, 0);
                 r
             }))
@@ -119,6 +180,15 @@ pub fn bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, scale: f64, title
             .label(key.to_string())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
     }
+    // Each bar's value at its end.
+    let label_font = TextStyle::from(font(theme::LABEL_SIZE - 1.0))
+        .pos(plotters::style::text_anchor::Pos::new(plotters::style::text_anchor::HPos::Left, plotters::style::text_anchor::VPos::Center));
+    chart
+        .draw_series(bars.iter().enumerate().filter(|(_, b)| b.key != NO_VALUE).map(|(i, b)| {
+            let row = n - 1 - i;
+            Text::new(format!(" {}", value_label(unit, b.value)), (b.value / per, SegmentValue::CenterOf(row)), label_font.clone())
+        }))
+        .map_err(err)?;
     legend(&mut chart, scale, SeriesLabelPosition::LowerRight)
 }
 
@@ -161,11 +231,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn usd_ticks_read_as_money() {
+        assert_eq!(usd_tick(0.0), "$0");
+        assert_eq!(usd_tick(250.0), "$250M");
+        assert_eq!(usd_tick(2.5), "$2.5M");
+        assert_eq!(usd_tick(1500.0), "$1.5B");
+        assert_eq!(usd_tick(1000.0), "$1B");
+        assert_eq!(value_label(Unit::Usd, 724e6), "$724.0M");
+        assert_eq!(value_label(Unit::Percent, 38.46), "38.5%");
+    }
+
+    #[test]
     fn svg_text_is_escaped_and_png_has_print_resolution() {
         let bars = vec![Bar { label: "<script>alert(1)</script> & co".into(), value: 2e6, key: "stolen".into() }];
-        let c = render(&Bars { title: "t <b>".into(), x_desc: "USD".into(), bars }).unwrap();
+        let c = render(&Bars { title: "t <b>".into(), x_desc: "USD".into(), bars, unit: Unit::Usd, source: "Source: <x>".into() }).unwrap();
         assert!(!c.svg.contains("<script>"), "{}", &c.svg[..c.svg.len().min(2000)]);
         assert!(c.svg.contains("&lt;script&gt;"));
+        assert!(c.svg.contains("Source: &lt;x&gt;"), "the source line, escaped");
+        assert!(c.svg.contains("$2.0M"), "the bar's value label");
         assert_eq!(&c.png[..8], &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a]);
         let phys = c.png.windows(4).position(|w| w == b"pHYs").unwrap();
         let ppm = u32::from_be_bytes(c.png[phys + 4..phys + 8].try_into().unwrap());
