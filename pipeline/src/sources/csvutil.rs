@@ -55,3 +55,44 @@ pub fn get(rec: &csv::StringRecord, idx: Option<usize>) -> &str {
 pub fn line(rec: &csv::StringRecord) -> i64 {
     rec.position().map_or(0, |p| p.line() as i64)
 }
+
+/// A row of a header-checked CSV, its fields read by column name.
+pub struct NamedRow<'a> {
+    rec: csv::StringRecord,
+    columns: &'a [&'a str],
+    idx: &'a [Option<usize>],
+}
+
+impl NamedRow<'_> {
+    /// The trimmed field of `name` (one of the columns the reader was given); "" when absent.
+    pub fn get(&self, name: &str) -> String {
+        let i = self.columns.iter().position(|c| *c == name).and_then(|i| self.idx[i]);
+        get(&self.rec, i).trim().to_string()
+    }
+}
+
+/// Read every row of the CSV at `path` (a header with the `required` columns; `columns` are the
+/// names rows are read by): each row is counted as read, a row whose width differs from the
+/// header's is quarantined here, and every other row is given to `each` with its place.
+pub fn each_named_row(
+    path: &Path,
+    acc: &mut super::Acc,
+    required: &[&str],
+    columns: &[&str],
+    mut each: impl FnMut(&mut super::Acc, super::At<'_>, &NamedRow<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut csv = CsvFile::open(path, required)?;
+    let idx: Vec<Option<usize>> = columns.iter().map(|c| csv.index(c)).collect();
+    let width = csv.headers.len();
+    for rec in csv.reader.records() {
+        let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
+        acc.read();
+        let at = super::At::new(path, line(&rec));
+        if let Some(why) = width_mismatch(&rec, width) {
+            acc.quarantine(at, None, None, why)?;
+            continue;
+        }
+        each(acc, at, &NamedRow { rec, columns, idx: &idx })?;
+    }
+    Ok(())
+}

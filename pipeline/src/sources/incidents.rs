@@ -75,52 +75,37 @@ fn hashes(s: &str) -> Result<Option<String>, String> {
 
 pub fn load_ledger(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     for path in input.each_file() {
-        let mut csv = CsvFile::open(path, &["id", "date", "name", "source_url"])?;
-        let idx: Vec<Option<usize>> = LEDGER_COLUMNS.iter().map(|c| csv.index(c)).collect();
-        let col = |rec: &csv::StringRecord, name: &str| -> String {
-            let i = LEDGER_COLUMNS.iter().position(|c| *c == name).and_then(|i| idx[i]);
-            get(rec, i).trim().to_string()
-        };
-        let width = csv.headers.len();
-        'rows: for rec in csv.reader.records() {
-            let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
-            acc.read();
-            let at = At::new(path, line(&rec));
-            if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
-                acc.quarantine(at, None, None, why)?;
-                continue;
-            }
+        super::csvutil::each_named_row(path, acc, &["id", "date", "name", "source_url"], &LEDGER_COLUMNS, |acc, at, row| {
             macro_rules! bad {
                 ($c:expr, $v:expr, $why:expr) => {{
-                    acc.quarantine(at, Some($c), Some(&*$v), $why)?;
-                    continue 'rows;
+                    return acc.quarantine(at, Some($c), Some(&*$v), $why);
                 }};
             }
-            let id = col(&rec, "id");
+            let id = row.get("id");
             if id.is_empty() {
                 bad!("id", id, "every incident needs an id");
             }
-            let date = col(&rec, "date");
+            let date = row.get("date");
             let day = match parse_day(&date) {
                 Ok(d) => d,
                 Err(why) => bad!("date", date, why),
             };
-            let name = col(&rec, "name");
+            let name = row.get("name");
             if name.is_empty() {
                 bad!("name", name, "every incident needs a name");
             }
-            let source_url = col(&rec, "source_url");
+            let source_url = row.get("source_url");
             if source_url.is_empty() {
                 bad!("source_url", source_url, "every incident needs a source");
             }
             let mut nums = [None, None];
             for (k, c) in ["reported_usd", "returned_usd"].iter().enumerate() {
-                match usd(&col(&rec, c)) {
+                match usd(&row.get(c)) {
                     Ok(v) => nums[k] = v,
-                    Err(why) => bad!(c, col(&rec, c), why),
+                    Err(why) => bad!(c, row.get(c), why),
                 }
             }
-            let attribution_date = match non_empty(&col(&rec, "attribution_date")) {
+            let attribution_date = match non_empty(&row.get("attribution_date")) {
                 None => None,
                 Some(d) => match parse_day(d) {
                     Ok(v) => Some(v),
@@ -129,16 +114,16 @@ pub fn load_ledger(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
             };
             let mut lists = [None, None];
             for (k, c) in ["victim_addresses", "attacker_addresses"].iter().enumerate() {
-                match addresses(&col(&rec, c)) {
+                match addresses(&row.get(c)) {
                     Ok(v) => lists[k] = v,
-                    Err(why) => bad!(c, col(&rec, c), why),
+                    Err(why) => bad!(c, row.get(c), why),
                 }
             }
-            let txs = match hashes(&col(&rec, "tx_hashes")) {
+            let txs = match hashes(&row.get("tx_hashes")) {
                 Ok(v) => v,
-                Err(why) => bad!("tx_hashes", col(&rec, "tx_hashes"), why),
+                Err(why) => bad!("tx_hashes", row.get("tx_hashes"), why),
             };
-            let opt = |c: &str| non_empty(&col(&rec, c)).map(str::to_string);
+            let opt = |c: &str| non_empty(&row.get(c)).map(str::to_string);
             acc.load(
                 "incidents",
                 vec![
@@ -160,8 +145,8 @@ pub fn load_ledger(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
                     opt("notes").into(),
                     Cell::Str(file_name(path)),
                 ],
-            )?;
-        }
+            )
+        })?;
     }
     Ok(())
 }
@@ -173,65 +158,45 @@ const RECOVERY_KINDS: [&str; 3] = ["frozen", "seized", "returned"];
 /// (id, date, kind, acted_by and source_url required; actor for funds not tied to an incident;
 /// usd, when given, as in the ledger).
 pub fn load_recoveries(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
+    let columns = ["id", "incident_id", "actor", "date", "kind", "usd", "asset_amount", "acted_by", "source_url", "notes"];
     for path in input.each_file() {
-        let mut csv = CsvFile::open(path, &["id", "date", "kind", "acted_by", "source_url"])?;
-        let names = ["id", "incident_id", "actor", "date", "kind", "usd", "asset_amount", "acted_by", "source_url", "notes"];
-        let idx: Vec<Option<usize>> = names.iter().map(|c| csv.index(c)).collect();
-        let col = |rec: &csv::StringRecord, name: &str| -> String {
-            let i = names.iter().position(|c| *c == name).and_then(|i| idx[i]);
-            get(rec, i).trim().to_string()
-        };
-        let width = csv.headers.len();
-        'rows: for rec in csv.reader.records() {
-            let rec = rec.map_err(|e| Error::input_caused(path, "not readable as CSV", e))?;
-            acc.read();
-            let at = At::new(path, line(&rec));
-            if let Some(why) = super::csvutil::width_mismatch(&rec, width) {
-                acc.quarantine(at, None, None, why)?;
-                continue;
-            }
-            macro_rules! bad {
-                ($c:expr, $v:expr, $why:expr) => {{
-                    acc.quarantine(at, Some($c), Some(&*$v), $why)?;
-                    continue 'rows;
-                }};
-            }
+        super::csvutil::each_named_row(path, acc, &["id", "date", "kind", "acted_by", "source_url"], &columns, |acc, at, row| {
             for c in ["id", "acted_by", "source_url"] {
-                if col(&rec, c).is_empty() {
-                    bad!(c, String::new(), format!("every recovery needs `{c}`"));
+                if row.get(c).is_empty() {
+                    return acc.quarantine(at, Some(c), Some(""), format!("every recovery needs `{c}`"));
                 }
             }
-            let date = col(&rec, "date");
+            let date = row.get("date");
             let day = match parse_day(&date) {
                 Ok(d) => d,
-                Err(why) => bad!("date", date, why),
+                Err(why) => return acc.quarantine(at, Some("date"), Some(&date), why),
             };
-            let kind = col(&rec, "kind").to_ascii_lowercase();
+            let kind = row.get("kind").to_ascii_lowercase();
             if !RECOVERY_KINDS.contains(&kind.as_str()) {
-                bad!("kind", col(&rec, "kind"), format!("expected one of {}", RECOVERY_KINDS.join(", ")));
+                return acc.quarantine(at, Some("kind"), Some(&row.get("kind")), format!("expected one of {}", RECOVERY_KINDS.join(", ")));
             }
-            let value = match usd(&col(&rec, "usd")) {
+            let value = match usd(&row.get("usd")) {
                 Ok(v) => v,
-                Err(why) => bad!("usd", col(&rec, "usd"), why),
+                Err(why) => return acc.quarantine(at, Some("usd"), Some(&row.get("usd")), why),
             };
-            let opt = |c: &str| non_empty(&col(&rec, c)).map(str::to_string);
+            let opt = |c: &str| non_empty(&row.get(c)).map(str::to_string);
             acc.load(
                 "recoveries",
                 vec![
-                    Cell::Str(col(&rec, "id")),
+                    Cell::Str(row.get("id")),
                     opt("incident_id").into(),
                     opt("actor").into(),
                     Cell::Date(day),
                     Cell::Str(kind),
                     value.into(),
                     opt("asset_amount").into(),
-                    Cell::Str(col(&rec, "acted_by")),
-                    Cell::Str(col(&rec, "source_url")),
+                    Cell::Str(row.get("acted_by")),
+                    Cell::Str(row.get("source_url")),
                     opt("notes").into(),
                     Cell::Str(file_name(path)),
                 ],
-            )?;
-        }
+            )
+        })?;
     }
     Ok(())
 }
