@@ -72,10 +72,14 @@ impl Assets {
 
 /// The block range an export chunk covers, from its path: cryo's
 /// `{network}__{dataset}__{start}_to_{end}.parquet`, ethereum-etl's `start_block=…/end_block=…`
-/// folders (`export_all`), or a file name ending in `_{start}_{end}` (`blocks_00000000_00099999.csv`).
+/// folders (`export_all`), or a file name ending in `_{start}_{end}` (`blocks_00000000_00099999.csv`,
+/// compressed or not).
 pub fn chunk_range(format: crate::config::Format, path: &Path) -> Option<(i64, i64)> {
     if format == crate::config::Format::Cryo {
-        return super::cryo::claimed_range(path);
+        let name = path.file_name()?.to_str()?;
+        let (start, end) = name.split("__").nth(2)?.split_once("_to_")?;
+        let (start, end) = (start.parse::<i64>().ok()?, end.split('.').next()?.parse::<i64>().ok()?);
+        return (start <= end).then_some((start, end));
     }
     let num = |s: &str| s.parse::<i64>().ok().filter(|v| *v >= 0);
     let (mut start, mut end) = (None, None);
@@ -88,7 +92,8 @@ pub fn chunk_range(format: crate::config::Format, path: &Path) -> Option<(i64, i
         }
     }
     if start.is_none() || end.is_none() {
-        let stem = path.file_stem()?.to_str()?;
+        // The name before its first dot: `blocks_0_99.csv.gz` → `blocks_0_99`.
+        let stem = path.file_name()?.to_str()?.split('.').next()?;
         let mut parts = stem.rsplit('_');
         end = parts.next().and_then(num);
         start = parts.next().and_then(num);
@@ -696,3 +701,26 @@ fn counted_rows(table: &str, df: &DataFrame) -> Result<u64> {
 }
 
 use std::ops::BitAnd;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Format;
+
+    /// A chunk's block range from its path, in each layout a chain export uses; none when the path
+    /// gives none (a reorg buffer then refuses the file).
+    #[test]
+    fn chunk_ranges_come_from_the_path() {
+        let r = |f: Format, p: &str| chunk_range(f, Path::new(p));
+        assert_eq!(r(Format::Cryo, "/x/ethereum__blocks__00001000_to_00001999.parquet"), Some((1000, 1999)));
+        assert_eq!(r(Format::Cryo, "/x/ethereum__blocks__2000_to_1999.parquet"), None, "a range that ends before it starts");
+        assert_eq!(r(Format::Cryo, "/x/blocks.parquet"), None);
+        assert_eq!(
+            r(Format::EthereumEtl, "/e/blocks/start_block=00100000/end_block=00199999/blocks_00100000_00199999.csv"),
+            Some((100000, 199999))
+        );
+        assert_eq!(r(Format::EthereumEtl, "/e/token_transfers_00000000_00099999.csv.gz"), Some((0, 99999)));
+        assert_eq!(r(Format::EthereumEtl, "/e/token_transfers_00000000_00099999.csv"), Some((0, 99999)));
+        assert_eq!(r(Format::EthereumEtl, "/e/blocks.csv"), None);
+    }
+}

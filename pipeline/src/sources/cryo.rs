@@ -264,17 +264,7 @@ fn table_slot(table: &str) -> usize {
 
 /// The first block of a cryo file's range, from its name (`…__{start}_to_{end}.parquet`).
 fn claimed_start(path: &Path) -> Option<i64> {
-    claimed_range(path).map(|(start, _)| start)
-}
-
-/// The block range a cryo file's name claims: `{network}__{dataset}__{start}_to_{end}.parquet`.
-pub fn claimed_range(path: &Path) -> Option<(i64, i64)> {
-    let name = path.file_name()?.to_str()?;
-    let range = name.split("__").nth(2)?;
-    let (start, end) = range.split_once("_to_")?;
-    let end = end.split('.').next()?;
-    let (start, end) = (start.parse::<i64>().ok()?, end.parse::<i64>().ok()?);
-    (start <= end).then_some((start, end))
+    super::chain::chunk_range(crate::config::Format::Cryo, path).map(|(start, _)| start)
 }
 
 /// Blocks, column by column: each block's time is remembered for the transfers that follow.

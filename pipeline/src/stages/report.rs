@@ -234,7 +234,7 @@ fn trace_incidents(settings: &Settings, known: &trace::Known<'_>, flows: &Flows,
     };
     let groups: Vec<usize> = incidents.iter().map(|(y, _, _)| years.iter().position(|w| w == y).unwrap_or(0)).collect();
     // On its own thread: its progress is the report step's.
-    let (rows, _) = trace::run_with(settings, &opts, &groups, known, &crate::NoProgress)?;
+    let (rows, _) = trace::run_with(settings, &opts, &groups, known, &super::ingest::NoProgress)?;
     Ok(Traced { incidents, rows })
 }
 

@@ -99,7 +99,7 @@ fn micros_to_day_string(t: i64) -> String {
 
 /// Run the trace over the lake.
 pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
-    run_showing(settings, opts, &crate::NoProgress)
+    run_showing(settings, opts, &crate::stages::ingest::NoProgress)
 }
 
 /// [`run`], telling `progress` its steps and how many transfers it has walked.
