@@ -81,4 +81,48 @@ fn the_report_page_loads_in_a_browser_with_every_chart_and_escaped_text() {
     let log = String::from_utf8_lossy(&o.stderr);
     let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Refused to")).collect();
     assert!(console.is_empty(), "the page logged errors: {console:?}");
+
+    // At 1400 px and at a phone's 390 px, nothing is wider than the page: no horizontal scroll,
+    // no table wider than its container (a wide table scrolls inside its own box), no element
+    // sticking out. The page runs no script, so a test page frames it and measures it.
+    for width in [1400, 390] {
+        let probe = tmp.path().join(format!("probe-{width}.html"));
+        std::fs::write(&probe, format!(r#"<!DOCTYPE html><html><body style="margin:0">
+<iframe id="f" src="file://{page}" style="width:{width}px;height:900px;border:0"></iframe>
+<pre id="out">pending</pre>
+<script>
+document.getElementById('f').addEventListener('load', () => {{
+  const d = document.getElementById('f').contentDocument, root = d.documentElement, w = root.clientWidth;
+  const over = [];
+  for (const el of d.querySelectorAll('body *')) {{
+    if (el.closest('svg') && el.tagName.toLowerCase() !== 'svg') continue;
+    const inTable = el.closest('table') && el.tagName.toLowerCase() !== 'table';
+    if (!inTable && el.getBoundingClientRect().right > w + 0.5) over.push(el.tagName + (el.id ? '#' + el.id : ''));
+  }}
+  document.getElementById('out').textContent = 'width=' + w + ' scroll=' + root.scrollWidth + ' tables=' + d.querySelectorAll('table').length + ' over=' + over.join(',');
+}});
+</script></body></html>"#, page = page.display())).unwrap();
+        let o = Command::new(&browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--allow-file-access-from-files",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("--window-size={},1000", width + 40))
+            .args(["--virtual-time-budget=10000", "--dump-dom"])
+            .arg(format!("file://{}", probe.display()))
+            .output()
+            .expect("run chromium");
+        let dom = String::from_utf8_lossy(&o.stdout);
+        let line = dom.split("<pre id=\"out\">").nth(1).and_then(|r| r.split('<').next()).unwrap_or("").to_string();
+        let field = |k: &str| line.split(' ').find_map(|f| f.strip_prefix(&format!("{k}="))).unwrap_or("").to_string();
+        assert!(line.starts_with("width="), "{width} px: the probe did not run: {line:?}");
+        assert_eq!(field("width"), field("scroll"), "{width} px: the page scrolls sideways: {line}");
+        assert!(field("tables").parse::<usize>().unwrap() >= 10, "{line}");
+        assert_eq!(field("over"), "", "{width} px: elements wider than the page: {line}");
+    }
 }

@@ -2,7 +2,7 @@
 //! runs, a failed run publishes nothing, bad configuration is refused with nothing written.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ifr_pipeline::synth::SynthFormat;
 use ifr_pipeline::{NoProgress, Settings};
@@ -89,6 +89,25 @@ fn every_figure_equals_the_generators_truth() {
     assert!(index.find("## 2023").unwrap() < index.find("## 2022").unwrap(), "{index}");
     let page = std::fs::read_to_string(tmp.path().join("syn/report/index.html")).unwrap();
     assert!(page.contains("<a href=\"2022/index.html\">") && page.contains("<a href=\"2023/index.html\">"));
+    // The headline family across the years: each year's on-chain theft as its totals table has it.
+    let series = std::fs::read_to_string(tmp.path().join("syn/report/index_series.csv")).unwrap();
+    for y in ["2022", "2023"] {
+        let t = csv_rows(&tmp.path().join(format!("syn/report/{y}/tables/actor_year_totals.csv")), 3);
+        let stolen = &t[&vec!["dprk".to_string(), y.into(), "stolen".into()]][0];
+        assert!(series.contains(&format!("{y},Democratic People's Republic of Korea,{stolen},")), "{series}");
+    }
+    // The manifest names the folder the report went to, relative to the config.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("syn/report/2022/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["settings"]["out"], "report");
+    assert!(
+        manifest["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| i["files"].as_array().unwrap())
+            .all(|f| !f["file"].as_str().unwrap().starts_with('/'))
+    );
     // One sentence per actor family: Lazarus Group is named inside DPRK's, not as a second total.
     assert!(!md.contains("- **Lazarus Group** stole"), "{md}");
     assert!(md.contains("; of which Lazarus Group $724.0M."), "{md}");
@@ -124,12 +143,17 @@ fn two_runs_give_byte_identical_reports() {
     let tmp = tempfile::tempdir().unwrap();
     let s = dataset(tmp.path(), SynthFormat::EthereumEtl);
     let a = tmp.path().join("a");
-    let b = tmp.path().join("b");
-    ifr_pipeline::report(&s, Some(&a), &[2023]).unwrap();
-    ifr_pipeline::report(&s, Some(&b), &[2023]).unwrap();
     let files = |d: &Path| snapshot(d).into_iter().map(|(p, h, _)| (p.strip_prefix(d).unwrap().to_path_buf(), h)).collect::<Vec<_>>();
-    assert!(files(&a).len() >= 30);
-    assert_eq!(files(&a), files(&b));
+    ifr_pipeline::report(&s, Some(&a), &[2023]).unwrap();
+    let first = files(&a);
+    assert!(first.len() >= 30);
+    ifr_pipeline::report(&s, Some(&a), &[2023]).unwrap();
+    assert_eq!(files(&a), first);
+    // Into another folder: the same bytes, but for the manifest, which names the folder used.
+    let b = tmp.path().join("b");
+    ifr_pipeline::report(&s, Some(&b), &[2023]).unwrap();
+    let differ: Vec<PathBuf> = first.iter().zip(files(&b)).filter(|(x, y)| *x != y).map(|(x, _)| x.0.clone()).collect();
+    assert_eq!(differ, [PathBuf::from("2023/manifest.json")]);
 }
 
 #[test]

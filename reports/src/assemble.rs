@@ -132,27 +132,84 @@ pub fn assemble(model: &YearModel, opts: &ReportOptions, dir: &Path) -> Result<u
     Ok(files + 4 + 2 * drawn)
 }
 
-/// The headline sentences of a year's report (inline Markdown), as its pages show them.
-pub fn headline_sentences(model: &YearModel, opts: &ReportOptions) -> Vec<String> {
-    headlines(model, opts)
+/// What the index shows of one year: its headline sentences and its headline family's figures.
+#[derive(Debug, Clone)]
+pub struct YearSummary {
+    pub year: i32,
+    pub headlines: Vec<String>,
+    /// The headline actor family's id and name.
+    pub actor: Option<(String, String)>,
+    /// Its theft on chain, and the ledger incidents found on chain / of the year.
+    pub stolen: crate::model::Money,
+    pub incidents_found: usize,
+    pub incidents: usize,
+    /// Reported value of its incidents not verified on chain.
+    pub unverified_micro_usd: i128,
+    /// Recoveries of its funds in the year (the sources' USD figures).
+    pub recovered_micro_usd: i128,
 }
 
-/// The index of a report folder: every year of the run, newest first, with its headline
-/// sentences and links to its page, report.md and figures.json; written as `index.html` and
-/// `index.md` into `dir`. Returns the number of files written.
-pub fn write_index(dir: &Path, years: &[(i32, Vec<String>)], banner: Option<&str>) -> Result<usize> {
-    let mut years: Vec<&(i32, Vec<String>)> = years.iter().collect();
-    years.sort_by_key(|y| std::cmp::Reverse(y.0));
-    let mut md = String::from(
-        "# Illicit flows, by year
+/// A year's summary for the index, from its model (as its own pages compute it).
+pub fn year_summary(model: &YearModel, opts: &ReportOptions) -> YearSummary {
+    let mut s = YearSummary {
+        year: model.year,
+        headlines: headlines(model, opts),
+        actor: None,
+        stolen: Default::default(),
+        incidents_found: 0,
+        incidents: 0,
+        unverified_micro_usd: 0,
+        recovered_micro_usd: 0,
+    };
+    if let Some((root, v)) = headline_family(model) {
+        let in_family = |actor: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
+        let family: Vec<&crate::model::Incident> = model.incidents.iter().filter(|i| in_family(&i.actor)).collect();
+        s.actor = Some((root.to_string(), model.actor_names.get(root).cloned().unwrap_or_else(|| root.to_string())));
+        s.stolen = v;
+        s.incidents = family.len();
+        s.incidents_found = family.iter().filter(|i| model.verification(i).found()).count();
+        s.unverified_micro_usd = family.iter().filter(|i| !model.verification(i).found()).filter_map(|i| i.reported_micro_usd).sum();
+        s.recovered_micro_usd = model.recoveries.iter().filter(|r| in_family(&r.actor)).filter_map(|r| r.micro_usd).sum();
+    }
+    s
+}
 
-",
-    );
+/// The index of a report folder: the headline family's figures across the years of the run,
+/// then every year, newest first, with its headline sentences and links to its page, report.md
+/// and figures.json; written as `index.html` and `index.md` into `dir`. Returns the number of
+/// files written.
+pub fn write_index(dir: &Path, years: &[YearSummary], banner: Option<&str>) -> Result<usize> {
+    let mut years: Vec<&YearSummary> = years.iter().collect();
+    years.sort_by_key(|y| std::cmp::Reverse(y.year));
+    let mut md = String::from("# Illicit flows, by year\n\n");
     if let Some(b) = banner {
         let _ = write!(md, "> **Synthetic data.** {}\n\n", markdown_escape(b));
     }
+    let mut series = Table::new(
+        &["year", "actor", "stolen_onchain_usd", "incidents_found", "incidents", "reported_not_verified_usd", "recovered_usd"],
+        &[true, false, true, true, true, true, true],
+    );
+    for y in years.iter().rev() {
+        if let Some((_, name)) = &y.actor {
+            series.push(vec![
+                y.year.to_string(),
+                name.clone(),
+                y.stolen.usd_cell(),
+                y.incidents_found.to_string(),
+                y.incidents.to_string(),
+                usd_from_micro(y.unverified_micro_usd),
+                usd_from_micro(y.recovered_micro_usd),
+            ]);
+        }
+    }
     let mut sections = Vec::new();
-    for (year, lines) in years {
+    if !series.is_empty() {
+        let _ = write!(md, "## Across the years\n\n{}\n", series.to_markdown());
+        sections.push(html::Section { title: "Across the years".into(), id: "series".into(), html: html::table(&series) });
+    }
+    write(dir, "index_series.csv", series.to_csv().as_bytes())?;
+    for y in years {
+        let (year, lines) = (y.year, &y.headlines);
         let _ = writeln!(md, "## {year}\n");
         for l in lines {
             let _ = writeln!(md, "- {l}");
@@ -167,7 +224,7 @@ pub fn write_index(dir: &Path, years: &[(i32, Vec<String>)], banner: Option<&str
     }
     write(dir, "index.md", md.as_bytes())?;
     write(dir, "index.html", html::page("Illicit flows, by year", banner, &[], &sections).as_bytes())?;
-    Ok(2)
+    Ok(3)
 }
 
 fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {

@@ -112,7 +112,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<RefreshSummar
             restatements.extend(rows.iter().cloned().map(|r| (year, r)));
             Ok(Some(Changes { since: prev.id.clone(), rows }))
         };
-        report::render(settings, &lake, &computed, &staging, &mut changes_of, progress)?;
+        report::render(settings, &lake, &computed, &staging, &dir.join(&id), &mut changes_of, progress)?;
         let release = Release {
             id: id.clone(),
             ifr_version: env!("CARGO_PKG_VERSION").to_string(),

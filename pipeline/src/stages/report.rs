@@ -69,7 +69,7 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32], prog
     // had moved aside) is removed.
     let _lock = crate::lake::take_output_folder(&out, crate::owned::Use::Report, &settings.base_dir, &[".partial-", ".old-"])?;
     let staging = out.join(format!(".partial-{}", crate::lake::new_run_id()));
-    let result = render(settings, &lake, &computed, &staging, &mut |_, _, _| Ok(None), progress);
+    let result = render(settings, &lake, &computed, &staging, &out, &mut |_, _, _| Ok(None), progress);
     let files = match result {
         Ok(f) => f,
         Err(e) => {
@@ -85,7 +85,7 @@ pub fn run(settings: &Settings, out_override: Option<&Path>, years: &[i32], prog
     }
     crate::failpoint::hit("report-publish");
     // The index of the years just written (each file replaced in one rename).
-    for name in ["index.html", "index.md"] {
+    for name in ["index.html", "index.md", "index_series.csv"] {
         std::fs::rename(staging.join(name), out.join(name)).map_err(|e| Error::io("publishing", out.join(name), e))?;
     }
     let _ = std::fs::remove_dir_all(&staging);
@@ -106,12 +106,14 @@ pub(crate) fn options(settings: &Settings) -> ReportOptions {
 /// release (`ifr refresh`), from the model and the options.
 pub(crate) type ChangesOf<'a> = dyn FnMut(i32, &YearModel, &ReportOptions) -> Result<Option<ifr_reports::model::Changes>> + 'a;
 
-/// Assemble every computed year into `dir/<year>/`. Returns the number of files written.
+/// Assemble every computed year into `dir/<year>/`, to be published in `published` (what the
+/// manifests record). Returns the number of files written.
 pub(crate) fn render(
     settings: &Settings,
     lake: &Lake,
     computed: &Computed,
     dir: &Path,
+    published: &Path,
     changes: &mut ChangesOf<'_>,
     progress: &dyn Progress,
 ) -> Result<usize> {
@@ -126,9 +128,9 @@ pub(crate) fn render(
         progress.step("report", &format!("writing {year}: tables, charts, report.md, index.html"));
         let mut model = year_model(settings, computed, year)?;
         model.methodology = methodology.clone();
-        model.manifest = manifest(settings, lake, year, &model)?;
+        model.manifest = manifest(settings, lake, year, &model, published)?;
         model.changes = changes(year, &model, &opts)?;
-        index.push((year, ifr_reports::assemble::headline_sentences(&model, &opts)));
+        index.push(ifr_reports::assemble::year_summary(&model, &opts));
         let dir = dir.join(year.to_string());
         files += ifr_reports::assemble::assemble(&model, &opts, &dir).map_err(|e| Error::Internal(format!("writing the report: {e}")))?;
     }
@@ -357,15 +359,16 @@ fn relative(settings: &Settings, p: &Path) -> String {
     p.strip_prefix(&settings.base_dir).unwrap_or(p).display().to_string()
 }
 
-fn manifest(settings: &Settings, lake: &Lake, year: i32, model: &YearModel) -> Result<serde_json::Value> {
+fn manifest(settings: &Settings, lake: &Lake, year: i32, model: &YearModel, published: &Path) -> Result<serde_json::Value> {
     let state = lake.state()?;
     let config = std::fs::read(&settings.config_path).map_err(|e| Error::io("reading", &settings.config_path, e))?;
     let mut tables = BTreeMap::new();
     for t in crate::schema::all() {
         tables.insert(t.table.clone(), lake.row_count(&t.table)?);
     }
+    // The folder the report was actually written to (`--out`, a release), not only the config's.
     let mut shown_settings = settings.report.clone();
-    shown_settings.out = relative(settings, &shown_settings.out).into();
+    shown_settings.out = relative(settings, published).into();
     let inputs: Vec<serde_json::Value> = state
         .sources
         .iter()
