@@ -136,6 +136,42 @@ fn every_figure_equals_the_generators_truth() {
     assert!(stolen["inputs"].as_array().unwrap().iter().any(|i| i == "incidents"));
     let incidents = std::fs::read_to_string(tmp.path().join("syn/report/2022/tables/incidents.csv")).unwrap();
     assert!(incidents.contains("ronin-2022,Ronin Bridge,2022-03-23,lazarus_group,624000000.00,624000000.00,2,0,0.00"), "{incidents}");
+
+    // Every number has one figure, naming its inputs by hash: the transfers' hash is sha256 over
+    // the sorted `<file> <sha256>` lines of the chain files the lake state lists.
+    let all = figures.as_array().unwrap();
+    let ids: std::collections::BTreeSet<&str> = all.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), all.len(), "figure ids are unique");
+    for id in [
+        "stolen.dprk.2022.03",
+        "stolen.dprk.2022.low",
+        "top_counterparty.dprk.2022.1",
+        "verified_share.dprk.2022",
+        "reported_not_verified.dprk.2022",
+    ] {
+        assert!(ids.contains(id), "{id}");
+    }
+    assert!(ids.iter().any(|i| i.starts_with("theft.ronin-2022.0xc28fad5e")));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("syn/lake/_ingest/state.json")).unwrap()).unwrap();
+    let syn = tmp.path().join("syn");
+    let mut lines: Vec<String> = state["sources"]["chain"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!("{} {}", Path::new(f["path"].as_str().unwrap()).strip_prefix(&syn).unwrap().display(), f["sha256"].as_str().unwrap())
+        })
+        .collect();
+    lines.sort();
+    use sha2::Digest;
+    let want = hex::encode(sha2::Sha256::digest(lines.join("\n").as_bytes()));
+    assert_eq!(stolen["input_hashes"]["transfers"], want.as_str());
+    for f in all.iter().filter(|f| !f["inputs"].as_array().unwrap().is_empty()) {
+        for t in f["inputs"].as_array().unwrap() {
+            assert!(f["input_hashes"][t.as_str().unwrap()].is_string(), "{}: no hash for {t}", f["id"]);
+        }
+    }
 }
 
 #[test]

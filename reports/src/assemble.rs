@@ -53,6 +53,10 @@ pub struct Figure {
     pub unit: &'static str,
     pub query: String,
     pub inputs: Vec<String>,
+    /// Each input table's hash: sha256 over the sorted `file sha256` lines of the input files
+    /// loaded into it (manifest.json lists the files).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub input_hashes: BTreeMap<String, String>,
 }
 
 /// The figures of a year's report (what figures.json will hold), without writing anything.
@@ -256,6 +260,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             unit: "USD",
             query: format!("queries/actor_year_totals.sql (metric = {metric})"),
             inputs,
+            input_hashes: BTreeMap::new(),
         });
     }
     let mut monthly = Table::new(
@@ -289,6 +294,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             unit: "USD",
             query: "queries/actor_destinations.sql".into(),
             inputs: inputs(&CHAIN_INPUTS),
+            input_hashes: BTreeMap::new(),
         });
     }
     let mut counterparties = Table::new(
@@ -351,6 +357,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             unit: "USD",
             query: "queries/incident_values.sql".into(),
             inputs: inputs(&["incidents", "transfers", "prices", "assets"]),
+            input_hashes: BTreeMap::new(),
         });
         figures.push(Figure {
             id: format!("incident.{}.reported_usd", i.id),
@@ -358,6 +365,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             unit: "USD",
             query: "incidents table (ledger)".into(),
             inputs: inputs(&["incidents"]),
+            input_hashes: BTreeMap::new(),
         });
     }
     let c = model.coverage;
@@ -399,6 +407,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
                 unit,
                 query: "queries/chain_coverage.sql".into(),
                 inputs: inputs(&["transfers"]),
+                input_hashes: BTreeMap::new(),
             });
         }
     }
@@ -424,6 +433,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             unit: "share of the asset's transfers with a price",
             query: "queries/asset_price_coverage.sql".into(),
             inputs: inputs(&["transfers", "prices", "assets"]),
+            input_hashes: BTreeMap::new(),
         });
     }
     let mut recoveries = Table::new(
@@ -448,6 +458,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             unit: "USD",
             query: "queries/recoveries.sql".into(),
             inputs: inputs(&["recoveries", "incidents"]),
+            input_hashes: BTreeMap::new(),
         });
     }
     let (notes, note_figures) = coverage_notes(model);
@@ -475,6 +486,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
         unit: "share of transfers with a price",
         query: "queries/price_coverage.sql".into(),
         inputs: inputs(&["transfers", "prices", "assets"]),
+        input_hashes: BTreeMap::new(),
     });
     let mut trace = Table::new(
         &["actor", "year", "method", "destination", "value_usd", "unpriced_destinations"],
@@ -496,6 +508,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             unit: "USD",
             query: format!("stages/trace ({} method, incidents of {year} as seeds)", t.method),
             inputs: inputs(&["transfers", "incidents", "labels", "sanctions", "actors", "prices", "assets"]),
+            input_hashes: BTreeMap::new(),
         });
     }
     let mut trace_wide =
@@ -539,6 +552,10 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             t.micro_usd.map(usd_from_micro).unwrap_or_default(),
         ]);
     }
+    more_figures(model, &mut figures);
+    for f in &mut figures {
+        f.input_hashes = f.inputs.iter().filter_map(|t| model.input_hashes.get(t).map(|h| (t.clone(), h.clone()))).collect();
+    }
     let tables = Tables {
         totals,
         monthly,
@@ -559,6 +576,99 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
         thefts,
     };
     (tables, figures)
+}
+
+/// The figures of the numbers the tables and headlines show beyond the year totals, destinations,
+/// incidents, coverage and tracing: the monthly series, the low end of each range, the top
+/// counterparties, each theft transfer, the reported value of incidents not verified on chain and
+/// the verified share, and the published estimates shown beside ifr's figure.
+fn more_figures(model: &YearModel, figures: &mut Vec<Figure>) {
+    let year = model.year;
+    let fig = |id: String, value: Option<String>, unit: &'static str, query: &str, tables: &[&str]| Figure {
+        id,
+        value,
+        unit,
+        query: query.to_string(),
+        inputs: inputs(tables),
+        input_hashes: BTreeMap::new(),
+    };
+    for m in &model.months {
+        let metric = m.metric.as_str();
+        let mut tables = CHAIN_INPUTS.to_vec();
+        if m.metric == Metric::Stolen {
+            tables.push("incidents");
+        }
+        figures.push(fig(
+            format!("{metric}.{}.{year}.{:02}", m.actor, m.month),
+            Some(m.value.usd_cell()).filter(|s| !s.is_empty()),
+            "USD",
+            &format!("queries/actor_month_totals.sql (metric = {metric})"),
+            &tables,
+        ));
+    }
+    for t in &model.totals {
+        let metric = t.metric.as_str();
+        figures.push(fig(
+            format!("{metric}.{}.{year}.low", t.actor),
+            Some(t.high_confidence.map_or("0.00".to_string(), |h| h.usd_cell())),
+            "USD",
+            &format!("queries/actor_year_totals.sql (metric = {metric}; labels at or above the high-confidence level)"),
+            &CHAIN_INPUTS,
+        ));
+    }
+    for c in &model.counterparties {
+        figures.push(fig(
+            format!("top_counterparty.{}.{year}.{}", c.actor, c.rank),
+            Some(usd_from_micro(c.micro_usd)),
+            "USD",
+            "queries/top_counterparties.sql",
+            &CHAIN_INPUTS,
+        ));
+    }
+    for t in &model.thefts {
+        figures.push(fig(
+            format!("theft.{}.{}.{}.{}", t.incident, t.tx_hash, t.to_address, t.asset),
+            t.micro_usd.map(usd_from_micro),
+            "USD",
+            "queries/theft_transfers.sql",
+            &["incidents", "transfers", "prices", "assets"],
+        ));
+    }
+    let mut roots: Vec<&str> = model.incidents.iter().map(|i| root_of(model, &i.actor)).collect();
+    roots.sort_unstable();
+    roots.dedup();
+    for root in roots {
+        let in_family = |actor: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
+        let reported: i128 = model
+            .incidents
+            .iter()
+            .filter(|i| in_family(&i.actor) && !model.verification(i).found())
+            .filter_map(|i| i.reported_micro_usd)
+            .sum();
+        let onchain = model.totals.iter().find(|t| t.actor == root && t.metric == Metric::Stolen).map_or(0, |t| t.value.micro_usd);
+        let tables = ["incidents", "transfers", "prices", "assets"];
+        let query =
+            "queries/incident_summary.sql and queries/chain_coverage.sql (incidents not verified on chain, at their reported value)";
+        figures.push(fig(format!("reported_not_verified.{root}.{year}"), Some(usd_from_micro(reported)), "USD", query, &tables));
+        let share = (onchain + reported > 0).then(|| format!("{:.4}", onchain as f64 / (onchain + reported) as f64));
+        figures.push(fig(
+            format!("verified_share.{root}.{year}"),
+            share,
+            "share of on-chain + reported value verified on chain",
+            query,
+            &tables,
+        ));
+    }
+    for e in &model.estimates {
+        let slug: String = e.publisher.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+        figures.push(fig(
+            format!("estimate.{slug}.{}.{}", e.years, e.published),
+            Some(usd_from_micro(e.usd)),
+            "USD",
+            "data/reference/estimates.csv (a published estimate, shown beside ifr's figure)",
+            &[],
+        ));
+    }
 }
 
 /// The actor family whose theft the published estimates are about: the root (an actor with stolen
@@ -697,6 +807,7 @@ fn coverage_notes(model: &YearModel) -> (Vec<String>, Vec<Figure>) {
                 unit: "share of the actor's direct outflows by value",
                 query: "queries/actor_destinations.sql (category = unlabelled)".into(),
                 inputs: inputs(&CHAIN_INPUTS),
+                input_hashes: BTreeMap::new(),
             });
         }
     }

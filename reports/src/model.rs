@@ -450,6 +450,9 @@ pub struct YearModel {
     pub asset_coverage: Vec<AssetCoverage>,
     /// The recoveries dated in the year.
     pub recoveries: Vec<Recovery>,
+    /// Lake table -> sha256 over the sorted `file sha256` lines of the input files loaded into it:
+    /// figures.json names each figure's inputs by these hashes.
+    pub input_hashes: BTreeMap<String, String>,
 }
 
 impl YearModel {

@@ -38,6 +38,8 @@ pub(crate) struct Computed {
     thefts: Vec<(i32, ifr_reports::model::TheftTransfer)>,
     /// actor -> its ancestors, in the attribution's order.
     ancestors: BTreeMap<String, Vec<String>>,
+    /// Lake table -> the hash of the input files loaded into it (see `input_hashes`).
+    input_hashes: BTreeMap<String, String>,
 }
 
 /// The traced incidents: (year, incident, actor) and the trace rows of all of them.
@@ -201,7 +203,8 @@ pub(crate) fn compute(settings: &Settings, lake: &Lake, years: &[i32], progress:
     let theft_rows = aggregate::thefts(&thefts)?;
     let actors = lake.scan("actors")?.collect().map_err(|e| Error::polars("reading actors", e))?;
     let actor_names = col_str(&actors, "id")?.into_iter().zip(col_str(&actors, "label")?).filter(|(_, l)| !l.is_empty()).collect();
-    Ok(Computed { flows, receivers: receivers?, traced: traced?, years: wanted, actor_names, thefts: theft_rows, ancestors })
+    let input_hashes = input_hashes(settings, lake)?;
+    Ok(Computed { flows, receivers: receivers?, traced: traced?, years: wanted, actor_names, thefts: theft_rows, ancestors, input_hashes })
 }
 
 fn ancestors(att: &Attribution) -> Result<BTreeMap<String, Vec<String>>> {
@@ -326,6 +329,7 @@ fn year_model(settings: &Settings, c: &Computed, year: i32) -> Result<YearModel>
         chains: c.receivers.chains.clone(),
         asset_coverage: f.asset_coverage.iter().filter(|(y, _)| *y == year).map(|(_, a)| a.clone()).collect(),
         recoveries: f.recoveries.iter().filter(|(y, _)| *y == year).map(|(_, r)| r.clone()).collect(),
+        input_hashes: c.input_hashes.clone(),
     })
 }
 
@@ -351,6 +355,31 @@ fn trace_totals(settings: &Settings, ancestors: &BTreeMap<String, Vec<String>>, 
         .filter(|((actor, _, _), _)| keep_actor(settings, actor))
         .map(|((actor, _, destination), (method, value))| TraceTotal { actor, method, destination, value })
         .collect()
+}
+
+/// Each lake table's input hash: sha256 over the sorted lines `<file> <sha256>` of the input files
+/// of every source that wrote the table (paths as the manifest shows them), from the lake snapshot
+/// the report reads.
+fn input_hashes(settings: &Settings, lake: &Lake) -> Result<BTreeMap<String, String>> {
+    let mut lines: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in lake.state()?.sources.values() {
+        let tables: std::collections::BTreeSet<String> = s
+            .outputs
+            .iter()
+            .filter_map(|o| Path::new(o).components().next().map(|c| c.as_os_str().to_string_lossy().into_owned()))
+            .collect();
+        for t in tables {
+            let l = lines.entry(t).or_default();
+            l.extend(s.files.iter().map(|f| format!("{} {}", relative(settings, Path::new(&f.path)), f.sha256)));
+        }
+    }
+    Ok(lines
+        .into_iter()
+        .map(|(t, mut l)| {
+            l.sort();
+            (t, hex::encode(Sha256::digest(l.join("\n").as_bytes())))
+        })
+        .collect())
 }
 
 /// A path as the manifest shows it: relative to the config's folder when inside it (the same
