@@ -125,4 +125,24 @@ document.getElementById('f').addEventListener('load', () => {{
         assert!(field("tables").parse::<usize>().unwrap() >= 10, "{line}");
         assert_eq!(field("over"), "", "{width} px: elements wider than the page: {line}");
     }
+
+    // Printed (print stylesheet: tables at the page's width, long hashes wrapped): a PDF.
+    let pdf = tmp.path().join("report.pdf");
+    let o = Command::new(&browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    assert!(o.status.success(), "printing failed: {}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-") && bytes.len() > 50_000, "{} bytes", bytes.len());
 }

@@ -117,7 +117,9 @@ pub fn list(lines: &[String]) -> String {
 const CSS: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}\n\
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em;display:block;overflow-x:auto}\nth,td{padding:0.25em 0.6em;border-bottom:1px solid #ddd;text-align:left}\n\
 th{border-bottom:2px solid #444}\n.num{text-align:right;font-variant-numeric:tabular-nums}\nfigure{margin:1.5em 0}\nfigure svg{max-width:100%;height:auto}\n\
-code{background:#f3f3f3;padding:0 0.2em}\n.banner{background:#fff3cd;border:1px solid #c9a227;padding:0.5em 0.8em}\n";
+code{background:#f3f3f3;padding:0 0.2em}\n.banner{background:#fff3cd;border:1px solid #c9a227;padding:0.5em 0.8em}\n\
+@media print{body{max-width:none;margin:0}table{display:table;width:100%;font-size:0.62em}th,td{padding:0.15em 0.3em}\
+td{overflow-wrap:anywhere}td.num{white-space:nowrap}figure{break-inside:avoid}}\n";
 
 #[cfg(test)]
 mod tests {
