@@ -137,6 +137,12 @@ fn every_figure_equals_the_generators_truth() {
     let incidents = std::fs::read_to_string(tmp.path().join("syn/report/2022/tables/incidents.csv")).unwrap();
     assert!(incidents.contains("ronin-2022,Ronin Bridge,2022-03-23,lazarus_group,624000000.00,624000000.00,2,0,0.00"), "{incidents}");
 
+    // Beside each published estimate, what the numbers say of the gap (the ratio computed here).
+    let estimates = std::fs::read_to_string(tmp.path().join("syn/report/2022/tables/published_estimates.csv")).unwrap();
+    let chainalysis = estimates.lines().find(|l| l.starts_with("Chainalysis,2022,1650000000.00")).expect(&estimates);
+    let ratio = format!("{:.1}%", 724_000_000.0 / 1_650_000_000.0 * 100.0);
+    assert!(chainalysis.contains(&format!("ifr's on-chain figure is {ratio} of it")), "{chainalysis}");
+    assert!(chainalysis.contains("ifr reads ethereum only and values each theft at its day's close"), "{chainalysis}");
     // Every number has one figure, naming its inputs by hash: the transfers' hash is sha256 over
     // the sorted `<file> <sha256>` lines of the chain files the lake state lists.
     let all = figures.as_array().unwrap();
@@ -309,7 +315,7 @@ fn published_estimates_stand_beside_ifrs_figure() {
     ifr_pipeline::report(&s, None, &[2022]).unwrap();
     let t = std::fs::read_to_string(tmp.path().join("syn/report/2022/tables/published_estimates.csv")).unwrap();
     let mut lines = t.lines();
-    assert_eq!(lines.next(), Some("source,years,estimate_usd,estimate_usd_high,incidents,what_it_counts,published,source_url"));
+    assert_eq!(lines.next(), Some("source,years,estimate_usd,estimate_usd_high,incidents,what_it_counts,published,source_url,beside_ifr"));
     let ifr = lines.next().unwrap();
     assert!(ifr.starts_with("ifr (this report),2022,724000000.00,,"), "{t}");
     assert!(t.lines().any(|l| l.starts_with("Chainalysis,2022,1650000000.00,") && l.contains("http")), "{t}");

@@ -838,35 +838,64 @@ fn coverage_notes(model: &YearModel) -> (Vec<String>, Vec<Figure>) {
 /// ifr's figure first, then the published estimates whose years cover the report's year.
 fn estimates_table(model: &YearModel) -> Table {
     let mut t = Table::new(
-        &["source", "years", "estimate_usd", "estimate_usd_high", "incidents", "what_it_counts", "published", "source_url"],
-        &[false, false, true, true, true, false, false, false],
+        &["source", "years", "estimate_usd", "estimate_usd_high", "incidents", "what_it_counts", "published", "source_url", "beside_ifr"],
+        &[false, false, true, true, true, false, false, false, false],
     );
     if model.estimates.is_empty() {
         return t;
     }
     let year = model.year.to_string();
+    let ours = headline_family(model).map(|(_, v)| v.micro_usd);
+    let loaded: Vec<String> = {
+        let mut c: Vec<String> = model.chains.iter().filter(|c| c.year == model.year).map(|c| c.chain.clone()).collect();
+        c.dedup();
+        c
+    };
+    let ledger = model.incidents.len();
+    let found = model.incidents.iter().filter(|i| model.verification(i).found()).count();
+    // What can be said of the gap, from the numbers: the ratio, the incident counts, the chains
+    // and the valuation day; never a guess at what a publisher counted.
+    let beside = |e: &crate::model::Estimate| -> String {
+        let mut why = Vec::new();
+        if let Some(o) = ours.filter(|_| e.usd > 0) {
+            why.push(format!("ifr's on-chain figure is {} of it", percent(o, e.usd)));
+        }
+        if let Some(n) = e.incidents {
+            why.push(format!("it counts {n} incident(s); the ledger has {ledger} for {year}, {found} found on chain"));
+        }
+        if e.years != year {
+            why.push(format!("it covers {} together", e.years));
+        }
+        why.push(format!(
+            "ifr reads {} only and values each theft at its day's close",
+            if loaded.is_empty() { "no chain".to_string() } else { loaded.join(", ") }
+        ));
+        why.join("; ")
+    };
     match headline_family(model) {
         Some((actor, v)) => {
             let name = model.actor_names.get(actor).cloned().unwrap_or_else(|| actor.to_string());
             let found = model.incidents.iter().filter(|i| i.onchain.transfers > 0).count();
             t.push(vec![
                 "ifr (this report)".into(),
-                year,
+                year.clone(),
                 v.usd_cell(),
                 String::new(),
                 found.to_string(),
                 format!("on-chain value of the theft transfers of the ledger's incidents attributed to {name}, found on the loaded chains, at the close of each transfer's day"),
                 String::new(),
                 String::new(),
+                String::new(),
             ]);
         }
         None => t.push(vec![
             "ifr (this report)".into(),
-            year,
+            year.clone(),
             String::new(),
             String::new(),
             "0".into(),
             "no theft found on chain".into(),
+            String::new(),
             String::new(),
             String::new(),
         ]),
@@ -881,6 +910,7 @@ fn estimates_table(model: &YearModel) -> Table {
             e.what_it_counts.clone(),
             e.published.clone(),
             e.source_url.clone(),
+            beside(e),
         ]);
     }
     t
