@@ -556,21 +556,23 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
     for f in &mut figures {
         f.input_hashes = f.inputs.iter().filter_map(|t| model.input_hashes.get(t).map(|h| (t.clone(), h.clone()))).collect();
     }
+    // Readers see actors by their names (the CSV keeps the ids).
+    let n = &model.actor_names;
     let tables = Tables {
-        totals,
-        monthly,
-        ranges,
-        destinations,
-        counterparties,
-        incidents,
+        totals: totals.with_names(n),
+        monthly: monthly.with_names(n),
+        ranges: ranges.with_names(n),
+        destinations: destinations.with_names(n),
+        counterparties: counterparties.with_names(n),
+        incidents: incidents.with_names(n),
         coverage,
         chains,
         asset_coverage,
         coverage_notes: notes,
-        recoveries,
+        recoveries: recoveries.with_names(n),
         implausible,
-        trace,
-        trace_wide,
+        trace: trace.with_names(n),
+        trace_wide: trace_wide.with_names(n),
         changes,
         estimates,
         thefts,

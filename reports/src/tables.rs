@@ -11,11 +11,19 @@ pub struct Table {
     /// Right-align these columns (numbers).
     pub numeric: Vec<bool>,
     pub rows: Vec<Vec<String>>,
+    /// For readers: ids shown by their names (actor id -> its label) in the columns that hold
+    /// actors; the CSV keeps the ids.
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 impl Table {
     pub fn new(columns: &[&str], numeric: &[bool]) -> Table {
-        Table { columns: columns.iter().map(|c| c.to_string()).collect(), numeric: numeric.to_vec(), rows: Vec::new() }
+        Table {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            numeric: numeric.to_vec(),
+            rows: Vec::new(),
+            names: Default::default(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -39,21 +47,30 @@ impl Table {
         out
     }
 
+    /// Show the ids of the actor columns (`actor`, `counterparty_actor`) by these names to readers.
+    pub fn with_names(mut self, names: &std::collections::BTreeMap<String, String>) -> Table {
+        self.names = names.clone();
+        self
+    }
+
     /// The table as a reader sees it (Markdown, HTML, LaTeX): human headers, cells formatted by
-    /// their column's kind ([`shown`]), a `year` column whose every row is the same year left out.
+    /// their column's kind ([`shown`]), actors by their names ([`Table::with_names`]), a `year`
+    /// column whose every row is the same year left out.
     pub fn for_readers(&self) -> Table {
         let constant_year =
             |i: usize| self.columns[i] == "year" && !self.rows.is_empty() && self.rows.iter().all(|r| r.get(i) == self.rows[0].get(i));
         let keep: Vec<usize> = (0..self.columns.len()).filter(|&i| !constant_year(i)).collect();
         let kinds: Vec<Shown> = self.columns.iter().zip(&self.numeric).map(|(c, n)| shown(c, *n)).collect();
+        let actor_column = |i: usize| ["actor", "counterparty_actor"].contains(&self.columns[i].as_str());
+        let cell = |i: usize, c: &str| match self.names.get(c) {
+            Some(name) if actor_column(i) => name.clone(),
+            _ => kinds[i].format(c),
+        };
         Table {
             columns: keep.iter().map(|&i| header(&self.columns[i])).collect(),
             numeric: keep.iter().map(|&i| self.numeric[i]).collect(),
-            rows: self
-                .rows
-                .iter()
-                .map(|r| keep.iter().map(|&i| r.get(i).map_or(String::new(), |c| kinds[i].format(c))).collect())
-                .collect(),
+            rows: self.rows.iter().map(|r| keep.iter().map(|&i| r.get(i).map_or(String::new(), |c| cell(i, c))).collect()).collect(),
+            names: Default::default(),
         }
     }
 
@@ -313,6 +330,13 @@ mod tests {
         y.push(vec!["2017".into(), "1.00".into()]);
         y.push(vec!["2018".into(), "2.00".into()]);
         assert_eq!(y.for_readers().columns, ["Year", "Value (USD)"]);
+        // Actors by their names for readers; other columns and the CSV keep the ids.
+        let names = std::collections::BTreeMap::from([("lazarus_group".to_string(), "Lazarus Group".to_string())]);
+        let mut a = Table::new(&["actor", "label"], &[false, false]).with_names(&names);
+        a.push(vec!["lazarus_group".into(), "lazarus_group".into()]);
+        a.push(vec!["unknown_id".into(), "x".into()]);
+        assert_eq!(a.for_readers().rows, [["Lazarus Group", "lazarus_group"], ["unknown_id", "x"]]);
+        assert!(a.to_csv().contains("\nlazarus_group,lazarus_group\n"));
     }
 
     #[test]
