@@ -166,10 +166,10 @@ pub fn bars<DB: DrawingBackend>(
             keys.push(&b.key);
         }
     }
-    for key in keys {
+    for (k, key) in keys.iter().enumerate() {
         let color = theme::color_of(key);
         chart
-            .draw_series(bars.iter().enumerate().filter(|(_, b)| b.key == key).map(|(i, b)| {
+            .draw_series(bars.iter().enumerate().filter(|(_, b)| b.key == *key).map(|(i, b)| {
                 let row = n - 1 - i;
                 let mut r =
                     Rectangle::new([(0.0, SegmentValue::Exact(row)), (b.value / per, SegmentValue::Exact(row + 1))], color.filled());
@@ -178,7 +178,18 @@ pub fn bars<DB: DrawingBackend>(
             }))
             .map_err(err)?
             .label(key.to_string())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+            .legend(move |(x, y)| {
+                EmptyElement::at((x, y)) + Rectangle::new([(0, -5), (10, 5)], color.filled()) + stripes(k, (0, -5), (10, 5), 3)
+            });
+        // Each series after the first also by a pattern of white stripes (vertical, horizontal,
+        // both), so that bars stay apart in greyscale.
+        for (i, b) in bars.iter().enumerate().filter(|(_, b)| b.key == *key) {
+            let row = n - 1 - i;
+            let (x0, y0) = chart.backend_coord(&(0.0, SegmentValue::Exact(row + 1)));
+            let (x1, y1) = chart.backend_coord(&(b.value / per, SegmentValue::Exact(row)));
+            let (top, bottom) = (y0.min(y1) + s(3.0) as i32, y0.max(y1) - s(3.0) as i32);
+            root.draw(&stripes(k, (x0.min(x1), top), (x0.max(x1), bottom), s(7.0).max(3) as i32)).map_err(err)?;
+        }
     }
     // Each bar's value at its end.
     let label_font = TextStyle::from(font(theme::LABEL_SIZE - 1.0))
@@ -190,6 +201,43 @@ pub fn bars<DB: DrawingBackend>(
         }))
         .map_err(err)?;
     legend(&mut chart, scale, SeriesLabelPosition::LowerRight)
+}
+
+/// White stripes over the rectangle from `a` to `b` (pixels), `step` pixels apart, for the `k`-th
+/// series: none (0), vertical (1), horizontal (2), both (3 and after). One zig-zag path: the
+/// stripes are joined along the rectangle's edges.
+fn stripes(k: usize, a: (i32, i32), b: (i32, i32), step: i32) -> PathElement<(i32, i32)> {
+    PathElement::new(stripe_points(k, a, b, step), WHITE.stroke_width(1))
+}
+
+/// The points of [`stripes`]' path.
+fn stripe_points(k: usize, a: (i32, i32), b: (i32, i32), step: i32) -> Vec<(i32, i32)> {
+    let (x0, y0, x1, y1) = (a.0.min(b.0), a.1.min(b.1), a.0.max(b.0), a.1.max(b.1));
+    let step = step.max(2);
+    let mut pts = Vec::new();
+    if k % 4 == 1 || k % 4 == 3 {
+        let mut x = x0 + step / 2;
+        let mut down = true;
+        while x < x1 {
+            let (from, to) = if down { (y0, y1) } else { (y1, y0) };
+            pts.push((x, from));
+            pts.push((x, to));
+            x += step;
+            down = !down;
+        }
+    }
+    if k % 4 >= 2 {
+        let mut y = y0 + step / 2;
+        let mut right = true;
+        while y < y1 {
+            let (from, to) = if right { (x0, x1) } else { (x1, x0) };
+            pts.push((from, y));
+            pts.push((to, y));
+            y += step;
+            right = !right;
+        }
+    }
+    pts
 }
 
 /// The legend every chart draws: a framed white box in the label font, at `position`.
@@ -229,6 +277,19 @@ fn png_encode(rgb: &[u8], w: u32, h: u32, dpi: u32) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first series is solid, the next ones striped: vertical, horizontal, then both.
+    #[test]
+    fn series_after_the_first_are_striped() {
+        let pts = |k: usize| stripe_points(k, (0, 0), (20, 10), 5);
+        assert!(pts(0).is_empty());
+        let v = pts(1);
+        assert!(!v.is_empty() && v.chunks(2).all(|seg| seg[0].0 == seg[1].0), "vertical stripes: {v:?}");
+        let h = pts(2);
+        assert!(!h.is_empty() && h.chunks(2).all(|seg| seg[0].1 == seg[1].1), "horizontal stripes: {h:?}");
+        assert_eq!(pts(3).len(), v.len() + h.len());
+        assert!(pts(3).iter().all(|&(x, y)| (0..=20).contains(&x) && (0..=10).contains(&y)), "inside the bar");
+    }
 
     #[test]
     fn usd_ticks_read_as_money() {
