@@ -15,7 +15,7 @@ use crate::config::{Format, Kind, Settings, SourceSpec};
 use crate::error::{Error, Result};
 use crate::lake::{self, FileInfo, Lake, SourceState};
 use crate::sources::{self, Acc, Counts, Input, chain, partition};
-use crate::table::{read_parquet, read_scratch, write_parquet};
+use crate::table::{read_parquet, write_parquet};
 
 /// Bumped when a loader's output for the same input changes, so that lakes are rebuilt.
 pub const LOADER_VERSION: u32 = 1;
@@ -320,10 +320,26 @@ fn stage_append(
     progress: &dyn Progress,
 ) -> Result<std::result::Result<Appended, String>> {
     let apart = staging.join(".append").join(&spec.name);
+    // Block times the new chunks may need: from the first block any of them claims (a chunk's
+    // rows lie in its range; a row outside it finds no time and the source is loaded whole), or
+    // every block when a chunk's path gives no range. Row groups below are skipped by statistics.
+    let from_block: Option<i64> = new_files
+        .iter()
+        .map(|f| chain::chunk_range(spec.format, f).map(|r| r.0))
+        .collect::<Option<Vec<i64>>>()
+        .and_then(|v| v.into_iter().min());
     let mut seed = Vec::new();
     for o in prev.outputs.iter().filter(|o| Path::new(o).starts_with("blocks")) {
-        let df = read_scratch(&lake.root.join(o), Some(vec!["block_number".into(), "block_time".into()]))?;
+        let path = lake.root.join(o);
         let err = |e| Error::polars("reading block times", e);
+        let scan = polars::prelude::PlRefPath::try_from_path(&path).map_err(err)?;
+        let mut lf = polars::prelude::LazyFrame::scan_parquet(scan, Default::default())
+            .map_err(err)?
+            .select([polars::prelude::col("block_number"), polars::prelude::col("block_time")]);
+        if let Some(from) = from_block {
+            lf = lf.filter(polars::prelude::col("block_number").gt_eq(polars::prelude::lit(from)));
+        }
+        let df = lf.collect().map_err(err)?;
         let t = df.column("block_time").map_err(err)?.cast(&DataType::Int64).map_err(err)?;
         let (n, t) = (df.column("block_number").map_err(err)?.i64().map_err(err)?, t.i64().map_err(err)?);
         seed.extend(n.iter().zip(t.iter()).filter_map(|(n, t)| n.zip(t)));
