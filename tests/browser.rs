@@ -2,7 +2,7 @@
 //! packages): it loads without console errors, every chart is present, and untrusted text from the
 //! inputs shows as text.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ifr_pipeline::synth::{SynthFormat, SynthOptions};
@@ -60,14 +60,21 @@ fn the_report_page_loads_in_a_browser_with_every_chart_and_escaped_text() {
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>alert"));
 
     let profile = tmp.path().join("profile");
-    let o = Command::new(&browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"])
-        .args(["--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0"])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("run chromium");
+    // Headless Chromium on a file, with this test's own profile and the given flags.
+    let chromium = |flags: &[String], file: &Path| {
+        Command::new(&browser)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(flags)
+            .arg(format!("file://{}", file.display()))
+            .output()
+            .expect("run chromium")
+    };
+    let flags = |f: &[&str]| f.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let o = chromium(
+        &flags(&["--disable-quic", "--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0", "--dump-dom"]),
+        &page,
+    );
     assert!(o.status.success(), "chromium failed: {}", String::from_utf8_lossy(&o.stderr));
     let dom = String::from_utf8_lossy(&o.stdout);
     for chart in ["annual_totals", "monthly_stolen", "destinations", "incidents", "trace_methods"] {
@@ -102,21 +109,9 @@ document.getElementById('f').addEventListener('load', () => {{
   document.getElementById('out').textContent = 'width=' + w + ' scroll=' + root.scrollWidth + ' tables=' + d.querySelectorAll('table').length + ' over=' + over.join(',');
 }});
 </script></body></html>"#, page = page.display())).unwrap();
-        let o = Command::new(&browser)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--allow-file-access-from-files",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(format!("--window-size={},1000", width + 40))
-            .args(["--virtual-time-budget=10000", "--dump-dom"])
-            .arg(format!("file://{}", probe.display()))
-            .output()
-            .expect("run chromium");
+        let mut f = flags(&["--allow-file-access-from-files", "--virtual-time-budget=10000", "--dump-dom"]);
+        f.push(format!("--window-size={},1000", width + 40));
+        let o = chromium(&f, &probe);
         let dom = String::from_utf8_lossy(&o.stdout);
         let line = dom.split("<pre id=\"out\">").nth(1).and_then(|r| r.split('<').next()).unwrap_or("").to_string();
         let field = |k: &str| line.split(' ').find_map(|f| f.strip_prefix(&format!("{k}="))).unwrap_or("").to_string();
@@ -128,20 +123,7 @@ document.getElementById('f').addEventListener('load', () => {{
 
     // Printed (print stylesheet: tables at the page's width, long hashes wrapped): a PDF.
     let pdf = tmp.path().join("report.pdf");
-    let o = Command::new(&browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--no-pdf-header-footer",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("run chromium");
+    let o = chromium(&[String::from("--no-pdf-header-footer"), format!("--print-to-pdf={}", pdf.display())], &page);
     assert!(o.status.success(), "printing failed: {}", String::from_utf8_lossy(&o.stderr));
     let bytes = std::fs::read(&pdf).unwrap();
     assert!(bytes.starts_with(b"%PDF-") && bytes.len() > 50_000, "{} bytes", bytes.len());

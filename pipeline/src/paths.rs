@@ -23,6 +23,12 @@ pub fn normalize(p: &Path) -> PathBuf {
     out
 }
 
+/// A path as ifr records it (fingerprints, manifests, figures' input hashes): relative to `base`
+/// (the config's folder) when inside it — the same on every machine and checkout — else whole.
+pub fn shown(base: &Path, p: &Path) -> String {
+    p.strip_prefix(base).unwrap_or(p).display().to_string()
+}
+
 /// Names that become file or folder names in the lake.
 pub fn is_safe_name(s: &str) -> bool {
     !s.is_empty()

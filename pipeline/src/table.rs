@@ -268,6 +268,12 @@ pub fn col_i128(df: &DataFrame, c: &str) -> Result<Vec<i128>> {
     Ok(s.i128().map_err(|e| Error::polars(c, e))?.iter().map(|v| v.unwrap_or(0)).collect())
 }
 
+/// A micro-dollar column whose NULL means unknown (no figure, no price): kept as None, never 0.
+pub fn col_opt_i128(df: &DataFrame, c: &str) -> Result<Vec<Option<i128>>> {
+    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int128).map_err(|e| Error::polars(c, e))?;
+    Ok(s.i128().map_err(|e| Error::polars(c, e))?.iter().collect())
+}
+
 /// An integer column as i64, one entry per row; NULL reads as 0.
 pub fn col_i64(df: &DataFrame, c: &str) -> Result<Vec<i64>> {
     let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int64).map_err(|e| Error::polars(c, e))?;

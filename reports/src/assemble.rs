@@ -166,14 +166,13 @@ pub fn year_summary(model: &YearModel, opts: &ReportOptions) -> YearSummary {
         recovered_micro_usd: 0,
     };
     if let Some((root, v)) = headline_family(model) {
-        let in_family = |actor: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
-        let family: Vec<&crate::model::Incident> = model.incidents.iter().filter(|i| in_family(&i.actor)).collect();
+        let (not, reported) = model.not_verified(root);
         s.actor = Some((root.to_string(), model.actor_names.get(root).cloned().unwrap_or_else(|| root.to_string())));
         s.stolen = v;
-        s.incidents = family.len();
-        s.incidents_found = family.iter().filter(|i| model.verification(i).found()).count();
-        s.unverified_micro_usd = family.iter().filter(|i| !model.verification(i).found()).filter_map(|i| i.reported_micro_usd).sum();
-        s.recovered_micro_usd = model.recoveries.iter().filter(|r| in_family(&r.actor)).filter_map(|r| r.micro_usd).sum();
+        s.incidents = model.incidents.iter().filter(|i| model.in_family(&i.actor, root)).count();
+        s.incidents_found = s.incidents - not.len();
+        s.unverified_micro_usd = reported;
+        s.recovered_micro_usd = model.recoveries.iter().filter(|r| model.in_family(&r.actor, root)).filter_map(|r| r.micro_usd).sum();
     }
     s
 }
@@ -640,13 +639,7 @@ fn more_figures(model: &YearModel, figures: &mut Vec<Figure>) {
     roots.sort_unstable();
     roots.dedup();
     for root in roots {
-        let in_family = |actor: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
-        let reported: i128 = model
-            .incidents
-            .iter()
-            .filter(|i| in_family(&i.actor) && !model.verification(i).found())
-            .filter_map(|i| i.reported_micro_usd)
-            .sum();
+        let (_, reported) = model.not_verified(root);
         let onchain = model.totals.iter().find(|t| t.actor == root && t.metric == Metric::Stolen).map_or(0, |t| t.value.micro_usd);
         let tables = ["incidents", "transfers", "prices", "assets"];
         let query =
@@ -950,7 +943,6 @@ fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
         .filter(|t| t.metric == Metric::Stolen && t.value.transfers != t.value.unpriced)
         .map(|t| (t.actor.as_str(), &t.value))
         .collect();
-    let in_family = |actor: &str, root: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
     let mut out = Vec::new();
     let mut headlined: Vec<&str> = Vec::new();
     for (root, v) in &stolen {
@@ -958,7 +950,7 @@ fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
             continue; // inside a family already headlined
         }
         let mut s = format!("**{}** stole {} in {year}", name(root), usd_short(v.micro_usd));
-        let family: Vec<&crate::model::Incident> = model.incidents.iter().filter(|i| in_family(&i.actor, root)).collect();
+        let family: Vec<&crate::model::Incident> = model.incidents.iter().filter(|i| model.in_family(&i.actor, root)).collect();
         let verified = family.iter().filter(|i| i.onchain.transfers > 0).count();
         let _ = write!(
             s,
@@ -969,7 +961,7 @@ fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
         headlined.push(root);
         // Units, largest first, named once.
         let mut units: Vec<(&str, i128)> =
-            stolen.iter().filter(|(a, _)| *a != root && in_family(a, root)).map(|(a, m)| (*a, m.micro_usd)).collect();
+            stolen.iter().filter(|(a, _)| *a != root && model.in_family(a, root)).map(|(a, m)| (*a, m.micro_usd)).collect();
         units.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         // Keep only the units whose parent is not listed too (Lazarus Group, not also its subunits).
         let listed: Vec<&str> = units.iter().map(|(a, _)| *a).collect();
@@ -1031,8 +1023,7 @@ fn headlines(model: &YearModel, _opts: &ReportOptions) -> Vec<String> {
 /// " Recovered in 2022: $30.0M (1 seizure) …": the year's recoveries of the family's funds, at
 /// the sources' USD figures; those without one are counted, not valued.
 fn recovered_sentence(model: &YearModel, root: &str, s: &mut String) {
-    let in_family = |actor: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
-    let rs: Vec<&crate::model::Recovery> = model.recoveries.iter().filter(|r| in_family(&r.actor)).collect();
+    let rs: Vec<&crate::model::Recovery> = model.recoveries.iter().filter(|r| model.in_family(&r.actor, root)).collect();
     if rs.is_empty() {
         return;
     }
@@ -1056,16 +1047,13 @@ fn recovered_sentence(model: &YearModel, root: &str, s: &mut String) {
 /// family's incidents whose theft was not found, at their reported value, and the share of the
 /// year's value (on chain + reported) that was verified on chain.
 fn unverified_sentence(model: &YearModel, root: &str, onchain: Option<i128>, s: &mut String) {
-    let in_family = |actor: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
-    let not: Vec<&crate::model::Incident> =
-        model.incidents.iter().filter(|i| in_family(&i.actor) && !model.verification(i).found()).collect();
+    let (not, reported) = model.not_verified(root);
     let partly = model
         .incidents
         .iter()
-        .filter(|i| in_family(&i.actor) && matches!(model.verification(i), crate::model::Verification::Partly(_)))
+        .filter(|i| model.in_family(&i.actor, root) && matches!(model.verification(i), crate::model::Verification::Partly(_)))
         .count();
     if !not.is_empty() {
-        let reported: i128 = not.iter().filter_map(|i| i.reported_micro_usd).sum();
         let names: Vec<String> = not.iter().map(|i| markdown_escape(&i.name)).collect();
         let _ = write!(
             s,
@@ -1268,14 +1256,13 @@ fn charts(model: &YearModel, opts: &ReportOptions) -> Result<Vec<NamedChart>> {
     let thieves = top_actors(model, opts, &stolen, 3);
     // Each theft transfer on its day, for the actor of its incident and each of its ancestors.
     let actor_of: BTreeMap<&str, &str> = model.incidents.iter().map(|i| (i.id.as_str(), i.actor.as_str())).collect();
-    let in_family = |actor: &str, root: &str| actor == root || model.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root));
     let series: Vec<(String, Vec<(u32, f64)>)> = thieves
         .iter()
         .map(|a| {
             let days = model
                 .thefts
                 .iter()
-                .filter(|t| actor_of.get(t.incident.as_str()).is_some_and(|x| in_family(x, a)))
+                .filter(|t| actor_of.get(t.incident.as_str()).is_some_and(|x| model.in_family(x, a)))
                 .filter_map(|t| {
                     let day = chrono::NaiveDate::parse_from_str(&t.day, "%Y-%m-%d").ok()?;
                     Some((chrono::Datelike::ordinal0(&day), t.micro_usd? as f64 / 1e6))

@@ -456,6 +456,20 @@ pub struct YearModel {
 }
 
 impl YearModel {
+    /// Whether `actor` is `root` or one of its descendants (its figures are inside `root`'s).
+    pub fn in_family(&self, actor: &str, root: &str) -> bool {
+        actor == root || self.ancestors.get(actor).is_some_and(|a| a.iter().any(|x| x == root))
+    }
+
+    /// The year's ledger incidents of `root`'s family whose theft was not found on chain, and the
+    /// sum of their reported values (incidents without one add nothing).
+    pub fn not_verified(&self, root: &str) -> (Vec<&Incident>, i128) {
+        let not: Vec<&Incident> =
+            self.incidents.iter().filter(|i| self.in_family(&i.actor, root) && !self.verification(i).found()).collect();
+        let reported = not.iter().filter_map(|i| i.reported_micro_usd).sum();
+        (not, reported)
+    }
+
     /// Whether the lake holds transfers of `chain` on `day` (YYYY-MM-DD): between the first and
     /// the last day of its data.
     pub fn covers(&self, chain: &str, day: &str) -> bool {

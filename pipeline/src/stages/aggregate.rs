@@ -14,7 +14,7 @@ use super::attribute::Attribution;
 use super::value::{TheftKeys, Valuation};
 use crate::error::{Error, Result};
 use crate::lake::Lake;
-use crate::table::{col_i64, col_i128, col_str};
+use crate::table::{col_i64, col_i128, col_opt_i128, col_str};
 
 /// The queries, in the order they are registered (views first).
 pub const QUERIES: [(&str, &str); 16] = [
@@ -235,16 +235,10 @@ pub fn flows(ctx: &mut SQLContext, high: &Attribution) -> Result<Flows> {
 fn incidents(df: &DataFrame) -> Result<Vec<(i32, Incident)>> {
     let (id, name, date, year, actor) =
         (col_str(df, "incident")?, col_str(df, "name")?, col_str(df, "date")?, col_i64(df, "year")?, col_str(df, "actor")?);
-    let reported: Vec<Option<i128>> = df
-        .column("reported_micro_usd")
-        .map_err(|e| Error::polars("reported_micro_usd", e))?
-        .i128()
-        .map_err(|e| Error::polars("reported_micro_usd", e))?
-        .iter()
-        .collect();
+    let reported = col_opt_i128(df, "reported_micro_usd")?;
     let (v, n, u) = (col_i128(df, "onchain_micro_usd")?, col_i64(df, "onchain_transfers")?, col_i64(df, "unpriced_transfers")?);
     let chains = col_str(df, "chains")?;
-    let recovered = opt_i128(df, "recovered_micro_usd")?;
+    let recovered = col_opt_i128(df, "recovered_micro_usd")?;
     let n_recoveries = col_i64(df, "recoveries")?;
     Ok((0..df.height())
         .map(|i| {
@@ -264,12 +258,6 @@ fn incidents(df: &DataFrame) -> Result<Vec<(i32, Incident)>> {
         .collect())
 }
 
-/// A micro-dollar column whose NULL means unknown (kept as None, never read as 0).
-fn opt_i128(df: &DataFrame, c: &str) -> Result<Vec<Option<i128>>> {
-    let s = df.column(c).map_err(|e| Error::polars(c, e))?.cast(&DataType::Int128).map_err(|e| Error::polars(c, e))?;
-    Ok(s.i128().map_err(|e| Error::polars(c, e))?.iter().collect())
-}
-
 fn recoveries(df: &DataFrame) -> Result<Vec<(i32, Recovery)>> {
     let (id, inc, actor, date, year, kind) = (
         col_str(df, "id")?,
@@ -280,7 +268,7 @@ fn recoveries(df: &DataFrame) -> Result<Vec<(i32, Recovery)>> {
         col_str(df, "kind")?,
     );
     let (usd, amount, by, url) =
-        (opt_i128(df, "micro_usd")?, col_str(df, "asset_amount")?, col_str(df, "acted_by")?, col_str(df, "source_url")?);
+        (col_opt_i128(df, "micro_usd")?, col_str(df, "asset_amount")?, col_str(df, "acted_by")?, col_str(df, "source_url")?);
     Ok((0..df.height())
         .map(|i| {
             let r = Recovery {

@@ -120,7 +120,7 @@ fn fingerprint(spec: &SourceSpec, files: &[FileInfo], base: &Path, deps: &str) -
     }
     h.update(format!("{}|{}|{:?}|{:?}|{}\n", spec.kind.as_str(), spec.format.as_str(), spec.chain, spec.asset, deps));
     for f in files {
-        let rel = Path::new(&f.path).strip_prefix(base).map(|p| p.display().to_string()).unwrap_or_else(|_| f.path.clone());
+        let rel = crate::paths::shown(base, Path::new(&f.path));
         h.update(format!("{rel}|{}|{}\n", f.bytes, f.sha256));
     }
     hex::encode(h.finalize())
@@ -437,8 +437,6 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
         let held: Vec<String> = held.iter().map(|p| p.display().to_string()).collect();
         let previous = state.sources.get(&spec.name).map(|p| p.files.as_slice()).unwrap_or_default();
         let infos: Vec<FileInfo> = files.iter().map(|f| lake::hash_file_cached(f, previous)).collect::<Result<_>>()?;
-        let bytes = infos.iter().map(|f| f.bytes).sum();
-        progress.source_started(spec, files.len(), bytes);
         let deps = if spec.kind == Kind::Chain { assets_fp.clone() } else { String::new() };
         let fp = fingerprint(spec, &infos, &settings.base_dir, &deps);
         let setup = fingerprint(spec, &[], &settings.base_dir, &deps);
@@ -447,6 +445,13 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
         }
         let prev = state.sources.get(&spec.name);
         let unchanged = prev.is_some_and(|p| p.fingerprint == fp && p.outputs.iter().all(|o| lake.root.join(o).is_file()));
+        let plan = if !unchanged && spec.kind == Kind::Chain { plan_chain(prev, &setup, &infos) } else { ChainPlan::Whole(None) };
+        // The bar counts what will be read: only the new chunks when they are appended.
+        let reading: Vec<&FileInfo> = match &plan {
+            ChainPlan::Append(new) => infos.iter().filter(|f| new.iter().any(|p| p.as_path() == Path::new(&f.path))).collect(),
+            ChainPlan::Whole(_) => infos.iter().collect(),
+        };
+        progress.source_started(spec, reading.len(), reading.iter().map(|f| f.bytes).sum());
 
         let mut method = None;
         let (counts, status, files_changed) = if unchanged {
@@ -475,7 +480,6 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
             }
             let empty = chain::Assets::default();
             let assets = assets.as_ref().unwrap_or(&empty);
-            let plan = if spec.kind == Kind::Chain { plan_chain(prev, &setup, &infos) } else { ChainPlan::Whole(None) };
             let appended = match (plan, prev) {
                 (ChainPlan::Append(new), Some(p)) => match stage_append(spec, &new, p, &lake, &staging_dir, assets, progress)? {
                     Ok(a) => Some(a),

@@ -121,6 +121,9 @@ pub(crate) fn render(
 ) -> Result<usize> {
     let opts = options(settings);
     let methodology = super::methodology::paragraphs(settings, &computed.receivers.label_sources);
+    // What every year's pages and manifest share, read once.
+    let base = ManifestBase::read(settings, lake)?;
+    let synthetic = synthetic_inputs(settings);
     let mut files = 0;
     let mut index = Vec::new();
     for &year in &computed.years {
@@ -128,15 +131,15 @@ pub(crate) fn render(
             return Err(Error::Internal("failpoint report-render (a test of a failed run)".into()));
         }
         progress.step("report", &format!("writing {year}: tables, charts, report.md, index.html"));
-        let mut model = year_model(settings, computed, year)?;
+        let mut model = year_model(settings, computed, year, synthetic.clone())?;
         model.methodology = methodology.clone();
-        model.manifest = manifest(settings, lake, year, &model, published)?;
+        model.manifest = base.manifest(settings, year, &model, published);
         model.changes = changes(year, &model, &opts)?;
         index.push(ifr_reports::assemble::year_summary(&model, &opts));
         let dir = dir.join(year.to_string());
         files += ifr_reports::assemble::assemble(&model, &opts, &dir).map_err(|e| Error::Internal(format!("writing the report: {e}")))?;
     }
-    files += ifr_reports::assemble::write_index(dir, &index, synthetic_inputs(settings).as_deref())
+    files += ifr_reports::assemble::write_index(dir, &index, synthetic.as_deref())
         .map_err(|e| Error::Internal(format!("writing the report's index: {e}")))?;
     Ok(files)
 }
@@ -304,7 +307,7 @@ fn keep_actor(settings: &Settings, actor: &str) -> bool {
 }
 
 /// One year's model: the rows of the year (and of the configured actors).
-fn year_model(settings: &Settings, c: &Computed, year: i32) -> Result<YearModel> {
+fn year_model(settings: &Settings, c: &Computed, year: i32, synthetic: Option<String>) -> Result<YearModel> {
     let keep = |y: i32, actor: &str| y == year && keep_actor(settings, actor);
     let f = &c.flows;
     Ok(YearModel {
@@ -323,7 +326,7 @@ fn year_model(settings: &Settings, c: &Computed, year: i32) -> Result<YearModel>
         manifest: serde_json::Value::Null,
         changes: None,
         actor_names: c.actor_names.clone(),
-        synthetic: synthetic_inputs(settings),
+        synthetic,
         estimates: published_estimates(year)?,
         thefts: c.thefts.iter().filter(|(y, _)| *y == year).map(|(_, t)| t.clone()).collect(),
         chains: c.receivers.chains.clone(),
@@ -370,7 +373,7 @@ fn input_hashes(settings: &Settings, lake: &Lake) -> Result<BTreeMap<String, Str
             .collect();
         for t in tables {
             let l = lines.entry(t).or_default();
-            l.extend(s.files.iter().map(|f| format!("{} {}", relative(settings, Path::new(&f.path)), f.sha256)));
+            l.extend(s.files.iter().map(|f| format!("{} {}", crate::paths::shown(&settings.base_dir, Path::new(&f.path)), f.sha256)));
         }
     }
     Ok(lines
@@ -382,49 +385,64 @@ fn input_hashes(settings: &Settings, lake: &Lake) -> Result<BTreeMap<String, Str
         .collect())
 }
 
-/// A path as the manifest shows it: relative to the config's folder when inside it (the same
-/// manifest on every machine and checkout), else as it is.
-fn relative(settings: &Settings, p: &Path) -> String {
-    p.strip_prefix(&settings.base_dir).unwrap_or(p).display().to_string()
+/// The parts of a year's manifest.json that every year of a run shares, read once from the config
+/// and the lake snapshot: the config's hash, the input files with their hashes and counts, the
+/// tables' row counts, the queries' hashes.
+struct ManifestBase {
+    config_sha256: String,
+    inputs: Vec<serde_json::Value>,
+    table_rows: BTreeMap<String, u64>,
+    queries: Vec<serde_json::Value>,
 }
 
-fn manifest(settings: &Settings, lake: &Lake, year: i32, model: &YearModel, published: &Path) -> Result<serde_json::Value> {
-    let state = lake.state()?;
-    let config = std::fs::read(&settings.config_path).map_err(|e| Error::io("reading", &settings.config_path, e))?;
-    let mut tables = BTreeMap::new();
-    for t in crate::schema::all() {
-        tables.insert(t.table.clone(), lake.row_count(&t.table)?);
-    }
-    // The folder the report was actually written to (`--out`, a release), not only the config's.
-    let mut shown_settings = settings.report.clone();
-    shown_settings.out = relative(settings, published).into();
-    let inputs: Vec<serde_json::Value> = state
-        .sources
-        .iter()
-        .map(|(name, s)| {
-            serde_json::json!({
-                "source": name,
-                "kind": s.kind,
-                "format": s.format,
-                "files": s.files.iter().map(|f| serde_json::json!({
-                    "file": relative(settings, Path::new(&f.path)),
-                    "sha256": f.sha256,
-                    "bytes": f.bytes,
-                })).collect::<Vec<_>>(),
-                "counts": s.counts,
+impl ManifestBase {
+    fn read(settings: &Settings, lake: &Lake) -> Result<ManifestBase> {
+        let config = std::fs::read(&settings.config_path).map_err(|e| Error::io("reading", &settings.config_path, e))?;
+        let mut table_rows = BTreeMap::new();
+        for t in crate::schema::all() {
+            table_rows.insert(t.table.clone(), lake.row_count(&t.table)?);
+        }
+        let inputs = lake
+            .state()?
+            .sources
+            .iter()
+            .map(|(name, s)| {
+                serde_json::json!({
+                    "source": name,
+                    "kind": s.kind,
+                    "format": s.format,
+                    "files": s.files.iter().map(|f| serde_json::json!({
+                        "file": crate::paths::shown(&settings.base_dir, Path::new(&f.path)),
+                        "sha256": f.sha256,
+                        "bytes": f.bytes,
+                    })).collect::<Vec<_>>(),
+                    "counts": s.counts,
+                })
             })
+            .collect();
+        let queries = QUERIES
+            .iter()
+            .map(|(name, q)| serde_json::json!({"name": name, "sha256": hex::encode(Sha256::digest(q.as_bytes()))}))
+            .collect();
+        Ok(ManifestBase { config_sha256: hex::encode(Sha256::digest(&config)), inputs, table_rows, queries })
+    }
+
+    /// The year's manifest.json, for a report published in `published`.
+    fn manifest(&self, settings: &Settings, year: i32, model: &YearModel, published: &Path) -> serde_json::Value {
+        // The folder the report was actually written to (`--out`, a release), not only the config's.
+        let mut shown_settings = settings.report.clone();
+        shown_settings.out = crate::paths::shown(&settings.base_dir, published).into();
+        serde_json::json!({
+            "ifr_version": env!("CARGO_PKG_VERSION"),
+            "year": year,
+            "config_sha256": self.config_sha256,
+            "settings": shown_settings,
+            "inputs": self.inputs,
+            "table_rows": self.table_rows,
+            "price_coverage": { "transfers": model.coverage.transfers, "priced_transfers": model.coverage.priced },
+            "queries": self.queries,
         })
-        .collect();
-    Ok(serde_json::json!({
-        "ifr_version": env!("CARGO_PKG_VERSION"),
-        "year": year,
-        "config_sha256": hex::encode(Sha256::digest(&config)),
-        "settings": shown_settings,
-        "inputs": inputs,
-        "table_rows": tables,
-        "price_coverage": { "transfers": model.coverage.transfers, "priced_transfers": model.coverage.priced },
-        "queries": QUERIES.iter().map(|(name, q)| serde_json::json!({"name": name, "sha256": hex::encode(Sha256::digest(q.as_bytes()))})).collect::<Vec<_>>(),
-    }))
+    }
 }
 
 #[cfg(test)]

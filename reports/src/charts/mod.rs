@@ -214,28 +214,24 @@ fn stripes(k: usize, a: (i32, i32), b: (i32, i32), step: i32) -> PathElement<(i3
 fn stripe_points(k: usize, a: (i32, i32), b: (i32, i32), step: i32) -> Vec<(i32, i32)> {
     let (x0, y0, x1, y1) = (a.0.min(b.0), a.1.min(b.1), a.0.max(b.0), a.1.max(b.1));
     let step = step.max(2);
+    // Lines across [lo, hi] every `step` along [from, to), back and forth, as (along, across).
+    let zigzag = |(from, to): (i32, i32), (lo, hi): (i32, i32)| -> Vec<(i32, i32)> {
+        let mut pts = Vec::new();
+        let mut at = from + step / 2;
+        while at < to {
+            let ends = if pts.len() % 4 == 0 { (lo, hi) } else { (hi, lo) };
+            pts.push((at, ends.0));
+            pts.push((at, ends.1));
+            at += step;
+        }
+        pts
+    };
     let mut pts = Vec::new();
     if k % 4 == 1 || k % 4 == 3 {
-        let mut x = x0 + step / 2;
-        let mut down = true;
-        while x < x1 {
-            let (from, to) = if down { (y0, y1) } else { (y1, y0) };
-            pts.push((x, from));
-            pts.push((x, to));
-            x += step;
-            down = !down;
-        }
+        pts.extend(zigzag((x0, x1), (y0, y1)));
     }
     if k % 4 >= 2 {
-        let mut y = y0 + step / 2;
-        let mut right = true;
-        while y < y1 {
-            let (from, to) = if right { (x0, x1) } else { (x1, x0) };
-            pts.push((from, y));
-            pts.push((to, y));
-            y += step;
-            right = !right;
-        }
+        pts.extend(zigzag((y0, y1), (x0, x1)).into_iter().map(|(along, across)| (across, along)));
     }
     pts
 }
