@@ -163,6 +163,102 @@ fn releases_are_dated_current_moves_atomically_and_restatements_name_their_cause
     drop(s);
 }
 
+/// restatements.csv as (year, figure) -> (change, cause).
+fn restated(release: &Path) -> std::collections::BTreeMap<(String, String), (String, String)> {
+    let text = std::fs::read_to_string(release.join("restatements.csv")).unwrap();
+    assert!(!text.contains('"'), "the rows here need no quoting: {text}");
+    text.lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .map(|row| ((row[0].to_string(), row[1].to_string()), (row[4].to_string(), row[6].to_string())))
+        .collect()
+}
+
+#[test]
+fn when_several_inputs_change_at_once_each_ones_share_is_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = synth_dataset(tmp.path(), SynthFormat::Cryo);
+    let d = tmp.path().join("syn");
+    let releases = d.join("releases");
+    assert!(refresh(&d, &[]).status.success());
+    let first = current(&releases);
+    // A label that makes the first fresh address the Ronin attacker pays part of the actor, and an
+    // ETH price correction on the day that address first sends ETH on (both move the actor's
+    // outflows that month): first one at a time (two releases, each with one cause), then both at
+    // once against the first release.
+    let fresh = ifr_pipeline::synth::hex20(&ifr_pipeline::synth::synth_address(5, "fresh-0-0", 0));
+    let mut labels = std::fs::read_to_string(d.join("labels.yaml")).unwrap();
+    labels.push_str(&format!(
+        "- address: '{fresh}'\n  label: a new Lazarus address\n  actor: lazarus_group\n  category: user\n  confidence: web_crawl\n"
+    ));
+    std::fs::write(d.join("labels.yaml"), labels).unwrap();
+    assert!(refresh(&d, &[]).status.success());
+    let by_labels = restated(&releases.join(current(&releases)));
+    let t = table(&s, "transfers");
+    let (from, asset, time) =
+        (t.column("from_address").unwrap().str().unwrap(), t.column("asset").unwrap().str().unwrap(), t.column("block_time").unwrap());
+    let day = (0..t.height())
+        .filter(|&i| from.get(i) == Some(fresh.as_str()) && asset.get(i) == Some("ETH"))
+        .map(|i| time.get(i).unwrap().to_string()[..10].to_string())
+        .min()
+        .expect("the new address sends ETH");
+    correct_price(&d.join("prices.csv"), &format!("{day},ETH"), "500");
+    assert!(refresh(&d, &[]).status.success());
+    let by_prices = restated(&releases.join(current(&releases)));
+    assert!(by_labels.values().all(|(_, c)| c == "labels added or removed"), "{by_labels:?}");
+    assert!(by_prices.values().all(|(_, c)| c == "price corrections"), "{by_prices:?}");
+    for id in release_ids(&releases).into_iter().filter(|id| *id != first) {
+        std::fs::remove_dir_all(releases.join(id)).unwrap();
+    }
+    std::fs::remove_file(releases.join("current")).unwrap();
+    std::os::unix::fs::symlink(&first, releases.join("current")).unwrap();
+
+    let o = refresh(&d, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let both = restated(&releases.join(current(&releases)));
+    let cents = |s: &str| -> f64 { s.parse().unwrap() };
+    let mut shared = 0;
+    for (key, (change, cause)) in &both {
+        let l = by_labels.get(key).map(|(c, _)| c.as_str());
+        let p = by_prices.get(key).map(|(c, _)| c.as_str());
+        let want = match (l, p) {
+            (Some(a), Some(b)) if a.is_empty() || b.is_empty() => {
+                // A figure that one change creates and the other moves: both named, in order.
+                assert!(cause.starts_with("labels added or removed ") && cause.contains("; price corrections "), "{key:?}: {cause}");
+                continue;
+            }
+            (Some(a), Some(b)) => {
+                shared += 1;
+                let total = cents(a) + cents(b);
+                assert!((cents(change) - total).abs() < 1e-6 * (1.0 + total.abs()), "{key:?}: {change} is not {a} + {b}");
+                let signed = |x: &str| if x.starts_with('-') { x.to_string() } else { format!("+{x}") };
+                format!(
+                    "labels added or removed {} ({:.2}%); price corrections {} ({:.2}%)",
+                    signed(a),
+                    cents(a) / total * 100.0,
+                    signed(b),
+                    cents(b) / total * 100.0
+                )
+            }
+            (Some(a), None) => {
+                assert_eq!(change, a, "{key:?}");
+                "labels added or removed".to_string()
+            }
+            (None, Some(b)) => {
+                assert_eq!(change, b, "{key:?}");
+                "price corrections".to_string()
+            }
+            (None, None) => panic!("{key:?} moved though neither change alone moves it"),
+        };
+        assert_eq!(cause, &want, "{key:?}");
+    }
+    assert!(shared > 0, "no figure moved by both changes: the test shows nothing");
+    assert_eq!(both.len(), by_labels.keys().chain(by_prices.keys()).collect::<std::collections::BTreeSet<_>>().len());
+    // `ifr diff` gives the release's own restatements, shares included.
+    let o = ifr(&d, &["diff", &first, "current"]);
+    assert_eq!(stdout(&o), std::fs::read_to_string(releases.join(current(&releases)).join("restatements.csv")).unwrap());
+}
+
 #[test]
 fn a_killed_refresh_leaves_current_whole_and_the_next_one_completes_it() {
     let tmp = tempfile::tempdir().unwrap();

@@ -32,6 +32,8 @@ pub struct Lake {
     /// A shared lock on `_ingest/readers.lock` while this reader lives: a writer removes
     /// superseded files only when no reader holds it.
     reader: OnceLock<Option<std::fs::File>>,
+    /// Outputs read from elsewhere than the lake: lake-relative name -> file (see [`Lake::as_of`]).
+    elsewhere: BTreeMap<String, PathBuf>,
 }
 
 /// An input file as it was when loaded.
@@ -72,7 +74,18 @@ pub struct State {
 
 impl Lake {
     pub fn new(root: impl Into<PathBuf>) -> Lake {
-        Lake { root: root.into(), snapshot: OnceLock::new(), reader: OnceLock::new() }
+        Lake { root: root.into(), snapshot: OnceLock::new(), reader: OnceLock::new(), elsewhere: BTreeMap::new() }
+    }
+
+    /// A reader of a lake as a given state describes it, some of whose outputs are files kept
+    /// elsewhere (lake-relative name -> file): the inputs an earlier release was computed from.
+    /// The caller keeps a reader of the live lake open meanwhile (its files then stay).
+    pub fn as_of(root: impl Into<PathBuf>, state: State, elsewhere: BTreeMap<String, PathBuf>) -> Lake {
+        let snapshot = OnceLock::new();
+        let _ = snapshot.set(state);
+        let reader = OnceLock::new();
+        let _ = reader.set(None);
+        Lake { root: root.into(), snapshot, reader, elsewhere }
     }
 
     fn readers_lock_path(&self) -> PathBuf {
@@ -129,7 +142,8 @@ impl Lake {
         for s in self.state()?.sources.values() {
             for o in &s.outputs {
                 if Path::new(o).components().next().is_some_and(|c| c.as_os_str() == table) {
-                    out.push((logical_name(o), self.root.join(o)));
+                    let file = self.elsewhere.get(o).cloned().unwrap_or_else(|| self.root.join(o));
+                    out.push((logical_name(o), file));
                 }
             }
         }

@@ -44,6 +44,11 @@ pub struct ReleaseSource {
     pub fingerprint: String,
     /// (file name, sha256, bytes)
     pub files: Vec<(String, String, u64)>,
+    /// Reference sources: their lake files as kept with the releases (lake-relative name, sha256
+    /// of the file kept as `<releases>/.inputs/<sha256>.parquet`), so that a later release can tell
+    /// apart the shares of several inputs that changed at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stored: Vec<(String, String)>,
 }
 
 /// `release.json`: what a release was computed from.
@@ -102,17 +107,30 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<RefreshSummar
     let computed = report::compute(settings, &lake, &[], progress)?;
     let staging = dir.join(format!(".partial-{id}"));
     let causes = newest.as_ref().map(|prev| changed_inputs(prev, &sources, &config_sha256));
+    let steps = match &newest {
+        Some(prev) => waterfall(settings, &lake, &dir, prev, &sources, &config_sha256, &computed.years, progress)?,
+        None => None,
+    };
     let mut restatements: Vec<(i32, Change)> = Vec::new();
+    let mut sources = sources;
     let result = (|| -> Result<()> {
         let mut changes_of = |year: i32, model: &ifr_reports::model::YearModel, opts: &ifr_reports::model::ReportOptions| {
             let Some(prev) = &newest else { return Ok(None) };
             let old = figures_of(&dir.join(&prev.id).join(year.to_string()))?;
             let new: Vec<Fig> = ifr_reports::assemble::figures(model, opts).into_iter().map(Fig::from).collect();
-            let rows = diff(&old, &new, causes.as_ref().unwrap_or(&BTreeMap::new()));
+            let mut rows = diff(&old, &new, causes.as_ref().unwrap_or(&BTreeMap::new()));
+            if let Some(steps) = &steps {
+                let old: BTreeMap<&str, &Option<String>> = old.iter().map(|f| (f.id.as_str(), &f.value)).collect();
+                let new: BTreeMap<&str, &Option<String>> = new.iter().map(|f| (f.id.as_str(), &f.value)).collect();
+                for row in &mut rows {
+                    row.cause = shares(steps, year, &row.id, &old, &new);
+                }
+            }
             restatements.extend(rows.iter().cloned().map(|r| (year, r)));
             Ok(Some(Changes { since: prev.id.clone(), rows }))
         };
         report::render(settings, &lake, &computed, &staging, &dir.join(&id), &mut changes_of, progress)?;
+        keep_inputs(&dir, &lake, &staging, &mut sources)?;
         let release = Release {
             id: id.clone(),
             ifr_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -165,6 +183,7 @@ fn sources_of(lake: &Lake) -> Result<Vec<ReleaseSource>> {
                     (file, f.sha256.clone(), f.bytes)
                 })
                 .collect(),
+            stored: Vec::new(),
         })
         .collect())
 }
@@ -198,6 +217,209 @@ fn point_current(dir: &Path, id: &str) -> Result<()> {
     return Err(Error::Config("ifr refresh needs a system with symbolic links".into()));
     let link = dir.join(CURRENT);
     std::fs::rename(&tmp, &link).map_err(|e| Error::io("publishing", &link, e))
+}
+
+/// Where releases keep the lake files of their reference sources, by content.
+const KEPT: &str = ".inputs";
+
+/// The reference kinds whose lake files a release keeps (small tables), in the order their
+/// shares are taken, with the cause each names. Chain data is not kept (it is most of the lake),
+/// and the asset list is not separable from it (it shapes how chain data is loaded).
+const SEPARABLE: [(&str, &str); 6] = [
+    ("labels", "labels added or removed"),
+    ("sanctions", "sanctions listed or delisted"),
+    ("incidents", "incidents added or changed"),
+    ("recoveries", "recoveries recorded or changed"),
+    ("prices", "price corrections"),
+    ("actors", "actors changed"),
+];
+
+/// Keep the lake files of the release's reference sources in `<releases>/.inputs/<sha256>.parquet`
+/// (linked, or copied where a link cannot be made; staged first, then renamed into place, so a
+/// kept file is always whole) and record them in `sources`.
+fn keep_inputs(dir: &Path, lake: &Lake, staging: &Path, sources: &mut [ReleaseSource]) -> Result<()> {
+    let state = lake.state()?;
+    let store = dir.join(KEPT);
+    for s in sources.iter_mut().filter(|s| SEPARABLE.iter().any(|(k, _)| *k == s.kind)) {
+        let Some(st) = state.sources.get(&s.name) else { continue };
+        for o in &st.outputs {
+            let file = lake.root.join(o);
+            let sha = crate::lake::hash_file(&file)?.sha256;
+            let target = store.join(format!("{sha}.parquet"));
+            if !target.is_file() {
+                std::fs::create_dir_all(&store).map_err(|e| Error::io("creating", &store, e))?;
+                let tmp = staging.join(format!("input-{sha}.parquet"));
+                if std::fs::hard_link(&file, &tmp).is_err() {
+                    std::fs::copy(&file, &tmp).map_err(|e| Error::io("copying", &file, e))?;
+                }
+                std::fs::rename(&tmp, &target).map_err(|e| Error::io("keeping", &target, e))?;
+            }
+            s.stored.push((o.clone(), sha));
+        }
+    }
+    Ok(())
+}
+
+/// One step from the previous release's inputs towards this one's: what it switched, and every
+/// year's figures after it (None for the last step: the new release's own figures).
+struct Step {
+    cause: String,
+    figures: Option<BTreeMap<i32, BTreeMap<String, Option<String>>>>,
+}
+
+/// When several inputs changed since `prev`, the figures after each step of switching them from
+/// the previous release's to this one's, one at a time: first the chain data, the asset list and
+/// ifr or its config together (they cannot be separated: the previous chain data is not kept),
+/// then each reference kind in the order of [`SEPARABLE`]. A figure's change over one step is
+/// that input's share of its restatement; taken in this fixed order, the shares add up to the
+/// whole change. None when fewer than two steps change anything, or when the previous release
+/// did not keep the inputs needed.
+#[allow(clippy::too_many_arguments)]
+fn waterfall(
+    settings: &Settings,
+    lake: &Lake,
+    dir: &Path,
+    prev: &Release,
+    now: &[ReleaseSource],
+    config_sha256: &str,
+    years: &[i32],
+    progress: &dyn Progress,
+) -> Result<Option<Vec<Step>>> {
+    let of_kind = |list: &[ReleaseSource], kind: &str| -> BTreeSet<(String, String)> {
+        list.iter().filter(|s| s.kind == kind).map(|s| (s.name.clone(), s.fingerprint.clone())).collect()
+    };
+    let changed = |kind: &str| of_kind(&prev.sources, kind) != of_kind(now, kind);
+    let mut base: Vec<&str> = Vec::new();
+    if changed("chain") {
+        base.push("new chain data");
+    }
+    if changed("assets") {
+        base.push("asset list changed");
+    }
+    if prev.config_sha256 != config_sha256 || prev.ifr_version != env!("CARGO_PKG_VERSION") {
+        base.push("a code or config change");
+    }
+    let kinds: Vec<(&str, &str)> = SEPARABLE.iter().copied().filter(|(k, _)| changed(k)).collect();
+    if kinds.len() + usize::from(!base.is_empty()) < 2 {
+        return Ok(None);
+    }
+    // The previous release's sources of the changed kinds, as lake state entries over kept files.
+    let store = dir.join(KEPT);
+    let mut old: BTreeMap<&str, Vec<(String, crate::lake::SourceState)>> = BTreeMap::new();
+    let mut elsewhere = BTreeMap::new();
+    for s in prev.sources.iter().filter(|s| kinds.iter().any(|(k, _)| *k == s.kind)) {
+        if s.stored.is_empty() {
+            return Ok(None);
+        }
+        for (output, sha) in &s.stored {
+            let file = store.join(format!("{sha}.parquet"));
+            if !file.is_file() {
+                return Ok(None);
+            }
+            elsewhere.insert(output.clone(), file);
+        }
+        let state = crate::lake::SourceState {
+            kind: s.kind.clone(),
+            format: s.format.clone(),
+            fingerprint: s.fingerprint.clone(),
+            outputs: s.stored.iter().map(|(o, _)| o.clone()).collect(),
+            counts: Default::default(),
+            files: Vec::new(),
+            setup: None,
+            held_back: Vec::new(),
+        };
+        old.entry(s.kind.as_str()).or_default().push((s.name.clone(), state));
+    }
+    let live = lake.state()?;
+    // The inputs with the first `switched` changed kinds as they are now, the others as before.
+    let mixed = |switched: usize| -> Option<crate::lake::State> {
+        let mut st = live.clone();
+        for (kind, _) in &kinds[switched..] {
+            st.sources.retain(|_, s| s.kind != *kind);
+        }
+        for (kind, _) in &kinds[switched..] {
+            for (name, s) in old.get(kind).into_iter().flatten() {
+                if st.sources.insert(name.clone(), s.clone()).is_some() {
+                    return None;
+                }
+            }
+        }
+        Some(st)
+    };
+    let mut steps = Vec::new();
+    let points: Vec<(String, usize)> = (!base.is_empty())
+        .then(|| {
+            let cause = if base.len() == 1 { base[0].to_string() } else { format!("{} (not separable)", base.join(" and ")) };
+            (cause, 0)
+        })
+        .into_iter()
+        .chain(kinds.iter().enumerate().map(|(i, (_, cause))| (cause.to_string(), i + 1)))
+        .collect();
+    let last = points.len() - 1;
+    for (n, (cause, switched)) in points.into_iter().enumerate() {
+        if n == last {
+            steps.push(Step { cause, figures: None });
+            break;
+        }
+        progress.step("refresh", &format!("separating the causes of restatements: {}", steps.len() + 1));
+        let Some(state) = mixed(switched) else { return Ok(None) };
+        let at = Lake::as_of(&lake.root, state, elsewhere.clone());
+        let computed = report::compute(settings, &at, years, &super::ingest::NoProgress)?;
+        let figures =
+            report::figures(settings, &computed)?.into_iter().map(|(y, f)| (y, f.into_iter().map(|f| (f.id, f.value)).collect())).collect();
+        steps.push(Step { cause, figures: Some(figures) });
+    }
+    Ok(Some(steps))
+}
+
+/// A figure's restatement told by the steps of the waterfall that moved it: one cause, or each
+/// cause with its share (`labels added or removed +100.00 (62.50%); price corrections +60.00
+/// (37.50%)`, the percentages of the whole change).
+fn shares(steps: &[Step], year: i32, id: &str, old: &BTreeMap<&str, &Option<String>>, new: &BTreeMap<&str, &Option<String>>) -> String {
+    // The figure's value before and after each step (None: not computed there).
+    let mut values: Vec<Option<Option<String>>> = vec![old.get(id).map(|v| (*v).clone())];
+    for s in steps {
+        values.push(match &s.figures {
+            Some(f) => f.get(&year).and_then(|m| m.get(id)).cloned(),
+            None => new.get(id).map(|v| (*v).clone()),
+        });
+    }
+    let num = |v: &Option<Option<String>>| v.clone().flatten().as_deref().and_then(Decimal::parse);
+    let total = match (num(&values[0]), num(&values[steps.len()])) {
+        (Some(a), Some(b)) => Some(b.minus(&a)),
+        _ => None,
+    };
+    let mut parts = Vec::new();
+    for (k, s) in steps.iter().enumerate() {
+        if values[k] == values[k + 1] {
+            continue;
+        }
+        let amount = match (num(&values[k]), num(&values[k + 1])) {
+            (Some(a), Some(b)) => Some(b.minus(&a)),
+            _ => None,
+        };
+        let note = match (&values[k], &values[k + 1]) {
+            (None | Some(None), _) => "the figure appears",
+            (_, None | Some(None)) => "the figure is gone",
+            _ => "not a number",
+        };
+        parts.push((s.cause.as_str(), amount.ok_or(note)));
+    }
+    if parts.len() <= 1 {
+        return parts.first().map(|(c, _)| c.to_string()).unwrap_or_else(|| "several inputs changed; their effects cancel out".into());
+    }
+    let shown: Vec<String> = parts
+        .iter()
+        .map(|(cause, amount)| match (amount, total) {
+            (Ok(a), Some(t)) if t.value() != 0.0 => {
+                let sign = if a.units >= 0 { "+" } else { "" };
+                format!("{cause} {sign}{a} ({:.2}%)", a.value() / t.value() * 100.0)
+            }
+            (Ok(a), _) => format!("{cause} {}{a}", if a.units >= 0 { "+" } else { "" }),
+            (Err(note), _) => format!("{cause} ({note})"),
+        })
+        .collect();
+    shown.join("; ")
 }
 
 /// Which inputs differ from the previous release: lake table name -> cause in words.
@@ -372,11 +594,33 @@ pub fn diff_releases(dir: &Path, a: &str, b: &str) -> Result<Vec<(i32, Change)>>
     };
     let (ra, rb) = (find(a)?, find(b)?);
     let causes = changed_inputs(&ra, &rb.sources, &rb.config_sha256);
+    // B's own restatements against A, when B was made from A: their causes are the separated ones.
+    let recorded = if rb.previous.as_deref() == Some(ra.id.as_str()) { recorded_causes(&dir.join(&rb.id))? } else { BTreeMap::new() };
     let mut out = Vec::new();
     for year in ra.years.iter().chain(&rb.years).copied().collect::<BTreeSet<i32>>() {
         let old = figures_of(&dir.join(&ra.id).join(year.to_string()))?;
         let new = figures_of(&dir.join(&rb.id).join(year.to_string()))?;
-        out.extend(diff(&old, &new, &causes).into_iter().map(|c| (year, c)));
+        out.extend(diff(&old, &new, &causes).into_iter().map(|mut c| {
+            if let Some(cause) = recorded.get(&(year, c.id.clone())) {
+                c.cause = cause.clone();
+            }
+            (year, c)
+        }));
+    }
+    Ok(out)
+}
+
+/// The causes a release's restatements.csv gives, by (year, figure).
+fn recorded_causes(release: &Path) -> Result<BTreeMap<(i32, String), String>> {
+    let p = release.join("restatements.csv");
+    let mut out = BTreeMap::new();
+    let Ok(mut r) = csv::Reader::from_path(&p) else { return Ok(out) };
+    for (i, row) in r.records().enumerate() {
+        let row = row.map_err(|e| Error::input_caused(&p, format!("line {}: not readable as CSV", i + 2), e))?;
+        let (Some(year), Some(id), Some(cause)) = (row.get(0).and_then(|y| y.parse().ok()), row.get(1), row.get(6)) else {
+            return Err(Error::input(&p, format!("line {}: expected year,figure,old,new,change,change_pct,cause", i + 2)));
+        };
+        out.insert((year, id.to_string()), cause.to_string());
     }
     Ok(out)
 }

@@ -144,6 +144,17 @@ pub(crate) fn render(
     Ok(files)
 }
 
+/// Every computed year's figures (what each figures.json holds), without writing anything.
+pub(crate) fn figures(settings: &Settings, computed: &Computed) -> Result<BTreeMap<i32, Vec<ifr_reports::assemble::Figure>>> {
+    let opts = options(settings);
+    let mut out = BTreeMap::new();
+    for &year in &computed.years {
+        let model = year_model(settings, computed, year, None)?;
+        out.insert(year, ifr_reports::assemble::figures(&model, &opts));
+    }
+    Ok(out)
+}
+
 /// The years to report: those asked for (else the config's, else every year with data), each
 /// checked to have transfers.
 fn wanted_years(settings: &Settings, years: &[i32], with_data: &[i32]) -> Result<Vec<i32>> {
