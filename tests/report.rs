@@ -488,6 +488,16 @@ fn latex_tables_compile_in_a_one_column_article() {
     for n in &names {
         doc.push_str(&format!("\\noindent\\input{{{}}}\n\n\\bigskip\n", tables.join(n).display()));
     }
+    // And every chart, as the PDF a paper includes.
+    let charts = tmp.path().join("syn/report/2022/charts");
+    let mut pdfs: Vec<std::path::PathBuf> =
+        std::fs::read_dir(&charts).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pdf")).collect();
+    pdfs.sort();
+    let svgs = std::fs::read_dir(&charts).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "svg")).count();
+    assert_eq!(pdfs.len(), svgs, "a PDF beside every SVG");
+    for p in &pdfs {
+        doc.push_str(&format!("\\noindent\\includegraphics[width=\\linewidth]{{{}}}\n\n", p.display()));
+    }
     doc.push_str("\\end{document}\n");
     let dir = tmp.path().join("paper");
     std::fs::create_dir_all(&dir).unwrap();
@@ -503,4 +513,16 @@ fn latex_tables_compile_in_a_one_column_article() {
     // Width is what a fragment controls (a table taller than a page is the paper's longtable
     // choice, not the fragment's).
     assert!(!log.contains("Overfull \\hbox"), "a table is wider than the column:\n{log}");
+    // (-halt-on-error: a chart PDF pdflatex could not read would have stopped it.)
+    // The charts' text is text (not outlines), in the reader's words: poppler's pdftotext reads
+    // the money ticks and the source line back.
+    if !on_path("pdftotext") {
+        assert!(std::env::var_os("CI").is_none(), "pdftotext is missing in CI: .ci/run installs poppler-utils");
+        eprintln!("SKIPPED the chart PDFs' text check: no pdftotext on PATH");
+        return;
+    }
+    let p = charts.join("monthly_stolen.pdf");
+    let o = std::process::Command::new("pdftotext").arg(&p).arg("-").output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && text.contains("Source: ifr") && text.contains('$'), "{}: {text}", p.display());
 }

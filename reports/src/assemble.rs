@@ -129,11 +129,12 @@ pub fn assemble(model: &YearModel, opts: &ReportOptions, dir: &Path) -> Result<u
         if let Drawn::Chart(c) = c {
             write(dir, &format!("charts/{name}.svg"), c.svg.as_bytes())?;
             write(dir, &format!("charts/{name}.png"), &c.png)?;
+            write(dir, &format!("charts/{name}.pdf"), &c.pdf)?;
             drawn += 1;
         }
     }
     write(dir, "index.html", index_html(model, &headlines, &charts, &tables).as_bytes())?;
-    Ok(files + 4 + 2 * drawn)
+    Ok(files + 4 + 3 * drawn)
 }
 
 /// What the index shows of one year: its headline sentences and its headline family's figures.

@@ -12,6 +12,8 @@ pub const PNG_SCALE: u32 = 2;
 pub const PNG_DPI: u32 = 200;
 
 pub const FONT: &str = "sans-serif";
+/// The bundled font's family name (what the PDF embeds).
+pub const FONT_NAME: &str = "DejaVu Sans";
 pub const TITLE_SIZE: f64 = 22.0;
 pub const LABEL_SIZE: f64 = 14.0;
 

@@ -1,5 +1,6 @@
 //! Charts, one file per chart. Each is drawn once per backend: SVG (text left to the viewer, named
-//! sans-serif) and PNG at print resolution (text drawn with the bundled font).
+//! sans-serif) and PNG at print resolution (text drawn with the bundled font); the PDF is the SVG
+//! converted as vectors, its text in the bundled font (embedded, subset).
 
 pub mod annual_totals;
 pub mod destinations;
@@ -16,6 +17,7 @@ use crate::theme;
 pub struct Chart {
     pub svg: String,
     pub png: Vec<u8>,
+    pub pdf: Vec<u8>,
 }
 
 /// The key of a row that has no value (its label says why): no bar, no legend entry.
@@ -107,7 +109,61 @@ pub fn render(d: &impl Draw) -> Result<Chart, String> {
         d.draw(&root, theme::PNG_SCALE as f64)?;
         root.present().map_err(|e| e.to_string())?;
     }
-    Ok(Chart { svg, png: png_encode(&rgb, w, h, theme::PNG_DPI)? })
+    let pdf = pdf_of(&svg)?;
+    Ok(Chart { svg, png: png_encode(&rgb, w, h, theme::PNG_DPI)?, pdf })
+}
+
+/// The SVG as a one-page PDF of the same size (a CSS pixel is 1/96 in: 960 px = 10 in), for
+/// `\includegraphics`: shapes as vectors, text as text in the bundled DejaVu Sans (the only font
+/// the converter knows: no system font is read, so every machine writes the same bytes).
+fn pdf_of(svg: &str) -> Result<Vec<u8>, String> {
+    let mut opt = svg2pdf::usvg::Options::default();
+    let fonts = opt.fontdb_mut();
+    fonts.load_font_data(dejavu::sans::regular().to_vec());
+    fonts.set_sans_serif_family(theme::FONT_NAME);
+    opt.font_family = theme::FONT_NAME.into();
+    let tree = svg2pdf::usvg::Tree::from_str(svg, &opt).map_err(|e| format!("reading the chart's SVG for its PDF: {e}"))?;
+    let pdf = svg2pdf::to_pdf(&tree, svg2pdf::ConversionOptions::default(), svg2pdf::PageOptions { dpi: 96.0 })
+        .map_err(|e| format!("writing the chart's PDF: {e}"))?;
+    Ok(sorted_resources(pdf))
+}
+
+/// The converter writes each resource dictionary (`/XObject <<`, `/ExtGState <<`, …) in a hash
+/// map's order, which changes from run to run. Sort the entries of each: a permutation of whole
+/// lines, so every object keeps its byte offset and the cross-reference table stays right. Stream
+/// data is left as it is.
+fn sorted_resources(pdf: Vec<u8>) -> Vec<u8> {
+    const DICTS: [&[u8]; 6] = [b"/XObject <<", b"/ExtGState <<", b"/Pattern <<", b"/Shading <<", b"/Font <<", b"/ColorSpace <<"];
+    let trim = |l: &[u8]| -> Vec<u8> { l.iter().copied().skip_while(|b| *b == b' ').collect() };
+    let lines: Vec<&[u8]> = pdf.split(|b| *b == b'\n').collect();
+    let mut out: Vec<&[u8]> = Vec::with_capacity(lines.len());
+    let (mut i, mut in_stream) = (0, false);
+    while i < lines.len() {
+        let line = lines[i];
+        out.push(line);
+        i += 1;
+        if in_stream {
+            in_stream = line != b"endstream";
+            continue;
+        }
+        if line == b"stream" {
+            in_stream = true;
+            continue;
+        }
+        if !DICTS.iter().any(|d| trim(line) == *d) {
+            continue;
+        }
+        // The entries up to the closing `>>`, each on its own line; sorted only when none opens a
+        // nested dictionary.
+        let end = (i..lines.len()).find(|&j| trim(lines[j]) == b">>").unwrap_or(i);
+        let mut entries: Vec<&[u8]> = lines[i..end].to_vec();
+        if !entries.iter().any(|e| e.windows(2).any(|w| w == b"<<")) {
+            entries.sort();
+        }
+        out.extend(entries);
+        i = end;
+    }
+    out.join(&b'\n')
 }
 
 /// Horizontal bars, one row per bar, each with its value at its end, a legend per key; USD bars
@@ -319,5 +375,38 @@ mod tests {
         assert_eq!((info.color_type, info.bit_depth), (png::ColorType::Rgb, png::BitDepth::Eight));
         assert_eq!(&pixels[..3], &[255, 255, 255]);
         assert!(pixels.chunks(3).any(|p| p != [255, 255, 255]));
+    }
+
+    #[test]
+    fn the_pdf_is_one_page_of_the_svgs_size_with_the_bundled_font_and_the_same_bytes_every_time() {
+        let chart = || {
+            let bars = vec![Bar { label: "Lazarus Group — 北朝鮮".into(), value: 2e6, key: "stolen".into() }];
+            render(&Bars { title: "Stolen".into(), x_desc: "USD".into(), bars, unit: Unit::Usd, source: "Source: ifr".into() }).unwrap()
+        };
+        let (a, b) = (chart(), chart());
+        assert!(a.pdf.starts_with(b"%PDF-"), "a PDF header");
+        assert!(a.pdf == b.pdf, "deterministic");
+        let text = String::from_utf8_lossy(&a.pdf);
+        // 960 x 540 CSS px at 96 px per inch: 10 x 5.625 in = 720 x 405 pt.
+        assert!(text.contains("/MediaBox [0 0 720 405]"), "page size");
+        assert_eq!(
+            text.matches("/Type /Page\n").count() + text.matches("/Type /Page ").count() + text.matches("/Type /Page/").count(),
+            1,
+            "one page"
+        );
+        // The text is text in the embedded DejaVu Sans subset (a six-letter tag, then the name).
+        assert!(text.contains("+DejaVuSans"), "the bundled font, embedded");
+        assert!(text.contains("/FontFile2"), "embedded, not referenced");
+    }
+
+    #[test]
+    fn resource_entries_are_sorted_in_place_and_streams_left_alone() {
+        let pdf = b"4 0 obj\n<<\n  /XObject <<\n    /xo1 10 0 R\n    /xo0 8 0 R\n  >>\n>>\nstream\n/Font <<\nb\na\nendstream\n".to_vec();
+        let sorted = sorted_resources(pdf.clone());
+        assert_eq!(sorted.len(), pdf.len(), "offsets kept");
+        assert_eq!(
+            String::from_utf8(sorted).unwrap(),
+            "4 0 obj\n<<\n  /XObject <<\n    /xo0 8 0 R\n    /xo1 10 0 R\n  >>\n>>\nstream\n/Font <<\nb\na\nendstream\n"
+        );
     }
 }
