@@ -175,6 +175,12 @@ kind = "chain"
 format = "cryo"
 chain = "ethereum"
 path = "cryo"
+[[sources]]
+name = "btc"
+kind = "chain"
+format = "bitcoin-etl"
+chain = "bitcoin"
+path = "{btc}"
 "#,
         assets = root().join("data/reference/assets.csv").display(),
         ofac = f("ofac"),
@@ -191,6 +197,7 @@ path = "cryo"
         cc = f("prices/cryptocompare.json"),
         etl = f("ethereum_etl"),
         etl_traces = f("ethereum_etl_traces"),
+        btc = f("bitcoin-etl"),
     );
     settings(dir, &text)
 }
@@ -209,7 +216,7 @@ fn every_format_accounts_for_every_row() {
     let s = full_config(tmp.path());
     let summary = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
     let expected = [
-        ("assets", counts(6, 6, 0, 0, 0)),
+        ("assets", counts(7, 7, 0, 0, 0)),
         ("actors", counts(5, 2, 2, 1, 0)),
         ("packs", counts(9, 4, 4, 1, 0)),
         ("es", counts(7, 4, 2, 1, 0)),
@@ -225,6 +232,7 @@ fn every_format_accounts_for_every_row() {
         ("etl", counts(26, 10, 10, 4, 2)),
         ("etl-traces", counts(11, 5, 1, 1, 4)),
         ("cryo", counts(7, 4, 2, 1, 0)),
+        ("btc", counts(12, 8, 3, 1, 0)),
     ];
     for (name, want) in expected {
         let src = summary.sources.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no source {name}"));
@@ -320,7 +328,7 @@ fn chain_exports_become_exact_transfers_with_time_and_decimals() {
     let df = ifr_pipeline::sql(
         &lake,
         "SELECT source_file, kind, token_address, asset, from_address, to_address, amount_raw, decimals, amount, trace_address, log_index, year, month \
-         FROM transfers ORDER BY source_file, block_number, kind, log_index, trace_address",
+         FROM transfers WHERE chain = 'ethereum' ORDER BY source_file, block_number, kind, log_index, trace_address",
     )
     .unwrap();
     let rows = rows(&df);
@@ -359,6 +367,8 @@ fn chain_exports_become_exact_transfers_with_time_and_decimals() {
     assert_eq!(
         files,
         [
+            "transfers/bitcoin/2024/01/btc.parquet",
+            "transfers/bitcoin/2024/02/btc.parquet",
             "transfers/ethereum/2022/03/cryo.parquet",
             "transfers/ethereum/2022/03/etl-traces.parquet",
             "transfers/ethereum/2022/03/etl.parquet"

@@ -1,6 +1,7 @@
 //! ifr's end-to-end tests: one test binary (each links polars), modules by capability.
 
 mod bench;
+mod bitcoin;
 mod browser;
 mod cli;
 mod common;

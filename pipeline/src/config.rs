@@ -54,6 +54,9 @@ pub enum Format {
     Cryo,
     /// ethereum-etl CSV exports (`blocks`, `transactions`, `token_transfers`, `traces`; plain or .gz).
     EthereumEtl,
+    /// bitcoin-etl JSON-lines exports (`blocks`, `transactions` with nested `inputs[]`/`outputs[]`,
+    /// values in satoshi; plain or .gz).
+    BitcoinEtl,
     /// OFAC SDN_ADVANCED XML (plain or .bz2); several dated snapshots give listing/delisting dates.
     OfacXml,
     /// OFAC legacy `sdn.csv` (no header, `-0-` for empty; addresses inside Remarks).
@@ -83,9 +86,10 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 15] = [
+    pub const ALL: [Format; 16] = [
         Format::Cryo,
         Format::EthereumEtl,
+        Format::BitcoinEtl,
         Format::OfacXml,
         Format::OfacCsv,
         Format::Opensanctions,
@@ -103,7 +107,7 @@ impl Format {
 
     pub fn kind(self) -> Kind {
         match self {
-            Format::Cryo | Format::EthereumEtl => Kind::Chain,
+            Format::Cryo | Format::EthereumEtl | Format::BitcoinEtl => Kind::Chain,
             Format::OfacXml | Format::OfacCsv | Format::Opensanctions => Kind::Sanctions,
             Format::Tagpack | Format::Etherscan => Kind::Labels,
             Format::Actorpack => Kind::Actors,
@@ -118,6 +122,7 @@ impl Format {
         match self {
             Format::Cryo => "cryo",
             Format::EthereumEtl => "ethereum-etl",
+            Format::BitcoinEtl => "bitcoin-etl",
             Format::OfacXml => "ofac-xml",
             Format::OfacCsv => "ofac-csv",
             Format::Opensanctions => "opensanctions",
@@ -139,6 +144,7 @@ impl Format {
         match self {
             Format::Cryo => &[".parquet"],
             Format::EthereumEtl => &[".csv", ".csv.gz"],
+            Format::BitcoinEtl => &[".json", ".json.gz", ".jsonl", ".jsonl.gz"],
             Format::OfacXml => &[".xml", ".xml.bz2"],
             Format::OfacCsv
             | Format::Defillama

@@ -67,10 +67,12 @@ impl TableSchema {
     }
 }
 
-const SOURCES: [(&str, &str); 11] = [
+const SOURCES: [(&str, &str); 13] = [
     ("blocks", include_str!("../../data/schemas/blocks.yaml")),
     ("transactions", include_str!("../../data/schemas/transactions.yaml")),
     ("transfers", include_str!("../../data/schemas/transfers.yaml")),
+    ("utxo_outputs", include_str!("../../data/schemas/utxo_outputs.yaml")),
+    ("utxo_inputs", include_str!("../../data/schemas/utxo_inputs.yaml")),
     ("sanctions", include_str!("../../data/schemas/sanctions.yaml")),
     ("labels", include_str!("../../data/schemas/labels.yaml")),
     ("actors", include_str!("../../data/schemas/actors.yaml")),
@@ -117,6 +119,6 @@ mod tests {
                 assert!(!c.meaning.is_empty(), "{}.{} has no meaning", t.table, c.name);
             }
         }
-        assert_eq!(all().len(), 11);
+        assert_eq!(all().len(), 13);
     }
 }

@@ -1,4 +1,4 @@
-//! Staging for chain exports, shared by the cryo and ethereum-etl loaders. Rows are routed to
+//! Staging for chain exports, shared by the cryo, ethereum-etl and bitcoin-etl loaders. Rows are routed to
 //! chain/year/month partitions. cryo files read in block order are streamed straight into the lake
 //! (`stream_into`, see `stream.rs`); otherwise, and when streaming gives up, rows are spilled to part
 //! files after every input file, so memory is bounded by one file, not by how many there are, and
@@ -49,6 +49,9 @@ impl Assets {
     pub fn native(&self, chain: &str) -> (Option<String>, i32) {
         if let Some((s, d)) = self.map.get(&(chain.to_string(), None)) {
             return (Some(s.clone()), *d);
+        }
+        if chain == "bitcoin" {
+            return (Some("BTC".to_string()), 8);
         }
         let sym = match chain {
             "ethereum" | "arbitrum" | "optimism" | "base" => Some("ETH"),
@@ -283,6 +286,12 @@ impl<'a> ChainStage<'a> {
         let (y, m) = year_month(micros).ok_or_else(|| Error::Internal(format!("timestamp {micros} out of range")))?;
         let b = self.builders.entry((table, y, m)).or_insert_with(|| TableBuilder::new(schema::table(table)));
         b.push(row(y, m))
+    }
+
+    /// Stage one row of a UTXO table (`utxo_outputs`, `utxo_inputs`) at its block's time; the
+    /// caller counts the transaction it belongs to.
+    pub fn utxo_row(&mut self, table: &'static str, micros: i64, row: impl FnOnce(i32, i32) -> Vec<Cell>) -> Result<()> {
+        self.push(table, micros, row)
     }
 
     /// Add rows built column by column, in `table`'s documented schema with its `year` and `month`
@@ -692,8 +701,15 @@ fn write_sorted_runs(table: &str, parts: &[PathBuf], ranges: &[(i64, i64)], path
 
 /// Rows that stand for an input item (a transaction's own value transfer does not: the transaction row does).
 fn counted_rows(table: &str, df: &DataFrame) -> Result<u64> {
-    if table != "transfers" {
-        return Ok(df.height() as u64);
+    match table {
+        // A UTXO transaction is one input item: its first output stands for it.
+        "utxo_outputs" => {
+            let vout = df.column("vout").map_err(|e| Error::polars("counting outputs", e))?;
+            return Ok(vout.i64().map_err(|e| Error::polars("counting outputs", e))?.iter().filter(|v| *v == Some(0)).count() as u64);
+        }
+        "utxo_inputs" => return Ok(0),
+        "transfers" => {}
+        _ => return Ok(df.height() as u64),
     }
     let err = |e| Error::polars("counting transfers", e);
     let derived = df.column("log_index").map_err(err)?.is_null().bitand(df.column("trace_address").map_err(err)?.is_null());

@@ -3,6 +3,7 @@
 //! scope (e.g. a zero-value trace) with the reason counted.
 
 pub mod assets;
+pub mod bitcoin_etl;
 pub mod bz2par;
 pub mod chain;
 pub mod cryo;

@@ -15,6 +15,8 @@ pub fn order(table: &str) -> &'static [&'static str] {
     match table {
         "blocks" => &["block_number"],
         "transactions" => &["block_number", "tx_index", "tx_hash"],
+        "utxo_outputs" => &["block_number", "tx_index", "tx_hash", "vout"],
+        "utxo_inputs" => &["block_number", "tx_index", "tx_hash", "vin"],
         _ => &["block_number", "tx_index", "tx_hash", "kind", "log_index", "trace_address"],
     }
 }

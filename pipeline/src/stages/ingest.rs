@@ -59,7 +59,8 @@ pub struct SourceSummary {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held_back: Vec<String>,
     /// cryo sources: how the rows reached the lake — `streamed` (read in block order and written
-    /// straight into the lake), or `part files (why)` when that was not possible.
+    /// straight into the lake), or `part files (why)` when that was not possible. bitcoin-etl
+    /// sources: how many inputs were resolved and how many transactions gave flows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
 }
@@ -154,7 +155,7 @@ fn run_loader(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
         Format::Cryptocompare => sources::prices::load_cryptocompare(input, acc),
         Format::PriceCsv => sources::prices::load_price_csv(input, acc),
         Format::AssetCsv => sources::assets::load(input, acc),
-        Format::Cryo | Format::EthereumEtl => Err(Error::Internal("chain sources are staged separately".into())),
+        Format::Cryo | Format::EthereumEtl | Format::BitcoinEtl => Err(Error::Internal("chain sources are staged separately".into())),
     }
 }
 
@@ -184,12 +185,27 @@ fn stage_chain(
         }
         match spec.format {
             Format::Cryo => sources::cryo::load(&input, &mut acc, &mut stage)?,
+            Format::BitcoinEtl => sources::bitcoin_etl::load(&input, &mut acc, &mut stage)?,
             _ => sources::ethereum_etl::load(&input, &mut acc, &mut stage)?,
         }
         if let Some(why) = stage.declined() {
             why_not = Some(why.to_string());
         }
         match stage.finish(&mut acc, out)? {
+            chain::Staged::Written(mut written) if spec.format == Format::BitcoinEtl => {
+                let (transfers, r) = sources::bitcoin_etl::derive_transfers(out, &written, chain_name, &spec.name)?;
+                written.extend(transfers);
+                let method = format!(
+                    "inputs resolved: {} of {} ({} spend outputs not loaded); transactions with flows: {}, without (an input unresolved): {}, inconsistent (outputs > inputs): {}",
+                    r.inputs_resolved,
+                    r.inputs_resolved + r.inputs_unresolved,
+                    r.inputs_unresolved,
+                    r.txs_with_flows,
+                    r.txs_unresolved,
+                    r.txs_inconsistent
+                );
+                return Ok((written, acc, Some(method)));
+            }
             chain::Staged::Written(written) => {
                 let method = (spec.format == Format::Cryo).then(|| why_not.map_or("streamed".to_string(), |w| format!("part files ({w})")));
                 return Ok((written, acc, method));
@@ -481,6 +497,13 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
             let empty = chain::Assets::default();
             let assets = assets.as_ref().unwrap_or(&empty);
             let appended = match (plan, prev) {
+                (ChainPlan::Append(_), Some(_)) if spec.format == Format::BitcoinEtl => {
+                    progress.loading_whole(
+                        spec,
+                        "bitcoin-etl: every input is resolved against the outputs it spends, so the source is loaded whole",
+                    );
+                    None
+                }
                 (ChainPlan::Append(new), Some(p)) => match stage_append(spec, &new, p, &lake, &staging_dir, assets, progress)? {
                     Ok(a) => Some(a),
                     Err(why) => {

@@ -23,7 +23,8 @@ pub fn paragraphs(settings: &Settings, label_sources: &[LabelSource]) -> Vec<Str
     let stops = match DEFAULT_STOP {
         [a, b, c] => format!("{a}s, {b}s and {c}s"),
     };
-    vec![
+    let utxo = settings.sources.iter().any(|s| s.format == crate::config::Format::BitcoinEtl);
+    let mut out = vec![
         format!(
             "**Label sources.** {}; sanctions lists in the lake (as labels of the SDN party's actor).",
             if packs.is_empty() { "none".to_string() } else { packs.join("; ") }
@@ -59,7 +60,11 @@ pub fn paragraphs(settings: &Settings, label_sources: &[LabelSource]) -> Vec<Str
             }
         ),
         "**Coverage.** A ledger incident is *verified on chain* when its theft transfers are found and every chain the ledger names for it was loaded on its date (`chain_coverage`: between the first and last day of that chain's transfers); *partly verified* when found but some of its chains were not loaded (its on-chain value is then a part of the theft); otherwise *reported, not verified on chain*: it is not in the on-chain totals, and the headline gives its reported value beside them with the share verified on chain, so that no incident is dropped silently. The unlabelled share is the headline family's direct outflows to addresses without a label, by value. Price coverage by asset counts each asset's transfers with and without a price; an unpriced transfer's value is unknown and never estimated.".to_string(),
-    ]
+    ];
+    if utxo {
+        out.push("**Bitcoin.** A Bitcoin transaction becomes address-to-address transfers (GraphSense's proportional rule): once every input is resolved to the output it spends, each input address sends each output address its inputs' value × that output address's value ÷ all inputs' value, rounded down to the satoshi; the fee (inputs − outputs, plus that rounding) goes to no address, and a transaction with an input whose spent output is not loaded gives no transfers (counted at ingest, never guessed). Coinbase outputs are new coins from no address. The tracer follows these address-to-address transfers like an account chain's; tracing on a transaction's ordered inputs and outputs is not built yet.".to_string());
+    }
+    out
 }
 
 /// Every query's documentation, in registration order.
