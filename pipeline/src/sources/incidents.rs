@@ -65,10 +65,16 @@ fn addresses(s: &str) -> Result<Option<String>, String> {
     Ok((!out.is_empty()).then(|| out.join(";")))
 }
 
+/// Transaction hashes: `0x` + 64 hex (EVM), or 64 hex without `0x` (a Bitcoin transaction id, as
+/// bitcoin-etl and the lake write it); lower-cased.
 fn hashes(s: &str) -> Result<Option<String>, String> {
     let mut out = Vec::new();
     for h in s.split(';').filter_map(non_empty) {
-        out.push(address::hash32(h).map_err(|why| format!("`{h}`: {why}"))?);
+        if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            out.push(h.to_ascii_lowercase());
+            continue;
+        }
+        out.push(address::hash32(h).map_err(|why| format!("`{h}`: {why} (or 64 hex digits without 0x: a Bitcoin transaction id)"))?);
     }
     Ok((!out.is_empty()).then(|| out.join(";")))
 }
