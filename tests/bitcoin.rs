@@ -166,3 +166,68 @@ fn bitcoin_flows_are_attributed_valued_and_reported_by_the_same_queries() {
     // Out of B: 2,400,004,800 sat to D on 2024-02-02 at $43,000 = $1,032,002.064.
     assert_eq!(value("outflow.lazarus_group.2024"), "1032002.06");
 }
+
+/// A Bitcoin theft in the ledger is traced on the transactions' inputs and outputs: its seeds are
+/// the theft transaction's outputs to the thieves, and the report's tracing shows where it went.
+#[test]
+fn a_bitcoin_theft_is_traced_on_inputs_and_outputs_into_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // D (the address t2 pays 40 BTC) is an exchange.
+    std::fs::write(
+        d.join("labels.yaml"),
+        format!(
+            "title: test\ncreator: ifr tests\nlastmod: 2024-01-01\nlabel: an exchange\nsource: https://example.org\nconfidence: service_data\ncategory: exchange\ncurrency: BTC\ntags:\n- address: {D}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.join("prices.csv"), "day,asset,close_usd\n2024-01-02,BTC,45000\n2024-02-02,BTC,43000\n").unwrap();
+    // t1 (A's coinbase coins to B and C) is the theft.
+    std::fs::write(
+        d.join("incidents.csv"),
+        format!(
+            "id,date,name,chains,reported_usd,returned_usd,classification,actor,attributed_by,attribution_date,attribution_source,victim_addresses,attacker_addresses,tx_hashes,source_url,notes\n\
+             btc-test-2024,2024-01-02,A test theft,bitcoin,2250000,,test,lazarus_group,tests,2024-01-03,https://example.org,{A},{B};{C},{},https://example.org,\n",
+            h('1')
+        ),
+    )
+    .unwrap();
+    let reference = root().join("data/reference");
+    let s = settings(
+        d,
+        &format!(
+            "lake = \"lake\"\n\
+             [[sources]]\nname = \"assets\"\nkind = \"assets\"\nformat = \"asset-csv\"\npath = \"{assets}\"\n\
+             [[sources]]\nname = \"actors\"\nkind = \"actors\"\nformat = \"actorpack\"\npath = \"{actors}\"\n\
+             [[sources]]\nname = \"labels\"\nkind = \"labels\"\nformat = \"tagpack\"\npath = \"labels.yaml\"\n\
+             [[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n\
+             [[sources]]\nname = \"prices\"\nkind = \"prices\"\nformat = \"price-csv\"\npath = \"prices.csv\"\n\
+             [[sources]]\nname = \"btc\"\nkind = \"chain\"\nformat = \"bitcoin-etl\"\nchain = \"bitcoin\"\npath = \"{btc}\"\n",
+            assets = reference.join("assets.csv").display(),
+            actors = reference.join("actors.yaml").display(),
+            btc = fixtures().join("bitcoin-etl").display(),
+        ),
+    );
+    ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    ifr_pipeline::report(&s, None, &[2024]).unwrap();
+    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report/2024/figures.json")).unwrap()).unwrap();
+    let value = |id: &str| -> String {
+        figures.as_array().unwrap().iter().find(|f| f["id"] == id).unwrap_or_else(|| panic!("no figure {id}"))["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // Stolen: t1's 30 BTC to B and 19.9999 to C at the 2024-01-02 close of $45,000.
+    assert_eq!(value("stolen.lazarus_group.2024"), "2249995.50");
+    // Both of t1's outputs are seeded in full; t2 spends both (nothing clean enters), so every
+    // method agrees: 40 BTC to the exchange D and 0.0001 BTC of fee on 2024-02-02 at $43,000
+    // ($1,720,000 and $4.30), and B's 9.9998 BTC change still held ($429,991.40 at the last
+    // day's close). The methods' differences are the unit tests' (stages/trace/utxo.rs).
+    for method in ["poison", "haircut", "fifo"] {
+        assert_eq!(value(&format!("trace.{method}.lazarus_group.2024.exchange")), "1720000.00", "{method}");
+        assert_eq!(value(&format!("trace.{method}.lazarus_group.2024.fee")), "4.30", "{method}");
+        assert_eq!(value(&format!("trace.{method}.lazarus_group.2024.held")), "429991.40", "{method}");
+    }
+    let table = std::fs::read_to_string(d.join("report/2024/tables/trace_destinations.csv")).unwrap();
+    assert!(table.contains("lazarus_group,2024,haircut,exchange,1720000.00,0"), "{table}");
+}

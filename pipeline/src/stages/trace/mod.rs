@@ -11,6 +11,7 @@
 mod engine;
 mod scan;
 mod seeds;
+pub mod utxo;
 
 use std::collections::BTreeMap;
 
@@ -93,6 +94,122 @@ pub struct TraceSummary {
     pub tracked_accounts: usize,
 }
 
+/// Trace the seeds found on UTXO chains on their transactions' inputs and outputs: each seed
+/// taints the outputs of its transaction that pay its receiver (up to its amount, in output order),
+/// then every transaction of the chain is walked in chain order by one tracer per group and method.
+#[allow(clippy::too_many_arguments)]
+fn trace_utxo(
+    opts: &TraceOptions,
+    found: &[(usize, String, String, String, f64)],
+    group_of: &dyn Fn(usize) -> usize,
+    n_groups: usize,
+    lake: &Lake,
+    labels: &seeds::Labels,
+    seed_names: &[String],
+    valuation: &Valuation,
+) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
+    let (mut rows, mut summaries) = (Vec::new(), Vec::new());
+    let chains: std::collections::BTreeSet<&str> = found.iter().map(|s| s.1.as_str()).collect();
+    for chain in chains {
+        let asset = crate::sources::chain::Assets::default().native(chain).0.unwrap_or_else(|| "native".into());
+        let (txs, _unknown) = utxo::transactions(lake, chain)?;
+        let mut tracers: Vec<(usize, utxo::UtxoTracer)> =
+            (0..n_groups).flat_map(|g| opts.methods.iter().map(move |m| (g, utxo::UtxoTracer::new(*m)))).collect();
+        let by_hash: std::collections::HashMap<&str, &utxo::LakeTx> = txs.iter().map(|t| (t.hash.as_str(), t)).collect();
+        let mut seeded: BTreeMap<usize, f64> = BTreeMap::new();
+        for (seed, _, hash, to, amount) in found.iter().filter(|s| s.1 == chain) {
+            let Some(tx) = by_hash.get(hash.as_str()) else { continue };
+            let mut left = (amount * 1e8).round();
+            for (vout, (address, value)) in tx.outputs.iter().enumerate().filter(|(_, (a, _))| a.as_deref() == Some(to.as_str())) {
+                let take = left.min(*value as f64);
+                if take <= 0.0 {
+                    break;
+                }
+                for (_, tr) in tracers.iter_mut().filter(|(g, _)| *g == group_of(*seed)) {
+                    tr.seed((hash.clone(), vout as i64), address.as_deref(), *value, *seed, take);
+                }
+                left -= take;
+            }
+            *seeded.entry(*seed).or_default() += amount;
+        }
+        let mut last = 0i64;
+        for tx in &txs {
+            let day = day_of(tx.time);
+            if opts.until.is_some_and(|u| day > u) {
+                break;
+            }
+            last = tx.time;
+            let view = tx.view();
+            let stop = |a: &str| labels.at(a, day).map(|l| l.1).filter(|c| opts.stop.iter().any(|s| s == c)).map(str::to_string);
+            for (_, tr) in tracers.iter_mut() {
+                tr.apply(&view, tx.time, &stop);
+            }
+        }
+        let usd = |amount: f64, t: i64| valuation.usd(chain, &asset, amount, day_of(t));
+        for (g, tr) in &tracers {
+            let mut per_seed: BTreeMap<usize, TraceSummary> = BTreeMap::new();
+            for (seed, amount) in seeded.iter().filter(|(s, _)| group_of(**s) == *g) {
+                per_seed.insert(
+                    *seed,
+                    TraceSummary {
+                        method: tr.method,
+                        seed: seed_names[*seed].clone(),
+                        chain: chain.to_string(),
+                        asset: asset.clone(),
+                        seeded: *amount,
+                        arrived: BTreeMap::new(),
+                        held: 0.0,
+                        gaps: 0,
+                        tracked_accounts: tr.held().len(),
+                    },
+                );
+            }
+            let mut push =
+                |seed: usize, destination: String, address: String, actor: Option<String>, sat: f64, t: i64, days: Option<(i64, i64)>| {
+                    let amount = sat / 1e8;
+                    let u = usd(amount, t);
+                    if let Some(s) = per_seed.get_mut(&seed) {
+                        if destination == "held" {
+                            s.held += amount;
+                        } else {
+                            *s.arrived.entry(destination.clone()).or_default() += amount;
+                        }
+                    }
+                    rows.push(TraceRow {
+                        method: tr.method,
+                        seed: seed_names[seed].clone(),
+                        destination,
+                        address,
+                        actor,
+                        chain: chain.to_string(),
+                        asset: asset.clone(),
+                        amount,
+                        value_usd: u.counted(),
+                        implausible: matches!(u, Usd::Implausible(_)),
+                        hops: 0,
+                        first_arrival: days.map(|d| micros_to_day_string(d.0)),
+                        last_arrival: days.map(|d| micros_to_day_string(d.1)),
+                    });
+                };
+            for ((seed, address, category), a) in &tr.arrived {
+                // A coinjoin is a mixer (the heuristic named with the transaction); the fee goes to miners.
+                let (destination, shown, actor) = match category.strip_prefix("mixer (") {
+                    Some(rest) => ("mixer".to_string(), format!("{address} ({rest}"), None),
+                    None if category == "fee" => ("fee".to_string(), address.clone(), None),
+                    None => (category.clone(), address.clone(), labels.at(address, day_of(a.last)).and_then(|l| l.0).map(str::to_string)),
+                };
+                push(*seed, destination, shown, actor, a.amount, a.last, Some((a.first, a.last)));
+            }
+            for ((seed, (hash, vout)), (address, sat)) in tr.held() {
+                let actor = address.as_deref().and_then(|a| labels.at(a, day_of(last))).and_then(|l| l.0).map(str::to_string);
+                push(seed, "held".into(), address.unwrap_or_else(|| format!("{hash}:{vout}")), actor, sat, last, None);
+            }
+            summaries.extend(per_seed.into_values());
+        }
+    }
+    Ok((rows, summaries))
+}
+
 fn micros_to_day_string(t: i64) -> String {
     crate::sources::day_to_string(day_of(t))
 }
@@ -155,6 +272,10 @@ pub fn run_with(
         (0..n_groups).flat_map(|g| opts.methods.iter().map(move |m| (g, Tracer::new(*m, opts.max_hops)))).collect();
     let mut last_time = 0i64;
     let mut bad_amount: Option<String> = None;
+    // UTXO chains are traced on their transactions' inputs and outputs (utxo.rs), not as accounts:
+    // their transfers only give the seeds, (seed, chain, tx, receiver, amount).
+    let utxo_chains: std::collections::BTreeSet<String> = utxo::chains(lake)?.into_iter().collect();
+    let mut utxo_seeds: Vec<(usize, String, String, String, f64)> = Vec::new();
     scan::in_time_order(lake, |df: &DataFrame| -> Result<bool> {
         let strs = |c: &str| -> Result<StringChunked> {
             Ok(df.column(c).map_err(|e| Error::polars(c, e))?.str().map_err(|e| Error::polars(c, e))?.clone())
@@ -201,6 +322,12 @@ pub fn run_with(
             let seed = resolved.seed_of(&labels, &tr);
             if let seeds::Resolved::Addresses(set) = &resolved {
                 seen_seed_address |= set.contains(to) || set.contains(from);
+            }
+            if utxo_chains.contains(chain) {
+                if let Some(seed) = seed {
+                    utxo_seeds.push((seed, chain.to_string(), hash.to_string(), to.to_string(), amount));
+                }
+                continue;
             }
             let stop_cat = labels.at(to, day).map(|l| l.1).filter(|c| opts.stop.iter().any(|s| s == c));
             let mut mv = Move { time: t, chain, from, to, asset, amount, seed: None, stop: stop_cat };
@@ -285,6 +412,9 @@ pub fn run_with(
         }
         summaries.extend(per_asset.into_values());
     }
+    let (utxo_rows, utxo_summaries) = trace_utxo(opts, &utxo_seeds, &group_of, n_groups, lake, &labels, &seed_names, valuation)?;
+    rows.extend(utxo_rows);
+    summaries.extend(utxo_summaries);
     rows.sort_by(|a, b| {
         (a.method.as_str(), &a.destination, &a.address, &a.chain, &a.asset).cmp(&(
             b.method.as_str(),
