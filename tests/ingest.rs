@@ -216,7 +216,7 @@ fn every_format_accounts_for_every_row() {
     let s = full_config(tmp.path());
     let summary = ifr_pipeline::ingest(&s, &NoProgress).unwrap();
     let expected = [
-        ("assets", counts(7, 7, 0, 0, 0)),
+        ("assets", counts(11, 11, 0, 0, 0)),
         ("actors", counts(5, 2, 2, 1, 0)),
         ("packs", counts(9, 4, 4, 1, 0)),
         ("es", counts(7, 4, 2, 1, 0)),
@@ -836,4 +836,51 @@ fn recoveries_load_with_every_row_accounted_for() {
     assert_eq!(usd, [Some(30_000_000.0), Some(4_400_000.0), None]);
     assert_eq!(col(&rows, "asset_amount"), ["<null>", "<null>", "4.8 BTC"]);
     assert_eq!(col(&rows, "acted_by"), ["US law enforcement", "Binance & US authorities", "Korean police"]);
+}
+
+/// BSC, Polygon, Arbitrum and Avalanche exports use the same readers; the chain comes from the
+/// config and assets are per chain: the same export read as Ethereum and as BSC gives ETH and USDC
+/// on one, BNB and an unknown token (the USDC contract is Ethereum's) on the other.
+#[test]
+fn other_evm_chains_use_the_same_readers_with_assets_per_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = format!(
+        "lake = \"lake\"\n[[sources]]\nname = \"assets\"\nkind = \"assets\"\nformat = \"asset-csv\"\npath = \"{}\"\n",
+        root().join("data/reference/assets.csv").display()
+    );
+    for chain in ["ethereum", "bsc", "polygon", "arbitrum", "avalanche"] {
+        text.push_str(&format!(
+            "[[sources]]\nname = \"etl-{chain}\"\nkind = \"chain\"\nformat = \"ethereum-etl\"\nchain = \"{chain}\"\npath = \"{}\"\n",
+            fixtures().join("ethereum_etl").display()
+        ));
+    }
+    let s = settings(tmp.path(), &text);
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    let lake = ifr_pipeline::lake::Lake::new(&s.lake_dir);
+    let df = ifr_pipeline::sql(
+        &lake,
+        "SELECT chain, kind, asset, decimals, count(*) AS n FROM transfers GROUP BY chain, kind, asset, decimals ORDER BY chain, kind, asset",
+    )
+    .unwrap();
+    assert_eq!(
+        rows(&df),
+        [
+            "\"arbitrum\"|\"native\"|\"ETH\"|18|1",
+            "\"arbitrum\"|\"token\"|null|null|3",
+            "\"avalanche\"|\"native\"|\"AVAX\"|18|1",
+            "\"avalanche\"|\"token\"|null|null|3",
+            "\"bsc\"|\"native\"|\"BNB\"|18|1",
+            "\"bsc\"|\"token\"|null|null|3",
+            "\"ethereum\"|\"native\"|\"ETH\"|18|1",
+            "\"ethereum\"|\"token\"|\"DAI\"|18|1",
+            "\"ethereum\"|\"token\"|\"USDC\"|6|1",
+            "\"ethereum\"|\"token\"|null|null|1",
+            "\"polygon\"|\"native\"|\"POL\"|18|1",
+            "\"polygon\"|\"token\"|null|null|3",
+        ]
+    );
+    // Partitions per chain.
+    let files: Vec<String> =
+        lake.table_files("transfers").unwrap().iter().map(|p| p.strip_prefix(&s.lake_dir).unwrap().display().to_string()).collect();
+    assert!(files.contains(&"transfers/bsc/2022/03/etl-bsc.parquet".to_string()), "{files:?}");
 }
