@@ -231,3 +231,124 @@ fn a_bitcoin_theft_is_traced_on_inputs_and_outputs_into_the_report() {
     let table = std::fs::read_to_string(d.join("report/2024/tables/trace_destinations.csv")).unwrap();
     assert!(table.contains("lazarus_group,2024,haircut,exchange,1720000.00,0"), "{table}");
 }
+
+/// An Ethereum theft bridged to Bitcoin: taint that reaches the bridge in a link's deposit goes on
+/// at the link's release on Bitcoin, by each method's share, and arrives there "bridged to
+/// bitcoin"; a link whose two sides do not agree in value is reported and not followed.
+#[test]
+fn a_theft_bridged_from_ethereum_to_bitcoin_is_followed_across_the_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (victim, thief, bridge) = (
+        "0x1111111111111111111111111111111111111111",
+        "0x2222222222222222222222222222222222222222",
+        "0x3333333333333333333333333333333333333333",
+    );
+    let tx = |n: u8| format!("0x{}", std::iter::repeat_n(format!("{n:02x}"), 32).collect::<String>());
+    // 1,000 ETH stolen (block 200), then all of it deposited into the bridge (block 201).
+    let eth = d.join("eth");
+    std::fs::create_dir_all(&eth).unwrap();
+    std::fs::write(eth.join("blocks.csv"), "number,hash,timestamp,transaction_count\n200,,1704160000,1\n201,,1704160100,1\n").unwrap();
+    std::fs::write(
+        eth.join("transactions.csv"),
+        format!(
+            "hash,nonce,block_hash,block_number,transaction_index,from_address,to_address,value,gas,gas_price,input,block_timestamp,max_fee_per_gas,max_priority_fee_per_gas,transaction_type,receipt_status\n\
+             {},1,,200,0,{victim},{thief},1000000000000000000000,21000,1,0x,,,,2,1\n\
+             {},2,,201,0,{thief},{bridge},1000000000000000000000,21000,1,0x,,,,2,1\n",
+            tx(0xe1),
+            tx(0xe2)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("labels.yaml"),
+        format!(
+            "title: test\ncreator: ifr tests\nlastmod: 2024-01-01\nlabel: a service\nsource: https://example.org\nconfidence: service_data\ncategory: exchange\ntags:\n- address: {D}\n  currency: BTC\n- address: '{bridge}'\n  currency: ETH\n  category: bridge\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("prices.csv"),
+        "day,asset,close_usd\n2024-01-02,ETH,1350\n2024-01-02,BTC,45000\n2024-02-02,BTC,43000\n2024-02-02,ETH,1300\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("incidents.csv"),
+        format!(
+            "id,date,name,chains,reported_usd,returned_usd,classification,actor,attributed_by,attribution_date,attribution_source,victim_addresses,attacker_addresses,tx_hashes,source_url,notes\n\
+             eth-test-2024,2024-01-02,A test theft,ethereum,1350000,,test,lazarus_group,tests,2024-01-03,https://example.org,{victim},{thief},{},https://example.org,\n",
+            tx(0xe1)
+        ),
+    )
+    .unwrap();
+    // The deposit is released on Bitcoin by t1 to B: 1,000 ETH ($1.35M) for 30 BTC ($1.35M). A
+    // second link of the same deposit claims 10 BTC ($450,000): 66.7% apart, not followed.
+    std::fs::write(
+        d.join("links.csv"),
+        format!(
+            "id,source_chain,deposit_tx,source_asset,source_amount,destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes\n\
+             l1,ethereum,{dep},ETH,1000,bitcoin,{rel},{B},BTC,30,https://example.org/bridge,\n\
+             l2,ethereum,{dep},ETH,1000,bitcoin,{rel},{C},BTC,10,https://example.org/bridge,a wrong amount\n",
+            dep = tx(0xe2),
+            rel = h('1')
+        ),
+    )
+    .unwrap();
+    let reference = root().join("data/reference");
+    let s = settings(
+        d,
+        &format!(
+            "lake = \"lake\"\n\
+             [[sources]]\nname = \"assets\"\nkind = \"assets\"\nformat = \"asset-csv\"\npath = \"{assets}\"\n\
+             [[sources]]\nname = \"actors\"\nkind = \"actors\"\nformat = \"actorpack\"\npath = \"{actors}\"\n\
+             [[sources]]\nname = \"labels\"\nkind = \"labels\"\nformat = \"tagpack\"\npath = \"labels.yaml\"\n\
+             [[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n\
+             [[sources]]\nname = \"links\"\nkind = \"links\"\nformat = \"ifr-links\"\npath = \"links.csv\"\n\
+             [[sources]]\nname = \"prices\"\nkind = \"prices\"\nformat = \"price-csv\"\npath = \"prices.csv\"\n\
+             [[sources]]\nname = \"eth\"\nkind = \"chain\"\nformat = \"ethereum-etl\"\nchain = \"ethereum\"\npath = \"eth\"\n\
+             [[sources]]\nname = \"btc\"\nkind = \"chain\"\nformat = \"bitcoin-etl\"\nchain = \"bitcoin\"\npath = \"{btc}\"\n",
+            assets = reference.join("assets.csv").display(),
+            actors = reference.join("actors.yaml").display(),
+            btc = fixtures().join("bitcoin-etl").display(),
+        ),
+    );
+    let summary = ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    let links = summary.sources.iter().find(|x| x.name == "links").unwrap();
+    assert_eq!((links.counts.read, links.counts.loaded), (2, 2));
+    ifr_pipeline::report(&s, None, &[2024]).unwrap();
+    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report/2024/figures.json")).unwrap()).unwrap();
+    let trace: Vec<String> = figures
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"].as_str().unwrap().starts_with("trace.") && f["id"].as_str().unwrap().contains(".lazarus_group."))
+        .map(|f| format!("{}={}", f["id"].as_str().unwrap(), f["value"].as_str().unwrap()))
+        .collect();
+    // Each method carries all 1,000 ETH into the bridge, so 30 BTC of t1's output to B is seeded.
+    // t2 spends B's 30 (tainted) and C's 19.9999 (clean) into 40 to the exchange D, 9.9998 back
+    // to B and a 0.0001 fee; at $43,000 on 2024-02-02:
+    // - poison: everything tainted: $1,720,000.00, fee $4.30, held $429,991.40;
+    // - haircut: a share of 30 / 49.9999 each: $1,032,002.06, fee $2.58, held $257,995.36;
+    // - FIFO: B's 30 first, so the exchange takes the 30 tainted: $1,290,000.00, nothing else.
+    // Nothing stays at the bridge: all of it crossed.
+    let want = [
+        "trace.fifo.lazarus_group.2024.exchange (bridged to bitcoin)=1290000.00",
+        "trace.haircut.lazarus_group.2024.exchange (bridged to bitcoin)=1032002.06",
+        "trace.haircut.lazarus_group.2024.fee (bridged to bitcoin)=2.58",
+        "trace.haircut.lazarus_group.2024.held (bridged to bitcoin)=257995.36",
+        "trace.poison.lazarus_group.2024.exchange (bridged to bitcoin)=1720000.00",
+        "trace.poison.lazarus_group.2024.fee (bridged to bitcoin)=4.30",
+        "trace.poison.lazarus_group.2024.held (bridged to bitcoin)=429991.40",
+    ];
+    let mut got = trace.clone();
+    got.sort();
+    assert_eq!(got, want, "{trace:#?}");
+    // The mismatched link is reported (the trace's log), not followed.
+    let o = ifr(d, &["trace", "--incident", "eth-test-2024"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cross-chain link l2 not followed: its two sides differ by 66.7% in value on 2024-01-02"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -181,6 +181,11 @@ kind = "chain"
 format = "bitcoin-etl"
 chain = "bitcoin"
 path = "{btc}"
+[[sources]]
+name = "links"
+kind = "links"
+format = "ifr-links"
+path = "{links}"
 "#,
         assets = root().join("data/reference/assets.csv").display(),
         ofac = f("ofac"),
@@ -198,6 +203,7 @@ path = "{btc}"
         etl = f("ethereum_etl"),
         etl_traces = f("ethereum_etl_traces"),
         btc = f("bitcoin-etl"),
+        links = f("links/links.csv"),
     );
     settings(dir, &text)
 }
@@ -233,6 +239,7 @@ fn every_format_accounts_for_every_row() {
         ("etl-traces", counts(11, 5, 1, 1, 4)),
         ("cryo", counts(7, 4, 2, 1, 0)),
         ("btc", counts(12, 8, 3, 1, 0)),
+        ("links", counts(6, 1, 4, 1, 0)),
     ];
     for (name, want) in expected {
         let src = summary.sources.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no source {name}"));
@@ -244,7 +251,7 @@ fn every_format_accounts_for_every_row() {
     let order: Vec<&str> = summary.sources.iter().map(|s| s.kind).collect();
     let mut sorted = order.clone();
     sorted.sort_by_key(|k| {
-        ["assets", "actors", "labels", "sanctions", "incidents", "recoveries", "prices", "chain"].iter().position(|x| x == k)
+        ["assets", "actors", "labels", "sanctions", "incidents", "recoveries", "links", "prices", "chain"].iter().position(|x| x == k)
     });
     assert_eq!(order, sorted);
 
@@ -293,6 +300,11 @@ fn malformed_rows_name_file_row_column_and_reason() {
     assert_eq!(quarantined(&q, "etl", "not in the blocks export").2, s2("block_number"));
     assert_eq!(quarantined(&q, "etl", "non-negative integer amount"), ("token_transfers.csv".into(), Some(5), s2("value"), s2("1.5")));
     assert_eq!(quarantined(&q, "etl", "unix timestamp").2, s2("timestamp"));
+    // Cross-chain links: the header is line 1.
+    assert_eq!(quarantined(&q, "links", "0x followed by 64 hex"), ("links.csv".into(), Some(3), s2("deposit_tx"), s2("0x1234")));
+    assert_eq!(quarantined(&q, "links", "positive amount"), ("links.csv".into(), Some(4), s2("source_amount"), s2("-5")));
+    assert_eq!(quarantined(&q, "links", "checksum verifies").2, s2("release_address"));
+    assert_eq!(quarantined(&q, "links", "every link needs `link_source`").1, Some(6));
     assert_eq!(quarantined(&q, "etl", "one 32-byte amount").0, "logs.csv");
     assert_eq!(quarantined(&q, "etl-traces", "40 hex digits").2, s2("to_address"));
     // cryo: a 19-byte address and a 33-byte value (row index 1 and 2 of the file).

@@ -22,6 +22,8 @@ pub enum Kind {
     Incidents,
     /// Recoveries: stolen funds frozen, seized or returned (ifr's recoveries CSV).
     Recoveries,
+    /// Cross-chain links: a bridge or swap deposit on one chain and its release on another.
+    Links,
     /// Daily USD prices.
     Prices,
     /// Chain exports (cryo Parquet, ethereum-etl CSV).
@@ -29,8 +31,17 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] =
-        [Kind::Assets, Kind::Actors, Kind::Labels, Kind::Sanctions, Kind::Incidents, Kind::Recoveries, Kind::Prices, Kind::Chain];
+    pub const ALL: [Kind; 9] = [
+        Kind::Assets,
+        Kind::Actors,
+        Kind::Labels,
+        Kind::Sanctions,
+        Kind::Incidents,
+        Kind::Recoveries,
+        Kind::Links,
+        Kind::Prices,
+        Kind::Chain,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -40,6 +51,7 @@ impl Kind {
             Kind::Sanctions => "sanctions",
             Kind::Incidents => "incidents",
             Kind::Recoveries => "recoveries",
+            Kind::Links => "links",
             Kind::Prices => "prices",
             Kind::Chain => "chain",
         }
@@ -75,6 +87,9 @@ pub enum Format {
     Defillama,
     /// ifr's recoveries CSV (`id,incident_id,actor,date,kind,usd,asset_amount,acted_by,source_url,notes`).
     IfrRecoveries,
+    /// ifr's cross-chain links CSV (`id,source_chain,deposit_tx,source_asset,source_amount,
+    /// destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes`).
+    IfrLinks,
     /// Yahoo Finance daily OHLC CSV (`Date,Open,High,Low,Close,Adj Close,Volume`).
     Yahoo,
     /// CryptoCompare daily JSON (`{coins: {SYM: {prices: [{date, price}]}}}`).
@@ -86,7 +101,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 16] = [
+    pub const ALL: [Format; 17] = [
         Format::Cryo,
         Format::EthereumEtl,
         Format::BitcoinEtl,
@@ -99,6 +114,7 @@ impl Format {
         Format::IfrLedger,
         Format::Defillama,
         Format::IfrRecoveries,
+        Format::IfrLinks,
         Format::Yahoo,
         Format::Cryptocompare,
         Format::PriceCsv,
@@ -113,6 +129,7 @@ impl Format {
             Format::Actorpack => Kind::Actors,
             Format::IfrLedger | Format::Defillama => Kind::Incidents,
             Format::IfrRecoveries => Kind::Recoveries,
+            Format::IfrLinks => Kind::Links,
             Format::Yahoo | Format::Cryptocompare | Format::PriceCsv => Kind::Prices,
             Format::AssetCsv => Kind::Assets,
         }
@@ -132,6 +149,7 @@ impl Format {
             Format::IfrLedger => "ifr-ledger",
             Format::Defillama => "defillama",
             Format::IfrRecoveries => "ifr-recoveries",
+            Format::IfrLinks => "ifr-links",
             Format::Yahoo => "yahoo",
             Format::Cryptocompare => "cryptocompare",
             Format::PriceCsv => "price-csv",
@@ -150,6 +168,7 @@ impl Format {
             | Format::Defillama
             | Format::IfrLedger
             | Format::IfrRecoveries
+            | Format::IfrLinks
             | Format::Yahoo
             | Format::PriceCsv
             | Format::AssetCsv => &[".csv"],

@@ -67,7 +67,7 @@ impl TableSchema {
     }
 }
 
-const SOURCES: [(&str, &str); 13] = [
+const SOURCES: [(&str, &str); 14] = [
     ("blocks", include_str!("../../data/schemas/blocks.yaml")),
     ("transactions", include_str!("../../data/schemas/transactions.yaml")),
     ("transfers", include_str!("../../data/schemas/transfers.yaml")),
@@ -78,6 +78,7 @@ const SOURCES: [(&str, &str); 13] = [
     ("actors", include_str!("../../data/schemas/actors.yaml")),
     ("incidents", include_str!("../../data/schemas/incidents.yaml")),
     ("recoveries", include_str!("../../data/schemas/recoveries.yaml")),
+    ("crosschain_links", include_str!("../../data/schemas/crosschain_links.yaml")),
     ("prices", include_str!("../../data/schemas/prices.yaml")),
     ("assets", include_str!("../../data/schemas/assets.yaml")),
     ("quarantine", include_str!("../../data/schemas/quarantine.yaml")),
@@ -119,6 +120,6 @@ mod tests {
                 assert!(!c.meaning.is_empty(), "{}.{} has no meaning", t.table, c.name);
             }
         }
-        assert_eq!(all().len(), 13);
+        assert_eq!(all().len(), 14);
     }
 }

@@ -507,7 +507,18 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             value: Some(t.value.usd_cell()).filter(|s| !s.is_empty()),
             unit: "USD",
             query: format!("stages/trace ({} method, incidents of {year} as seeds)", t.method),
-            inputs: inputs(&["transfers", "incidents", "labels", "sanctions", "actors", "prices", "assets"]),
+            inputs: inputs(&[
+                "transfers",
+                "utxo_outputs",
+                "utxo_inputs",
+                "crosschain_links",
+                "incidents",
+                "labels",
+                "sanctions",
+                "actors",
+                "prices",
+                "assets",
+            ]),
             input_hashes: BTreeMap::new(),
         });
     }

@@ -138,8 +138,8 @@ pub enum Command {
         config: ConfigArg,
     },
     /// Run SQL over the lake tables (blocks, transactions, transfers, utxo_outputs, utxo_inputs,
-    /// sanctions, labels, actors, incidents, prices, assets, quarantine) and the resolved
-    /// attribution (address_actors, actor_ancestors).
+    /// sanctions, labels, actors, incidents, recoveries, crosschain_links, prices, assets,
+    /// quarantine) and the resolved attribution (address_actors, actor_ancestors).
     Sql {
         /// The query, e.g. "SELECT currency, count(*) AS n FROM sanctions GROUP BY currency"; `-`
         /// reads it from standard input.

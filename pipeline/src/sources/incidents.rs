@@ -207,6 +207,91 @@ pub fn load_recoveries(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     Ok(())
 }
 
+/// ifr's cross-chain links CSV (see `data/schemas/crosschain_links.yaml`): every column required
+/// but `notes`; transaction ids as the ledger's, chain names lower-case, amounts positive numbers
+/// in whole units (`.` decimal point).
+pub fn load_links(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
+    let columns = [
+        "id",
+        "source_chain",
+        "deposit_tx",
+        "source_asset",
+        "source_amount",
+        "destination_chain",
+        "release_tx",
+        "release_address",
+        "destination_asset",
+        "destination_amount",
+        "link_source",
+        "notes",
+    ];
+    let required: Vec<&str> = columns.iter().copied().filter(|c| *c != "notes").collect();
+    for path in input.each_file() {
+        super::csvutil::each_named_row(path, acc, &required, &columns, |acc, at, row| {
+            for c in &required {
+                if row.get(c).trim().is_empty() {
+                    return acc.quarantine(at, Some(c), Some(""), format!("every link needs `{c}`"));
+                }
+            }
+            let mut txs = Vec::new();
+            for c in ["deposit_tx", "release_tx"] {
+                match hashes(&row.get(c)) {
+                    Ok(Some(h)) if !h.contains(';') => txs.push(h),
+                    Ok(_) => return acc.quarantine(at, Some(c), Some(&row.get(c)), "expected one transaction id"),
+                    Err(why) => return acc.quarantine(at, Some(c), Some(&row.get(c)), why),
+                }
+            }
+            let mut amounts = Vec::new();
+            for c in ["source_amount", "destination_amount"] {
+                match row.get(c).trim().parse::<f64>() {
+                    Ok(v) if v.is_finite() && v > 0.0 => amounts.push(v),
+                    _ => {
+                        return acc.quarantine(
+                            at,
+                            Some(c),
+                            Some(&row.get(c)),
+                            "expected a positive amount in whole units (`.` decimal point)",
+                        );
+                    }
+                }
+            }
+            let chain = |c: &str| row.get(c).trim().to_ascii_lowercase();
+            let destination = chain("destination_chain");
+            let release = row.get("release_address");
+            let release = match address::detect(release.trim()) {
+                Some((_, a)) => a,
+                None => {
+                    return acc.quarantine(
+                        at,
+                        Some("release_address"),
+                        Some(&release),
+                        "expected an address (EVM, Bitcoin, Tron …) whose checksum verifies",
+                    );
+                }
+            };
+            acc.load(
+                "crosschain_links",
+                vec![
+                    Cell::Str(row.get("id").trim().to_string()),
+                    Cell::Str(chain("source_chain")),
+                    Cell::Str(txs[0].clone()),
+                    Cell::Str(row.get("source_asset").trim().to_string()),
+                    Cell::F64(amounts[0]),
+                    Cell::Str(destination),
+                    Cell::Str(txs[1].clone()),
+                    Cell::Str(release),
+                    Cell::Str(row.get("destination_asset").trim().to_string()),
+                    Cell::F64(amounts[1]),
+                    Cell::Str(row.get("link_source")),
+                    non_empty(&row.get("notes")).map(str::to_string).into(),
+                    Cell::Str(file_name(path)),
+                ],
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// `['Ethereum', 'BSC']` (a Python list literal, as the export writes it) → `Ethereum;BSC`.
 pub fn python_list(s: &str) -> Option<String> {
     let inner = s.trim().trim_start_matches('[').trim_end_matches(']');

@@ -135,6 +135,7 @@ fn tables_of(format: Format) -> &'static [&'static str] {
         Kind::Sanctions => &["sanctions"],
         Kind::Incidents => &["incidents"],
         Kind::Recoveries => &["recoveries"],
+        Kind::Links => &["crosschain_links"],
         Kind::Prices => &["prices"],
         Kind::Chain => &[],
     }
@@ -151,6 +152,7 @@ fn run_loader(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
         Format::IfrLedger => sources::incidents::load_ledger(input, acc),
         Format::Defillama => sources::incidents::load_defillama(input, acc),
         Format::IfrRecoveries => sources::incidents::load_recoveries(input, acc),
+        Format::IfrLinks => sources::incidents::load_links(input, acc),
         Format::Yahoo => sources::prices::load_yahoo(input, acc),
         Format::Cryptocompare => sources::prices::load_cryptocompare(input, acc),
         Format::PriceCsv => sources::prices::load_price_csv(input, acc),

@@ -225,11 +225,12 @@ const KEPT: &str = ".inputs";
 /// The reference kinds whose lake files a release keeps (small tables), in the order their
 /// shares are taken, with the cause each names. Chain data is not kept (it is most of the lake),
 /// and the asset list is not separable from it (it shapes how chain data is loaded).
-const SEPARABLE: [(&str, &str); 6] = [
+const SEPARABLE: [(&str, &str); 7] = [
     ("labels", "labels added or removed"),
     ("sanctions", "sanctions listed or delisted"),
     ("incidents", "incidents added or changed"),
     ("recoveries", "recoveries recorded or changed"),
+    ("links", "cross-chain links added or changed"),
     ("prices", "price corrections"),
     ("actors", "actors changed"),
 ];
@@ -439,6 +440,7 @@ fn changed_inputs(prev: &Release, now: &[ReleaseSource], config_sha256: &str) ->
         ("sanctions", "sanctions", "sanctions listed or delisted"),
         ("incidents", "incidents", "incidents added or changed"),
         ("recoveries", "recoveries", "recoveries recorded or changed"),
+        ("links", "crosschain_links", "cross-chain links added or changed"),
         ("prices", "prices", "price corrections"),
         ("assets", "assets", "asset list changed"),
         ("actors", "actors", "actors changed"),

@@ -387,6 +387,10 @@ fn input_hashes(settings: &Settings, lake: &Lake) -> Result<BTreeMap<String, Str
             l.extend(s.files.iter().map(|f| format!("{} {}", crate::paths::shown(&settings.base_dir, Path::new(&f.path)), f.sha256)));
         }
     }
+    // A table no source wrote (no Bitcoin, no links) has a hash too: of no files.
+    for t in crate::schema::all() {
+        lines.entry(t.table.clone()).or_default();
+    }
     Ok(lines
         .into_iter()
         .map(|(t, mut l)| {

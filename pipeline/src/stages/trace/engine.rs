@@ -193,6 +193,24 @@ impl Tracer {
         self.apply_keyed(m, &AddrKey::of(m.from), &AddrKey::of(m.to));
     }
 
+    /// The taint the last transfer applied carried, per seed in seed order.
+    pub fn last_carried(&self) -> &[(usize, f64)] {
+        &self.carried
+    }
+
+    /// `amount` of `seed`'s taint that arrived at `to` (a bridge) goes on to another chain: it is
+    /// no longer an arrival here.
+    pub fn cross(&mut self, seed: usize, to: &AddrKey, chain: &str, asset: &str, amount: f64) {
+        let Some(i) = self.assets.iter().position(|(c, a)| &**c == chain && &**a == asset) else { return };
+        let key = (seed, to.clone(), i as u32);
+        if let Some(a) = self.arrivals.get_mut(&key) {
+            a.amount -= amount.min(a.amount);
+            if a.amount <= amount.abs() * EPS {
+                self.arrivals.remove(&key);
+            }
+        }
+    }
+
     /// `apply`, with the sender's and receiver's keys made once for all tracers.
     pub fn apply_keyed(&mut self, m: &Move<'_>, from: &AddrKey, to: &AddrKey) {
         let mut carried = std::mem::take(&mut self.carried);

@@ -100,7 +100,7 @@ pub struct TraceSummary {
 #[allow(clippy::too_many_arguments)]
 fn trace_utxo(
     opts: &TraceOptions,
-    found: &[(usize, String, String, String, f64)],
+    input: &UtxoInputs<'_>,
     group_of: &dyn Fn(usize) -> usize,
     n_groups: usize,
     lake: &Lake,
@@ -109,28 +109,49 @@ fn trace_utxo(
     valuation: &Valuation,
 ) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
     let (mut rows, mut summaries) = (Vec::new(), Vec::new());
-    let chains: std::collections::BTreeSet<&str> = found.iter().map(|s| s.1.as_str()).collect();
+    let found = input.found;
+    let chains: std::collections::BTreeSet<&str> = found
+        .iter()
+        .map(|s| s.1.as_str())
+        .chain(input.crossings.iter().map(|c| input.links.all[c.link].destination_chain.as_str()))
+        .collect();
     for chain in chains {
         let asset = crate::sources::chain::Assets::default().native(chain).0.unwrap_or_else(|| "native".into());
         let (txs, _unknown) = utxo::transactions(lake, chain)?;
         let mut tracers: Vec<(usize, utxo::UtxoTracer)> =
             (0..n_groups).flat_map(|g| opts.methods.iter().map(move |m| (g, utxo::UtxoTracer::new(*m)))).collect();
         let by_hash: std::collections::HashMap<&str, &utxo::LakeTx> = txs.iter().map(|t| (t.hash.as_str(), t)).collect();
-        let mut seeded: BTreeMap<usize, f64> = BTreeMap::new();
-        for (seed, _, hash, to, amount) in found.iter().filter(|s| s.1 == chain) {
-            let Some(tx) = by_hash.get(hash.as_str()) else { continue };
+        // What each tracer seeded: (tracer, seed) -> amount; seeds that came across a link.
+        let mut seeded: BTreeMap<(usize, usize), f64> = BTreeMap::new();
+        let mut crossed: std::collections::BTreeSet<(usize, usize)> = std::collections::BTreeSet::new();
+        let mut plant = |tracers: &mut Vec<(usize, utxo::UtxoTracer)>,
+                         which: &dyn Fn(usize) -> bool,
+                         seed: usize,
+                         hash: &str,
+                         to: &str,
+                         amount: f64| {
+            let Some(tx) = by_hash.get(hash) else { return };
             let mut left = (amount * 1e8).round();
-            for (vout, (address, value)) in tx.outputs.iter().enumerate().filter(|(_, (a, _))| a.as_deref() == Some(to.as_str())) {
+            for (vout, (address, value)) in tx.outputs.iter().enumerate().filter(|(_, (a, _))| a.as_deref() == Some(to)) {
                 let take = left.min(*value as f64);
                 if take <= 0.0 {
                     break;
                 }
-                for (_, tr) in tracers.iter_mut().filter(|(g, _)| *g == group_of(*seed)) {
-                    tr.seed((hash.clone(), vout as i64), address.as_deref(), *value, *seed, take);
+                for (k, (_, tr)) in tracers.iter_mut().enumerate().filter(|(k, _)| which(*k)) {
+                    tr.seed((hash.to_string(), vout as i64), address.as_deref(), *value, seed, take);
+                    *seeded.entry((k, seed)).or_default() += take / 1e8;
                 }
                 left -= take;
             }
-            *seeded.entry(*seed).or_default() += amount;
+        };
+        for (seed, _, hash, to, amount) in found.iter().filter(|s| s.1 == chain) {
+            let group: Vec<bool> = tracers.iter().map(|(g, _)| *g == group_of(*seed)).collect();
+            plant(&mut tracers, &|k| group[k], *seed, hash, to, *amount);
+        }
+        for c in input.crossings.iter().filter(|c| input.links.all[c.link].destination_chain == chain) {
+            let l = &input.links.all[c.link];
+            plant(&mut tracers, &|k| k == c.tracer, c.seed, &l.release_tx, &l.release_address, c.amount);
+            crossed.insert((c.tracer, c.seed));
         }
         let mut last = 0i64;
         for tx in &txs {
@@ -146,9 +167,9 @@ fn trace_utxo(
             }
         }
         let usd = |amount: f64, t: i64| valuation.usd(chain, &asset, amount, day_of(t));
-        for (g, tr) in &tracers {
+        for (k, (_, tr)) in tracers.iter().enumerate() {
             let mut per_seed: BTreeMap<usize, TraceSummary> = BTreeMap::new();
-            for (seed, amount) in seeded.iter().filter(|(s, _)| group_of(**s) == *g) {
+            for ((_, seed), amount) in seeded.range((k, 0)..=(k, usize::MAX)) {
                 per_seed.insert(
                     *seed,
                     TraceSummary {
@@ -167,6 +188,9 @@ fn trace_utxo(
             let mut push =
                 |seed: usize, destination: String, address: String, actor: Option<String>, sat: f64, t: i64, days: Option<(i64, i64)>| {
                     let amount = sat / 1e8;
+                    // Taint that came across a link says so: "exchange (bridged to bitcoin)".
+                    let destination =
+                        if crossed.contains(&(k, seed)) { format!("{destination} (bridged to {chain})") } else { destination };
                     let u = usd(amount, t);
                     if let Some(s) = per_seed.get_mut(&seed) {
                         if destination == "held" {
@@ -208,6 +232,102 @@ fn trace_utxo(
         }
     }
     Ok((rows, summaries))
+}
+
+/// How far apart the two sides of a cross-chain link may be in USD (at the deposit day's closes)
+/// and still be followed: bridges and swap services take fees, and prices move within a day.
+pub const LINK_TOLERANCE: f64 = 0.10;
+
+/// A cross-chain link (the `crosschain_links` table).
+struct Link {
+    id: String,
+    source_chain: String,
+    source_asset: String,
+    source_amount: f64,
+    destination_chain: String,
+    release_tx: String,
+    release_address: String,
+    destination_asset: String,
+    destination_amount: f64,
+}
+
+impl Link {
+    /// Whether the two sides agree in value on `day` within [`LINK_TOLERANCE`].
+    fn check(&self, valuation: &Valuation, day: i32) -> std::result::Result<(), String> {
+        let a = valuation.usd(&self.source_chain, &self.source_asset, self.source_amount, day).counted();
+        let b = valuation.usd(&self.destination_chain, &self.destination_asset, self.destination_amount, day).counted();
+        let (Some(a), Some(b)) = (a, b) else {
+            return Err(format!("no price to compare its two sides on {}", crate::sources::day_to_string(day)));
+        };
+        let gap = (a - b).abs() / a.max(b).max(f64::MIN_POSITIVE);
+        if gap > LINK_TOLERANCE {
+            return Err(format!(
+                "its two sides differ by {:.1}% in value on {} (${a:.2} against ${b:.2}; tolerance {:.0}%)",
+                gap * 100.0,
+                crate::sources::day_to_string(day),
+                LINK_TOLERANCE * 100.0
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The lake's cross-chain links, by deposit transaction.
+struct Links {
+    all: Vec<Link>,
+    by_deposit: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl Links {
+    fn load(lake: &Lake) -> Result<Links> {
+        let df = lake.scan("crosschain_links")?.collect().map_err(|e| Error::polars("reading crosschain_links", e))?;
+        let s = |c: &str| crate::table::col_str(&df, c);
+        let f = |c: &str| -> Result<Vec<f64>> {
+            Ok(df
+                .column(c)
+                .map_err(|e| Error::polars(c, e))?
+                .f64()
+                .map_err(|e| Error::polars(c, e))?
+                .iter()
+                .map(|v| v.unwrap_or(0.0))
+                .collect())
+        };
+        let (id, sc, dep, sa, sam) = (s("id")?, s("source_chain")?, s("deposit_tx")?, s("source_asset")?, f("source_amount")?);
+        let (dc, rt, ra, da, dam) =
+            (s("destination_chain")?, s("release_tx")?, s("release_address")?, s("destination_asset")?, f("destination_amount")?);
+        let mut out = Links { all: Vec::new(), by_deposit: Default::default() };
+        for i in 0..df.height() {
+            out.by_deposit.entry(dep[i].clone()).or_default().push(out.all.len());
+            out.all.push(Link {
+                id: id[i].clone(),
+                source_chain: sc[i].clone(),
+                source_asset: sa[i].clone(),
+                source_amount: sam[i],
+                destination_chain: dc[i].clone(),
+                release_tx: rt[i].clone(),
+                release_address: ra[i].clone(),
+                destination_asset: da[i].clone(),
+                destination_amount: dam[i],
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Taint that crossed a link: which tracer (index), its seed, the link, and the amount in the
+/// destination asset (the carried amount × destination amount ÷ source amount).
+struct Crossing {
+    tracer: usize,
+    seed: usize,
+    link: usize,
+    amount: f64,
+}
+
+/// What the UTXO walk starts from: seeds found on UTXO chains, and taint that crossed to them.
+struct UtxoInputs<'a> {
+    found: &'a [(usize, String, String, String, f64)],
+    links: &'a Links,
+    crossings: &'a [Crossing],
 }
 
 fn micros_to_day_string(t: i64) -> String {
@@ -276,6 +396,10 @@ pub fn run_with(
     // their transfers only give the seeds, (seed, chain, tx, receiver, amount).
     let utxo_chains: std::collections::BTreeSet<String> = utxo::chains(lake)?.into_iter().collect();
     let mut utxo_seeds: Vec<(usize, String, String, String, f64)> = Vec::new();
+    // Cross-chain links: taint that reaches a service in a link's deposit goes on at its release.
+    let links = Links::load(lake)?;
+    let mut crossings: Vec<Crossing> = Vec::new();
+    let mut not_followed: BTreeMap<String, String> = BTreeMap::new();
     scan::in_time_order(lake, |df: &DataFrame| -> Result<bool> {
         let strs = |c: &str| -> Result<StringChunked> {
             Ok(df.column(c).map_err(|e| Error::polars(c, e))?.str().map_err(|e| Error::polars(c, e))?.clone())
@@ -335,6 +459,33 @@ pub fn run_with(
             for (g, tr) in tracers.iter_mut() {
                 mv.seed = seed.filter(|s| group_of(*s) == *g);
                 tr.apply_keyed(&mv, &from_key, &to_key);
+            }
+            for &li in links.by_deposit.get(hash).map(Vec::as_slice).unwrap_or_default() {
+                let l = &links.all[li];
+                if l.source_chain != chain || l.source_asset != asset {
+                    continue;
+                }
+                let why = if stop_cat.is_none() {
+                    Some("its deposit's receiver is not a service where tracing stops (label it a bridge)".to_string())
+                } else if !utxo_chains.contains(&l.destination_chain) {
+                    Some(format!(
+                        "only crossings to a chain traced on inputs and outputs (bitcoin) are followed, not to {}",
+                        l.destination_chain
+                    ))
+                } else {
+                    l.check(valuation, day).err()
+                };
+                if let Some(why) = why {
+                    not_followed.entry(l.id.clone()).or_insert(why);
+                    continue;
+                }
+                for (k, (_, tr)) in tracers.iter_mut().enumerate() {
+                    let carried: Vec<(usize, f64)> = tr.last_carried().to_vec();
+                    for (seed, amount) in carried.into_iter().filter(|(_, a)| *a > 0.0) {
+                        tr.cross(seed, &to_key, chain, asset, amount);
+                        crossings.push(Crossing { tracer: k, seed, link: li, amount: amount * l.destination_amount / l.source_amount });
+                    }
+                }
             }
         }
         Ok(true)
@@ -412,7 +563,11 @@ pub fn run_with(
         }
         summaries.extend(per_asset.into_values());
     }
-    let (utxo_rows, utxo_summaries) = trace_utxo(opts, &utxo_seeds, &group_of, n_groups, lake, &labels, &seed_names, valuation)?;
+    for (id, why) in &not_followed {
+        progress.step("trace", &format!("cross-chain link {id} not followed: {why}"));
+    }
+    let utxo_in = UtxoInputs { found: &utxo_seeds, links: &links, crossings: &crossings };
+    let (utxo_rows, utxo_summaries) = trace_utxo(opts, &utxo_in, &group_of, n_groups, lake, &labels, &seed_names, valuation)?;
     rows.extend(utxo_rows);
     summaries.extend(utxo_summaries);
     rows.sort_by(|a, b| {
