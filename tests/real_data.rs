@@ -233,3 +233,72 @@ fn every_real_file_loads_and_accounts_for_every_row() {
     // OpenSanctions sample: seven real entities, none a CryptoWallet.
     assert_eq!((by("opensanctions").read, by("opensanctions").loaded, by("opensanctions").filtered), (7, 0, 7));
 }
+
+/// OFAC's Bitcoin (XBT) addresses attribute on Bitcoin flows: a hand-made bitcoin-etl export pays
+/// one of Blender.io's listed addresses (the real 2024-05-28 SDN file) and spends from it; the
+/// report counts both at the real BTC close of the day (Yahoo's file).
+#[test]
+#[cfg_attr(ifr_no_shared_data, ignore = "../shared/data is absent")]
+fn ofac_bitcoin_addresses_attribute_on_bitcoin_flows() {
+    let Some(shared) = shared_data("ofac_bitcoin_addresses_attribute_on_bitcoin_flows") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // Blender.io (SDN party 37070, listed 2022-05-06; the `blender` actor of data/reference).
+    let blender = "15PggTG7YhJKiE6B16vkKzA1YDTZipXEX4";
+    let (payer, receiver) = ("1PkqKGbNLDdDJGveCcNUMV9CEFH77ADrPQ", "1CvMvWyKJvfg6wQSGdHraoJ7NFu8KaTL1u");
+    let h = |c: char| std::iter::repeat_n(c, 64).collect::<String>();
+    let t = 1_655_251_200; // 2022-06-15T00:00:00Z
+    let tx = |hash: String, inputs: String, outputs: String, coinbase: bool| {
+        format!(
+            "{{\"hash\": \"{hash}\", \"block_number\": 740000, \"block_timestamp\": {t}, \"is_coinbase\": {coinbase}, \"index\": 0, \"inputs\": [{inputs}], \"outputs\": [{outputs}]}}\n"
+        )
+    };
+    let out = |addr: &str, v: u64| format!("{{\"index\": 0, \"type\": \"pubkeyhash\", \"addresses\": [\"{addr}\"], \"value\": {v}}}");
+    let inp = |spent: String| {
+        format!("{{\"index\": 0, \"spent_transaction_hash\": \"{spent}\", \"spent_output_index\": 0, \"addresses\": [], \"value\": null}}")
+    };
+    let mut export = tx(h('0'), String::new(), out(payer, 500_000_000), true);
+    export.push_str(&tx(h('1'), inp(h('0')), out(blender, 499_990_000), false));
+    export.push_str(&tx(h('2'), inp(h('1')), out(receiver, 499_980_000), false));
+    std::fs::create_dir_all(d.join("btc")).unwrap();
+    std::fs::write(d.join("btc/transactions.json"), export).unwrap();
+    let reference = root().join("data/reference");
+    let s = settings(
+        d,
+        &format!(
+            "lake = \"lake\"\n\
+             [[sources]]\nname = \"assets\"\nkind = \"assets\"\nformat = \"asset-csv\"\npath = \"{}\"\n\
+             [[sources]]\nname = \"actors\"\nkind = \"actors\"\nformat = \"actorpack\"\npath = \"{}\"\n\
+             [[sources]]\nname = \"ofac\"\nkind = \"sanctions\"\nformat = \"ofac-xml\"\npath = \"{}\"\n\
+             [[sources]]\nname = \"btc-usd\"\nkind = \"prices\"\nformat = \"yahoo\"\nasset = \"BTC\"\npath = \"{}\"\n\
+             [[sources]]\nname = \"btc\"\nkind = \"chain\"\nformat = \"bitcoin-etl\"\nchain = \"bitcoin\"\npath = \"btc\"\n",
+            reference.join("assets.csv").display(),
+            reference.join("actors.yaml").display(),
+            shared.join(OFAC).display(),
+            shared.join("prices/yahoo_BTC-USD.csv").display(),
+        ),
+    );
+    ifr_pipeline::ingest(&s, &NoProgress).unwrap();
+    ifr_pipeline::report(&s, None, &[2022]).unwrap();
+    // The day's close, read from the file here.
+    let close: f64 = std::fs::read_to_string(shared.join("prices/yahoo_BTC-USD.csv"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("2022-06-15,"))
+        .unwrap()
+        .split(',')
+        .nth(4)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report/2022/figures.json")).unwrap()).unwrap();
+    let value = |id: &str| -> f64 {
+        figures.as_array().unwrap().iter().find(|f| f["id"] == id).unwrap_or_else(|| panic!("no figure {id}"))["value"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!((value("inflow.blender.2022") - 4.9999 * close).abs() < 0.006, "{} vs {}", value("inflow.blender.2022"), 4.9999 * close);
+    assert!((value("outflow.blender.2022") - 4.9998 * close).abs() < 0.006);
+}
