@@ -13,6 +13,29 @@ const C: &str = "1HaHTfmvoUW6i6nhJf8jJs6tU4cHNmBQHQ";
 const D: &str = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
 const E: &str = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy";
 
+/// A config in `d` with the reference assets and actors, `labels.yaml` and `prices.csv` (written
+/// by the test), the hand-made Bitcoin export, and `extra` sources (TOML).
+fn config(d: &std::path::Path, extra: &str) -> ifr_pipeline::Settings {
+    let reference = root().join("data/reference");
+    let source = |name: &str, kind: &str, format: &str, path: &str| {
+        format!("[[sources]]\nname = \"{name}\"\nkind = \"{kind}\"\nformat = \"{format}\"\npath = \"{path}\"\n")
+    };
+    let text = [
+        "lake = \"lake\"\n".to_string(),
+        source("assets", "assets", "asset-csv", &reference.join("assets.csv").display().to_string()),
+        source("actors", "actors", "actorpack", &reference.join("actors.yaml").display().to_string()),
+        source("labels", "labels", "tagpack", "labels.yaml"),
+        source("prices", "prices", "price-csv", "prices.csv"),
+        extra.to_string(),
+        format!(
+            "[[sources]]\nname = \"btc\"\nkind = \"chain\"\nformat = \"bitcoin-etl\"\nchain = \"bitcoin\"\npath = \"{}\"\n",
+            fixtures().join("bitcoin-etl").display()
+        ),
+    ]
+    .concat();
+    settings(d, &text)
+}
+
 fn h(c: char) -> String {
     std::iter::repeat_n(c, 64).collect()
 }
@@ -136,21 +159,7 @@ fn bitcoin_flows_are_attributed_valued_and_reported_by_the_same_queries() {
     )
     .unwrap();
     std::fs::write(d.join("prices.csv"), "day,asset,close_usd\n2024-01-02,BTC,45000\n2024-02-02,BTC,43000\n").unwrap();
-    let reference = root().join("data/reference");
-    let s = settings(
-        d,
-        &format!(
-            "lake = \"lake\"\n\
-             [[sources]]\nname = \"assets\"\nkind = \"assets\"\nformat = \"asset-csv\"\npath = \"{assets}\"\n\
-             [[sources]]\nname = \"actors\"\nkind = \"actors\"\nformat = \"actorpack\"\npath = \"{actors}\"\n\
-             [[sources]]\nname = \"labels\"\nkind = \"labels\"\nformat = \"tagpack\"\npath = \"labels.yaml\"\n\
-             [[sources]]\nname = \"prices\"\nkind = \"prices\"\nformat = \"price-csv\"\npath = \"prices.csv\"\n\
-             [[sources]]\nname = \"btc\"\nkind = \"chain\"\nformat = \"bitcoin-etl\"\nchain = \"bitcoin\"\npath = \"{btc}\"\n",
-            assets = reference.join("assets.csv").display(),
-            actors = reference.join("actors.yaml").display(),
-            btc = fixtures().join("bitcoin-etl").display(),
-        ),
-    );
+    let s = config(d, "");
     ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
     ifr_pipeline::report(&s, None, &[2024]).unwrap();
     let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report/2024/figures.json")).unwrap()).unwrap();
@@ -192,22 +201,7 @@ fn a_bitcoin_theft_is_traced_on_inputs_and_outputs_into_the_report() {
         ),
     )
     .unwrap();
-    let reference = root().join("data/reference");
-    let s = settings(
-        d,
-        &format!(
-            "lake = \"lake\"\n\
-             [[sources]]\nname = \"assets\"\nkind = \"assets\"\nformat = \"asset-csv\"\npath = \"{assets}\"\n\
-             [[sources]]\nname = \"actors\"\nkind = \"actors\"\nformat = \"actorpack\"\npath = \"{actors}\"\n\
-             [[sources]]\nname = \"labels\"\nkind = \"labels\"\nformat = \"tagpack\"\npath = \"labels.yaml\"\n\
-             [[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n\
-             [[sources]]\nname = \"prices\"\nkind = \"prices\"\nformat = \"price-csv\"\npath = \"prices.csv\"\n\
-             [[sources]]\nname = \"btc\"\nkind = \"chain\"\nformat = \"bitcoin-etl\"\nchain = \"bitcoin\"\npath = \"{btc}\"\n",
-            assets = reference.join("assets.csv").display(),
-            actors = reference.join("actors.yaml").display(),
-            btc = fixtures().join("bitcoin-etl").display(),
-        ),
-    );
+    let s = config(d, "[[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n");
     ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
     ifr_pipeline::report(&s, None, &[2024]).unwrap();
     let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report/2024/figures.json")).unwrap()).unwrap();
@@ -294,23 +288,9 @@ fn a_theft_bridged_from_ethereum_to_bitcoin_is_followed_across_the_link() {
         ),
     )
     .unwrap();
-    let reference = root().join("data/reference");
-    let s = settings(
+    let s = config(
         d,
-        &format!(
-            "lake = \"lake\"\n\
-             [[sources]]\nname = \"assets\"\nkind = \"assets\"\nformat = \"asset-csv\"\npath = \"{assets}\"\n\
-             [[sources]]\nname = \"actors\"\nkind = \"actors\"\nformat = \"actorpack\"\npath = \"{actors}\"\n\
-             [[sources]]\nname = \"labels\"\nkind = \"labels\"\nformat = \"tagpack\"\npath = \"labels.yaml\"\n\
-             [[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n\
-             [[sources]]\nname = \"links\"\nkind = \"links\"\nformat = \"ifr-links\"\npath = \"links.csv\"\n\
-             [[sources]]\nname = \"prices\"\nkind = \"prices\"\nformat = \"price-csv\"\npath = \"prices.csv\"\n\
-             [[sources]]\nname = \"eth\"\nkind = \"chain\"\nformat = \"ethereum-etl\"\nchain = \"ethereum\"\npath = \"eth\"\n\
-             [[sources]]\nname = \"btc\"\nkind = \"chain\"\nformat = \"bitcoin-etl\"\nchain = \"bitcoin\"\npath = \"{btc}\"\n",
-            assets = reference.join("assets.csv").display(),
-            actors = reference.join("actors.yaml").display(),
-            btc = fixtures().join("bitcoin-etl").display(),
-        ),
+        "[[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n[[sources]]\nname = \"links\"\nkind = \"links\"\nformat = \"ifr-links\"\npath = \"links.csv\"\n[[sources]]\nname = \"eth\"\nkind = \"chain\"\nformat = \"ethereum-etl\"\nchain = \"ethereum\"\npath = \"eth\"\n",
     );
     let summary = ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
     let links = summary.sources.iter().find(|x| x.name == "links").unwrap();
