@@ -332,3 +332,45 @@ fn a_theft_bridged_from_ethereum_to_bitcoin_is_followed_across_the_link() {
         stderr(&o)
     );
 }
+
+/// bitcoin-etl's CSV (nested lists as Python literals) gives the same tables as its JSON lines.
+#[test]
+fn a_bitcoin_etl_csv_export_loads_like_its_json_lines() {
+    // Every table but the file names, sorted rows, for the export in `dir`.
+    let tables_of = |dir: &std::path::Path| -> Vec<Vec<String>> {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = settings(
+            tmp.path(),
+            &format!(
+                "lake = \"lake\"\n[[sources]]\nname = \"btc\"\nkind = \"chain\"\nformat = \"bitcoin-etl\"\nchain = \"bitcoin\"\npath = \"{}\"\n",
+                dir.display()
+            ),
+        );
+        let summary = ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+        let c = &summary.sources[0].counts;
+        assert!(c.balanced() && c.quarantined == 0, "{c:?}");
+        ["utxo_outputs", "utxo_inputs", "transfers", "blocks"]
+            .iter()
+            .map(|t| {
+                let mut r = rows(&table(&s, t).drop("source_file").unwrap());
+                r.sort();
+                r
+            })
+            .collect()
+    };
+    // The JSON fixture's first five transactions are the CSV's (its other lines are bad ones).
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("json");
+    std::fs::create_dir_all(&json).unwrap();
+    std::fs::copy(fixtures().join("bitcoin-etl/blocks.json"), json.join("blocks.json")).unwrap();
+    let txs: String = std::fs::read_to_string(fixtures().join("bitcoin-etl/transactions_1.json"))
+        .unwrap()
+        .lines()
+        .take(5)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(json.join("transactions.json"), txs).unwrap();
+    let csv = tables_of(&fixtures().join("bitcoin-etl-csv"));
+    assert_eq!((csv[0].len(), csv[1].len(), csv[2].len(), csv[3].len()), (8, 5, 7, 3), "outputs, inputs, transfers, blocks");
+    assert_eq!(csv, tables_of(&json));
+}

@@ -66,8 +66,8 @@ pub enum Format {
     Cryo,
     /// ethereum-etl CSV exports (`blocks`, `transactions`, `token_transfers`, `traces`; plain or .gz).
     EthereumEtl,
-    /// bitcoin-etl JSON-lines exports (`blocks`, `transactions` with nested `inputs[]`/`outputs[]`,
-    /// values in satoshi; plain or .gz).
+    /// bitcoin-etl exports, JSON lines or CSV (`blocks`, `transactions` with nested
+    /// `inputs[]`/`outputs[]`, values in satoshi; plain or .gz).
     BitcoinEtl,
     /// OFAC SDN_ADVANCED XML (plain or .bz2); several dated snapshots give listing/delisting dates.
     OfacXml,
@@ -162,7 +162,7 @@ impl Format {
         match self {
             Format::Cryo => &[".parquet"],
             Format::EthereumEtl => &[".csv", ".csv.gz"],
-            Format::BitcoinEtl => &[".json", ".json.gz", ".jsonl", ".jsonl.gz"],
+            Format::BitcoinEtl => &[".json", ".json.gz", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz"],
             Format::OfacXml => &[".xml", ".xml.bz2"],
             Format::OfacCsv
             | Format::Defillama

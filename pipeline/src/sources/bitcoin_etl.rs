@@ -1,7 +1,9 @@
-//! bitcoin-etl exports: JSON lines of blocks and of transactions with their nested `inputs[]` and
-//! `outputs[]` (values in satoshi), plain or .gz, as `export_blocks_and_transactions` and
-//! `export_all` write them (`start_block=…/end_block=…` folders). A line is told apart by its
-//! fields (a transaction has `inputs`/`outputs`, a block `number` and `timestamp`).
+//! bitcoin-etl exports: blocks and transactions with their nested `inputs[]` and `outputs[]`
+//! (values in satoshi), as JSON lines or CSV, plain or .gz, as `export_blocks_and_transactions`
+//! and `export_all` write them (`start_block=…/end_block=…` folders). An item is told apart by its
+//! fields (a transaction has `inputs`/`outputs`, a block `number` and `timestamp`). In CSV the
+//! nested lists are what bitcoin-etl writes there: Python's `str()` of each dict, joined by `,`
+//! (single quotes, `None`, `True`), read by [`python_literal`].
 //!
 //! Each transaction is one input item: its outputs go to `utxo_outputs` and its inputs to
 //! `utxo_inputs`, or the whole transaction is quarantined with the first problem found — a value
@@ -168,8 +170,18 @@ fn is_block(o: &serde_json::Map<String, Value>) -> bool {
     !o.contains_key("outputs") && o.contains_key("number") && o.contains_key("timestamp")
 }
 
+fn is_csv(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.ends_with(".csv") || name.ends_with(".csv.gz")
+}
+
 /// Whether a file holds blocks (its first item is one).
 fn holds_blocks(path: &Path) -> Result<bool> {
+    if is_csv(path) {
+        let csv = super::csvutil::CsvFile::open(path, &[])?;
+        let has = |n: &str| csv.headers.iter().any(|h| h == n);
+        return Ok(has("number") && has("timestamp") && !has("outputs"));
+    }
     let reader = std::io::BufReader::new(super::open_maybe_compressed(path)?);
     for line in reader.lines() {
         let line = line.map_err(|e| Error::input_caused(path, "not readable", e))?;
@@ -197,9 +209,19 @@ pub fn load(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Res
 }
 
 fn load_file(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
+    if is_csv(path) {
+        let mut csv = super::csvutil::CsvFile::open(path, &[])?;
+        let headers = csv.headers.clone();
+        for (i, rec) in csv.reader.records().enumerate() {
+            let line_no = i as i64 + 2;
+            let rec = rec.map_err(|e| Error::input_caused(path, format!("line {line_no}: not readable as CSV"), e))?;
+            acc.read();
+            let item = csv_item(&headers, &rec);
+            load_item(path, line_no, item, acc, stage)?;
+        }
+        return Ok(());
+    }
     let reader = std::io::BufReader::new(super::open_maybe_compressed(path)?);
-    let chain = stage.chain.clone();
-    let file = file_name(path);
     for (i, line) in reader.lines().enumerate() {
         let line_no = i as i64 + 1;
         let line = line.map_err(|e| Error::input_caused(path, format!("line {line_no}: not readable (a truncated .gz?)"), e))?;
@@ -207,13 +229,52 @@ fn load_file(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<(
             continue;
         }
         acc.read();
-        let at = At::new(path, line_no);
-        let o: serde_json::Map<String, Value> = match serde_json::from_str(&line) {
+        let item = serde_json::from_str::<serde_json::Map<String, Value>>(&line)
+            .map_err(|e| (None, line.clone(), format!("expected a bitcoin-etl block or transaction (a JSON object): {e}")));
+        load_item(path, line_no, item, acc, stage)?;
+    }
+    Ok(())
+}
+
+/// A CSV row as the JSON object bitcoin-etl would have written: `inputs` and `outputs` parsed from
+/// their Python literals, integers as numbers, `True`/`False` as booleans, empty cells as null.
+fn csv_item(headers: &[String], rec: &csv::StringRecord) -> Result<serde_json::Map<String, Value>, (Option<String>, String, String)> {
+    let mut o = serde_json::Map::new();
+    for (h, v) in headers.iter().zip(rec.iter()) {
+        let value = match h.as_str() {
+            "inputs" | "outputs" => python_literal(&format!("[{v}]"))
+                .map_err(|why| (Some(h.clone()), v.to_string(), format!("expected bitcoin-etl's list of {h} (Python literals): {why}")))?,
+            _ if v.is_empty() => Value::Null,
+            _ if v == "True" || v == "False" => Value::Bool(v == "True"),
+            // The integer columns (a hash of digits only stays text).
+            "number" | "timestamp" | "block_number" | "block_timestamp" | "index" | "size" | "virtual_size" | "stripped_size"
+            | "weight" | "version" | "lock_time" | "transaction_count" | "input_count" | "output_count" | "input_value"
+            | "output_value" | "fee" => match v.parse::<u64>() {
+                Ok(n) => Value::from(n),
+                Err(_) => Value::String(v.to_string()),
+            },
+            _ => Value::String(v.to_string()),
+        };
+        o.insert(h.clone(), value);
+    }
+    Ok(o)
+}
+
+/// One block or transaction (a JSON line, or a CSV row made into one): staged, or quarantined.
+fn load_item(
+    path: &Path,
+    line_no: i64,
+    item: Result<serde_json::Map<String, Value>, (Option<String>, String, String)>,
+    acc: &mut Acc,
+    stage: &mut ChainStage<'_>,
+) -> Result<()> {
+    let chain = stage.chain.clone();
+    let file = file_name(path);
+    let at = At::new(path, line_no);
+    {
+        let o = match item {
             Ok(o) => o,
-            Err(e) => {
-                acc.quarantine(at, None, Some(&line), format!("expected a bitcoin-etl block or transaction (a JSON object): {e}"))?;
-                continue;
-            }
+            Err((column, raw, why)) => return acc.quarantine(at, column.as_deref(), Some(&raw), why),
         };
         if is_block(&o) {
             let number = int(o.get("number"));
@@ -231,23 +292,19 @@ fn load_file(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<(
                     "expected seconds since 1970, before the year 10000",
                 )?,
             }
-            continue;
+            return Ok(());
         }
         let tx = match parse_tx(&o) {
             Ok(t) => t,
-            Err((field, raw, why)) => {
-                acc.quarantine(at, Some(&field), raw.as_deref(), why)?;
-                continue;
-            }
+            Err((field, raw, why)) => return acc.quarantine(at, Some(&field), raw.as_deref(), why),
         };
         let Some(micros) = tx.time.or_else(|| stage.block_time(tx.block)) else {
-            acc.quarantine(
+            return acc.quarantine(
                 at,
                 Some("block_timestamp"),
                 None,
                 "no block_timestamp, and the block is not in the blocks export (its time is unknown)",
-            )?;
-            continue;
+            );
         };
         stage.note_block_time(tx.block, micros);
         for (vout, address, value, script) in tx.outputs {
@@ -293,6 +350,131 @@ fn load_file(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<(
         acc.counts.loaded += 1;
     }
     Ok(())
+}
+
+/// A Python literal as bitcoin-etl's CSV export writes nested values (`str()` of dicts, lists,
+/// strings, integers, floats, `None`, `True`, `False`), as a JSON value.
+pub fn python_literal(s: &str) -> Result<Value, String> {
+    let mut p = Py { b: s.as_bytes(), i: 0 };
+    let v = p.value()?;
+    p.ws();
+    if p.i != p.b.len() {
+        return Err(format!("unexpected text at character {}", p.i + 1));
+    }
+    Ok(v)
+}
+
+struct Py<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Py<'_> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && self.b[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        self.ws();
+        let hit = self.b.get(self.i) == Some(&c);
+        self.i += usize::from(hit);
+        hit
+    }
+
+    fn value(&mut self) -> Result<Value, String> {
+        self.ws();
+        match self.b.get(self.i) {
+            Some(b'[') => {
+                self.i += 1;
+                let mut out = Vec::new();
+                if self.eat(b']') {
+                    return Ok(Value::Array(out));
+                }
+                loop {
+                    out.push(self.value()?);
+                    if self.eat(b']') {
+                        return Ok(Value::Array(out));
+                    }
+                    if !self.eat(b',') {
+                        return Err(format!("expected `,` or `]` at character {}", self.i + 1));
+                    }
+                    if self.eat(b']') {
+                        return Ok(Value::Array(out));
+                    }
+                }
+            }
+            Some(b'{') => {
+                self.i += 1;
+                let mut out = serde_json::Map::new();
+                if self.eat(b'}') {
+                    return Ok(Value::Object(out));
+                }
+                loop {
+                    let Value::String(k) = self.value()? else { return Err(format!("expected a text key at character {}", self.i + 1)) };
+                    if !self.eat(b':') {
+                        return Err(format!("expected `:` at character {}", self.i + 1));
+                    }
+                    out.insert(k, self.value()?);
+                    if self.eat(b'}') {
+                        return Ok(Value::Object(out));
+                    }
+                    if !self.eat(b',') {
+                        return Err(format!("expected `,` or `}}` at character {}", self.i + 1));
+                    }
+                }
+            }
+            Some(&q) if q == b'\'' || q == b'"' => {
+                self.i += 1;
+                let mut out = Vec::new();
+                while let Some(&c) = self.b.get(self.i) {
+                    self.i += 1;
+                    match c {
+                        _ if c == q => return String::from_utf8(out).map(Value::String).map_err(|_| "text is not UTF-8".to_string()),
+                        b'\\' => {
+                            let e = *self.b.get(self.i).ok_or("an escape at the end")?;
+                            self.i += 1;
+                            match e {
+                                b'n' => out.push(b'\n'),
+                                b't' => out.push(b'\t'),
+                                b'x' => {
+                                    let hex = self.b.get(self.i..self.i + 2).ok_or("a short \\x escape")?;
+                                    let v = u8::from_str_radix(std::str::from_utf8(hex).map_err(|_| "a bad \\x escape")?, 16)
+                                        .map_err(|_| "a bad \\x escape")?;
+                                    out.push(v);
+                                    self.i += 2;
+                                }
+                                other => out.push(other),
+                            }
+                        }
+                        _ => out.push(c),
+                    }
+                }
+                Err("an unterminated text".into())
+            }
+            Some(_) => {
+                let start = self.i;
+                while self.i < self.b.len() && (self.b[self.i].is_ascii_alphanumeric() || b"._+-".contains(&self.b[self.i])) {
+                    self.i += 1;
+                }
+                let word = std::str::from_utf8(&self.b[start..self.i]).unwrap_or("");
+                match word {
+                    "None" => Ok(Value::Null),
+                    "True" => Ok(Value::Bool(true)),
+                    "False" => Ok(Value::Bool(false)),
+                    "" => Err(format!("unexpected character at {}", start + 1)),
+                    w => w
+                        .parse::<u64>()
+                        .map(Value::from)
+                        .or_else(|_| w.parse::<i64>().map(Value::from))
+                        .or_else(|_| w.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).ok_or(()))
+                        .map_err(|_| format!("`{w}` is not a value")),
+                }
+            }
+            None => Err("a value is missing".into()),
+        }
+    }
 }
 
 /// What deriving a source's transfers found.
@@ -444,6 +626,20 @@ pub fn derive_transfers(out: &Path, written: &[PathBuf], chain: &str, source: &s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_literals_read_as_json() {
+        let v =
+            python_literal("[{'index': 0, 'addresses': ['1A', \"b'c\"], 'value': None, 'ok': True, 'x': -2, 'f': 0.5, 's': 'a\\'b\\x41'}]")
+                .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([{"index": 0, "addresses": ["1A", "b'c"], "value": null, "ok": true, "x": -2, "f": 0.5, "s": "a'bA"}])
+        );
+        assert_eq!(python_literal("[]").unwrap(), serde_json::json!([]));
+        assert!(python_literal("[{'a': 1}").is_err());
+        assert!(python_literal("[{'a': nope}]").is_err());
+    }
 
     #[test]
     fn satoshi_values_are_integers_and_btc_floats_are_refused() {
