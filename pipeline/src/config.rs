@@ -69,6 +69,9 @@ pub enum Format {
     /// bitcoin-etl exports, JSON lines or CSV (`blocks`, `transactions` with nested
     /// `inputs[]`/`outputs[]`, values in satoshi; plain or .gz).
     BitcoinEtl,
+    /// The BigQuery `crypto_bitcoin` dataset's flattened `outputs` and `inputs` tables, exported as
+    /// JSON lines or CSV (plain or .gz).
+    BigqueryBitcoin,
     /// OFAC SDN_ADVANCED XML (plain or .bz2); several dated snapshots give listing/delisting dates.
     OfacXml,
     /// OFAC legacy `sdn.csv` (no header, `-0-` for empty; addresses inside Remarks).
@@ -101,10 +104,11 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 17] = [
+    pub const ALL: [Format; 18] = [
         Format::Cryo,
         Format::EthereumEtl,
         Format::BitcoinEtl,
+        Format::BigqueryBitcoin,
         Format::OfacXml,
         Format::OfacCsv,
         Format::Opensanctions,
@@ -123,7 +127,7 @@ impl Format {
 
     pub fn kind(self) -> Kind {
         match self {
-            Format::Cryo | Format::EthereumEtl | Format::BitcoinEtl => Kind::Chain,
+            Format::Cryo | Format::EthereumEtl | Format::BitcoinEtl | Format::BigqueryBitcoin => Kind::Chain,
             Format::OfacXml | Format::OfacCsv | Format::Opensanctions => Kind::Sanctions,
             Format::Tagpack | Format::Etherscan => Kind::Labels,
             Format::Actorpack => Kind::Actors,
@@ -140,6 +144,7 @@ impl Format {
             Format::Cryo => "cryo",
             Format::EthereumEtl => "ethereum-etl",
             Format::BitcoinEtl => "bitcoin-etl",
+            Format::BigqueryBitcoin => "bigquery-bitcoin",
             Format::OfacXml => "ofac-xml",
             Format::OfacCsv => "ofac-csv",
             Format::Opensanctions => "opensanctions",
@@ -162,7 +167,7 @@ impl Format {
         match self {
             Format::Cryo => &[".parquet"],
             Format::EthereumEtl => &[".csv", ".csv.gz"],
-            Format::BitcoinEtl => &[".json", ".json.gz", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz"],
+            Format::BitcoinEtl | Format::BigqueryBitcoin => &[".json", ".json.gz", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz"],
             Format::OfacXml => &[".xml", ".xml.bz2"],
             Format::OfacCsv
             | Format::Defillama

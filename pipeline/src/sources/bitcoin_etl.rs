@@ -352,6 +352,205 @@ fn load_item(
     Ok(())
 }
 
+/// The public BigQuery dataset `crypto_bitcoin`'s flattened `outputs` and `inputs` tables as users
+/// export them: newline-delimited JSON (BigQuery's export for repeated fields; NUMERIC values as
+/// text) or CSV (`addresses` joined by `,`). One row per output or input; a row with
+/// `spent_transaction_hash` is an input. Each row is one input item. `value` is in satoshi; a row
+/// whose value has a fraction (a value in BTC) is refused. The outputs of a transaction with no
+/// input rows are a coinbase's.
+pub fn load_bigquery(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
+    stage.rows_are_items = true;
+    for path in input.files {
+        (input.on_file)(path);
+        if is_csv(path) {
+            let mut csv = super::csvutil::CsvFile::open(path, &[])?;
+            let headers = csv.headers.clone();
+            for (i, rec) in csv.reader.records().enumerate() {
+                let line_no = i as i64 + 2;
+                let rec = rec.map_err(|e| Error::input_caused(path, format!("line {line_no}: not readable as CSV"), e))?;
+                acc.read();
+                let mut o = serde_json::Map::new();
+                for (h, v) in headers.iter().zip(rec.iter()) {
+                    let value = match h.as_str() {
+                        "addresses" => Value::Array(
+                            v.split(',').filter(|a| !a.trim().is_empty()).map(|a| Value::String(a.trim().to_string())).collect(),
+                        ),
+                        _ if v.is_empty() => Value::Null,
+                        _ => Value::String(v.to_string()),
+                    };
+                    o.insert(h.clone(), value);
+                }
+                bigquery_row(path, line_no, &o, acc, stage)?;
+            }
+        } else {
+            let reader = std::io::BufReader::new(super::open_maybe_compressed(path)?);
+            for (i, line) in reader.lines().enumerate() {
+                let line_no = i as i64 + 1;
+                let line = line.map_err(|e| Error::input_caused(path, format!("line {line_no}: not readable (a truncated .gz?)"), e))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                acc.read();
+                match serde_json::from_str::<serde_json::Map<String, Value>>(&line) {
+                    Ok(o) => bigquery_row(path, line_no, &o, acc, stage)?,
+                    Err(e) => acc.quarantine(
+                        At::new(path, line_no),
+                        None,
+                        Some(&line),
+                        format!("expected a BigQuery crypto_bitcoin inputs or outputs row (a JSON object): {e}"),
+                    )?,
+                }
+            }
+        }
+        stage.file_done(&|_| None)?;
+    }
+    Ok(())
+}
+
+/// An integer BigQuery wrote as a number or as text (`"5000000000"`, NUMERIC `"5000000000.000000000"`).
+fn bq_int(v: Option<&Value>) -> Option<Value> {
+    match v? {
+        Value::Number(n) => Some(Value::Number(n.clone())),
+        Value::String(t) => {
+            let (int, frac) = t.trim().split_once('.').unwrap_or((t.trim(), ""));
+            if frac.bytes().all(|b| b == b'0') && !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) {
+                int.parse::<u64>().ok().map(Value::from)
+            } else {
+                t.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number)
+            }
+        }
+        _ => None,
+    }
+}
+
+fn bigquery_row(path: &Path, line_no: i64, o: &serde_json::Map<String, Value>, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
+    let at = At::new(path, line_no);
+    let raw = |c: &str| o.get(c).map(|v| v.to_string());
+    let hash = match hash64(o.get("transaction_hash")) {
+        Ok(h) => h,
+        Err(e) => return acc.quarantine(at, Some("transaction_hash"), raw("transaction_hash").as_deref(), e),
+    };
+    let block = match int(bq_int(o.get("block_number")).as_ref()) {
+        Ok(b) => b,
+        Err(e) => return acc.quarantine(at, Some("block_number"), raw("block_number").as_deref(), e),
+    };
+    let time = match o.get("block_timestamp") {
+        Some(Value::String(t)) => super::ethereum_etl::parse_time(t),
+        Some(Value::Number(n)) => {
+            n.as_i64().and_then(super::partition::micros_from_secs).ok_or_else(|| "timestamp out of range".to_string())
+        }
+        _ => Err("expected the block's timestamp".to_string()),
+    };
+    let micros = match time {
+        Ok(t) => t,
+        Err(e) => return acc.quarantine(at, Some("block_timestamp"), raw("block_timestamp").as_deref(), e),
+    };
+    let index = match int(bq_int(o.get("index")).as_ref()) {
+        Ok(i) => i,
+        Err(e) => return acc.quarantine(at, Some("index"), raw("index").as_deref(), e),
+    };
+    let address = match address_of(o.get("addresses")) {
+        Ok(a) => a,
+        Err(e) => return acc.quarantine(at, Some("addresses"), raw("addresses").as_deref(), e),
+    };
+    let value = match o.get("value") {
+        None | Some(Value::Null) => None,
+        Some(v) => match bq_int(Some(v)).ok_or_else(|| "expected a value in satoshi".to_string()).and_then(|v| satoshi(&v)) {
+            Ok(v) => Some(v),
+            Err(e) => return acc.quarantine(at, Some("value"), raw("value").as_deref(), e),
+        },
+    };
+    let (chain, file) = (stage.chain.clone(), file_name(path));
+    stage.note_block_time(block, micros);
+    if o.contains_key("spent_transaction_hash") {
+        let spent = match hash64(o.get("spent_transaction_hash")) {
+            Ok(h) => h,
+            Err(e) => return acc.quarantine(at, Some("spent_transaction_hash"), raw("spent_transaction_hash").as_deref(), e),
+        };
+        let spent_vout = match int(bq_int(o.get("spent_output_index")).as_ref()) {
+            Ok(v) => v,
+            Err(e) => return acc.quarantine(at, Some("spent_output_index"), raw("spent_output_index").as_deref(), e),
+        };
+        stage.utxo_row("utxo_inputs", micros, |y, m| {
+            vec![
+                Cell::Str(chain),
+                Cell::I64(block),
+                Cell::Datetime(micros),
+                Cell::I32(y),
+                Cell::I32(m),
+                Cell::Str(hash),
+                None::<i64>.into(),
+                Cell::I64(index),
+                Cell::Str(spent),
+                Cell::I64(spent_vout),
+                address.into(),
+                value.into(),
+                Cell::Str(file),
+            ]
+        })?;
+    } else {
+        let Some(value) = value else { return acc.quarantine(at, Some("value"), None, "an output needs its value in satoshi") };
+        let script = o.get("type").and_then(Value::as_str).map(str::to_string);
+        stage.utxo_row("utxo_outputs", micros, |y, m| {
+            vec![
+                Cell::Str(chain),
+                Cell::I64(block),
+                Cell::Datetime(micros),
+                Cell::I32(y),
+                Cell::I32(m),
+                Cell::Str(hash),
+                None::<i64>.into(),
+                // Set once every input row is read (a transaction without inputs is a coinbase).
+                Cell::Bool(false),
+                Cell::I64(index),
+                address.into(),
+                Cell::I64(value),
+                script.into(),
+                Cell::Str(file),
+            ]
+        })?;
+    }
+    acc.counts.loaded += 1;
+    Ok(())
+}
+
+/// Flattened exports give no `is_coinbase`: mark the staged outputs of transactions that have no
+/// input rows as a coinbase's (each partition file rewritten in place, in the staging folder).
+pub fn mark_coinbases(out: &Path, written: &[PathBuf]) -> Result<()> {
+    let err = |e| Error::polars("marking coinbase outputs", e);
+    let of = |table: &'static str| written.iter().filter(move |r| r.components().next().is_some_and(|c| c.as_os_str() == table));
+    let mut spenders: Vec<LazyFrame> = Vec::new();
+    for r in of("utxo_inputs") {
+        let p = PlRefPath::try_from_path(&out.join(r)).map_err(|e| Error::polars("path", e))?;
+        spenders.push(LazyFrame::scan_parquet(p, ScanArgsParquet::default()).map_err(err)?.select([col("tx_hash")]));
+    }
+    let spenders = if spenders.is_empty() {
+        DataFrame::new(0, vec![Column::new("tx_hash".into(), Vec::<String>::new()), Column::new("spends".into(), Vec::<bool>::new())])
+            .map_err(err)?
+    } else {
+        concat(spenders, UnionArgs::default())
+            .map_err(err)?
+            .unique(None, UniqueKeepStrategy::First)
+            .with_column(lit(true).alias("spends"))
+            .collect()
+            .map_err(err)?
+    };
+    for r in of("utxo_outputs") {
+        let path = out.join(r);
+        let df = crate::table::read_parquet(&path)?;
+        let mut df = df
+            .lazy()
+            .join(spenders.clone().lazy(), [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Left))
+            .with_column(col("spends").is_null().alias("is_coinbase"))
+            .select(crate::schema::table("utxo_outputs").columns.iter().map(|c| col(c.name.as_str())).collect::<Vec<_>>())
+            .collect()
+            .map_err(err)?;
+        let mut df = sort_chain_order("utxo_outputs", std::mem::take(&mut df))?;
+        write_parquet(&mut df, &path)?;
+    }
+    Ok(())
+}
+
 /// A Python literal as bitcoin-etl's CSV export writes nested values (`str()` of dicts, lists,
 /// strings, integers, floats, `None`, `True`, `False`), as a JSON value.
 pub fn python_literal(s: &str) -> Result<Value, String> {

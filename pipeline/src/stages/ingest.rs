@@ -157,7 +157,9 @@ fn run_loader(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
         Format::Cryptocompare => sources::prices::load_cryptocompare(input, acc),
         Format::PriceCsv => sources::prices::load_price_csv(input, acc),
         Format::AssetCsv => sources::assets::load(input, acc),
-        Format::Cryo | Format::EthereumEtl | Format::BitcoinEtl => Err(Error::Internal("chain sources are staged separately".into())),
+        Format::Cryo | Format::EthereumEtl | Format::BitcoinEtl | Format::BigqueryBitcoin => {
+            Err(Error::Internal("chain sources are staged separately".into()))
+        }
     }
 }
 
@@ -188,13 +190,17 @@ fn stage_chain(
         match spec.format {
             Format::Cryo => sources::cryo::load(&input, &mut acc, &mut stage)?,
             Format::BitcoinEtl => sources::bitcoin_etl::load(&input, &mut acc, &mut stage)?,
+            Format::BigqueryBitcoin => sources::bitcoin_etl::load_bigquery(&input, &mut acc, &mut stage)?,
             _ => sources::ethereum_etl::load(&input, &mut acc, &mut stage)?,
         }
         if let Some(why) = stage.declined() {
             why_not = Some(why.to_string());
         }
         match stage.finish(&mut acc, out)? {
-            chain::Staged::Written(mut written) if spec.format == Format::BitcoinEtl => {
+            chain::Staged::Written(mut written) if matches!(spec.format, Format::BitcoinEtl | Format::BigqueryBitcoin) => {
+                if spec.format == Format::BigqueryBitcoin {
+                    sources::bitcoin_etl::mark_coinbases(out, &written)?;
+                }
                 let (transfers, r) = sources::bitcoin_etl::derive_transfers(out, &written, chain_name, &spec.name)?;
                 written.extend(transfers);
                 let method = format!(
@@ -499,7 +505,7 @@ pub fn run(settings: &Settings, progress: &dyn Progress) -> Result<IngestSummary
             let empty = chain::Assets::default();
             let assets = assets.as_ref().unwrap_or(&empty);
             let appended = match (plan, prev) {
-                (ChainPlan::Append(_), Some(_)) if spec.format == Format::BitcoinEtl => {
+                (ChainPlan::Append(_), Some(_)) if matches!(spec.format, Format::BitcoinEtl | Format::BigqueryBitcoin) => {
                     progress.loading_whole(
                         spec,
                         "bitcoin-etl: every input is resolved against the outputs it spends, so the source is loaded whole",
