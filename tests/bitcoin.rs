@@ -418,3 +418,31 @@ fn bigquery_flattened_outputs_and_inputs_load_like_bitcoin_etl() {
     assert_eq!(strings(&coinbase, "tx_hash"), [h('0')]);
     assert_eq!(tables(&bq), tables(&etl));
 }
+
+/// THORChain Midgard's `/v2/actions` (a hand-made page in Midgard's shape): a successful ETH -> BTC
+/// swap becomes a cross-chain link with each side as its chain writes it; pending swaps, other
+/// actions and releases in synths are filtered with their reasons, a malformed action quarantined.
+#[test]
+fn thorchain_midgard_swaps_become_cross_chain_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = settings(
+        tmp.path(),
+        &format!(
+            "lake = \"lake\"\n[[sources]]\nname = \"thorchain\"\nkind = \"links\"\nformat = \"thorchain-midgard\"\npath = \"{}\"\n",
+            fixtures().join("midgard").display()
+        ),
+    );
+    let summary = ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    let c = &summary.sources[0].counts;
+    assert_eq!((c.read, c.loaded, c.quarantined, c.duplicates, c.filtered), (5, 1, 1, 0, 3), "{c:?}");
+    assert_eq!(c.filtered_reasons.len(), 3, "{:?}", c.filtered_reasons);
+    let links = table(&s, "crosschain_links").drop_many(["notes", "source_file"]);
+    let dep = format!("0x{}", "e2".repeat(32));
+    assert_eq!(
+        rows(&links),
+        [format!(
+            "\"thorchain:{dep}:1\"|\"ethereum\"|\"{dep}\"|\"ETH\"|1000.0|\"bitcoin\"|\"{}\"|\"{B}\"|\"BTC\"|30.0|\"THORChain Midgard /v2/actions\"",
+            h('1')
+        )]
+    );
+}

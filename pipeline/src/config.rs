@@ -93,6 +93,8 @@ pub enum Format {
     /// ifr's cross-chain links CSV (`id,source_chain,deposit_tx,source_asset,source_amount,
     /// destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes`).
     IfrLinks,
+    /// THORChain Midgard's `/v2/actions` responses (JSON): successful swaps as cross-chain links.
+    ThorchainMidgard,
     /// Yahoo Finance daily OHLC CSV (`Date,Open,High,Low,Close,Adj Close,Volume`).
     Yahoo,
     /// CryptoCompare daily JSON (`{coins: {SYM: {prices: [{date, price}]}}}`).
@@ -104,7 +106,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 18] = [
+    pub const ALL: [Format; 19] = [
         Format::Cryo,
         Format::EthereumEtl,
         Format::BitcoinEtl,
@@ -119,6 +121,7 @@ impl Format {
         Format::Defillama,
         Format::IfrRecoveries,
         Format::IfrLinks,
+        Format::ThorchainMidgard,
         Format::Yahoo,
         Format::Cryptocompare,
         Format::PriceCsv,
@@ -133,7 +136,7 @@ impl Format {
             Format::Actorpack => Kind::Actors,
             Format::IfrLedger | Format::Defillama => Kind::Incidents,
             Format::IfrRecoveries => Kind::Recoveries,
-            Format::IfrLinks => Kind::Links,
+            Format::IfrLinks | Format::ThorchainMidgard => Kind::Links,
             Format::Yahoo | Format::Cryptocompare | Format::PriceCsv => Kind::Prices,
             Format::AssetCsv => Kind::Assets,
         }
@@ -155,6 +158,7 @@ impl Format {
             Format::Defillama => "defillama",
             Format::IfrRecoveries => "ifr-recoveries",
             Format::IfrLinks => "ifr-links",
+            Format::ThorchainMidgard => "thorchain-midgard",
             Format::Yahoo => "yahoo",
             Format::Cryptocompare => "cryptocompare",
             Format::PriceCsv => "price-csv",
@@ -180,6 +184,7 @@ impl Format {
             Format::Opensanctions => &[".json", ".jsonl", ".ftm.json"],
             Format::Tagpack | Format::Actorpack => &[".yaml", ".yml"],
             Format::Etherscan | Format::Cryptocompare => &[".json"],
+            Format::ThorchainMidgard => &[".json", ".jsonl"],
         }
     }
 

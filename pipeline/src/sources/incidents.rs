@@ -292,6 +292,155 @@ pub fn load_links(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
     Ok(())
 }
 
+/// THORChain's chain codes (Midgard's `CHAIN.SYMBOL` assets) and ifr's chain names.
+const THORCHAIN_CHAINS: [(&str, &str); 10] = [
+    ("BTC", "bitcoin"),
+    ("ETH", "ethereum"),
+    ("BSC", "bsc"),
+    ("AVAX", "avalanche"),
+    ("BASE", "base"),
+    ("ARB", "arbitrum"),
+    ("LTC", "litecoin"),
+    ("BCH", "bitcoin-cash"),
+    ("DOGE", "dogecoin"),
+    ("GAIA", "cosmos"),
+];
+
+/// A Midgard coin: (ifr chain, symbol, amount in whole units). None for what is not a layer-1
+/// asset (RUNE, synths `ETH/ETH`, trade assets `ETH~ETH`) or a chain ifr does not name.
+fn midgard_coin(c: &serde_json::Value) -> Option<(&'static str, String, f64)> {
+    let asset = c.get("asset")?.as_str()?;
+    let (code, rest) = asset.split_once('.')?;
+    let chain = THORCHAIN_CHAINS.iter().find(|(k, _)| *k == code)?.1;
+    let symbol = rest.split('-').next()?.to_string();
+    let units: u64 = c.get("amount")?.as_str()?.parse().ok()?;
+    Some((chain, symbol, units as f64 / 1e8))
+}
+
+/// A Midgard tx id (upper-case hex, no 0x) as the chain writes it: `0x` + lower-case on EVM chains,
+/// lower-case elsewhere.
+fn midgard_tx(chain: &str, id: &str) -> Option<String> {
+    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| {
+        let low = id.to_ascii_lowercase();
+        if matches!(chain, "ethereum" | "bsc" | "avalanche" | "base" | "arbitrum") { format!("0x{low}") } else { low }
+    })
+}
+
+/// THORChain Midgard's `/v2/actions` responses (JSON, one page per file or one per line): every
+/// successful swap whose deposit and release are both layer-1 transactions becomes a cross-chain
+/// link (one per layer-1 release leg). Each action is one input item: loaded, quarantined when it
+/// is not an action Midgard writes, or filtered with the reason (not a swap, not successful, a
+/// release in RUNE, synths or trade assets only, a chain ifr does not name).
+pub fn load_midgard(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
+    for path in input.each_file() {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
+        let pages: Vec<serde_json::Value> = match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) => vec![v],
+            Err(_) => {
+                let mut pages = Vec::new();
+                for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                    pages.push(
+                        serde_json::from_str(line)
+                            .map_err(|e| Error::input_caused(path, format!("line {}: not a Midgard /v2/actions page (JSON)", i + 1), e))?,
+                    );
+                }
+                pages
+            }
+        };
+        let mut n = 0i64;
+        for page in &pages {
+            let actions = page
+                .get("actions")
+                .and_then(|a| a.as_array())
+                .ok_or_else(|| Error::input(path, "expected Midgard's /v2/actions response: an object with `actions`"))?;
+            for a in actions {
+                n += 1;
+                acc.read();
+                let at = At::new(path, n);
+                let kind = a.get("type").and_then(|t| t.as_str()).unwrap_or("");
+                let status = a.get("status").and_then(|t| t.as_str()).unwrap_or("");
+                if kind.is_empty() || status.is_empty() {
+                    acc.quarantine(at, Some("type"), Some(&a.to_string()), "expected a Midgard action with `type` and `status`")?;
+                    continue;
+                }
+                if kind != "swap" {
+                    acc.filter(&format!("a `{kind}` action, not a swap"));
+                    continue;
+                }
+                if status != "success" {
+                    acc.filter(&format!("a `{status}` swap, not released"));
+                    continue;
+                }
+                let leg = |side: &str| a.get(side).and_then(|v| v.as_array()).cloned().unwrap_or_default();
+                let Some(deposit) = leg("in").into_iter().find_map(|t| {
+                    let coin = t.get("coins")?.as_array()?.iter().find_map(midgard_coin)?;
+                    Some((midgard_tx(coin.0, t.get("txID")?.as_str()?)?, coin))
+                }) else {
+                    acc.filter("a swap whose deposit is not a layer-1 transaction ifr names");
+                    continue;
+                };
+                let mut links = Vec::new();
+                for (k, t) in leg("out").iter().enumerate() {
+                    let Some(coin) = t.get("coins").and_then(|c| c.as_array()).and_then(|c| c.iter().find_map(midgard_coin)) else {
+                        continue;
+                    };
+                    let (Some(tx), Some(addr)) = (
+                        t.get("txID").and_then(|x| x.as_str()).and_then(|x| midgard_tx(coin.0, x)),
+                        t.get("address").and_then(|x| x.as_str()),
+                    ) else {
+                        continue;
+                    };
+                    let Some((_, release)) = address::detect(addr.trim()) else {
+                        return acc.quarantine(
+                            at,
+                            Some("out.address"),
+                            Some(addr),
+                            "the release address does not verify for any chain ifr knows",
+                        );
+                    };
+                    links.push((k, tx, release, coin));
+                }
+                if links.is_empty() {
+                    acc.filter("a swap released in RUNE, synths or trade assets only (no layer-1 release)");
+                    continue;
+                }
+                let (deposit_tx, (source_chain, source_asset, source_amount)) = deposit;
+                // One link per action (one input item): its first layer-1 release; more are noted.
+                let more = links.len() - 1;
+                if let Some((k, release_tx, release, (chain, asset, amount))) = links.into_iter().next() {
+                    let date = a.get("date").and_then(|d| d.as_str()).map(|d| format!("THORChain block time (ns) {d}"));
+                    let notes = match (date, more) {
+                        (d, 0) => d,
+                        (d, m) => Some(format!(
+                            "{}{m} more layer-1 release(s) in this action not linked",
+                            d.map(|d| d + "; ").unwrap_or_default()
+                        )),
+                    };
+                    acc.load(
+                        "crosschain_links",
+                        vec![
+                            Cell::Str(format!("thorchain:{deposit_tx}:{k}")),
+                            Cell::Str(source_chain.to_string()),
+                            Cell::Str(deposit_tx.clone()),
+                            Cell::Str(source_asset.clone()),
+                            Cell::F64(source_amount),
+                            Cell::Str(chain.to_string()),
+                            Cell::Str(release_tx),
+                            Cell::Str(release),
+                            Cell::Str(asset),
+                            Cell::F64(amount),
+                            Cell::Str("THORChain Midgard /v2/actions".to_string()),
+                            notes.into(),
+                            Cell::Str(file_name(path)),
+                        ],
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `['Ethereum', 'BSC']` (a Python list literal, as the export writes it) → `Ethereum;BSC`.
 pub fn python_list(s: &str) -> Option<String> {
     let inner = s.trim().trim_start_matches('[').trim_end_matches(']');

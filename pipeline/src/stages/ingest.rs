@@ -153,6 +153,7 @@ fn run_loader(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
         Format::Defillama => sources::incidents::load_defillama(input, acc),
         Format::IfrRecoveries => sources::incidents::load_recoveries(input, acc),
         Format::IfrLinks => sources::incidents::load_links(input, acc),
+        Format::ThorchainMidgard => sources::incidents::load_midgard(input, acc),
         Format::Yahoo => sources::prices::load_yahoo(input, acc),
         Format::Cryptocompare => sources::prices::load_cryptocompare(input, acc),
         Format::PriceCsv => sources::prices::load_price_csv(input, acc),
