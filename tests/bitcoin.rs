@@ -174,6 +174,9 @@ fn bitcoin_flows_are_attributed_valued_and_reported_by_the_same_queries() {
     assert_eq!(value("inflow.lazarus_group.2024"), "1521996.04");
     // Out of B: 2,400,004,800 sat to D on 2024-02-02 at $43,000 = $1,032,002.064.
     assert_eq!(value("outflow.lazarus_group.2024"), "1032002.06");
+    // All of it on Bitcoin: the per-chain totals say so.
+    assert_eq!(value("chain_total.inflow.lazarus_group.2024.bitcoin"), "1521996.04");
+    assert_eq!(value("chain_total.outflow.lazarus_group.2024.bitcoin"), "1032002.06");
 }
 
 /// A Bitcoin theft in the ledger is traced on the transactions' inputs and outputs: its seeds are
@@ -323,6 +326,12 @@ fn a_theft_bridged_from_ethereum_to_bitcoin_is_followed_across_the_link() {
     let mut got = trace.clone();
     got.sort();
     assert_eq!(got, want, "{trace:#?}");
+    // Stolen on Ethereum (1,000 ETH at $1,350), traced to Bitcoin: the per-chain total keeps it on
+    // the chain it was stolen on.
+    let by_id = |id: &str| figures.as_array().unwrap().iter().find(|f| f["id"] == id).map(|f| f["value"].as_str().unwrap().to_string());
+    assert_eq!(by_id("stolen.lazarus_group.2024").as_deref(), Some("1350000.00"));
+    assert_eq!(by_id("chain_total.stolen.lazarus_group.2024.ethereum").as_deref(), Some("1350000.00"));
+    assert_eq!(by_id("chain_total.stolen.lazarus_group.2024.bitcoin"), None);
     // The mismatched link is reported (the trace's log), not followed.
     let o = ifr(d, &["trace", "--incident", "eth-test-2024"]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -71,6 +71,8 @@ fn inputs(names: &[&str]) -> Vec<String> {
 /// The year's tables, in the order the page shows them.
 struct Tables {
     totals: Table,
+    /// The totals per chain (actor_chain_totals).
+    by_chain: Table,
     monthly: Table,
     ranges: Table,
     destinations: Table,
@@ -97,6 +99,7 @@ pub fn assemble(model: &YearModel, opts: &ReportOptions, dir: &Path) -> Result<u
     let mut files = 0;
     for (name, t) in [
         ("actor_year_totals", &tables.totals),
+        ("actor_chain_totals", &tables.by_chain),
         ("actor_month_totals", &tables.monthly),
         ("actor_year_ranges", &tables.ranges),
         ("actor_destinations", &tables.destinations),
@@ -259,6 +262,34 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
             value: Some(v.usd_cell()).filter(|s| !s.is_empty()),
             unit: "USD",
             query: format!("queries/actor_year_totals.sql (metric = {metric})"),
+            inputs,
+            input_hashes: BTreeMap::new(),
+        });
+    }
+    let mut by_chain = Table::new(
+        &["actor", "year", "chain", "metric", "value_usd", "transfers", "unpriced_transfers"],
+        &[false, true, false, false, true, true, true],
+    );
+    for t in &model.chain_totals {
+        let (v, metric) = (&t.value, t.metric.as_str());
+        by_chain.push(vec![
+            t.actor.clone(),
+            year.clone(),
+            t.chain.clone(),
+            metric.into(),
+            v.usd_cell(),
+            v.transfers.to_string(),
+            v.unpriced.to_string(),
+        ]);
+        let mut inputs = inputs(&CHAIN_INPUTS);
+        if t.metric == Metric::Stolen {
+            inputs.push("incidents".into());
+        }
+        figures.push(Figure {
+            id: format!("chain_total.{metric}.{}.{year}.{}", t.actor, t.chain),
+            value: Some(v.usd_cell()).filter(|s| !s.is_empty()),
+            unit: "USD",
+            query: format!("queries/actor_chain_totals.sql (metric = {metric})"),
             inputs,
             input_hashes: BTreeMap::new(),
         });
@@ -571,6 +602,7 @@ fn tables_and_figures(model: &YearModel, opts: &ReportOptions) -> (Tables, Vec<F
     let n = &model.actor_names;
     let tables = Tables {
         totals: totals.with_names(n),
+        by_chain: by_chain.with_names(n),
         monthly: monthly.with_names(n),
         ranges: ranges.with_names(n),
         destinations: destinations.with_names(n),
@@ -1106,8 +1138,9 @@ fn report_md(model: &YearModel, opts: &ReportOptions, headlines: &[String], t: &
     }
     let _ = write!(
         s,
-        "\n## Totals by actor\n\n{}\n## Where the outflows went\n\n{}\n## Incidents: reported and on-chain value\n\n{}\n## Coverage\n\n",
+        "\n## Totals by actor\n\n{}\n### By chain\n\n{}\n## Where the outflows went\n\n{}\n## Incidents: reported and on-chain value\n\n{}\n## Coverage\n\n",
         t.totals.to_markdown(),
+        t.by_chain.to_markdown(),
         t.destinations.to_markdown(),
         t.incidents.to_markdown(),
     );
@@ -1180,6 +1213,7 @@ fn index_html(model: &YearModel, headlines: &[String], charts: &[NamedChart], t:
     }
     for (title, table) in [
         ("Totals by actor", &t.totals),
+        ("Totals by actor and chain", &t.by_chain),
         ("Monthly series", &t.monthly),
         ("Where the outflows went", &t.destinations),
         ("Top counterparties", &t.counterparties),

@@ -168,6 +168,16 @@ pub struct ActorMonth {
     pub value: Money,
 }
 
+/// One row of actor_chain_totals: an actor's total of one metric on one chain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChainTotal {
+    pub actor: String,
+    pub year: i32,
+    pub chain: String,
+    pub metric: Metric,
+    pub value: Money,
+}
+
 /// One row of actor_destinations: an actor's direct outflows by the receiver's category.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Destination {
@@ -420,6 +430,8 @@ pub struct YearModel {
     pub year: i32,
     pub totals: Vec<ActorTotal>,
     pub months: Vec<ActorMonth>,
+    /// The totals per chain (actor_chain_totals).
+    pub chain_totals: Vec<ChainTotal>,
     pub destinations: Vec<Destination>,
     pub counterparties: Vec<Counterparty>,
     pub incidents: Vec<Incident>,

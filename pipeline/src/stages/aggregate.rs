@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use ifr_reports::model::{
-    ActorMonth, ActorTotal, AssetCoverage, Category, ChainSpan, Counterparty, Coverage, Destination, Implausible, Incident, LabelSource,
-    Metric, Money, Recovery,
+    ActorMonth, ActorTotal, AssetCoverage, Category, ChainSpan, ChainTotal, Counterparty, Coverage, Destination, Implausible, Incident,
+    LabelSource, Metric, Money, Recovery,
 };
 use polars::prelude::*;
 use polars::sql::SQLContext;
@@ -17,12 +17,13 @@ use crate::lake::Lake;
 use crate::table::{col_i64, col_i128, col_opt_i128, col_str};
 
 /// The queries, in the order they are registered (views first).
-pub const QUERIES: [(&str, &str); 16] = [
+pub const QUERIES: [(&str, &str); 17] = [
     ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
     ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
     ("actor_flows", include_str!("../../../queries/actor_flows.sql")),
     ("actor_month_totals", include_str!("../../../queries/actor_month_totals.sql")),
     ("actor_year_totals", include_str!("../../../queries/actor_year_totals.sql")),
+    ("actor_chain_totals", include_str!("../../../queries/actor_chain_totals.sql")),
     ("actor_destinations", include_str!("../../../queries/actor_destinations.sql")),
     ("incident_values", include_str!("../../../queries/incident_values.sql")),
     ("incident_summary", include_str!("../../../queries/incident_summary.sql")),
@@ -114,6 +115,7 @@ pub fn theft_transfers(ctx: &mut SQLContext) -> Result<DataFrame> {
 pub struct Flows {
     pub totals: Vec<ActorTotal>,
     pub months: Vec<ActorMonth>,
+    pub chain_totals: Vec<ChainTotal>,
     pub destinations: Vec<Destination>,
     /// (year of the ledger date, incident)
     pub incidents: Vec<(i32, Incident)>,
@@ -183,6 +185,11 @@ pub fn flows(ctx: &mut SQLContext, high: &Attribution) -> Result<Flows> {
     let months = (0..m.height())
         .map(|i| Ok(ActorMonth { actor: a[i].clone(), year: y[i] as i32, month: mo[i] as i32, metric: metric(&me[i])?, value: v[i] }))
         .collect::<Result<_>>()?;
+    let ct = run_query(ctx, "actor_chain_totals")?;
+    let (a, y, ch, me, v) = (col_str(&ct, "actor")?, col_i64(&ct, "year")?, col_str(&ct, "chain")?, col_str(&ct, "metric")?, money(&ct)?);
+    let chain_totals = (0..ct.height())
+        .map(|i| Ok(ChainTotal { actor: a[i].clone(), year: y[i] as i32, chain: ch[i].clone(), metric: metric(&me[i])?, value: v[i] }))
+        .collect::<Result<_>>()?;
     let d = run_query(ctx, "actor_destinations")?;
     let (a, y, c, v, n) = (
         col_str(&d, "actor")?,
@@ -229,7 +236,7 @@ pub fn flows(ctx: &mut SQLContext, high: &Attribution) -> Result<Flows> {
     // The flagged transfers themselves: a second scan, only when there are any.
     let implausible =
         if coverage.values().any(|c| c.implausible > 0) { implausible(&run_query(ctx, "implausible_transfers")?)? } else { Vec::new() };
-    Ok(Flows { totals, months, destinations, incidents, recoveries, coverage, asset_coverage, implausible })
+    Ok(Flows { totals, months, chain_totals, destinations, incidents, recoveries, coverage, asset_coverage, implausible })
 }
 
 fn incidents(df: &DataFrame) -> Result<Vec<(i32, Incident)>> {

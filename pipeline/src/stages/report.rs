@@ -325,6 +325,7 @@ fn year_model(settings: &Settings, c: &Computed, year: i32, synthetic: Option<St
         year,
         totals: f.totals.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         months: f.months.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
+        chain_totals: f.chain_totals.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         destinations: f.destinations.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         counterparties: c.receivers.counterparties.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         incidents: f.incidents.iter().filter(|(y, _)| *y == year).map(|(_, i)| i.clone()).collect(),
