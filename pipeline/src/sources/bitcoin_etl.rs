@@ -726,7 +726,10 @@ pub fn derive_transfers(out: &Path, written: &[PathBuf], chain: &str, source: &s
             coalesce(&[col("value_sat"), col("out_value")]).alias("v"),
             when(col("value_sat").is_not_null()).then(col("address")).otherwise(col("out_address")).alias("from_address"),
         ])
-        .collect()
+        // Only what the flows need is held: one row per input, five columns.
+        .select([col("tx_hash"), col("vin"), col("v"), col("from_address"), col("source_file")])
+        .collect_with_engine(Engine::Streaming)
+        .map(|r| r.unwrap_single())
         .map_err(err)?;
     let unresolved = inputs.column("v").map_err(err)?.null_count() as u64;
     let mut res =
@@ -736,7 +739,11 @@ pub fn derive_transfers(out: &Path, written: &[PathBuf], chain: &str, source: &s
         inputs.clone().lazy().group_by([col("tx_hash")]).agg([col("v").sum().alias("total_in"), col("v").null_count().alias("missing")]);
     let per_tx_out =
         outputs.clone().filter(col("is_coinbase").not()).group_by([col("tx_hash")]).agg([col("value_sat").sum().alias("total_out")]);
-    let txs = per_tx_in.join(per_tx_out, [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner)).collect().map_err(err)?;
+    let txs = per_tx_in
+        .join(per_tx_out, [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
+        .collect_with_engine(Engine::Streaming)
+        .map(|r| r.unwrap_single())
+        .map_err(err)?;
     let (missing, total_in, total_out) = (
         txs.column("missing").map_err(err)?.cast(&DataType::Int64).map_err(err)?,
         txs.column("total_in").map_err(err)?.cast(&DataType::Int64).map_err(err)?,
