@@ -332,7 +332,9 @@ fn a_theft_bridged_from_ethereum_to_bitcoin_is_followed_across_the_link() {
     assert_eq!(by_id("stolen.lazarus_group.2024").as_deref(), Some("1350000.00"));
     assert_eq!(by_id("chain_total.stolen.lazarus_group.2024.ethereum").as_deref(), Some("1350000.00"));
     assert_eq!(by_id("chain_total.stolen.lazarus_group.2024.bitcoin"), None);
-    // The mismatched link is reported (the trace's log), not followed.
+    // The mismatched link is reported (on the page, and in the trace's log), not followed.
+    let md = std::fs::read_to_string(d.join("report/2024/report.md")).unwrap();
+    assert!(md.contains("**Cross-chain links not followed.** The trace stops at the bridge for these links: l2 (its two sides differ by 66.7% in value on 2024-01-02"), "{md}");
     let o = ifr(d, &["trace", "--incident", "eth-test-2024"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(

@@ -871,6 +871,11 @@ fn coverage_notes(model: &YearModel) -> (Vec<String>, Vec<Figure>) {
         }
         notes.push(s);
     }
+    if !model.links_not_followed.is_empty() {
+        let links: Vec<String> =
+            model.links_not_followed.iter().map(|(id, why)| format!("{} ({})", markdown_escape(id), markdown_escape(why))).collect();
+        notes.push(format!("**Cross-chain links not followed.** The trace stops at the bridge for these links: {}.", links.join("; ")));
+    }
     (notes, figures)
 }
 

@@ -432,6 +432,8 @@ pub struct YearModel {
     pub months: Vec<ActorMonth>,
     /// The totals per chain (actor_chain_totals).
     pub chain_totals: Vec<ChainTotal>,
+    /// Cross-chain links the tracer did not follow: (link id, why).
+    pub links_not_followed: Vec<(String, String)>,
     pub destinations: Vec<Destination>,
     pub counterparties: Vec<Counterparty>,
     pub incidents: Vec<Incident>,

@@ -46,6 +46,8 @@ pub(crate) struct Computed {
 struct Traced {
     incidents: Vec<(i32, String, String)>,
     rows: Vec<TraceRow>,
+    /// Cross-chain links the trace did not follow, with why.
+    links_not_followed: Vec<(String, String)>,
 }
 
 /// Check that `out` can be the report's folder (new, empty, or already ifr's report folder; never
@@ -242,7 +244,7 @@ fn trace_incidents(settings: &Settings, known: &trace::Known<'_>, flows: &Flows,
         .map(|(y, i)| (*y, i.id.clone(), i.actor.clone()))
         .collect();
     if incidents.is_empty() {
-        return Ok(Traced { incidents, rows: Vec::new() });
+        return Ok(Traced { incidents, rows: Vec::new(), links_not_followed: Vec::new() });
     }
     let opts = TraceOptions {
         seeds: Seeds::Incidents(incidents.iter().map(|(_, i, _)| i.clone()).collect()),
@@ -253,8 +255,8 @@ fn trace_incidents(settings: &Settings, known: &trace::Known<'_>, flows: &Flows,
     };
     let groups: Vec<usize> = incidents.iter().map(|(y, _, _)| years.iter().position(|w| w == y).unwrap_or(0)).collect();
     // On its own thread: its progress is the report step's.
-    let (rows, _) = trace::run_with(settings, &opts, &groups, known, &super::ingest::NoProgress)?;
-    Ok(Traced { incidents, rows })
+    let t = trace::run_links(settings, &opts, &groups, known, &super::ingest::NoProgress)?;
+    Ok(Traced { incidents, rows: t.rows, links_not_followed: t.links_not_followed })
 }
 
 /// Published yearly estimates of DPRK-attributed theft (public facts with their sources, shipped in
@@ -326,6 +328,7 @@ fn year_model(settings: &Settings, c: &Computed, year: i32, synthetic: Option<St
         totals: f.totals.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         months: f.months.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         chain_totals: f.chain_totals.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
+        links_not_followed: c.traced.links_not_followed.clone(),
         destinations: f.destinations.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         counterparties: c.receivers.counterparties.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         incidents: f.incidents.iter().filter(|(y, _)| *y == year).map(|(_, i)| i.clone()).collect(),
@@ -513,6 +516,7 @@ mod tests {
                 // another year's seed: not in 2022's table
                 row("other", "exchange", "0xd", Some(7.0)),
             ],
+            links_not_followed: Vec::new(),
         };
         let ancestors = BTreeMap::from([("lazarus_group".to_string(), vec!["dprk".to_string()])]);
         let got: Vec<(String, Method, String, Option<i128>, i64, i64)> = trace_totals(&settings, &ancestors, &traced, 2022)

@@ -373,6 +373,19 @@ pub fn run_with(
     known: &Known<'_>,
     progress: &dyn Progress,
 ) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
+    run_links(settings, opts, groups, known, progress).map(|t| (t.rows, t.summaries))
+}
+
+/// What a trace found, with the cross-chain links it did not follow.
+pub struct Traced {
+    pub rows: Vec<TraceRow>,
+    pub summaries: Vec<TraceSummary>,
+    /// (link id, why it was not followed), by id.
+    pub links_not_followed: Vec<(String, String)>,
+}
+
+/// [`run_with`], also saying which cross-chain links were not followed and why.
+pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], known: &Known<'_>, progress: &dyn Progress) -> Result<Traced> {
     if opts.methods.is_empty() {
         return Err(Error::Config("no tracing method: use poison, haircut or fifo".into()));
     }
@@ -579,7 +592,7 @@ pub fn run_with(
             &b.asset,
         ))
     });
-    Ok((rows, summaries))
+    Ok(Traced { rows, summaries, links_not_followed: not_followed.into_iter().collect() })
 }
 
 #[cfg(test)]
