@@ -462,7 +462,7 @@ fn bigquery_row(path: &Path, line_no: i64, o: &serde_json::Map<String, Value>, a
     };
     let (chain, file) = (stage.chain.clone(), file_name(path));
     stage.note_block_time(block, micros);
-    if o.contains_key("spent_transaction_hash") {
+    if o.get("spent_transaction_hash").is_some_and(|v| !v.is_null()) {
         let spent = match hash64(o.get("spent_transaction_hash")) {
             Ok(h) => h,
             Err(e) => return acc.quarantine(at, Some("spent_transaction_hash"), raw("spent_transaction_hash").as_deref(), e),
@@ -554,7 +554,7 @@ pub fn mark_coinbases(out: &Path, written: &[PathBuf]) -> Result<()> {
 /// A Python literal as bitcoin-etl's CSV export writes nested values (`str()` of dicts, lists,
 /// strings, integers, floats, `None`, `True`, `False`), as a JSON value.
 pub fn python_literal(s: &str) -> Result<Value, String> {
-    let mut p = Py { b: s.as_bytes(), i: 0 };
+    let mut p = Py { b: s.as_bytes(), i: 0, depth: 0 };
     let v = p.value()?;
     p.ws();
     if p.i != p.b.len() {
@@ -566,7 +566,12 @@ pub fn python_literal(s: &str) -> Result<Value, String> {
 struct Py<'a> {
     b: &'a [u8],
     i: usize,
+    /// Nesting of lists and dicts: bounded, so a hostile cell cannot exhaust the stack.
+    depth: usize,
 }
+
+/// bitcoin-etl nests two levels (a list of dicts of lists); anything far deeper is not its output.
+const MAX_DEPTH: usize = 32;
 
 impl Py<'_> {
     fn ws(&mut self) {
@@ -584,6 +589,19 @@ impl Py<'_> {
 
     fn value(&mut self) -> Result<Value, String> {
         self.ws();
+        if matches!(self.b.get(self.i), Some(b'[' | b'{')) {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(format!("nested more than {MAX_DEPTH} deep"));
+            }
+            let v = self.nested();
+            self.depth -= 1;
+            return v;
+        }
+        self.scalar()
+    }
+
+    fn nested(&mut self) -> Result<Value, String> {
         match self.b.get(self.i) {
             Some(b'[') => {
                 self.i += 1;
@@ -624,6 +642,12 @@ impl Py<'_> {
                     }
                 }
             }
+            _ => Err("expected a list or a dict".into()),
+        }
+    }
+
+    fn scalar(&mut self) -> Result<Value, String> {
+        match self.b.get(self.i) {
             Some(&q) if q == b'\'' || q == b'"' => {
                 self.i += 1;
                 let mut out = Vec::new();
@@ -637,12 +661,16 @@ impl Py<'_> {
                             match e {
                                 b'n' => out.push(b'\n'),
                                 b't' => out.push(b'\t'),
-                                b'x' => {
-                                    let hex = self.b.get(self.i..self.i + 2).ok_or("a short \\x escape")?;
-                                    let v = u8::from_str_radix(std::str::from_utf8(hex).map_err(|_| "a bad \\x escape")?, 16)
-                                        .map_err(|_| "a bad \\x escape")?;
-                                    out.push(v);
-                                    self.i += 2;
+                                b'r' => out.push(b'\r'),
+                                // \xNN, \uNNNN: a code point (Python's str escapes), written as UTF-8.
+                                b'x' | b'u' => {
+                                    let n = if e == b'x' { 2 } else { 4 };
+                                    let hex = self.b.get(self.i..self.i + n).ok_or("a short escape")?;
+                                    let v = u32::from_str_radix(std::str::from_utf8(hex).map_err(|_| "a bad escape")?, 16)
+                                        .map_err(|_| "a bad escape")?;
+                                    let c = char::from_u32(v).ok_or("an escape that is not a character")?;
+                                    out.extend_from_slice(c.to_string().as_bytes());
+                                    self.i += n;
                                 }
                                 other => out.push(other),
                             }
@@ -768,7 +796,7 @@ pub fn derive_transfers(out: &Path, written: &[PathBuf], chain: &str, source: &s
         .join(good_txs.lazy(), [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
         .filter(col("from_address").is_not_null())
         .group_by([col("tx_hash"), col("from_address")])
-        .agg([col("v").sum().alias("v"), col("vin").min().alias("vin"), col("total_in").first(), col("source_file").first()]);
+        .agg([col("v").sum().alias("v"), col("vin").min().alias("vin"), col("total_in").first(), col("source_file").min()]);
     let receivers =
         outputs.filter(col("address").is_not_null().and(col("is_coinbase").not())).group_by([col("tx_hash"), col("address")]).agg([
             col("value_sat").sum().alias("w"),
@@ -845,6 +873,9 @@ mod tests {
         assert_eq!(python_literal("[]").unwrap(), serde_json::json!([]));
         assert!(python_literal("[{'a': 1}").is_err());
         assert!(python_literal("[{'a': nope}]").is_err());
+        // Python's \xNN is a code point, written as UTF-8; nesting is bounded.
+        assert_eq!(python_literal("'caf\\xe9'").unwrap(), serde_json::json!("café"));
+        assert!(python_literal(&"[".repeat(100_000)).unwrap_err().contains("nested"));
     }
 
     #[test]
