@@ -332,20 +332,26 @@ fn waterfall(
         old.entry(s.kind.as_str()).or_default().push((s.name.clone(), state));
     }
     let live = lake.state()?;
-    // The inputs with the first `switched` changed kinds as they are now, the others as before.
-    let mixed = |switched: usize| -> Option<crate::lake::State> {
+    // The inputs with the first `switched` changed kinds as they are now, the others as before:
+    // the state, and where the previous release's files of those others are kept (only theirs:
+    // a switched kind's live file may have the same lake name as its kept one).
+    let mixed = |switched: usize| -> Option<(crate::lake::State, BTreeMap<String, std::path::PathBuf>)> {
         let mut st = live.clone();
+        let mut files = BTreeMap::new();
         for (kind, _) in &kinds[switched..] {
             st.sources.retain(|_, s| s.kind != *kind);
         }
         for (kind, _) in &kinds[switched..] {
             for (name, s) in old.get(kind).into_iter().flatten() {
+                for o in &s.outputs {
+                    files.insert(o.clone(), elsewhere.get(o)?.clone());
+                }
                 if st.sources.insert(name.clone(), s.clone()).is_some() {
                     return None;
                 }
             }
         }
-        Some(st)
+        Some((st, files))
     };
     let mut steps = Vec::new();
     let points: Vec<(String, usize)> = (!base.is_empty())
@@ -363,8 +369,8 @@ fn waterfall(
             break;
         }
         progress.step("refresh", &format!("separating the causes of restatements: {}", steps.len() + 1));
-        let Some(state) = mixed(switched) else { return Ok(None) };
-        let at = Lake::as_of(&lake.root, state, elsewhere.clone());
+        let Some((state, files)) = mixed(switched) else { return Ok(None) };
+        let at = Lake::as_of(&lake.root, state, files);
         let computed = report::compute(settings, &at, years, &super::ingest::NoProgress)?;
         let figures =
             report::figures(settings, &computed)?.into_iter().map(|(y, f)| (y, f.into_iter().map(|f| (f.id, f.value)).collect())).collect();
