@@ -132,13 +132,13 @@ fn trace_utxo(
                          amount: f64| {
             let Some(tx) = by_hash.get(hash) else { return };
             let mut left = (amount * 1e8).round();
-            for (vout, (address, value)) in tx.outputs.iter().enumerate().filter(|(_, (a, _))| a.as_deref() == Some(to)) {
+            for (vout, address, value) in tx.outputs.iter().filter(|(_, a, _)| a.as_deref() == Some(to)) {
                 let take = left.min(*value as f64);
                 if take <= 0.0 {
                     break;
                 }
                 for (k, (_, tr)) in tracers.iter_mut().enumerate().filter(|(k, _)| which(*k)) {
-                    tr.seed((hash.to_string(), vout as i64), address.as_deref(), *value, seed, take);
+                    tr.seed((hash.to_string(), *vout), address.as_deref(), *value, seed, take);
                     *seeded.entry((k, seed)).or_default() += take / 1e8;
                 }
                 left -= take;
@@ -276,6 +276,8 @@ impl Link {
 struct Links {
     all: Vec<Link>,
     by_deposit: std::collections::HashMap<String, Vec<usize>>,
+    /// (release tx, address paid) of the links whose release output is in the lake's UTXO tables.
+    released: std::collections::HashSet<(String, String)>,
 }
 
 impl Links {
@@ -295,7 +297,21 @@ impl Links {
         let (id, sc, dep, sa, sam) = (s("id")?, s("source_chain")?, s("deposit_tx")?, s("source_asset")?, f("source_amount")?);
         let (dc, rt, ra, da, dam) =
             (s("destination_chain")?, s("release_tx")?, s("release_address")?, s("destination_asset")?, f("destination_amount")?);
-        let mut out = Links { all: Vec::new(), by_deposit: Default::default() };
+        let mut out = Links { all: Vec::new(), by_deposit: Default::default(), released: Default::default() };
+        if df.height() > 0 {
+            let wanted = DataFrame::new(df.height(), vec![Column::new("tx_hash".into(), rt.clone())])
+                .map_err(|e| Error::polars("release transactions", e))?
+                .unique_stable(None, UniqueKeepStrategy::First, None)
+                .map_err(|e| Error::polars("release transactions", e))?;
+            let paid = lake
+                .scan("utxo_outputs")?
+                .select([col("tx_hash"), col("address")])
+                .join(wanted.lazy(), [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
+                .collect()
+                .map_err(|e| Error::polars("finding the links' releases", e))?;
+            let (h, a) = (crate::table::col_str(&paid, "tx_hash")?, crate::table::col_str(&paid, "address")?);
+            out.released = h.into_iter().zip(a).collect();
+        }
         for i in 0..df.height() {
             out.by_deposit.entry(dep[i].clone()).or_default().push(out.all.len());
             out.all.push(Link {
@@ -413,6 +429,8 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     let links = Links::load(lake)?;
     let mut crossings: Vec<Crossing> = Vec::new();
     let mut not_followed: BTreeMap<String, String> = BTreeMap::new();
+    // Links whose deposit was seen but never reached a stopping service, and links followed.
+    let (mut unreached, mut followed) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
     scan::in_time_order(lake, |df: &DataFrame| -> Result<bool> {
         let strs = |c: &str| -> Result<StringChunked> {
             Ok(df.column(c).map_err(|e| Error::polars(c, e))?.str().map_err(|e| Error::polars(c, e))?.clone())
@@ -478,13 +496,19 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                 if l.source_chain != chain || l.source_asset != asset {
                     continue;
                 }
-                let why = if stop_cat.is_none() {
-                    Some("its deposit's receiver is not a service where tracing stops (label it a bridge)".to_string())
-                } else if !utxo_chains.contains(&l.destination_chain) {
+                // Only the deposit's transfer into the service crosses; another transfer of the
+                // same transaction (a router's forward) is no reason to call the link unfollowed.
+                if stop_cat.is_none() {
+                    unreached.insert(li);
+                    continue;
+                }
+                let why = if !utxo_chains.contains(&l.destination_chain) {
                     Some(format!(
                         "only crossings to a chain traced on inputs and outputs (bitcoin) are followed, not to {}",
                         l.destination_chain
                     ))
+                } else if !links.released.contains(&(l.release_tx.clone(), l.release_address.clone())) {
+                    Some(format!("its release ({} paying {}) is not in the lake", l.release_tx, l.release_address))
                 } else {
                     l.check(valuation, day).err()
                 };
@@ -492,6 +516,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                     not_followed.entry(l.id.clone()).or_insert(why);
                     continue;
                 }
+                followed.insert(li);
                 for (k, (_, tr)) in tracers.iter_mut().enumerate() {
                     let carried: Vec<(usize, f64)> = tr.last_carried().to_vec();
                     for (seed, amount) in carried.into_iter().filter(|(_, a)| *a > 0.0) {
@@ -575,6 +600,15 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             });
         }
         summaries.extend(per_asset.into_values());
+    }
+    for li in unreached.difference(&followed) {
+        not_followed
+            .entry(links.all[*li].id.clone())
+            .or_insert_with(|| "its deposit's receiver is not a service where tracing stops (label it a bridge)".to_string());
+    }
+    for li in &followed {
+        // Followed for one transfer of the deposit: a refusal noted for another does not stand.
+        not_followed.remove(&links.all[*li].id);
     }
     for (id, why) in &not_followed {
         progress.step("trace", &format!("cross-chain link {id} not followed: {why}"));

@@ -39,6 +39,8 @@ pub struct UtxoTx<'a> {
     pub hash: &'a str,
     pub inputs: Vec<(Outpoint, i64)>,
     pub outputs: Vec<(Option<&'a str>, i64)>,
+    /// Each output's index in the transaction (what inputs spend); empty: 0, 1, 2 … in order.
+    pub vouts: Vec<i64>,
 }
 
 impl UtxoTx<'_> {
@@ -53,14 +55,21 @@ impl UtxoTx<'_> {
 /// the spent output is not loaded), outputs (address, value).
 pub struct LakeTx {
     pub time: i64,
+    pub block: i64,
     pub hash: String,
     pub inputs: Vec<(Outpoint, i64)>,
-    pub outputs: Vec<(Option<String>, i64)>,
+    /// (vout, address, value)
+    pub outputs: Vec<(i64, Option<String>, i64)>,
 }
 
 impl LakeTx {
     pub fn view(&self) -> UtxoTx<'_> {
-        UtxoTx { hash: &self.hash, inputs: self.inputs.clone(), outputs: self.outputs.iter().map(|(a, v)| (a.as_deref(), *v)).collect() }
+        UtxoTx {
+            hash: &self.hash,
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.iter().map(|(_, a, v)| (a.as_deref(), *v)).collect(),
+            vouts: self.outputs.iter().map(|(n, _, _)| *n).collect(),
+        }
     }
 }
 
@@ -119,6 +128,7 @@ pub fn transactions(lake: &Lake, chain: &str) -> Result<(Vec<LakeTx>, u64)> {
     let s = |df: &DataFrame, c: &str| -> Result<StringChunked> { Ok(df.column(c).map_err(err)?.str().map_err(err)?.clone()) };
     let i = |df: &DataFrame, c: &str| -> Result<Int64Chunked> { Ok(df.column(c).map_err(err)?.i64().map_err(err)?.clone()) };
     let (o_hash, o_t, o_addr, o_val) = (s(&outputs, "tx_hash")?, i(&outputs, "t")?, s(&outputs, "address")?, i(&outputs, "value_sat")?);
+    let (o_block, o_vout) = (i(&outputs, "block_number")?, i(&outputs, "vout")?);
     let (i_hash, i_spent, i_vout, i_v) =
         (s(&inputs, "tx_hash")?, s(&inputs, "spent_tx_hash")?, i(&inputs, "spent_vout")?, i(&inputs, "v")?);
     let mut unknown = 0u64;
@@ -126,25 +136,57 @@ pub fn transactions(lake: &Lake, chain: &str) -> Result<(Vec<LakeTx>, u64)> {
     for k in 0..outputs.height() {
         let hash = o_hash.get(k).unwrap_or_default();
         if txs.last().is_none_or(|t| t.hash != hash) {
-            txs.push(LakeTx { time: o_t.get(k).unwrap_or(0), hash: hash.to_string(), inputs: Vec::new(), outputs: Vec::new() });
+            txs.push(LakeTx {
+                time: o_t.get(k).unwrap_or(0),
+                block: o_block.get(k).unwrap_or(0),
+                hash: hash.to_string(),
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+            });
         }
         if let Some(t) = txs.last_mut() {
-            t.outputs.push((o_addr.get(k).map(str::to_string), o_val.get(k).unwrap_or(0)));
+            t.outputs.push((o_vout.get(k).unwrap_or(0), o_addr.get(k).map(str::to_string), o_val.get(k).unwrap_or(0)));
         }
     }
-    // Inputs come in the same transaction order: attach them by walking both lists.
-    let mut at = 0usize;
+    // Each input to its transaction (one whose outputs are not loaded has nowhere to go: skipped).
+    let at: HashMap<String, usize> = txs.iter().enumerate().map(|(n, t)| (t.hash.clone(), n)).collect();
     for k in 0..inputs.height() {
-        let hash = i_hash.get(k).unwrap_or_default();
-        while at < txs.len() && txs[at].hash != hash {
-            at += 1;
-        }
-        let Some(t) = txs.get_mut(at) else { break };
+        let Some(&n) = at.get(i_hash.get(k).unwrap_or_default()) else { continue };
         let v = i_v.get(k);
         unknown += u64::from(v.is_none());
-        t.inputs.push(((i_spent.get(k).unwrap_or_default().to_string(), i_vout.get(k).unwrap_or(0)), v.unwrap_or(0)));
+        txs[n].inputs.push(((i_spent.get(k).unwrap_or_default().to_string(), i_vout.get(k).unwrap_or(0)), v.unwrap_or(0)));
     }
-    Ok((txs, unknown))
+    Ok((in_spending_order(txs), unknown))
+}
+
+/// Within a block, a transaction after any transaction of the same block whose output it spends
+/// (exports without each transaction's position in its block list them by id), otherwise in the
+/// order given.
+fn in_spending_order(txs: Vec<LakeTx>) -> Vec<LakeTx> {
+    let mut out = Vec::with_capacity(txs.len());
+    let mut rest = txs.into_iter().peekable();
+    while let Some(first) = rest.next() {
+        let mut block = vec![first];
+        while rest.peek().is_some_and(|t| t.block == block[0].block) {
+            block.extend(rest.next());
+        }
+        let mut placed: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let here: std::collections::HashSet<String> = block.iter().map(|t| t.hash.clone()).collect();
+        let mut pending: VecDeque<LakeTx> = block.into();
+        let mut stalled = 0;
+        while let Some(t) = pending.pop_front() {
+            let waits = t.inputs.iter().any(|((h, _), _)| here.contains(h) && !placed.contains(h) && *h != t.hash);
+            if waits && stalled <= pending.len() {
+                stalled += 1;
+                pending.push_back(t);
+                continue;
+            }
+            stalled = 0;
+            placed.insert(t.hash.clone());
+            out.push(t);
+        }
+    }
+    out
 }
 
 /// Taint on one outpoint: per seed (poison and haircut), or the value's lots in order (fifo).
@@ -218,17 +260,25 @@ impl UtxoTracer {
 
     /// Taint `amount` satoshi of an output worth `value` for `seed` (a theft's output, a sanctioned
     /// address's receipt). Fifo puts the tainted part first.
+    /// Taint added to an output already seeded adds up (several senders' flows into one output),
+    /// never beyond the output's value.
     pub fn seed(&mut self, outpoint: Outpoint, address: Option<&str>, value: i64, seed: usize, amount: f64) {
-        let amount = amount.min(value as f64);
+        let mut per_seed: BTreeMap<usize, f64> = match self.taint.get(&outpoint) {
+            Some((_, _, t)) => tainted(t).into_iter().collect(),
+            None => BTreeMap::new(),
+        };
+        let room = (value as f64 - per_seed.values().sum::<f64>()).max(0.0);
+        *per_seed.entry(seed).or_default() += amount.min(room);
         let t = match self.method {
             Method::Fifo => {
-                let mut lots = VecDeque::from([(amount, Some(seed))]);
-                if (value as f64) > amount {
-                    lots.push_back((value as f64 - amount, None));
+                let mut lots: VecDeque<(f64, Option<usize>)> = per_seed.iter().map(|(s, a)| (*a, Some(*s))).collect();
+                let clean = value as f64 - per_seed.values().sum::<f64>();
+                if clean > 0.0 {
+                    lots.push_back((clean, None));
                 }
                 Taint::Lots(lots)
             }
-            _ => Taint::Share(vec![(seed, amount)]),
+            _ => Taint::Share(per_seed.into_iter().collect()),
         };
         self.taint.insert(outpoint, (value, address.map(str::to_string), t));
     }
@@ -271,7 +321,9 @@ impl UtxoTracer {
                 }
             }
             Method::Haircut => {
-                let total: i64 = tx.inputs.iter().map(|(_, v)| v).sum();
+                // The inputs' total; when some inputs' values are unknown (their outputs not loaded)
+                // the outputs' total bounds it from below, so the shares never exceed the whole.
+                let total: i64 = tx.inputs.iter().map(|(_, v)| v).sum::<i64>().max(tx.outputs.iter().map(|(_, v)| v).sum());
                 let mut per_seed: BTreeMap<usize, f64> = BTreeMap::new();
                 for t in spent.iter().flatten() {
                     for (s, a) in tainted(&t.2) {
@@ -311,7 +363,8 @@ impl UtxoTracer {
             }
         }
         let fee_taint = out.pop();
-        for (vout, ((address, value), t)) in tx.outputs.iter().zip(out).enumerate() {
+        for (k, ((address, value), t)) in tx.outputs.iter().zip(out).enumerate() {
+            let vout = tx.vouts.get(k).copied().unwrap_or(k as i64);
             let amounts = tainted(&t);
             if amounts.is_empty() {
                 continue;
@@ -323,7 +376,7 @@ impl UtxoTracer {
                     }
                 }
                 None => {
-                    self.taint.insert((tx.hash.to_string(), vout as i64), (*value, address.map(str::to_string), t));
+                    self.taint.insert((tx.hash.to_string(), vout), (*value, address.map(str::to_string), t));
                 }
             }
         }
@@ -390,8 +443,10 @@ mod tests {
             hash: "tx1",
             inputs: vec![(op("S", 0), 10 * BTC), (op("X", 0), 30 * BTC)],
             outputs: vec![(Some("P"), 15 * BTC), (Some("Q"), 2_490_000_000)],
+            vouts: vec![],
         };
-        let tx2 = UtxoTx { hash: "tx2", inputs: vec![(op("tx1", 1), 2_490_000_000)], outputs: vec![(Some("EX"), 2_480_000_000)] };
+        let tx2 =
+            UtxoTx { hash: "tx2", inputs: vec![(op("tx1", 1), 2_490_000_000)], outputs: vec![(Some("EX"), 2_480_000_000)], vouts: vec![] };
         let tx3 = UtxoTx {
             hash: "tx3",
             inputs: vec![(op("tx1", 0), 15 * BTC), (op("Y", 0), 10 * BTC), (op("Z", 0), 10 * BTC)],
@@ -402,6 +457,7 @@ mod tests {
                 (Some("D"), 7 * BTC),
                 (Some("E"), 1_190_000_000),
             ],
+            vouts: vec![],
         };
         for (n, tx) in [&tx1, &tx2, &tx3].into_iter().enumerate() {
             t.apply(tx, n as i64, &stop);
@@ -460,6 +516,7 @@ mod tests {
             hash: "t",
             inputs: vec![(op("C", 0), 2 * BTC), (op("S", 0), BTC)],
             outputs: vec![(Some("P"), 250_000_000), (Some("Q"), 40_000_000)],
+            vouts: vec![],
         };
         t.apply(&tx, 0, &|_| None);
         let held: Vec<(i64, f64)> = t.held().iter().map(|((_, (_, vout)), (_, v))| (*vout, v / BTC as f64)).collect();
@@ -469,12 +526,39 @@ mod tests {
         close(arrived(&t), &[("fee", "fee", 0.1)]);
     }
 
+    /// Two senders' flows into one output add up (the seeds were overwritten before); taint
+    /// lands on the output's real index; haircut never passes more than the outputs carry when
+    /// an input's value is unknown (counted 0).
+    #[test]
+    fn seeds_add_up_real_vouts_key_taint_and_unknown_inputs_do_not_inflate_haircut() {
+        let mut t = UtxoTracer::new(Method::Haircut);
+        t.seed(op("T", 0), Some("thief"), 39 * BTC / 10, 0, 2.925 * BTC as f64);
+        t.seed(op("T", 0), Some("thief"), 39 * BTC / 10, 0, 0.975 * BTC as f64);
+        let held: f64 = t.held().values().map(|h| h.1).sum();
+        assert!((held - 3.9 * BTC as f64).abs() < 1e-3, "{held}");
+        // T:0 (3.9, tainted) and an unknown input (value 0) pay 5 BTC at vout 7: all of the 3.9
+        // tainted goes on, and no more.
+        let tx = UtxoTx {
+            hash: "u",
+            inputs: vec![(op("T", 0), 39 * BTC / 10), (op("?", 0), 0)],
+            outputs: vec![(Some("X"), 5 * BTC)],
+            vouts: vec![7],
+        };
+        t.apply(&tx, 0, &|_| None);
+        let held = t.held();
+        assert_eq!(held.len(), 1);
+        let ((_, outpoint), (_, sat)) = held.iter().next().unwrap();
+        assert_eq!(*outpoint, op("u", 7), "keyed by the output's own index");
+        assert!((sat - 3.9 * BTC as f64).abs() < 1e-3, "{held:?}");
+    }
+
     #[test]
     fn coinjoin_heuristics_are_named() {
         let tx = |ins: usize, outs: &[i64]| UtxoTx {
             hash: "t",
             inputs: (0..ins).map(|i| (op("i", i as i64), 1)).collect(),
             outputs: outs.iter().map(|v| (None, *v)).collect(),
+            vouts: vec![],
         };
         assert_eq!(coinjoin(&tx(5, &[5_000_000; 5])), Some("whirlpool"));
         assert_eq!(coinjoin(&tx(5, &[4_000_000; 5])), Some("joinmarket"), "not a pool denomination");
