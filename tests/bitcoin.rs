@@ -61,7 +61,7 @@ fn a_bitcoin_etl_export_becomes_utxo_tables_and_proportional_flows() {
     assert_eq!(
         src.method.as_deref(),
         Some(
-            "inputs resolved: 4 of 5 (1 spend outputs not loaded); transactions with flows: 3, without (an input unresolved): 1, inconsistent (outputs > inputs): 0"
+            "inputs resolved: 4 of 5 (1 spend outputs not loaded); transactions with flows: 3, without (an input unresolved): 1, inconsistent (outputs > inputs): 0, without outputs loaded: 0"
         )
     );
 
@@ -428,6 +428,29 @@ fn bigquery_flattened_outputs_and_inputs_load_like_bitcoin_etl() {
         ifr_pipeline::sql(&ifr_pipeline::lake::Lake::new(&bq.lake_dir), "SELECT tx_hash FROM utxo_outputs WHERE is_coinbase").unwrap();
     assert_eq!(strings(&coinbase, "tx_hash"), [h('0')]);
     assert_eq!(tables(&bq), tables(&etl));
+
+    // An input row whose transaction has no output row loaded is counted apart, not lost.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bq");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixtures().join("bigquery-bitcoin/outputs.json"), dir.join("outputs.json")).unwrap();
+    let mut inputs = std::fs::read_to_string(fixtures().join("bigquery-bitcoin/inputs.json")).unwrap();
+    inputs.push_str(&format!(
+        "{{\"transaction_hash\": \"{}\", \"block_number\": \"102\", \"block_timestamp\": \"2024-02-02 00:00:00 UTC\", \"index\": \"0\", \"spent_transaction_hash\": \"{}\", \"spent_output_index\": \"5\", \"addresses\": [], \"value\": null}}\n",
+        h('9'),
+        h('e')
+    ));
+    std::fs::write(dir.join("inputs.json"), inputs).unwrap();
+    let s = settings(
+        tmp.path(),
+        &format!(
+            "lake = \"lake\"\n[[sources]]\nname = \"btc\"\nkind = \"chain\"\nformat = \"bigquery-bitcoin\"\nchain = \"bitcoin\"\npath = \"{}\"\n",
+            dir.display()
+        ),
+    );
+    let summary = ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    let method = summary.sources[0].method.clone().unwrap();
+    assert!(method.ends_with("without outputs loaded: 1"), "{method}");
 }
 
 /// THORChain Midgard's `/v2/actions` (a hand-made page in Midgard's shape): a successful ETH -> BTC

@@ -717,6 +717,8 @@ pub struct Resolution {
     pub txs_unresolved: u64,
     /// Transactions whose outputs are worth more than their inputs (a corrupt export): no flows.
     pub txs_inconsistent: u64,
+    /// Transactions with input rows but no output row loaded (their outputs quarantined): no flows.
+    pub txs_without_outputs: u64,
 }
 
 /// Derive the `transfers` of a staged UTXO source from its `utxo_outputs` and `utxo_inputs`
@@ -768,7 +770,7 @@ pub fn derive_transfers(out: &Path, written: &[PathBuf], chain: &str, source: &s
     let per_tx_out =
         outputs.clone().filter(col("is_coinbase").not()).group_by([col("tx_hash")]).agg([col("value_sat").sum().alias("total_out")]);
     let txs = per_tx_in
-        .join(per_tx_out, [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
+        .join(per_tx_out, [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Left))
         .collect_with_engine(Engine::Streaming)
         .map(|r| r.unwrap_single())
         .map_err(err)?;
@@ -780,7 +782,9 @@ pub fn derive_transfers(out: &Path, written: &[PathBuf], chain: &str, source: &s
     let (missing, total_in, total_out) = (missing.i64().map_err(err)?, total_in.i64().map_err(err)?, total_out.i64().map_err(err)?);
     let mut good = Vec::new();
     for i in 0..txs.height() {
-        if missing.get(i).unwrap_or(0) > 0 {
+        if total_out.get(i).is_none() {
+            res.txs_without_outputs += 1;
+        } else if missing.get(i).unwrap_or(0) > 0 {
             res.txs_unresolved += 1;
         } else if total_out.get(i).unwrap_or(0) > total_in.get(i).unwrap_or(0) || total_in.get(i).unwrap_or(0) == 0 {
             res.txs_inconsistent += 1;

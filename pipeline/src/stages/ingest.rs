@@ -205,13 +205,14 @@ fn stage_chain(
                 let (transfers, r) = sources::bitcoin_etl::derive_transfers(out, &written, chain_name, &spec.name)?;
                 written.extend(transfers);
                 let method = format!(
-                    "inputs resolved: {} of {} ({} spend outputs not loaded); transactions with flows: {}, without (an input unresolved): {}, inconsistent (outputs > inputs): {}",
+                    "inputs resolved: {} of {} ({} spend outputs not loaded); transactions with flows: {}, without (an input unresolved): {}, inconsistent (outputs > inputs): {}, without outputs loaded: {}",
                     r.inputs_resolved,
                     r.inputs_resolved + r.inputs_unresolved,
                     r.inputs_unresolved,
                     r.txs_with_flows,
                     r.txs_unresolved,
-                    r.txs_inconsistent
+                    r.txs_inconsistent,
+                    r.txs_without_outputs
                 );
                 return Ok((written, acc, Some(method)));
             }
