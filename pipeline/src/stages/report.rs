@@ -47,7 +47,7 @@ struct Traced {
     incidents: Vec<(i32, String, String)>,
     rows: Vec<TraceRow>,
     /// Cross-chain links the trace did not follow, with why.
-    links_not_followed: Vec<(String, String)>,
+    links_not_followed: Vec<(String, String, i32)>,
 }
 
 /// Check that `out` can be the report's folder (new, empty, or already ifr's report folder; never
@@ -328,7 +328,14 @@ fn year_model(settings: &Settings, c: &Computed, year: i32, synthetic: Option<St
         totals: f.totals.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         months: f.months.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         chain_totals: f.chain_totals.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
-        links_not_followed: c.traced.links_not_followed.clone(),
+        // The links whose deposit falls in this year.
+        links_not_followed: c
+            .traced
+            .links_not_followed
+            .iter()
+            .filter(|l| l.2 == year)
+            .map(|(id, why, _)| (id.clone(), why.clone()))
+            .collect(),
         destinations: f.destinations.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         counterparties: c.receivers.counterparties.iter().filter(|t| keep(t.year, &t.actor)).cloned().collect(),
         incidents: f.incidents.iter().filter(|(y, _)| *y == year).map(|(_, i)| i.clone()).collect(),

@@ -121,9 +121,11 @@ fn trace_utxo(
         let mut tracers: Vec<(usize, utxo::UtxoTracer)> =
             (0..n_groups).flat_map(|g| opts.methods.iter().map(move |m| (g, utxo::UtxoTracer::new(*m)))).collect();
         let by_hash: std::collections::HashMap<&str, &utxo::LakeTx> = txs.iter().map(|t| (t.hash.as_str(), t)).collect();
-        // What each tracer seeded: (tracer, seed) -> amount; seeds that came across a link.
+        // What each tracer seeded: (tracer, seed id) -> amount. Taint that came across a link is
+        // traced under its own id, the seed's + `n` (the same seed, shown "bridged"), so that a
+        // seed's own taint on this chain is never labelled as bridged.
+        let n = seed_names.len();
         let mut seeded: BTreeMap<(usize, usize), f64> = BTreeMap::new();
-        let mut crossed: std::collections::BTreeSet<(usize, usize)> = std::collections::BTreeSet::new();
         let mut plant = |tracers: &mut Vec<(usize, utxo::UtxoTracer)>,
                          which: &dyn Fn(usize) -> bool,
                          seed: usize,
@@ -150,8 +152,7 @@ fn trace_utxo(
         }
         for c in input.crossings.iter().filter(|c| input.links.all[c.link].destination_chain == chain) {
             let l = &input.links.all[c.link];
-            plant(&mut tracers, &|k| k == c.tracer, c.seed, &l.release_tx, &l.release_address, c.amount);
-            crossed.insert((c.tracer, c.seed));
+            plant(&mut tracers, &|k| k == c.tracer, c.seed + n, &l.release_tx, &l.release_address, c.amount);
         }
         let mut last = 0i64;
         for tx in &txs {
@@ -174,7 +175,7 @@ fn trace_utxo(
                     *seed,
                     TraceSummary {
                         method: tr.method,
-                        seed: seed_names[*seed].clone(),
+                        seed: seed_names[*seed % n].clone(),
                         chain: chain.to_string(),
                         asset: asset.clone(),
                         seeded: *amount,
@@ -189,8 +190,7 @@ fn trace_utxo(
                 |seed: usize, destination: String, address: String, actor: Option<String>, sat: f64, t: i64, days: Option<(i64, i64)>| {
                     let amount = sat / 1e8;
                     // Taint that came across a link says so: "exchange (bridged to bitcoin)".
-                    let destination =
-                        if crossed.contains(&(k, seed)) { format!("{destination} (bridged to {chain})") } else { destination };
+                    let destination = if seed >= n { format!("{destination} (bridged to {chain})") } else { destination };
                     let u = usd(amount, t);
                     if let Some(s) = per_seed.get_mut(&seed) {
                         if destination == "held" {
@@ -201,7 +201,7 @@ fn trace_utxo(
                     }
                     rows.push(TraceRow {
                         method: tr.method,
-                        seed: seed_names[seed].clone(),
+                        seed: seed_names[seed % n].clone(),
                         destination,
                         address,
                         actor,
@@ -397,7 +397,8 @@ pub struct Traced {
     pub rows: Vec<TraceRow>,
     pub summaries: Vec<TraceSummary>,
     /// (link id, why it was not followed), by id.
-    pub links_not_followed: Vec<(String, String)>,
+    /// (link id, why it was not followed, year of its deposit), by id.
+    pub links_not_followed: Vec<(String, String, i32)>,
 }
 
 /// [`run_with`], also saying which cross-chain links were not followed and why.
@@ -428,9 +429,10 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     // Cross-chain links: taint that reaches a service in a link's deposit goes on at its release.
     let links = Links::load(lake)?;
     let mut crossings: Vec<Crossing> = Vec::new();
-    let mut not_followed: BTreeMap<String, String> = BTreeMap::new();
+    // Link id -> (why, deposit day).
+    let mut not_followed: BTreeMap<String, (String, i32)> = BTreeMap::new();
     // Links whose deposit was seen but never reached a stopping service, and links followed.
-    let (mut unreached, mut followed) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    let (mut unreached, mut followed): (BTreeMap<usize, i32>, std::collections::BTreeSet<usize>) = Default::default();
     scan::in_time_order(lake, |df: &DataFrame| -> Result<bool> {
         let strs = |c: &str| -> Result<StringChunked> {
             Ok(df.column(c).map_err(|e| Error::polars(c, e))?.str().map_err(|e| Error::polars(c, e))?.clone())
@@ -499,7 +501,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                 // Only the deposit's transfer into the service crosses; another transfer of the
                 // same transaction (a router's forward) is no reason to call the link unfollowed.
                 if stop_cat.is_none() {
-                    unreached.insert(li);
+                    unreached.entry(li).or_insert(day);
                     continue;
                 }
                 let why = if !utxo_chains.contains(&l.destination_chain) {
@@ -513,7 +515,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                     l.check(valuation, day).err()
                 };
                 if let Some(why) = why {
-                    not_followed.entry(l.id.clone()).or_insert(why);
+                    not_followed.entry(l.id.clone()).or_insert((why, day));
                     continue;
                 }
                 followed.insert(li);
@@ -601,16 +603,16 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
         }
         summaries.extend(per_asset.into_values());
     }
-    for li in unreached.difference(&followed) {
+    for (li, day) in unreached.iter().filter(|(li, _)| !followed.contains(li)) {
         not_followed
             .entry(links.all[*li].id.clone())
-            .or_insert_with(|| "its deposit's receiver is not a service where tracing stops (label it a bridge)".to_string());
+            .or_insert_with(|| ("its deposit's receiver is not a service where tracing stops (label it a bridge)".to_string(), *day));
     }
     for li in &followed {
         // Followed for one transfer of the deposit: a refusal noted for another does not stand.
         not_followed.remove(&links.all[*li].id);
     }
-    for (id, why) in &not_followed {
+    for (id, (why, _)) in &not_followed {
         progress.step("trace", &format!("cross-chain link {id} not followed: {why}"));
     }
     let utxo_in = UtxoInputs { found: &utxo_seeds, links: &links, crossings: &crossings };
@@ -626,7 +628,15 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             &b.asset,
         ))
     });
-    Ok(Traced { rows, summaries, links_not_followed: not_followed.into_iter().collect() })
+    let links_not_followed = not_followed
+        .into_iter()
+        .map(|(id, (why, day))| {
+            use chrono::Datelike;
+            let year = (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + chrono::Duration::days(day as i64)).year();
+            (id, why, year)
+        })
+        .collect();
+    Ok(Traced { rows, summaries, links_not_followed })
 }
 
 #[cfg(test)]
