@@ -120,12 +120,19 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             }
             let until = until.map(ifr_pipeline::sources::days_since_epoch);
             let opts = TraceOptions { seeds, methods, max_hops, until, stop: stop.clone() };
-            let (rows, summaries) = trace::run_showing(&settings, &opts, &output::Bars::new(log))?;
-            let mut df = output::trace_summary_frame(&summaries, &stop)?;
+            let traced = trace::run_showing(&settings, &opts, &output::Bars::new(log))?;
+            let mut df = output::trace_summary_frame(&traced.summaries, &stop)?;
             output::print_frame(&mut df, format)?;
             if flows {
-                let mut df = output::trace_rows_frame(&rows)?;
+                let mut df = output::trace_rows_frame(&traced.rows)?;
                 output::print_frame(&mut df, format)?;
+            }
+            // Cross-chain links the trace stopped at, after the tables, on a terminal (on standard
+            // error: the tables stay machine-readable; off a terminal the log lines said it).
+            if log == output::LogMode::Terminal {
+                for (id, why, _) in &traced.links_not_followed {
+                    eprintln!("note: cross-chain link {id} not followed: {why}");
+                }
             }
         }
         args::Command::Ingest { config } => {

@@ -352,18 +352,18 @@ fn micros_to_day_string(t: i64) -> String {
 
 /// Run the trace over the lake.
 pub fn run(settings: &Settings, opts: &TraceOptions) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
-    run_showing(settings, opts, &crate::stages::ingest::NoProgress)
+    run_showing(settings, opts, &crate::stages::ingest::NoProgress).map(|t| (t.rows, t.summaries))
 }
 
 /// [`run`], telling `progress` its steps and how many transfers it has walked.
-pub fn run_showing(settings: &Settings, opts: &TraceOptions, progress: &dyn Progress) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
+pub fn run_showing(settings: &Settings, opts: &TraceOptions, progress: &dyn Progress) -> Result<Traced> {
     let lake = Lake::new(&settings.lake_dir);
     progress.step("trace", "attributing addresses");
     let attribution = seeds::attribution(settings, &lake)?;
     progress.step("trace", "building the price series");
     let valuation = Valuation::build(&lake, &settings.report.price_sources, settings.report.max_transfer_usd)?;
     let known = Known { lake: &lake, attribution: &attribution, valuation: &valuation, thefts: None };
-    let out = run_with(settings, opts, &[], &known, progress);
+    let out = run_links(settings, opts, &[], &known, progress);
     progress.stage_finished("trace");
     out
 }
