@@ -3,41 +3,14 @@
 -- Units: value_micro_usd = sum of value_usd in 128-bit integer micro-dollars (exact, whatever the
 --   order of summation; the report shows it in USD to the cent); transfers = transfers counted,
 --   priced or not; unpriced_transfers = those not in the value (no price, or implausible).
--- "In A" = attributed to actor A or to one of its descendants (actor_ancestors: Lazarus Group
--- counts in DPRK). Filters: inflow = receiver in A, sender not; outflow = sender in A, receiver not;
--- a transfer between two addresses of A is internal and in neither. stolen = theft transfers of
--- ledger incidents attributed to A (theft_transfers), by the month of the transfer. Inflow and
--- outflow are read from actor_flows (the transfers summed by sender and receiver actor).
-WITH inflow AS (
-  SELECT x.ancestor AS actor, f.year, f.month, f.value_micro_usd, f.transfers, f.unpriced_transfers
-  FROM actor_flows f
-  JOIN actor_ancestors x ON x.actor = f.to_actor
-  LEFT JOIN actor_ancestors y ON y.actor = f.from_actor AND y.ancestor = x.ancestor
-  WHERE y.actor IS NULL
-), outflow AS (
-  SELECT x.ancestor AS actor, f.year, f.month, f.value_micro_usd, f.transfers, f.unpriced_transfers
-  FROM actor_flows f
-  JOIN actor_ancestors x ON x.actor = f.from_actor
-  LEFT JOIN actor_ancestors y ON y.actor = f.to_actor AND y.ancestor = x.ancestor
-  WHERE y.actor IS NULL
-), stolen AS (
-  SELECT x.ancestor AS actor, s.year, s.month,
-         CAST(ROUND(s.value_usd * 1000000) AS HUGEINT) AS value_micro_usd,
-         CAST(1 AS BIGINT) AS transfers,
-         CAST(CASE WHEN s.value_usd IS NULL THEN 1 ELSE 0 END AS BIGINT) AS unpriced_transfers
-  FROM theft_transfers s
-  JOIN actor_ancestors x ON x.actor = s.actor
-), flows AS (
-  SELECT actor, year, month, 'inflow' AS metric, value_micro_usd, transfers, unpriced_transfers FROM inflow
-  UNION ALL
-  SELECT actor, year, month, 'outflow' AS metric, value_micro_usd, transfers, unpriced_transfers FROM outflow
-  UNION ALL
-  SELECT actor, year, month, 'stolen' AS metric, value_micro_usd, transfers, unpriced_transfers FROM stolen
-)
+-- actor_chain_months summed over the chains: "in A" = attributed to actor A or to one of its
+-- descendants (Lazarus Group counts in DPRK); inflow = receiver in A, sender not; outflow = sender
+-- in A, receiver not (a transfer between two addresses of A is internal and in neither); stolen =
+-- theft transfers of ledger incidents attributed to A, by the month of the transfer.
 SELECT actor, year, month, metric,
        SUM(value_micro_usd) AS value_micro_usd,
        SUM(transfers) AS transfers,
        SUM(unpriced_transfers) AS unpriced_transfers
-FROM flows
+FROM actor_chain_months
 GROUP BY actor, year, month, metric
 ORDER BY actor, year, month, metric

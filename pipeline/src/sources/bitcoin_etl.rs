@@ -307,49 +307,68 @@ fn load_item(
             );
         };
         stage.note_block_time(tx.block, micros);
-        for (vout, address, value, script) in tx.outputs {
-            let (chain, hash, file) = (chain.clone(), tx.hash.clone(), file.clone());
-            stage.utxo_row("utxo_outputs", micros, |y, m| {
-                vec![
-                    Cell::Str(chain),
-                    Cell::I64(tx.block),
-                    Cell::Datetime(micros),
-                    Cell::I32(y),
-                    Cell::I32(m),
-                    Cell::Str(hash),
-                    tx.index.into(),
-                    Cell::Bool(tx.coinbase),
-                    Cell::I64(vout),
-                    address.into(),
-                    Cell::I64(value),
-                    script.into(),
-                    Cell::Str(file),
-                ]
-            })?;
+        let at_tx = TxAt { chain: &chain, block: tx.block, micros, hash: &tx.hash, index: tx.index, file: &file };
+        for output in tx.outputs {
+            push_output(stage, &at_tx, tx.coinbase, output)?;
         }
-        for (vin, spent, spent_vout, address, value) in tx.inputs {
-            let (chain, hash, file) = (chain.clone(), tx.hash.clone(), file.clone());
-            stage.utxo_row("utxo_inputs", micros, |y, m| {
-                vec![
-                    Cell::Str(chain),
-                    Cell::I64(tx.block),
-                    Cell::Datetime(micros),
-                    Cell::I32(y),
-                    Cell::I32(m),
-                    Cell::Str(hash),
-                    tx.index.into(),
-                    Cell::I64(vin),
-                    Cell::Str(spent),
-                    Cell::I64(spent_vout),
-                    address.into(),
-                    value.into(),
-                    Cell::Str(file),
-                ]
-            })?;
+        for input in tx.inputs {
+            push_input(stage, &at_tx, input)?;
         }
         acc.counts.loaded += 1;
     }
     Ok(())
+}
+
+/// The transaction a UTXO row belongs to: chain, block, time (µs), id, position, input file.
+struct TxAt<'a> {
+    chain: &'a str,
+    block: i64,
+    micros: i64,
+    hash: &'a str,
+    index: Option<i64>,
+    file: &'a str,
+}
+
+/// Stage one `utxo_outputs` row.
+fn push_output(stage: &mut ChainStage<'_>, at: &TxAt<'_>, coinbase: bool, (vout, address, value, script): Output) -> Result<()> {
+    stage.utxo_row("utxo_outputs", at.micros, |y, m| {
+        vec![
+            Cell::Str(at.chain.to_string()),
+            Cell::I64(at.block),
+            Cell::Datetime(at.micros),
+            Cell::I32(y),
+            Cell::I32(m),
+            Cell::Str(at.hash.to_string()),
+            at.index.into(),
+            Cell::Bool(coinbase),
+            Cell::I64(vout),
+            address.into(),
+            Cell::I64(value),
+            script.into(),
+            Cell::Str(at.file.to_string()),
+        ]
+    })
+}
+
+/// Stage one `utxo_inputs` row.
+fn push_input(stage: &mut ChainStage<'_>, at: &TxAt<'_>, (vin, spent, spent_vout, address, value): SpentInput) -> Result<()> {
+    stage.utxo_row("utxo_inputs", at.micros, |y, m| {
+        vec![
+            Cell::Str(at.chain.to_string()),
+            Cell::I64(at.block),
+            Cell::Datetime(at.micros),
+            Cell::I32(y),
+            Cell::I32(m),
+            Cell::Str(at.hash.to_string()),
+            at.index.into(),
+            Cell::I64(vin),
+            Cell::Str(spent),
+            Cell::I64(spent_vout),
+            address.into(),
+            value.into(),
+            Cell::Str(at.file.to_string()),
+        ]
+    })
 }
 
 /// The public BigQuery dataset `crypto_bitcoin`'s flattened `outputs` and `inputs` tables as users
@@ -462,6 +481,8 @@ fn bigquery_row(path: &Path, line_no: i64, o: &serde_json::Map<String, Value>, a
     };
     let (chain, file) = (stage.chain.clone(), file_name(path));
     stage.note_block_time(block, micros);
+    // The BigQuery tables do not give a transaction's position in its block.
+    let at_tx = TxAt { chain: &chain, block, micros, hash: &hash, index: None, file: &file };
     if o.get("spent_transaction_hash").is_some_and(|v| !v.is_null()) {
         let spent = match hash64(o.get("spent_transaction_hash")) {
             Ok(h) => h,
@@ -471,44 +492,12 @@ fn bigquery_row(path: &Path, line_no: i64, o: &serde_json::Map<String, Value>, a
             Ok(v) => v,
             Err(e) => return acc.quarantine(at, Some("spent_output_index"), raw("spent_output_index").as_deref(), e),
         };
-        stage.utxo_row("utxo_inputs", micros, |y, m| {
-            vec![
-                Cell::Str(chain),
-                Cell::I64(block),
-                Cell::Datetime(micros),
-                Cell::I32(y),
-                Cell::I32(m),
-                Cell::Str(hash),
-                None::<i64>.into(),
-                Cell::I64(index),
-                Cell::Str(spent),
-                Cell::I64(spent_vout),
-                address.into(),
-                value.into(),
-                Cell::Str(file),
-            ]
-        })?;
+        push_input(stage, &at_tx, (index, spent, spent_vout, address, value))?;
     } else {
         let Some(value) = value else { return acc.quarantine(at, Some("value"), None, "an output needs its value in satoshi") };
         let script = o.get("type").and_then(Value::as_str).map(str::to_string);
-        stage.utxo_row("utxo_outputs", micros, |y, m| {
-            vec![
-                Cell::Str(chain),
-                Cell::I64(block),
-                Cell::Datetime(micros),
-                Cell::I32(y),
-                Cell::I32(m),
-                Cell::Str(hash),
-                None::<i64>.into(),
-                // Set once every input row is read (a transaction without inputs is a coinbase).
-                Cell::Bool(false),
-                Cell::I64(index),
-                address.into(),
-                Cell::I64(value),
-                script.into(),
-                Cell::Str(file),
-            ]
-        })?;
+        // Not a coinbase's until every input row is read (mark_coinbases).
+        push_output(stage, &at_tx, false, (index, address, value, script))?;
     }
     acc.counts.loaded += 1;
     Ok(())

@@ -18,6 +18,11 @@ use crate::error::{Error, Result};
 use crate::schema;
 use crate::table::{Cell, TableBuilder, read_scratch, write_parquet, write_scratch};
 
+/// The EVM chains ifr names: `0x` hashes and addresses, read by the cryo and ethereum-etl loaders.
+pub fn is_evm(chain: &str) -> bool {
+    matches!(chain, "ethereum" | "bsc" | "polygon" | "arbitrum" | "avalanche" | "base" | "optimism")
+}
+
 /// Decimals and symbols of the assets a chain source may move (from the `assets` table).
 #[derive(Debug, Default, Clone)]
 pub struct Assets {

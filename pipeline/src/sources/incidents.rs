@@ -234,11 +234,12 @@ pub fn load_links(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
                 }
             }
             let mut txs = Vec::new();
-            let evm = |chain: &str| matches!(chain, "ethereum" | "bsc" | "polygon" | "arbitrum" | "avalanche" | "base" | "optimism");
             for (c, side) in [("deposit_tx", "source_chain"), ("release_tx", "destination_chain")] {
                 match hashes(&row.get(c)) {
                     // A hash written without 0x on an EVM chain is written the way the lake has it.
-                    Ok(Some(h)) if !h.contains(';') && !h.starts_with("0x") && evm(&row.get(side).trim().to_ascii_lowercase()) => {
+                    Ok(Some(h))
+                        if !h.contains(';') && !h.starts_with("0x") && super::chain::is_evm(&row.get(side).trim().to_ascii_lowercase()) =>
+                    {
                         txs.push(format!("0x{h}"))
                     }
                     Ok(Some(h)) if !h.contains(';') => txs.push(h),
@@ -327,7 +328,7 @@ fn midgard_coin(c: &serde_json::Value) -> Option<(&'static str, String, f64)> {
 fn midgard_tx(chain: &str, id: &str) -> Option<String> {
     (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| {
         let low = id.to_ascii_lowercase();
-        if matches!(chain, "ethereum" | "bsc" | "avalanche" | "base" | "arbitrum") { format!("0x{low}") } else { low }
+        if super::chain::is_evm(chain) { format!("0x{low}") } else { low }
     })
 }
 
@@ -398,7 +399,7 @@ pub fn load_midgard(input: &Input<'_>, acc: &mut Acc) -> Result<()> {
                     let Some((_, release)) = address::detect(addr.trim()) else {
                         // ifr checks EVM, Bitcoin, Tron and BNB Beacon addresses: a release on
                         // another chain (Litecoin, Dogecoin …) is not one it can follow.
-                        if matches!(coin.0, "bitcoin" | "ethereum" | "bsc" | "avalanche" | "base" | "arbitrum") {
+                        if coin.0 == "bitcoin" || super::chain::is_evm(coin.0) {
                             acc.quarantine(at, Some("out.address"), Some(addr), "the release address does not verify for its chain")?;
                         } else {
                             acc.filter(&format!("a release on {}, whose addresses ifr does not check", coin.0));

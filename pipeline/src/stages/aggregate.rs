@@ -17,10 +17,11 @@ use crate::lake::Lake;
 use crate::table::{col_i64, col_i128, col_opt_i128, col_str};
 
 /// The queries, in the order they are registered (views first).
-pub const QUERIES: [(&str, &str); 17] = [
+pub const QUERIES: [(&str, &str); 18] = [
     ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
     ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
     ("actor_flows", include_str!("../../../queries/actor_flows.sql")),
+    ("actor_chain_months", include_str!("../../../queries/actor_chain_months.sql")),
     ("actor_month_totals", include_str!("../../../queries/actor_month_totals.sql")),
     ("actor_year_totals", include_str!("../../../queries/actor_year_totals.sql")),
     ("actor_chain_totals", include_str!("../../../queries/actor_chain_totals.sql")),
@@ -148,9 +149,12 @@ fn year_totals(df: &DataFrame) -> Result<Vec<ActorTotal>> {
         .collect()
 }
 
-/// actor_month_totals and actor_year_totals over `flows` (registered as actor_flows).
+/// actor_chain_months, actor_month_totals and actor_year_totals over `flows` (registered as
+/// actor_flows); actor_chain_months stays registered for actor_chain_totals.
 fn months_and_years(ctx: &mut SQLContext, flows: LazyFrame) -> Result<(DataFrame, Vec<ActorTotal>)> {
     ctx.register("actor_flows", flows);
+    let cm = run_query(ctx, "actor_chain_months")?;
+    ctx.register("actor_chain_months", cm.lazy());
     let m = run_query(ctx, "actor_month_totals")?;
     ctx.register("actor_month_totals", m.clone().lazy());
     let totals = year_totals(&run_query(ctx, "actor_year_totals")?)?;
@@ -171,6 +175,7 @@ pub fn flows(ctx: &mut SQLContext, high: &Attribution) -> Result<Flows> {
         col("to_category_high").alias("to_category"),
         col("year"),
         col("month"),
+        col("chain"),
         col("value_micro_usd"),
         col("transfers"),
         col("unpriced_transfers"),

@@ -169,6 +169,7 @@ fn trace_utxo(
         }
         let usd = |amount: f64, t: i64| valuation.usd(chain, &asset, amount, day_of(t));
         for (k, (_, tr)) in tracers.iter().enumerate() {
+            let held = tr.held();
             let mut per_seed: BTreeMap<usize, TraceSummary> = BTreeMap::new();
             for ((_, seed), amount) in seeded.range((k, 0)..=(k, usize::MAX)) {
                 per_seed.insert(
@@ -182,7 +183,7 @@ fn trace_utxo(
                         arrived: BTreeMap::new(),
                         held: 0.0,
                         gaps: 0,
-                        tracked_accounts: tr.held().len(),
+                        tracked_accounts: held.len(),
                     },
                 );
             }
@@ -224,7 +225,7 @@ fn trace_utxo(
                 };
                 push(*seed, destination, shown, actor, a.amount, a.last, Some((a.first, a.last)));
             }
-            for ((seed, (hash, vout)), (address, sat)) in tr.held() {
+            for ((seed, (hash, vout)), (address, sat)) in held {
                 let actor = address.as_deref().and_then(|a| labels.at(a, day_of(last))).and_then(|l| l.0).map(str::to_string);
                 push(seed, "held".into(), address.unwrap_or_else(|| format!("{hash}:{vout}")), actor, sat, last, None);
             }
