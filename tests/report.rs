@@ -199,6 +199,40 @@ fn two_runs_give_byte_identical_reports() {
 }
 
 #[test]
+fn kept_scan_results_change_how_fast_never_what() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::Cryo);
+    let files = |d: &Path| snapshot(d).into_iter().map(|(p, h, _)| (p.strip_prefix(d).unwrap().to_path_buf(), h)).collect::<Vec<_>>();
+    let out = tmp.path().join("out");
+    ifr_pipeline::report(&s, Some(&out), &[2022, 2023]).unwrap();
+    let first = files(&out);
+    // Every lake file of transfers has its kept results: at least actor_flows, counterparty_totals,
+    // chain_months and the theft candidates.
+    let cache = s.lake_dir.join("_cache").join("scans");
+    let kept =
+        |name: &str| snapshot(&cache).into_iter().filter(|(p, _, _)| p.file_name().unwrap().to_str().unwrap().starts_with(name)).count();
+    let transfers = snapshot(&s.lake_dir.join("transfers")).len();
+    assert!(transfers >= 24, "two years of monthly partitions: {transfers}");
+    for name in ["actor_flows.", "counterparty_totals.", "chain_months.", "theft_candidates."] {
+        assert_eq!(kept(name), transfers, "{name} kept for every transfers file");
+    }
+    // Read back: the same report.
+    ifr_pipeline::report(&s, Some(&out), &[2022, 2023]).unwrap();
+    assert_eq!(files(&out), first);
+    // Damaged kept results are computed again, and the report is the same.
+    for (p, _, _) in snapshot(&cache) {
+        std::fs::write(&p, b"not parquet").unwrap();
+    }
+    ifr_pipeline::report(&s, Some(&out), &[2022, 2023]).unwrap();
+    assert_eq!(files(&out), first);
+    // Without any: the same.
+    std::fs::remove_dir_all(s.lake_dir.join("_cache")).unwrap();
+    ifr_pipeline::report(&s, Some(&out), &[2022, 2023]).unwrap();
+    assert_eq!(files(&out), first);
+    assert_eq!(kept("actor_flows."), transfers);
+}
+
+#[test]
 fn a_failed_run_leaves_the_previous_report_as_it_was() {
     let tmp = tempfile::tempdir().unwrap();
     let s = dataset(tmp.path(), SynthFormat::Cryo);

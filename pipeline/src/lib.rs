@@ -7,6 +7,7 @@ pub mod amount;
 pub mod category;
 pub mod config;
 pub mod counts;
+pub mod digest;
 pub mod error;
 pub mod failpoint;
 pub mod fetch;

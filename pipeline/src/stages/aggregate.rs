@@ -2,6 +2,7 @@
 //! attribution and the valuation tables, returned as one typed row set per output table.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use ifr_reports::model::{
     ActorMonth, ActorTotal, AssetCoverage, Category, ChainSpan, ChainTotal, Counterparty, Coverage, Destination, Implausible, Incident,
@@ -9,18 +10,22 @@ use ifr_reports::model::{
 };
 use polars::prelude::*;
 use polars::sql::SQLContext;
+use sha2::{Digest, Sha256};
 
 use super::attribute::Attribution;
 use super::value::{TheftKeys, Valuation};
 use crate::error::{Error, Result};
 use crate::lake::Lake;
+use crate::stages::ingest::Progress;
 use crate::table::{col_i64, col_i128, col_opt_i128, col_str};
 
 /// The queries, in the order they are registered (views first).
-pub const QUERIES: [(&str, &str); 18] = [
+pub const QUERIES: [(&str, &str); 20] = [
     ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
     ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
     ("actor_flows", include_str!("../../../queries/actor_flows.sql")),
+    ("counterparty_totals", include_str!("../../../queries/counterparty_totals.sql")),
+    ("chain_months", include_str!("../../../queries/chain_months.sql")),
     ("actor_chain_months", include_str!("../../../queries/actor_chain_months.sql")),
     ("actor_month_totals", include_str!("../../../queries/actor_month_totals.sql")),
     ("actor_year_totals", include_str!("../../../queries/actor_year_totals.sql")),
@@ -60,14 +65,56 @@ fn run_query(ctx: &mut SQLContext, name: &str) -> Result<DataFrame> {
 /// The inputs a query context registers besides the lake's tables.
 pub struct Inputs<'a> {
     pub attribution: &'a Attribution,
+    /// The attribution under high-confidence labels only (actor_flows' `*_high` columns).
+    pub high: &'a Attribution,
     pub valuation: &'a Valuation,
     pub thefts: &'a TheftKeys,
     pub stolen_price_day: crate::config::StolenPriceDay,
 }
 
-/// The query context: the lake's transfers, incidents and labels, the inputs, and the views
-/// attributed_transfers and theft_transfers (collected once: a few rows, read by three queries).
-pub fn context(lake: &Lake, inputs: &Inputs<'_>) -> Result<SQLContext> {
+/// The queries that read the transfers. Each runs on every lake file of transfers alone, and its
+/// result over the lake is the files' results stacked: the queries reading them sum them
+/// (actor_flows, counterparty_totals, chain_months) or take their rows (the theft candidates, the
+/// implausible transfers). A file's results are kept in the lake's `_cache/scans/`, under the
+/// file's identity and a digest of everything else they depend on, so that a refresh that adds a
+/// day to one month scans only that month's file (see [`ScanCache`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// attributed_transfers over the transfers with a ledger tx hash or a victim sender (read by
+    /// queries/theft_transfers.sql as `theft_candidates`).
+    TheftCandidates,
+    ActorFlows,
+    CounterpartyTotals,
+    ChainMonths,
+    /// Only for the files whose actor_flows count an implausible transfer.
+    Implausible,
+}
+
+impl Scan {
+    /// Every scan the report needs.
+    pub const ALL: [Scan; 5] = [Scan::TheftCandidates, Scan::ActorFlows, Scan::CounterpartyTotals, Scan::ChainMonths, Scan::Implausible];
+
+    /// The name its stacked result is registered under.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scan::TheftCandidates => "theft_candidates",
+            Scan::ActorFlows => "actor_flows",
+            Scan::CounterpartyTotals => "counterparty_totals",
+            Scan::ChainMonths => "chain_months",
+            Scan::Implausible => "implausible_transfers",
+        }
+    }
+}
+
+/// The order of implausible_transfers (queries/implausible_transfers.sql), applied again to the
+/// files' rows stacked.
+const IMPLAUSIBLE_ORDER: &str = "ORDER BY year, block_number, tx_hash, log_index, trace_address";
+
+/// The query context: the lake's transfers, incidents and labels, the inputs, the view
+/// attributed_transfers (over the whole lake, for `ifr sql` and the goldens), the stacked results
+/// of the `scans` (see [`Scan`]) and theft_transfers (collected once: a few rows, read by three
+/// queries).
+pub fn context(lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan], progress: &dyn Progress) -> Result<SQLContext> {
     let options = DataFrame::new(1, vec![Column::new("stolen_price_day".into(), [inputs.stolen_price_day.as_str()])])
         .map_err(|e| Error::polars("report_options", e))?;
     let register = |ctx: &SQLContext, transfers: LazyFrame| -> Result<()> {
@@ -78,32 +125,264 @@ pub fn context(lake: &Lake, inputs: &Inputs<'_>) -> Result<SQLContext> {
         ctx.register("asset_series", inputs.valuation.asset_series.clone().lazy());
         ctx.register("price_days", inputs.valuation.price_days.clone().lazy());
         ctx.register("address_actors", inputs.attribution.address_actors.clone().lazy());
+        ctx.register("address_actors_high", inputs.high.address_actors.clone().lazy());
         ctx.register("actor_ancestors", inputs.attribution.actor_ancestors.clone().lazy());
         ctx.register("report_options", options.clone().lazy());
         ctx.register("incident_tx", inputs.thefts.tx.clone().lazy());
         ctx.register("incident_parties", inputs.thefts.parties.clone().lazy());
         Ok(())
     };
-    // theft_candidates (queries/theft_transfers.sql): attributed_transfers over only the transfers
-    // with a ledger tx hash or a victim sender, the keys given as literal lists so that the Parquet
-    // scan skips every other row group instead of a join holding the year's hashes.
-    let sub = SQLContext::new();
-    register(&sub, lake.scan("transfers")?)?;
-    let mut sub = sub;
     let filter = inputs.thefts.candidate_filter()?;
-    let candidates =
-        sub.execute(&format!("SELECT * FROM transfers WHERE {filter}")).map_err(|e| Error::Internal(format!("theft candidates: {e}")))?;
-    sub.register("transfers", candidates);
-    let theft_candidates = sub.execute(query("attributed_transfers")).map_err(|e| Error::Internal(format!("theft candidates: {e}")))?;
+    let cache = ScanCache::new(lake, inputs, &filter)?;
+    // One file's results of the scans asked for (those not kept already).
+    let run = |transfers: LazyFrame, which: &[Scan]| -> Result<Vec<DataFrame>> {
+        let ctx = SQLContext::new();
+        register(&ctx, transfers)?;
+        let mut ctx = ctx;
+        let bad = |s: Scan| move |e: PolarsError| Error::Internal(format!("query {} failed: {e}", s.name()));
+        let mut out = Vec::with_capacity(which.len());
+        for &s in which {
+            let df = match s {
+                Scan::TheftCandidates => {
+                    // attributed_transfers over only the transfers with a ledger tx hash or a victim
+                    // sender, the keys given as literal lists so that the Parquet scan skips every
+                    // other row group instead of a join holding the year's hashes.
+                    let sub = SQLContext::new();
+                    register(&sub, ctx.execute(&format!("SELECT * FROM transfers WHERE {filter}")).map_err(bad(s))?)?;
+                    let mut sub = sub;
+                    sub.execute(query("attributed_transfers")).and_then(collect).map_err(bad(s))?
+                }
+                _ => {
+                    if !ctx.get_tables().iter().any(|t| t == "attributed_transfers") {
+                        let view = ctx.execute(query("attributed_transfers")).map_err(bad(s))?;
+                        ctx.register("attributed_transfers", view);
+                    }
+                    ctx.execute(query(s.name())).and_then(collect).map_err(bad(s))?
+                }
+            };
+            out.push(df);
+        }
+        Ok(out)
+    };
+    let mut stacked: BTreeMap<&'static str, DataFrame> = BTreeMap::new();
+    let files = lake.table_files("transfers")?;
+    let first: Vec<Scan> = scans.iter().copied().filter(|s| *s != Scan::Implausible).collect();
+    let mut with_implausible = Vec::new();
+    for file in &files {
+        let parts = cache.results(file, &first, &run)?;
+        for (s, df) in first.iter().zip(parts) {
+            if *s == Scan::ActorFlows && scans.contains(&Scan::Implausible) && count_implausible(&df)? > 0 {
+                with_implausible.push(file);
+            }
+            stack(&mut stacked, s.name(), df)?;
+        }
+    }
+    if scans.contains(&Scan::Implausible) {
+        for file in with_implausible {
+            let parts = cache.results(file, &[Scan::Implausible], &run)?;
+            for df in parts {
+                stack(&mut stacked, Scan::Implausible.name(), df)?;
+            }
+        }
+    }
+    // An empty lake (or no file with implausible transfers): the scans over no rows, for their
+    // columns.
+    let missing: Vec<Scan> = scans.iter().copied().filter(|s| !stacked.contains_key(s.name())).collect();
+    if !missing.is_empty() {
+        let none = lake.scan("transfers")?.limit(0);
+        for (s, df) in missing.iter().zip(run(none, &missing)?) {
+            stacked.insert(s.name(), df);
+        }
+    }
+    cache.collect_garbage();
+    let computed = cache.computed.get();
+    if computed < files.len() {
+        progress.step("report", &format!("scanned {computed} of {} transfers files (the others' results were kept)", files.len()));
+    }
 
     let mut ctx = SQLContext::new();
     register(&ctx, lake.scan("transfers")?)?;
-    ctx.register("theft_candidates", theft_candidates);
     let view = ctx.execute(query("attributed_transfers")).map_err(|e| Error::Internal(format!("query attributed_transfers: {e}")))?;
     ctx.register("attributed_transfers", view);
-    let thefts = run_query(&mut ctx, "theft_transfers")?;
-    ctx.register("theft_transfers", thefts.lazy());
+    for &s in scans {
+        let df = stacked.remove(s.name()).unwrap_or_default();
+        if s == Scan::Implausible {
+            // The files' rows in the query's order (each file's are already).
+            let mut sub = SQLContext::new();
+            sub.register("implausible_transfers", df.lazy());
+            let sorted = sub
+                .execute(&format!("SELECT * FROM implausible_transfers {IMPLAUSIBLE_ORDER}"))
+                .and_then(collect)
+                .map_err(|e| Error::Internal(format!("query implausible_transfers failed: {e}")))?;
+            ctx.register(s.name(), sorted.lazy());
+        } else {
+            ctx.register(s.name(), df.lazy());
+        }
+    }
+    if scans.contains(&Scan::TheftCandidates) {
+        let thefts = run_query(&mut ctx, "theft_transfers")?;
+        ctx.register("theft_transfers", thefts.lazy());
+    }
     Ok(ctx)
+}
+
+/// The implausible transfers an actor_flows result counts.
+fn count_implausible(flows: &DataFrame) -> Result<i64> {
+    Ok(col_i64(flows, "implausible_transfers")?.iter().sum())
+}
+
+/// Append `df` to the stacked result `name`.
+fn stack(stacked: &mut BTreeMap<&'static str, DataFrame>, name: &'static str, df: DataFrame) -> Result<()> {
+    match stacked.get_mut(name) {
+        Some(acc) => {
+            acc.vstack_mut(&df).map_err(|e| Error::Internal(format!("stacking the files' results of {name}: {e}")))?;
+        }
+        None => {
+            stacked.insert(name, df);
+        }
+    }
+    Ok(())
+}
+
+/// Runs scans on one lake file (as [`context`] sets them up).
+type RunScans<'a> = dyn Fn(LazyFrame, &[Scan]) -> Result<Vec<DataFrame>> + 'a;
+
+/// The kept results of the scans, `<lake>/_cache/scans/<lake file>/<scan>.<key>.parquet`, where
+/// the key hashes the lake file's identity (its lake-relative name, which a rewrite never reuses,
+/// its size and modification time) with a digest of everything else a result depends on: ifr's
+/// version and executable, the text of every query, the theft keys' filter, and the contents of
+/// every input frame (attribution under all and high-confidence labels, actor ancestry, price
+/// series and days, report options, theft keys). Equal keys, equal results; a result that cannot
+/// be read is computed again, and one that cannot be written is not kept (the lake may be
+/// read-only): the cache changes how fast, never what.
+struct ScanCache {
+    root: PathBuf,
+    lake_root: PathBuf,
+    digest: String,
+    /// Files scanned (some result not kept).
+    computed: std::cell::Cell<usize>,
+}
+
+/// How many results of one scan are kept per lake file (the newest by use): the current inputs, and
+/// those of the restatement steps a refresh computes beside them.
+const KEPT_PER_SCAN: usize = 4;
+
+impl ScanCache {
+    fn new(lake: &Lake, inputs: &Inputs<'_>, filter: &str) -> Result<ScanCache> {
+        let mut h = Sha256::new();
+        crate::digest::program(&mut h);
+        for (name, q) in QUERIES {
+            crate::digest::text(&mut h, name);
+            crate::digest::text(&mut h, q);
+        }
+        crate::digest::text(&mut h, filter);
+        crate::digest::text(&mut h, inputs.stolen_price_day.as_str());
+        for df in [
+            &inputs.attribution.address_actors,
+            &inputs.high.address_actors,
+            &inputs.attribution.actor_ancestors,
+            &inputs.valuation.asset_series,
+            &inputs.valuation.price_days,
+            &inputs.thefts.tx,
+            &inputs.thefts.parties,
+        ] {
+            crate::digest::frame(&mut h, df)?;
+        }
+        let root = lake.root.join("_cache").join("scans");
+        Ok(ScanCache { root, lake_root: lake.root.clone(), digest: hex::encode(h.finalize()), computed: Default::default() })
+    }
+
+    /// A file's entry and the key of its results, when it can be kept (a file of the lake).
+    fn entry(&self, file: &Path) -> Option<(PathBuf, String)> {
+        let rel = file.strip_prefix(&self.lake_root).ok()?;
+        if rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            return None;
+        }
+        let meta = std::fs::metadata(file).ok()?;
+        let mut h = Sha256::new();
+        h.update(self.digest.as_bytes());
+        h.update(rel.display().to_string().as_bytes());
+        h.update(meta.len().to_le_bytes());
+        h.update(format!("{:?}", meta.modified().ok()).as_bytes());
+        Some((self.root.join(rel), hex::encode(h.finalize())[..32].to_string()))
+    }
+
+    /// The results of `which` on one lake file: kept ones read, the others computed by `run` (on the
+    /// file alone) and kept.
+    fn results(&self, file: &Path, which: &[Scan], run: &RunScans<'_>) -> Result<Vec<DataFrame>> {
+        let entry = self.entry(file);
+        let path = |s: Scan| entry.as_ref().map(|(dir, key)| dir.join(format!("{}.{key}.parquet", s.name())));
+        let mut out: Vec<Option<DataFrame>> = which
+            .iter()
+            .map(|s| {
+                let p = path(*s)?;
+                let df = crate::table::read_scratch(&p, None).ok()?;
+                // Used now: the newest of its scan's results for this file.
+                let _ = std::fs::File::options().append(true).open(&p).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                Some(df)
+            })
+            .collect();
+        let todo: Vec<Scan> = which.iter().zip(&out).filter(|(_, d)| d.is_none()).map(|(s, _)| *s).collect();
+        if !todo.is_empty() {
+            if which != [Scan::Implausible] {
+                self.computed.set(self.computed.get() + 1);
+            }
+            let scan =
+                LazyFrame::scan_parquet(PlRefPath::try_from_path(file).map_err(|e| Error::polars("path", e))?, ScanArgsParquet::default())
+                    .map_err(|e| Error::polars(format!("scanning `{}`", file.display()), e))?;
+            let mut computed = run(scan, &todo)?.into_iter();
+            for (slot, s) in out.iter_mut().zip(which) {
+                if slot.is_none() {
+                    let mut df = computed.next().ok_or_else(|| Error::Internal("a scan returned no result".into()))?;
+                    if let Some(p) = path(*s) {
+                        keep(&mut df, &p);
+                    }
+                    *slot = Some(df);
+                }
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Remove the entries of lake files that are gone, and all but the newest results of each scan.
+    fn collect_garbage(&self) {
+        let root = &self.root;
+        let Ok(found) = crate::paths::files_below(root) else { return };
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let mut by_entry: BTreeMap<(PathBuf, String), Vec<(std::time::SystemTime, PathBuf)>> = BTreeMap::new();
+        for p in found {
+            let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else { continue };
+            let Ok(rel) = dir.strip_prefix(root) else { continue };
+            if !self.lake_root.join(rel).is_file() {
+                let _ = std::fs::remove_dir_all(dir);
+                continue;
+            }
+            let when = std::fs::metadata(&p).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+            if name.starts_with('.') {
+                // A scratch file a killed run left (a running one's is younger).
+                if name.ends_with(".tmp") && when < hour_ago {
+                    let _ = std::fs::remove_file(&p);
+                }
+                continue;
+            }
+            let scan = name.split('.').next().unwrap_or("").to_string();
+            by_entry.entry((dir.to_path_buf(), scan)).or_default().push((when, p));
+        }
+        for (_, mut results) in by_entry {
+            results.sort_by_key(|r| std::cmp::Reverse(r.0));
+            for (_, p) in results.into_iter().skip(KEPT_PER_SCAN) {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+/// Keep one result (written beside, then renamed into place; a failure only means it is not kept).
+fn keep(df: &mut DataFrame, path: &Path) {
+    let tmp = path.with_file_name(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("scan"), std::process::id()));
+    if crate::table::write_scratch(df, &tmp).is_err() || std::fs::rename(&tmp, path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
 }
 
 /// The theft transfers of the ledger's incidents (queries/theft_transfers.sql), collected.
@@ -161,11 +440,10 @@ fn months_and_years(ctx: &mut SQLContext, flows: LazyFrame) -> Result<(DataFrame
     Ok((m, totals))
 }
 
-/// actor_flows, the one scan of the transfers (with `address_actors_high`, the attribution under
-/// high-confidence labels, registered), then everything computed from its few rows.
-pub fn flows(ctx: &mut SQLContext, high: &Attribution) -> Result<Flows> {
-    ctx.register("address_actors_high", high.address_actors.clone().lazy());
-    let flows = run_query(ctx, "actor_flows")?;
+/// Everything computed from actor_flows' few rows (the files' results stacked, as [`context`]
+/// registered them with every [`Scan`]).
+pub fn flows(ctx: &mut SQLContext) -> Result<Flows> {
+    let flows = ctx.execute("SELECT * FROM actor_flows").and_then(collect).map_err(|e| Error::Internal(format!("actor_flows: {e}")))?;
     // First its high-confidence columns, registered as `actor_flows`, give the high-confidence
     // year totals; then the flows under all labels are registered as `actor_flows` (as the later
     // queries read them).
@@ -238,9 +516,9 @@ pub fn flows(ctx: &mut SQLContext, high: &Attribution) -> Result<Flows> {
             (y[i] as i32, row)
         })
         .collect();
-    // The flagged transfers themselves: a second scan, only when there are any.
-    let implausible =
-        if coverage.values().any(|c| c.implausible > 0) { implausible(&run_query(ctx, "implausible_transfers")?)? } else { Vec::new() };
+    // The flagged transfers themselves (scanned only in the files that have any).
+    let imp = ctx.execute("SELECT * FROM implausible_transfers").and_then(collect);
+    let implausible = implausible(&imp.map_err(|e| Error::Internal(format!("implausible_transfers: {e}")))?)?;
     Ok(Flows { totals, months, chain_totals, destinations, incidents, recoveries, coverage, asset_coverage, implausible })
 }
 

@@ -198,12 +198,17 @@ pub(crate) fn compute(settings: &Settings, lake: &Lake, years: &[i32], progress:
     progress.step("report", "building the price series and the incidents' theft keys");
     let valuation = Valuation::build(lake, &settings.report.price_sources, settings.report.max_transfer_usd)?;
     let thefts = TheftKeys::build(lake, settings.report.incident_window_days)?;
-    let inputs =
-        aggregate::Inputs { attribution: &all, valuation: &valuation, thefts: &thefts, stolen_price_day: settings.report.stolen_price_day };
-    progress.step("report", "finding the theft transfers");
-    let mut ctx = aggregate::context(lake, &inputs)?;
-    progress.step("report", "aggregating the transfers (actor_flows: one scan) and what is computed from them");
-    let flows = aggregate::flows(&mut ctx, &high)?;
+    let inputs = aggregate::Inputs {
+        attribution: &all,
+        high: &high,
+        valuation: &valuation,
+        thefts: &thefts,
+        stolen_price_day: settings.report.stolen_price_day,
+    };
+    progress.step("report", "scanning the transfers, file by file (results kept from an earlier run are reused)");
+    let mut ctx = aggregate::context(lake, &inputs, &aggregate::Scan::ALL, progress)?;
+    progress.step("report", "aggregating actor_flows and what is computed from it");
+    let flows = aggregate::flows(&mut ctx)?;
     let with_data: Vec<i32> = flows.coverage.keys().copied().collect();
     let wanted = wanted_years(settings, years, &with_data)?;
     let thefts = aggregate::theft_transfers(&mut ctx)?;

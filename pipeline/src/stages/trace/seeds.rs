@@ -96,11 +96,17 @@ pub(super) fn resolve(
                     let keys = TheftKeys::build(lake, settings.report.incident_window_days)?;
                     let inputs = aggregate::Inputs {
                         attribution: att,
+                        high: att,
                         valuation,
                         thefts: &keys,
                         stolen_price_day: settings.report.stolen_price_day,
                     };
-                    computed = aggregate::theft_transfers(&mut aggregate::context(lake, &inputs)?)?;
+                    computed = aggregate::theft_transfers(&mut aggregate::context(
+                        lake,
+                        &inputs,
+                        &[aggregate::Scan::TheftCandidates],
+                        &crate::stages::ingest::NoProgress,
+                    )?)?;
                     &computed
                 }
             };

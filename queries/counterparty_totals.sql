@@ -1,0 +1,17 @@
+-- counterparty_totals: each actor's direct outflows summed by receiving address, per year: the
+--   part of top_counterparties that reads the transfers. Like every query over attributed_transfers
+--   it runs on each lake file of transfers alone (see README.md, "Scans"); over the lake its
+--   result is the files' results stacked, and top_counterparties sums them.
+-- Grain: one row per actor x year x receiving address x its actor and category, per lake file.
+-- Units: value_micro_usd = sum of value_usd in 128-bit integer micro-dollars, each transfer rounded
+--   to the micro-dollar before summing (NULL when none is priced); transfers = transfers counted.
+-- Filters: the outflows of actor_year_totals (sender in A or a descendant, receiver not in A).
+SELECT x.ancestor AS actor, t.year, t.to_address AS counterparty, t.to_actor AS counterparty_actor,
+       t.to_category AS category,
+       SUM(CAST(ROUND(t.value_usd * 1000000) AS HUGEINT)) AS value_micro_usd,
+       CAST(COUNT(*) AS BIGINT) AS transfers
+FROM attributed_transfers t
+JOIN actor_ancestors x ON x.actor = t.from_actor
+LEFT JOIN actor_ancestors y ON y.actor = t.to_actor AND y.ancestor = x.ancestor
+WHERE y.actor IS NULL
+GROUP BY x.ancestor, t.year, t.to_address, t.to_actor, t.to_category
