@@ -622,6 +622,12 @@ fn chain_chunks_refreshed_one_at_a_time_equal_one_full_build() {
         let out = stdout(&o);
         assert!(out.contains("chain [chain cryo] appended") && out.contains("appended 3 new chunks"), "{out}");
         assert!(out.contains("published release"), "{out}");
+        // The report scanned only the rewritten and the new partition, and the trace continued
+        // the walk the previous refresh saved (the release is still the full build's: below).
+        let log = stderr(&o);
+        let scanned: Vec<usize> = log.split("\"step\":\"scanned ").skip(1).filter_map(|r| r.split(' ').next()?.parse().ok()).collect();
+        assert!(!scanned.is_empty() && scanned.iter().all(|n| (1..=2).contains(n)), "{scanned:?}: {log}");
+        assert!(log.contains("the trace continued the walk an earlier run saved after"), "{log}");
         // Only the partitions the new chunk touches were rewritten: every other file is the same
         // file, untouched.
         let after = live_files(&inc.join("lake"), "chain");
@@ -698,4 +704,56 @@ fn chunks_within_the_reorg_buffer_wait_and_a_rewritten_chunk_is_reloaded() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = Settings::load(&config).unwrap();
     assert!(max_block(&s) >= last_start);
+}
+
+/// Drop the first row of a chunk's native transfers (a re-export after a reorganisation).
+fn drop_first_native_row(chunk: &[std::path::PathBuf], dir: &Path) {
+    let native = chunk.iter().find(|f| f.to_string_lossy().contains("native_transfers")).unwrap();
+    let target = dir.join("chain").join(native.file_name().unwrap());
+    let df = polars::prelude::ParquetReader::new(std::fs::File::open(native).unwrap()).finish().unwrap();
+    let mut shorter = df.slice(1, df.height() - 1);
+    polars::prelude::ParquetWriter::new(std::fs::File::create(&target).unwrap()).finish(&mut shorter).unwrap();
+}
+
+#[test]
+fn a_saved_walk_is_continued_only_over_the_transfers_it_walked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("syn");
+    // Five-day chunks: the one before the last lies in the last month loaded.
+    synth_chunked(&d, 20_000, 7200 * 5);
+    let chunks = chunks_by_start(&d.join("chain"));
+    let n = chunks.len();
+    // A chunk of an early month changed, and one of the last month loaded: either way the walk the
+    // previous refresh saved no longer describes the lake's transfers, and is walked again whole.
+    for changed in [1, n - 2] {
+        let (inc, full) = (tmp.path().join(format!("inc{changed}")), tmp.path().join(format!("full{changed}")));
+        copy_without_chain(&d, &inc);
+        copy_without_chain(&d, &full);
+        let copy = |to: &Path, i: usize| {
+            for f in &chunks[i].1 {
+                std::fs::copy(f, to.join("chain").join(f.file_name().unwrap())).unwrap();
+            }
+        };
+        (0..n - 1).for_each(|i| copy(&inc, i));
+        let o = refresh(&inc, &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        drop_first_native_row(&chunks[changed].1, &inc);
+        copy(&inc, n - 1);
+        let o = refresh(&inc, &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let log = stderr(&o);
+        assert!(log.contains("changed under the same name"), "{log}");
+        assert!(!log.contains("continued the walk"), "chunk {changed}: {log}");
+        // The same release as one build over the same files.
+        (0..n).for_each(|i| copy(&full, i));
+        drop_first_native_row(&chunks[changed].1, &full);
+        let o = refresh(&full, &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let (a, b) = (figures_and_tables(&inc.join("releases/current")), figures_and_tables(&full.join("releases/current")));
+        assert_eq!(a.len(), b.len());
+        for ((pa, ta), (pb, tb)) in a.iter().zip(&b) {
+            assert_eq!(pa, pb);
+            assert!(ta == tb, "chunk {changed}: {pa} differs from the full build's");
+        }
+    }
 }

@@ -48,6 +48,8 @@ struct Traced {
     rows: Vec<TraceRow>,
     /// Cross-chain links the trace did not follow, with why.
     links_not_followed: Vec<(String, String, i32)>,
+    /// The transfers an earlier run's saved walk had covered, when the trace continued it.
+    continued_after: Option<u64>,
 }
 
 /// Check that `out` can be the report's folder (new, empty, or already ifr's report folder; never
@@ -220,12 +222,16 @@ pub(crate) fn compute(settings: &Settings, lake: &Lake, years: &[i32], progress:
         let traced = tracer.join().unwrap_or_else(|_| Err(Error::Internal("tracing the incidents failed (the thread panicked)".into())));
         (receivers, traced)
     });
+    let traced = traced?;
+    if let Some(n) = traced.continued_after {
+        progress.step("report", &format!("the trace continued the walk an earlier run saved after {n} transfers"));
+    }
     let ancestors = ancestors(&all)?;
     let theft_rows = aggregate::thefts(&thefts)?;
     let actors = lake.scan("actors")?.collect().map_err(|e| Error::polars("reading actors", e))?;
     let actor_names = col_str(&actors, "id")?.into_iter().zip(col_str(&actors, "label")?).filter(|(_, l)| !l.is_empty()).collect();
     let input_hashes = input_hashes(settings, lake)?;
-    Ok(Computed { flows, receivers: receivers?, traced: traced?, years: wanted, actor_names, thefts: theft_rows, ancestors, input_hashes })
+    Ok(Computed { flows, receivers: receivers?, traced, years: wanted, actor_names, thefts: theft_rows, ancestors, input_hashes })
 }
 
 fn ancestors(att: &Attribution) -> Result<BTreeMap<String, Vec<String>>> {
@@ -249,7 +255,7 @@ fn trace_incidents(settings: &Settings, known: &trace::Known<'_>, flows: &Flows,
         .map(|(y, i)| (*y, i.id.clone(), i.actor.clone()))
         .collect();
     if incidents.is_empty() {
-        return Ok(Traced { incidents, rows: Vec::new(), links_not_followed: Vec::new() });
+        return Ok(Traced { incidents, rows: Vec::new(), links_not_followed: Vec::new(), continued_after: None });
     }
     let opts = TraceOptions {
         seeds: Seeds::Incidents(incidents.iter().map(|(_, i, _)| i.clone()).collect()),
@@ -261,7 +267,7 @@ fn trace_incidents(settings: &Settings, known: &trace::Known<'_>, flows: &Flows,
     let groups: Vec<usize> = incidents.iter().map(|(y, _, _)| years.iter().position(|w| w == y).unwrap_or(0)).collect();
     // On its own thread: its progress is the report step's.
     let t = trace::run_links(settings, &opts, &groups, known, &super::ingest::NoProgress)?;
-    Ok(Traced { incidents, rows: t.rows, links_not_followed: t.links_not_followed })
+    Ok(Traced { incidents, rows: t.rows, links_not_followed: t.links_not_followed, continued_after: t.continued_after })
 }
 
 /// Published yearly estimates of DPRK-attributed theft (public facts with their sources, shipped in
@@ -529,6 +535,7 @@ mod tests {
                 row("other", "exchange", "0xd", Some(7.0)),
             ],
             links_not_followed: Vec::new(),
+            continued_after: None,
         };
         let ancestors = BTreeMap::from([("lazarus_group".to_string(), vec!["dprk".to_string()])]);
         let got: Vec<(String, Method, String, Option<i128>, i64, i64)> = trace_totals(&settings, &ancestors, &traced, 2022)

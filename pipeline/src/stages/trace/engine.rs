@@ -402,6 +402,133 @@ impl Tracer {
     }
 }
 
+/// A tracer's whole state, to continue a walk in a later run (see `super::checkpoint`): every
+/// account, arrival and seed amount, in a fixed order. Floats are kept exactly (their bits).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TracerState {
+    max_hops: u32,
+    /// (address, [(asset number, account)])
+    accounts: Vec<(String, Vec<(u32, AccountState)>)>,
+    assets: Vec<(String, String)>,
+    arrivals: Vec<ArrivalState>,
+    seeded: Vec<(usize, String, String, u64)>,
+    gaps: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct AccountState {
+    balance: u64,
+    peak: u64,
+    tainted: Vec<(usize, u64)>,
+    lots: Vec<(u64, Option<usize>)>,
+    hop: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct ArrivalState {
+    key: (usize, String, u32),
+    seed: usize,
+    address: String,
+    category: String,
+    chain: String,
+    asset: String,
+    amount: u64,
+    hops: u32,
+    first: i64,
+    last: i64,
+}
+
+impl Tracer {
+    /// The tracer's state (see [`TracerState`]).
+    pub fn save(&self) -> TracerState {
+        let mut accounts: Vec<(String, Vec<(u32, AccountState)>)> = self
+            .accounts
+            .iter()
+            .map(|(k, v)| {
+                let accs = v
+                    .iter()
+                    .map(|(asset, a)| {
+                        let state = AccountState {
+                            balance: a.balance.to_bits(),
+                            peak: a.peak.to_bits(),
+                            tainted: a.tainted.iter().map(|(s, t)| (*s, t.to_bits())).collect(),
+                            lots: a.lots.iter().map(|(amount, s)| (amount.to_bits(), *s)).collect(),
+                            hop: a.hop,
+                        };
+                        (*asset, state)
+                    })
+                    .collect();
+                (k.text(), accs)
+            })
+            .collect();
+        accounts.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut arrivals: Vec<ArrivalState> = self
+            .arrivals
+            .iter()
+            .map(|((seed, key, asset), a)| ArrivalState {
+                key: (*seed, key.text(), *asset),
+                seed: a.seed,
+                address: a.address.clone(),
+                category: a.category.clone(),
+                chain: a.chain.clone(),
+                asset: a.asset.clone(),
+                amount: a.amount.to_bits(),
+                hops: a.hops,
+                first: a.first,
+                last: a.last,
+            })
+            .collect();
+        arrivals.sort_by(|a, b| a.key.cmp(&b.key));
+        TracerState {
+            max_hops: self.max_hops,
+            accounts,
+            assets: self.assets.iter().map(|(c, a)| (c.to_string(), a.to_string())).collect(),
+            arrivals,
+            seeded: self.seeded.iter().map(|((s, c, a), v)| (*s, c.clone(), a.clone(), v.to_bits())).collect(),
+            gaps: self.gaps,
+        }
+    }
+
+    /// A tracer for `method` in the state `saved` (what [`Tracer::save`] gave).
+    pub fn restore(method: Method, saved: &TracerState) -> Tracer {
+        let mut t = Tracer::new(method, saved.max_hops);
+        for (address, accs) in &saved.accounts {
+            let v = accs
+                .iter()
+                .map(|(asset, a)| {
+                    let acc = Account {
+                        balance: f64::from_bits(a.balance),
+                        peak: f64::from_bits(a.peak),
+                        tainted: a.tainted.iter().map(|(s, b)| (*s, f64::from_bits(*b))).collect(),
+                        lots: a.lots.iter().map(|(b, s)| (f64::from_bits(*b), *s)).collect(),
+                        hop: a.hop,
+                    };
+                    (*asset, acc)
+                })
+                .collect();
+            t.accounts.insert(AddrKey::of(address), v);
+        }
+        t.assets = saved.assets.iter().map(|(c, a)| (c.as_str().into(), a.as_str().into())).collect();
+        for a in &saved.arrivals {
+            let arrival = Arrival {
+                seed: a.seed,
+                address: a.address.clone(),
+                category: a.category.clone(),
+                chain: a.chain.clone(),
+                asset: a.asset.clone(),
+                amount: f64::from_bits(a.amount),
+                hops: a.hops,
+                first: a.first,
+                last: a.last,
+            };
+            t.arrivals.insert((a.key.0, AddrKey::of(&a.key.1), a.key.2), arrival);
+        }
+        t.seeded = saved.seeded.iter().map(|(s, c, a, v)| ((*s, c.clone(), a.clone()), f64::from_bits(*v))).collect();
+        t.gaps = saved.gaps;
+        t
+    }
+}
+
 /// Taint still in a traced account at the end.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Held {

@@ -8,6 +8,7 @@
 //! - here: the walk that feeds the scan to the engine, and the results, valued by
 //!   [`crate::stages::value::Valuation`] (the report's price series, closes and ceiling).
 
+mod checkpoint;
 mod engine;
 mod scan;
 mod seeds;
@@ -15,6 +16,7 @@ pub mod utxo;
 
 use std::collections::BTreeMap;
 
+use checkpoint::WalkState;
 use polars::prelude::*;
 
 pub use engine::{Arrival, Held, Method, Move, Tracer};
@@ -400,6 +402,8 @@ pub struct Traced {
     /// (link id, why it was not followed), by id.
     /// (link id, why it was not followed, year of its deposit), by id.
     pub links_not_followed: Vec<(String, String, i32)>,
+    /// When the walk continued one an earlier run saved: the transfers that run had walked.
+    pub continued_after: Option<u64>,
 }
 
 /// [`run_with`], also saying which cross-chain links were not followed and why.
@@ -413,36 +417,36 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     let (seed_names, resolved) = seeds::resolve(settings, lake, att, valuation, known.thefts, &labels, &opts.seeds)?;
     let total = lake.row_count("transfers")?;
     progress.step("trace", &format!("walking {total} transfers in time order ({} method(s))", opts.methods.len()));
-    let mut walked = 0u64;
-    let mut seen_seed_address = !matches!(resolved, seeds::Resolved::Addresses(_));
+    let addresses_seeded = matches!(resolved, seeds::Resolved::Addresses(_));
 
     let group_of = |seed: usize| groups.get(seed).copied().unwrap_or(0);
     let n_groups = groups.iter().max().map_or(1, |g| g + 1);
-    // (group, tracer): one tracer per group and method.
-    let mut tracers: Vec<(usize, Tracer)> =
-        (0..n_groups).flat_map(|g| opts.methods.iter().map(move |m| (g, Tracer::new(*m, opts.max_hops)))).collect();
-    let mut last_time = 0i64;
-    let mut bad_amount: Option<String> = None;
     // UTXO chains are traced on their transactions' inputs and outputs (utxo.rs), not as accounts:
     // their transfers only give the seeds, (seed, chain, tx, receiver, amount).
     let utxo_chains: std::collections::BTreeSet<String> = utxo::chains(lake)?.into_iter().collect();
-    let mut utxo_seeds: Vec<(usize, String, String, String, f64)> = Vec::new();
     // Cross-chain links: taint that reaches a service in a link's deposit goes on at its release.
     let links = Links::load(lake)?;
-    let mut crossings: Vec<Crossing> = Vec::new();
-    // Link id -> (why, deposit day).
-    let mut not_followed: BTreeMap<String, (String, i32)> = BTreeMap::new();
-    // Links whose deposit was seen but never reached a stopping service, and links followed.
-    let (mut unreached, mut followed): (BTreeMap<usize, i32>, std::collections::BTreeSet<usize>) = Default::default();
-    scan::in_time_order(lake, |df: &DataFrame| -> Result<bool> {
+    let fresh = || WalkState {
+        tracers: (0..n_groups).flat_map(|g| opts.methods.iter().map(move |m| (g, Tracer::new(*m, opts.max_hops)))).collect(),
+        last_time: 0,
+        walked: 0,
+        seen_seed_address: !addresses_seeded,
+        bad_amount: None,
+        utxo_seeds: Vec::new(),
+        crossings: Vec::new(),
+        not_followed: BTreeMap::new(),
+        unreached: BTreeMap::new(),
+        followed: Default::default(),
+    };
+    let step = |st: &mut WalkState, df: &DataFrame| -> Result<bool> {
         let strs = |c: &str| -> Result<StringChunked> {
             Ok(df.column(c).map_err(|e| Error::polars(c, e))?.str().map_err(|e| Error::polars(c, e))?.clone())
         };
         let (chain, hash, from, to, asset, raw) =
             (strs("chain")?, strs("tx_hash")?, strs("from_address")?, strs("to_address")?, strs("asset_key")?, strs("amount_raw")?);
         let t = df.column("t").map_err(|e| Error::polars("t", e))?.i64().map_err(|e| Error::polars("t", e))?.clone();
-        walked += df.height() as u64;
-        progress.rows_walked(walked, total);
+        st.walked += df.height() as u64;
+        progress.rows_walked(st.walked, total);
         let amount = df.column("amount").map_err(|e| Error::polars("amount", e))?.f64().map_err(|e| Error::polars("amount", e))?.clone();
         // Zipped iterators: a ChunkedArray's `get(i)` looks up the chunk on every call.
         let rows = t
@@ -462,7 +466,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             if opts.until.is_some_and(|u| day > u) {
                 return Ok(false);
             }
-            last_time = t;
+            st.last_time = t;
             // The lake's decimal-adjusted amount (what the queries value); raw units for a token
             // whose decimals are unknown. amount_raw is a checked integer in the lake: text that
             // does not parse is a damaged lake, reported, never traced as 0.
@@ -471,7 +475,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                 None => match raw.map(str::parse::<f64>) {
                     Some(Ok(a)) => a,
                     _ => {
-                        bad_amount.get_or_insert_with(|| format!("{chain} transaction {hash}: amount_raw {raw:?}"));
+                        st.bad_amount.get_or_insert_with(|| format!("{chain} transaction {hash}: amount_raw {raw:?}"));
                         continue;
                     }
                 },
@@ -479,18 +483,18 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             let tr = seeds::Transfer { chain, hash, from, to, day };
             let seed = resolved.seed_of(&labels, &tr);
             if let seeds::Resolved::Addresses(set) = &resolved {
-                seen_seed_address |= set.contains(to) || set.contains(from);
+                st.seen_seed_address |= set.contains(to) || set.contains(from);
             }
             if utxo_chains.contains(chain) {
                 if let Some(seed) = seed {
-                    utxo_seeds.push((seed, chain.to_string(), hash.to_string(), to.to_string(), amount));
+                    st.utxo_seeds.push((seed, chain.to_string(), hash.to_string(), to.to_string(), amount));
                 }
                 continue;
             }
             let stop_cat = labels.at(to, day).map(|l| l.1).filter(|c| opts.stop.iter().any(|s| s == c));
             let mut mv = Move { time: t, chain, from, to, asset, amount, seed: None, stop: stop_cat };
             let (from_key, to_key) = (engine::AddrKey::of(from), engine::AddrKey::of(to));
-            for (g, tr) in tracers.iter_mut() {
+            for (g, tr) in st.tracers.iter_mut() {
                 mv.seed = seed.filter(|s| group_of(*s) == *g);
                 tr.apply_keyed(&mv, &from_key, &to_key);
             }
@@ -502,7 +506,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                 // Only the deposit's transfer into the service crosses; another transfer of the
                 // same transaction (a router's forward) is no reason to call the link unfollowed.
                 if stop_cat.is_none() {
-                    unreached.entry(li).or_insert(day);
+                    st.unreached.entry(li).or_insert(day);
                     continue;
                 }
                 let why = if !utxo_chains.contains(&l.destination_chain) {
@@ -516,21 +520,47 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                     l.check(valuation, day).err()
                 };
                 if let Some(why) = why {
-                    not_followed.entry(l.id.clone()).or_insert((why, day));
+                    st.not_followed.entry(l.id.clone()).or_insert((why, day));
                     continue;
                 }
-                followed.insert(li);
-                for (k, (_, tr)) in tracers.iter_mut().enumerate() {
+                st.followed.insert(li);
+                for (k, (_, tr)) in st.tracers.iter_mut().enumerate() {
                     let carried: Vec<(usize, f64)> = tr.last_carried().to_vec();
                     for (seed, amount) in carried.into_iter().filter(|(_, a)| *a > 0.0) {
                         tr.cross(seed, &to_key, chain, asset, amount);
-                        crossings.push(Crossing { tracer: k, seed, link: li, amount: amount * l.destination_amount / l.source_amount });
+                        st.crossings.push(Crossing { tracer: k, seed, link: li, amount: amount * l.destination_amount / l.source_amount });
                     }
                 }
             }
         }
         Ok(true)
-    })?;
+    };
+    // Continue the walk a checkpoint of the same inputs saved, when the lake still holds every
+    // transfer it walked as it walked them (then only the transfers after them are walked, and the
+    // state at the end is the one a whole walk gives); else walk every transfer.
+    let digest = checkpoint::digest(opts, groups, &seed_names, &resolved, att, valuation, &links, &utxo_chains)?;
+    let mut st = fresh();
+    let mut outcome = scan::Walked::Changed;
+    let mut continued_after = None;
+    if let Some(cp) = checkpoint::load(lake, &digest)
+        && let Some(restored) = cp.restore(&opts.methods)
+    {
+        st = restored;
+        continued_after = Some(st.walked);
+        progress.step("trace", &format!("continuing the walk saved after {} transfers", st.walked));
+        outcome = scan::in_time_order(lake, &cp.months, |df| step(&mut st, df))?;
+    }
+    if matches!(outcome, scan::Walked::Changed) {
+        continued_after = None;
+        st = fresh();
+        outcome = scan::in_time_order(lake, &[], |df| step(&mut st, df))?;
+    }
+    if let (scan::Walked::All(months), None) = (&outcome, &st.bad_amount) {
+        checkpoint::save(lake, &digest, months, &st);
+    }
+    let WalkState {
+        tracers, last_time, seen_seed_address, bad_amount, utxo_seeds, crossings, mut not_followed, unreached, followed, ..
+    } = st;
     if let Some(what) = bad_amount {
         return Err(Error::Internal(format!("the lake's transfers hold an amount that is not a number ({what}): run `ifr ingest` again")));
     }
@@ -637,7 +667,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             (id, why, year)
         })
         .collect();
-    Ok(Traced { rows, summaries, links_not_followed })
+    Ok(Traced { rows, summaries, links_not_followed, continued_after })
 }
 
 #[cfg(test)]

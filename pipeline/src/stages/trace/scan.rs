@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use polars::prelude::*;
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::lake::Lake;
@@ -49,9 +50,94 @@ fn columns() -> [Expr; 12] {
     ]
 }
 
+/// One month of a walk as a checkpoint records it: the lake files read, the rows walked, and, for
+/// the walk's last month, a hash of those rows in walk order (a later walk checks that they are
+/// still the month's first rows before it continues after them).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MonthWalked {
+    /// `<year>/<month>`
+    pub key: String,
+    /// Lake-relative names.
+    pub files: Vec<String>,
+    pub rows: u64,
+    pub hash: Option<String>,
+}
+
+/// How a walk ended.
+pub enum Walked {
+    /// Every transfer was walked (after the resumed ones): the months, for the next checkpoint.
+    All(Vec<MonthWalked>),
+    /// `walk` stopped it.
+    Stopped,
+    /// The checkpoint's months are not the lake's first months any more (a month before its last
+    /// was rewritten, or its last month's first rows changed): nothing was walked.
+    Changed,
+}
+
+/// Hashes of rows, in walk order: each row's columns hashed to 64 bits, the row hashes fed to
+/// SHA-256.
+struct RowHash {
+    sha: Sha256,
+    rows: u64,
+}
+
+impl RowHash {
+    fn new() -> RowHash {
+        RowHash { sha: Sha256::new(), rows: 0 }
+    }
+
+    fn hex(&self) -> String {
+        hex::encode(self.sha.clone().finalize())
+    }
+
+    /// Row hashes of a batch of [`columns`].
+    fn of(df: &DataFrame) -> Result<Vec<u64>> {
+        use std::hash::{BuildHasher, Hasher};
+        let state = foldhash::quality::FixedState::with_seed(0x6966_725f_7761_6c6b);
+        let mut rows = vec![0u64; df.height()];
+        let mix = |acc: &mut u64, h: u64| *acc = acc.rotate_left(7) ^ h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for c in df.columns() {
+            let bad = |e| Error::polars(format!("hashing column {}", c.name()), e);
+            let one = |v: Option<&[u8]>| -> u64 {
+                let mut h = state.build_hasher();
+                match v {
+                    Some(b) => {
+                        h.write_u8(1);
+                        h.write(b);
+                    }
+                    None => h.write_u8(0),
+                }
+                h.finish()
+            };
+            match c.dtype() {
+                DataType::String => {
+                    for (acc, v) in rows.iter_mut().zip(c.str().map_err(bad)?.iter()) {
+                        mix(acc, one(v.map(str::as_bytes)));
+                    }
+                }
+                DataType::Float64 => {
+                    for (acc, v) in rows.iter_mut().zip(c.f64().map_err(bad)?.iter()) {
+                        mix(acc, one(v.map(|f| f.to_bits().to_le_bytes()).as_ref().map(|b| b.as_slice())));
+                    }
+                }
+                _ => {
+                    let ints = c.cast(&DataType::Int64).map_err(bad)?;
+                    for (acc, v) in rows.iter_mut().zip(ints.i64().map_err(bad)?.iter()) {
+                        mix(acc, one(v.map(|i| i.to_le_bytes()).as_ref().map(|b| b.as_slice())));
+                    }
+                }
+            }
+        }
+        Ok(rows)
+    }
+}
+
 /// Call `walk` on every batch of transfers in time order (within a chain, chain order: block, tx,
-/// log, trace); stop early when it returns false.
-pub fn in_time_order(lake: &Lake, mut walk: impl FnMut(&DataFrame) -> Result<bool>) -> Result<()> {
+/// log, trace); stop early when it returns false. With `resume` (the months of an earlier walk, as
+/// [`Walked::All`] gave them), the rows that walk saw are skipped: its months but the last must be
+/// the lake's first months, file for file, and the rows of its last month the first rows of that
+/// month now (checked by their hash); otherwise nothing is walked and [`Walked::Changed`] returned.
+pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&DataFrame) -> Result<bool>) -> Result<Walked> {
     // Files grouped by (year, month), whatever their chain: `<table>/<chain>/<year>/<month>/`.
     let mut months: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     for f in lake.table_files("transfers")? {
@@ -59,8 +145,63 @@ pub fn in_time_order(lake: &Lake, mut walk: impl FnMut(&DataFrame) -> Result<boo
         let key: PathBuf = rel.components().skip(2).take(2).collect();
         months.entry(key).or_default().push(f);
     }
-    for files in months.values() {
-        if let [file] = files.as_slice() {
+    let rel_names = |files: &[PathBuf]| -> Vec<String> {
+        files.iter().map(|f| f.strip_prefix(&lake.root).unwrap_or(f).display().to_string()).collect()
+    };
+    let keys: Vec<String> = months.keys().map(|k| k.display().to_string()).collect();
+    let mut walked: Vec<MonthWalked> = Vec::new();
+    // The first month to read, and how many of its first rows were walked before (with their hash).
+    let (mut start, mut skip): (usize, Option<(u64, String)>) = (0, None);
+    if let Some((last, before)) = resume.split_last() {
+        let lake_months: Vec<(&String, &Vec<PathBuf>)> = keys.iter().zip(months.values()).collect();
+        let same_before = before.len() < lake_months.len()
+            && before.iter().zip(&lake_months).all(|(m, (k, files))| &m.key == *k && m.files == rel_names(files));
+        let Some(hash) = last.hash.clone() else { return Ok(Walked::Changed) };
+        if !same_before || lake_months[before.len()].0 != &last.key {
+            return Ok(Walked::Changed);
+        }
+        walked.extend(before.iter().cloned());
+        start = before.len();
+        skip = Some((last.rows, hash));
+    }
+    let n_months = months.len();
+    for (i, (files, key)) in months.values().zip(&keys).enumerate().skip(start) {
+        let is_last = i + 1 == n_months;
+        let mut rows = 0u64;
+        let mut hash = RowHash::new();
+        let (skip_rows, skip_hash) = match skip.take() {
+            Some((n, h)) => (n, Some(h)),
+            None => (0, None),
+        };
+        let mut verified = skip_rows == 0;
+        // One batch: hash it as needed, pass on what was not walked before.
+        let mut batch = |df: DataFrame| -> Result<Option<bool>> {
+            let n = df.height() as u64;
+            let offset = skip_rows.saturating_sub(rows).min(n);
+            if is_last || !verified {
+                let hashes = RowHash::of(&df)?;
+                for (j, h) in hashes.iter().enumerate() {
+                    hash.sha.update(h.to_le_bytes());
+                    hash.rows += 1;
+                    if !verified && hash.rows == skip_rows {
+                        if Some(hash.hex()) != skip_hash {
+                            return Ok(None);
+                        }
+                        verified = true;
+                    }
+                    if verified && !is_last && j as u64 + 1 >= offset {
+                        break;
+                    }
+                }
+            }
+            rows += n;
+            if offset == n {
+                return Ok(Some(true));
+            }
+            let rest = if offset == 0 { df } else { df.slice(offset as i64, (n - offset) as usize) };
+            walk(&rest).map(Some)
+        };
+        let go = if let [file] = files.as_slice() {
             // One file: already in chain order (ingest sorts every partition), so it is read in
             // slices of row groups and never held whole.
             let open = || std::fs::File::open(file).map_err(|e| Error::io("opening", file, e));
@@ -69,7 +210,8 @@ pub fn in_time_order(lake: &Lake, mut walk: impl FnMut(&DataFrame) -> Result<boo
             let meta = first.get_metadata().map_err(bad)?.clone();
             let n = first.num_rows().map_err(bad)?;
             let mut offset = 0;
-            while offset < n {
+            let mut go = Some(true);
+            while offset < n && go == Some(true) {
                 let mut reader = ParquetReader::new(open()?);
                 reader.set_metadata(meta.clone()); // the footer is read once per month, not per slice
                 let chunk = reader
@@ -79,35 +221,39 @@ pub fn in_time_order(lake: &Lake, mut walk: impl FnMut(&DataFrame) -> Result<boo
                     .and_then(|df| df.lazy().select(columns()).collect())
                     .map_err(|e| Error::polars("reading transfers for tracing", e))?;
                 offset += BATCH_ROWS;
-                if !walk(&chunk)? {
-                    return Ok(());
-                }
+                go = batch(chunk)?;
             }
-            continue;
+            go
+        } else {
+            // Several files in one month (sources or chains): merged in memory, in block-time order;
+            // within one chain and one time, chain order. Block numbers of two chains are not
+            // comparable, so they are never the first key.
+            let scans: Vec<LazyFrame> = files
+                .iter()
+                .map(|p| {
+                    let path = PlRefPath::try_from_path(p).map_err(|e| Error::polars("path", e))?;
+                    LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(|e| Error::polars("scanning transfers", e))
+                })
+                .collect::<Result<_>>()?;
+            let df = concat(scans, UnionArgs::default())
+                .and_then(|lf| {
+                    lf.select(columns())
+                        .sort(
+                            ["t", "chain", "block_number", "tx_index", "log_index", "trace_address"],
+                            SortMultipleOptions::default().with_nulls_last(false),
+                        )
+                        .collect()
+                })
+                .map_err(|e| Error::polars("reading transfers for tracing", e))?;
+            batch(df)?
+        };
+        match go {
+            None => return Ok(Walked::Changed),
+            Some(false) => return Ok(Walked::Stopped),
+            Some(true) if !verified => return Ok(Walked::Changed),
+            Some(true) => {}
         }
-        // Several files in one month (sources or chains): merged in memory, in block-time order;
-        // within one chain and one time, chain order. Block numbers of two chains are not
-        // comparable, so they are never the first key.
-        let scans: Vec<LazyFrame> = files
-            .iter()
-            .map(|p| {
-                let path = PlRefPath::try_from_path(p).map_err(|e| Error::polars("path", e))?;
-                LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(|e| Error::polars("scanning transfers", e))
-            })
-            .collect::<Result<_>>()?;
-        let df = concat(scans, UnionArgs::default())
-            .and_then(|lf| {
-                lf.select(columns())
-                    .sort(
-                        ["t", "chain", "block_number", "tx_index", "log_index", "trace_address"],
-                        SortMultipleOptions::default().with_nulls_last(false),
-                    )
-                    .collect()
-            })
-            .map_err(|e| Error::polars("reading transfers for tracing", e))?;
-        if !walk(&df)? {
-            return Ok(());
-        }
+        walked.push(MonthWalked { key: key.clone(), files: rel_names(files), rows, hash: is_last.then(|| hash.hex()) });
     }
-    Ok(())
+    Ok(Walked::All(walked))
 }

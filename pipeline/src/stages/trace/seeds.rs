@@ -185,6 +185,25 @@ pub(super) fn resolve(
 }
 
 impl Resolved {
+    /// The seeds as text, in a fixed order (for the walk's checkpoint digest).
+    pub(super) fn digest_text(&self) -> String {
+        match self {
+            Resolved::Thefts(m) => {
+                let sorted: std::collections::BTreeMap<&String, &Vec<(String, String, usize)>> = m.iter().collect();
+                format!("thefts {sorted:?}")
+            }
+            Resolved::Sanctioned(m) => {
+                let sorted: std::collections::BTreeMap<&String, &i32> = m.iter().collect();
+                format!("sanctioned {sorted:?}")
+            }
+            Resolved::Actor(a) => format!("actor {a:?}"),
+            Resolved::Addresses(set) => {
+                let sorted: std::collections::BTreeSet<&String> = set.iter().collect();
+                format!("addresses {sorted:?}")
+            }
+        }
+    }
+
     /// The seed a transfer is, if any.
     pub(super) fn seed_of(&self, labels: &Labels, t: &Transfer<'_>) -> Option<usize> {
         match self {
