@@ -621,6 +621,8 @@ fn chain_chunks_refreshed_one_at_a_time_equal_one_full_build() {
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let out = stdout(&o);
         assert!(out.contains("chain [chain cryo] appended") && out.contains("appended 3 new chunks"), "{out}");
+        // New blocks after the lake's: each touched partition got a part, none was rewritten.
+        assert!(out.contains(" parts added to partitions, 0 partitions rewritten") && !out.contains(" 0 parts added"), "{out}");
         assert!(out.contains("published release"), "{out}");
         // The report scanned only the rewritten and the new partition, and the trace continued
         // the walk the previous refresh saved (the release is still the full build's: below).
@@ -631,6 +633,7 @@ fn chain_chunks_refreshed_one_at_a_time_equal_one_full_build() {
         // Only the partitions the new chunk touches were rewritten: every other file is the same
         // file, untouched.
         let after = live_files(&inc.join("lake"), "chain");
+        assert!(after.iter().any(|(f, _)| f.starts_with("transfers/") && f.contains("/chain~")), "{after:?}");
         let kept = after.iter().filter(|f| before.contains(f)).count();
         assert!(kept + 6 >= before.len(), "{kept} of {} files kept: {before:?} -> {after:?}", before.len());
         assert!(kept < after.len(), "something was rewritten or added");

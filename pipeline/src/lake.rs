@@ -216,7 +216,8 @@ impl Lake {
 
 pub use crate::paths::atomic_write;
 
-/// A file name ifr writes in a table folder: `<source>[.<run>].parquet` or a `.….tmp` scratch file.
+/// A file name ifr writes in a table folder: `<source>[~<first block>][.<run>].parquet` or a
+/// `.….tmp` scratch file.
 fn is_ours(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if name.starts_with('.') && name.ends_with(".tmp") {
@@ -225,6 +226,11 @@ fn is_ours(p: &Path) -> bool {
     let Some(stem) = name.strip_suffix(".parquet") else { return false };
     let mut parts = stem.splitn(2, '.');
     let source = parts.next().unwrap_or("");
+    // A partition's later part: `<source>~<first block>` (see sources::partition::part_name).
+    let source = match source.split_once('~') {
+        Some((s, block)) if !block.is_empty() && block.bytes().all(|b| b.is_ascii_digit()) => s,
+        _ => source,
+    };
     crate::paths::is_safe_name(source) && parts.next().is_none_or(|run| run.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 

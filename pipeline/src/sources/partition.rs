@@ -165,17 +165,87 @@ impl PartitionWriter {
     }
 }
 
-/// A live partition rewritten with the rows of newly loaded chunks: the live file's rows and the
+/// A later part of a source's partition, `{source}~{first block:012}.parquet` beside
+/// `{source}.parquet`: rows of blocks after every row of the files before it, so that the files
+/// read in name order are the partition in chain order. A refresh that adds a day adds a part
+/// instead of rewriting the month.
+pub fn part_name(source: &str, first_block: i64) -> String {
+    format!("{source}~{first_block:012}.parquet")
+}
+
+/// Whether a lake file's logical name is `source`'s partition file or one of its parts.
+pub fn is_part_of(file_name: &str, source: &str) -> bool {
+    let Some(stem) = file_name.strip_suffix(".parquet") else { return false };
+    stem == source
+        || stem
+            .strip_prefix(source)
+            .and_then(|r| r.strip_prefix('~'))
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The most parts a partition gets before new rows are merged into one file again.
+pub const MAX_PARTS: usize = 40;
+
+/// How new rows join a partition's live files.
+pub enum Joining {
+    /// Every new row is of a block after every live row: they can be a part of their own, whose
+    /// first block is this.
+    After(i64),
+    /// Some new rows are not after the live ones: the partition is rewritten in chain order.
+    Merge,
+    /// A new row has the natural key of a live one: which of the two a load of every chunk keeps
+    /// depends on the files' order (why).
+    Collides(String),
+}
+
+/// How the rows of `new` (a staged file) join the live files of their partition. Reads only the
+/// live files' block numbers and their first key column (after `chain`), joined to the new rows',
+/// then compares whole keys on the few rows that match.
+pub fn joining(table: &'static str, live: &[PathBuf], new: &Path) -> Result<Joining> {
+    let err = |e| Error::polars("comparing new rows with a partition", e);
+    let add = crate::table::read_parquet(new)?;
+    let scan = |p: &PathBuf| -> Result<LazyFrame> {
+        LazyFrame::scan_parquet(PlRefPath::try_from_path(p).map_err(err)?, ScanArgsParquet::default()).map_err(err)
+    };
+    let lives = concat(live.iter().map(scan).collect::<Result<Vec<_>>>()?, UnionArgs::default()).map_err(err)?;
+    let key = schema::table(table).key.iter().find(|k| *k != "chain").cloned().unwrap_or_else(|| "block_number".into());
+    let new_keys = add.select([key.as_str()]).map_err(err)?.unique_stable(None, UniqueKeepStrategy::First, None).map_err(err)?;
+    let same = lives
+        .clone()
+        .join(new_keys.lazy(), [col(key.as_str())], [col(key.as_str())], JoinArgs::new(JoinType::Inner))
+        .collect()
+        .map_err(err)?;
+    if same.height() > 0 {
+        let live_keys: std::collections::HashSet<u64> = key_hashes(table, &same)?.into_iter().collect();
+        if key_hashes(table, &add)?.iter().any(|h| live_keys.contains(h)) {
+            let shown = live.first().map(|p| p.display().to_string()).unwrap_or_default();
+            return Ok(Joining::Collides(format!("rows of the new chunks may repeat rows already loaded into `{shown}`")));
+        }
+    }
+    let max = lives.select([col("block_number").max()]).collect().map_err(err)?;
+    let live_max = max.column("block_number").map_err(err)?.cast(&DataType::Int64).map_err(err)?.i64().map_err(err)?.get(0);
+    let new_min = add.column("block_number").map_err(err)?.i64().map_err(err)?.min();
+    Ok(match (live_max, new_min) {
+        (Some(a), Some(b)) if b > a => Joining::After(b),
+        (None, Some(b)) => Joining::After(b),
+        _ => Joining::Merge,
+    })
+}
+
+/// A live partition rewritten with the rows of newly loaded chunks: the live files' rows and the
 /// new ones, in chain order, written to `out` in row groups of ROW_GROUP_ROWS. Returns `Some(why)`
 /// and writes nothing when a new row has the natural key (hash) of a live one: which of the two a
 /// load of every chunk keeps depends on the files' order, so the caller loads the source whole.
 /// Memory: the partition's rows.
-pub fn merge_into(table: &'static str, live: &Path, new: &Path, out: &Path) -> Result<Option<String>> {
-    let old = crate::table::read_parquet(live)?;
+pub fn merge_into(table: &'static str, live: &[PathBuf], new: &Path, out: &Path) -> Result<Option<String>> {
+    let Some(old) = stack(live.iter().map(|p| crate::table::read_parquet(p)).collect::<Result<Vec<_>>>()?)? else {
+        return Err(Error::Internal("a partition to merge into has no file".into()));
+    };
     let add = crate::table::read_parquet(new)?;
     let live_keys: std::collections::HashSet<u64> = key_hashes(table, &old)?.into_iter().collect();
     if key_hashes(table, &add)?.iter().any(|h| live_keys.contains(h)) {
-        return Ok(Some(format!("rows of the new chunks may repeat rows already loaded into `{}`", live.display())));
+        let shown = live.first().map(|p| p.display().to_string()).unwrap_or_default();
+        return Ok(Some(format!("rows of the new chunks may repeat rows already loaded into `{shown}`")));
     }
     let err = |e| Error::polars("merging a partition", e);
     let old_max = old.column("block_number").map_err(err)?.i64().map_err(err)?.max();
@@ -198,4 +268,21 @@ pub fn merge_into(table: &'static str, live: &Path, new: &Path, out: &Path) -> R
     }
     writer.finish()?;
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_named_after_their_first_block_and_sort_after_the_partition_file() {
+        assert_eq!(part_name("chain", 15_537_393), "chain~000015537393.parquet");
+        let mut names = vec![part_name("chain", 200), "chain.parquet".to_string(), part_name("chain", 3)];
+        names.sort();
+        assert_eq!(names, ["chain.parquet", "chain~000000000003.parquet", "chain~000000000200.parquet"]);
+        assert!(is_part_of("chain.parquet", "chain") && is_part_of("chain~000000000003.parquet", "chain"));
+        for other in ["chain2.parquet", "chain~.parquet", "chain~12a.parquet", "chain~3.csv", "other~000000000003.parquet"] {
+            assert!(!is_part_of(other, "chain"), "{other}");
+        }
+    }
 }

@@ -383,7 +383,9 @@ fn stage_append(
     }
     let live: std::collections::HashMap<String, &String> = prev.outputs.iter().map(|o| (lake::logical_name(o), o)).collect();
     let mut out = Vec::new();
-    let (mut rewritten, mut added) = (0, 0);
+    // Logical names of live files replaced by a merged partition file.
+    let mut merged_away: BTreeSet<String> = BTreeSet::new();
+    let (mut rewritten, mut added, mut parts) = (0, 0, 0);
     for rel in &written {
         let from = apart.join(rel);
         let to = staging.join(rel);
@@ -393,22 +395,47 @@ fn stage_append(
             Some("transfers") => "transfers",
             _ => return Err(Error::Internal(format!("a chain source staged `{}`", rel.display()))),
         };
-        match live.get(&rel.display().to_string()) {
-            Some(old) => {
-                if let Some(why) = partition::merge_into(table, &lake.root.join(old), &from, &to)? {
+        // The partition's live files of this source: its file and its parts, in name order.
+        let mut lives: Vec<(String, &String)> = live
+            .iter()
+            .filter(|(logical, _)| {
+                let l = Path::new(logical.as_str());
+                l.parent() == rel.parent() && l.file_name().and_then(|n| n.to_str()).is_some_and(|n| partition::is_part_of(n, &spec.name))
+            })
+            .map(|(l, o)| (l.clone(), *o))
+            .collect();
+        lives.sort();
+        let move_to = |to: &Path| -> Result<()> {
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+            }
+            std::fs::rename(&from, to).map_err(|e| Error::io("moving into", to, e))
+        };
+        if lives.is_empty() {
+            move_to(&to)?;
+            added += 1;
+            out.push(rel.clone());
+            continue;
+        }
+        let paths: Vec<PathBuf> = lives.iter().map(|(_, o)| lake.root.join(o)).collect();
+        match partition::joining(table, &paths, &from)? {
+            partition::Joining::Collides(why) => return Ok(Err(why)),
+            partition::Joining::After(first) if lives.len() < partition::MAX_PARTS => {
+                // New blocks after the live ones: a part of their own; the live files stay.
+                let part = rel.with_file_name(partition::part_name(&spec.name, first));
+                move_to(&staging.join(&part))?;
+                parts += 1;
+                out.push(part);
+            }
+            _ => {
+                if let Some(why) = partition::merge_into(table, &paths, &from, &to)? {
                     return Ok(Err(why));
                 }
+                merged_away.extend(lives.iter().map(|(l, _)| l.clone()));
                 rewritten += 1;
-            }
-            None => {
-                if let Some(dir) = to.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
-                }
-                std::fs::rename(&from, &to).map_err(|e| Error::io("moving into", &to, e))?;
-                added += 1;
+                out.push(rel.clone());
             }
         }
-        out.push(rel.clone());
     }
     if let Some(mut q) = quarantine {
         let rel = PathBuf::from("quarantine").join(format!("{}.parquet", spec.name));
@@ -421,12 +448,15 @@ fn stage_append(
         out.push(rel);
     }
     let _ = std::fs::remove_dir_all(staging.join(".append"));
-    let touched: BTreeSet<String> = out.iter().map(|p| p.display().to_string()).collect();
+    let touched: BTreeSet<String> = out.iter().map(|p| p.display().to_string()).chain(merged_away).collect();
     let kept = prev.outputs.iter().filter(|o| !touched.contains(&lake::logical_name(o))).cloned().collect();
     let mut total = prev.counts.clone();
     total.add(&counts);
     let how = how.map(|h| format!(", {h}")).unwrap_or_default();
-    let method = format!("appended {} new chunks: {rewritten} partitions rewritten, {added} added{how}", new_files.len());
+    let method = format!(
+        "appended {} new chunks: {parts} parts added to partitions, {rewritten} partitions rewritten, {added} added{how}",
+        new_files.len()
+    );
     Ok(Ok(Appended { written: out, kept, counts: total, method }))
 }
 

@@ -144,7 +144,7 @@ pub(super) fn load(lake: &Lake, digest: &str) -> Option<Checkpoint> {
     let p = path(lake, digest);
     let bytes = std::fs::read(&p).ok()?;
     let cp: Checkpoint = serde_json::from_slice(&bytes).ok()?;
-    if cp.format != FORMAT || cp.digest != digest || cp.months.last().is_none_or(|m| m.hash.is_none()) {
+    if cp.format != FORMAT || cp.digest != digest || cp.months.is_empty() {
         return None;
     }
     // Used now: the newest of the kept checkpoints.
@@ -154,7 +154,7 @@ pub(super) fn load(lake: &Lake, digest: &str) -> Option<Checkpoint> {
 
 /// Save the state at the end of a whole walk (best effort), and keep only the newest checkpoints.
 pub(super) fn save(lake: &Lake, digest: &str, months: &[MonthWalked], st: &WalkState) {
-    if months.last().is_none_or(|m| m.hash.is_none()) {
+    if months.is_empty() {
         return;
     }
     let cp = Checkpoint {

@@ -2,7 +2,7 @@
 //! of the columns the tracer needs. Memory is one batch (one month when several files share it).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
@@ -132,11 +132,27 @@ impl RowHash {
     }
 }
 
+/// Whether a month's files are one source's partition file and its later parts on one chain (see
+/// `sources::partition::part_name`): then read one after another, in name order, they are the
+/// month in chain order.
+fn one_source(lake: &Lake, files: &[PathBuf]) -> bool {
+    let id = |f: &PathBuf| -> (String, String) {
+        let rel = f.strip_prefix(&lake.root).unwrap_or(f);
+        let chain = rel.components().nth(1).map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
+        let logical = crate::lake::logical_name(&rel.display().to_string());
+        let name = Path::new(&logical).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let source = name.split(['~', '.']).next().unwrap_or("").to_string();
+        (chain, source)
+    };
+    files.windows(2).all(|w| id(&w[0]) == id(&w[1]))
+}
+
 /// Call `walk` on every batch of transfers in time order (within a chain, chain order: block, tx,
 /// log, trace); stop early when it returns false. With `resume` (the months of an earlier walk, as
 /// [`Walked::All`] gave them), the rows that walk saw are skipped: its months but the last must be
-/// the lake's first months, file for file, and the rows of its last month the first rows of that
-/// month now (checked by their hash); otherwise nothing is walked and [`Walked::Changed`] returned.
+/// the lake's first months, file for file, and its last month's files the first files of that month
+/// now (a day added as a new part), or, with its rows' hash, its rows the first rows of that month
+/// now (a month rewritten); otherwise nothing is walked and [`Walked::Changed`] returned.
 pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&DataFrame) -> Result<bool>) -> Result<Walked> {
     // Files grouped by (year, month), whatever their chain: `<table>/<chain>/<year>/<month>/`.
     let mut months: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
@@ -150,24 +166,39 @@ pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&
     };
     let keys: Vec<String> = months.keys().map(|k| k.display().to_string()).collect();
     let mut walked: Vec<MonthWalked> = Vec::new();
-    // The first month to read, and how many of its first rows were walked before (with their hash).
-    let (mut start, mut skip): (usize, Option<(u64, String)>) = (0, None);
+    // The first month to read; in it, the files walked before (and their rows), or the rows walked
+    // before (with their hash).
+    let mut start = 0;
+    let (mut skip_files, mut skip_file_rows, mut skip): (usize, u64, Option<(u64, String)>) = (0, 0, None);
+    // The saved hash of a month all of whose files were walked before.
+    let mut kept_hash = None;
     if let Some((last, before)) = resume.split_last() {
         let lake_months: Vec<(&String, &Vec<PathBuf>)> = keys.iter().zip(months.values()).collect();
         let same_before = before.len() < lake_months.len()
             && before.iter().zip(&lake_months).all(|(m, (k, files))| &m.key == *k && m.files == rel_names(files));
-        let Some(hash) = last.hash.clone() else { return Ok(Walked::Changed) };
         if !same_before || lake_months[before.len()].0 != &last.key {
+            return Ok(Walked::Changed);
+        }
+        let files = lake_months[before.len()].1;
+        if rel_names(files).starts_with(&last.files) && (last.files.len() == files.len() || one_source(lake, files)) {
+            (skip_files, skip_file_rows) = (last.files.len(), last.rows);
+            if last.files.len() == files.len() {
+                kept_hash = last.hash.clone();
+            }
+        } else if let Some(hash) = last.hash.clone() {
+            skip = Some((last.rows, hash));
+        } else {
             return Ok(Walked::Changed);
         }
         walked.extend(before.iter().cloned());
         start = before.len();
-        skip = Some((last.rows, hash));
     }
     let n_months = months.len();
     for (i, (files, key)) in months.values().zip(&keys).enumerate().skip(start) {
         let is_last = i + 1 == n_months;
-        let mut rows = 0u64;
+        let (first_file, mut rows) = if i == start { (skip_files, skip_file_rows) } else { (0, 0) };
+        // The hash of the month's rows, for the next walk: only of the last month, read whole.
+        let hashed = is_last && first_file == 0;
         let mut hash = RowHash::new();
         let (skip_rows, skip_hash) = match skip.take() {
             Some((n, h)) => (n, Some(h)),
@@ -178,7 +209,7 @@ pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&
         let mut batch = |df: DataFrame| -> Result<Option<bool>> {
             let n = df.height() as u64;
             let offset = skip_rows.saturating_sub(rows).min(n);
-            if is_last || !verified {
+            if hashed || !verified {
                 let hashes = RowHash::of(&df)?;
                 for (j, h) in hashes.iter().enumerate() {
                     hash.sha.update(h.to_le_bytes());
@@ -189,7 +220,7 @@ pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&
                         }
                         verified = true;
                     }
-                    if verified && !is_last && j as u64 + 1 >= offset {
+                    if verified && !hashed && j as u64 + 1 >= offset {
                         break;
                     }
                 }
@@ -201,32 +232,38 @@ pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&
             let rest = if offset == 0 { df } else { df.slice(offset as i64, (n - offset) as usize) };
             walk(&rest).map(Some)
         };
-        let go = if let [file] = files.as_slice() {
-            // One file: already in chain order (ingest sorts every partition), so it is read in
-            // slices of row groups and never held whole.
-            let open = || std::fs::File::open(file).map_err(|e| Error::io("opening", file, e));
-            let bad = |e| Error::polars(format!("reading `{}`", file.display()), e);
-            let mut first = ParquetReader::new(open()?);
-            let meta = first.get_metadata().map_err(bad)?.clone();
-            let n = first.num_rows().map_err(bad)?;
-            let mut offset = 0;
+        let go = if files.len() == 1 || one_source(lake, files) {
+            // One source's file and parts: each already in chain order (ingest sorts every
+            // partition), and each part after the files before it; read in slices of row groups,
+            // never held whole.
             let mut go = Some(true);
-            while offset < n && go == Some(true) {
-                let mut reader = ParquetReader::new(open()?);
-                reader.set_metadata(meta.clone()); // the footer is read once per month, not per slice
-                let chunk = reader
-                    .with_columns(Some(COLUMNS.iter().map(|c| c.to_string()).collect()))
-                    .with_slice(Some((offset, BATCH_ROWS)))
-                    .finish()
-                    .and_then(|df| df.lazy().select(columns()).collect())
-                    .map_err(|e| Error::polars("reading transfers for tracing", e))?;
-                offset += BATCH_ROWS;
-                go = batch(chunk)?;
+            for file in &files[first_file.min(files.len())..] {
+                let open = || std::fs::File::open(file).map_err(|e| Error::io("opening", file, e));
+                let bad = |e| Error::polars(format!("reading `{}`", file.display()), e);
+                let mut first = ParquetReader::new(open()?);
+                let meta = first.get_metadata().map_err(bad)?.clone();
+                let n = first.num_rows().map_err(bad)?;
+                let mut offset = 0;
+                while offset < n && go == Some(true) {
+                    let mut reader = ParquetReader::new(open()?);
+                    reader.set_metadata(meta.clone()); // the footer is read once per file, not per slice
+                    let chunk = reader
+                        .with_columns(Some(COLUMNS.iter().map(|c| c.to_string()).collect()))
+                        .with_slice(Some((offset, BATCH_ROWS)))
+                        .finish()
+                        .and_then(|df| df.lazy().select(columns()).collect())
+                        .map_err(|e| Error::polars("reading transfers for tracing", e))?;
+                    offset += BATCH_ROWS;
+                    go = batch(chunk)?;
+                }
+                if go != Some(true) {
+                    break;
+                }
             }
             go
         } else {
-            // Several files in one month (sources or chains): merged in memory, in block-time order;
-            // within one chain and one time, chain order. Block numbers of two chains are not
+            // Several sources or chains in one month: merged in memory, in block-time order; within
+            // one chain and one time, chain order. Block numbers of two chains are not
             // comparable, so they are never the first key.
             let scans: Vec<LazyFrame> = files
                 .iter()
@@ -253,7 +290,14 @@ pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&
             Some(true) if !verified => return Ok(Walked::Changed),
             Some(true) => {}
         }
-        walked.push(MonthWalked { key: key.clone(), files: rel_names(files), rows, hash: is_last.then(|| hash.hex()) });
+        let hash = if hashed {
+            Some(hash.hex())
+        } else if i == start {
+            kept_hash.take()
+        } else {
+            None
+        };
+        walked.push(MonthWalked { key: key.clone(), files: rel_names(files), rows, hash });
     }
     Ok(Walked::All(walked))
 }
