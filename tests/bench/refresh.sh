@@ -27,7 +27,22 @@ rm -rf "$work/inc" && cp -a "$work/data" "$work/inc" && rm -rf "$work/inc/lake" 
 mkdir -p "$work/held" && mv "$work/inc/chain/"*"__${last}_to_"* "$work/held/"
 (cd "$work/inc" && "$ifr" refresh --quiet)
 mv "$work/held/"* "$work/inc/chain/"
-(cd "$work/inc" && t "one new day (refresh)" "$ifr" refresh --quiet)
+(cd "$work/inc" && t "one new day (refresh)" "$ifr" refresh 2> "$work/one-day.log" > /dev/null)
+grep "^one new day (refresh)" "$work/one-day.log"
+# Where the one new day's time went: its steps, longest first.
+python3 - "$work/one-day.log" <<'PY'
+import json, sys
+steps = []
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("event") in ("step finished", "finished") and "seconds" in e:
+        steps.append((e["seconds"], e.get("stage", ""), e.get("step", e.get("source", ""))))
+for secs, stage, what in sorted(steps, reverse=True)[:12]:
+    print(f"  {secs:7.3f} s  {stage}: {what}")
+PY
 (cd "$work/inc" && t "nothing new (refresh)" "$ifr" refresh --quiet)
 
 # The ingest alone: one new day appended vs every day loaded.
