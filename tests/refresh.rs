@@ -760,3 +760,45 @@ fn a_saved_walk_is_continued_only_over_the_transfers_it_walked() {
         }
     }
 }
+
+#[test]
+fn a_month_of_two_sources_is_walked_once_when_the_walk_is_continued() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("syn");
+    synth_chunked(&d, 20_000, 7200 * 10);
+    // The chunks split between two sources of the same chain, alternately: every month holds
+    // files of both, which the tracer merges by time.
+    let chunks = chunks_by_start(&d.join("chain"));
+    std::fs::create_dir_all(d.join("chain2")).unwrap();
+    for (i, (_, files)) in chunks.iter().enumerate() {
+        if i % 2 == 1 {
+            for f in files {
+                std::fs::rename(f, d.join("chain2").join(f.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let config = d.join("ifr.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let second = "\n[[sources]]\nname = \"chain2\"\nkind = \"chain\"\nformat = \"cryo\"\nchain = \"ethereum\"\npath = \"chain2\"\n";
+    std::fs::write(&config, format!("{text}{second}")).unwrap();
+    let o = ifr(&d, &["ingest"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The first report walks everything and saves the walk; the second continues it with nothing
+    // new to walk; the third has nothing kept. All three are the same report.
+    let files = |dir: &Path| snapshot(dir).into_iter().map(|(p, h, _)| (p.strip_prefix(dir).unwrap().to_path_buf(), h)).collect::<Vec<_>>();
+    let first = ifr(&d, &["report", "--out", "r1"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let second = ifr(&d, &["report", "--out", "r2"]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert!(stderr(&second).contains("the trace continued the walk an earlier run saved after"), "{}", stderr(&second));
+    std::fs::remove_dir_all(d.join("lake/_cache")).unwrap();
+    let third = ifr(&d, &["report", "--out", "r3"]);
+    assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
+    let strip = |v: Vec<(std::path::PathBuf, String)>| -> Vec<(std::path::PathBuf, String)> {
+        v.into_iter().filter(|(p, _)| !p.ends_with("manifest.json")).collect()
+    };
+    let (a, b, c) = (strip(files(&d.join("r1"))), strip(files(&d.join("r2"))), strip(files(&d.join("r3"))));
+    assert!(a.len() > 20);
+    assert_eq!(a, b, "a continued walk changed the report");
+    assert_eq!(a, c);
+}

@@ -7,12 +7,16 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 /// ifr itself: its version and its executable (size and modification time), so that a rebuilt ifr
-/// never reads what another build kept.
+/// never reads what another build kept (and, when the executable cannot be read, nothing kept).
 pub fn program(h: &mut Sha256) {
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    if let Ok(meta) = std::env::current_exe().and_then(std::fs::metadata) {
-        h.update(meta.len().to_le_bytes());
-        h.update(format!("{:?}", meta.modified().ok()).as_bytes());
+    match std::env::current_exe().and_then(std::fs::metadata).and_then(|m| Ok((m.len(), m.modified()?))) {
+        Ok((len, modified)) => {
+            h.update(len.to_le_bytes());
+            h.update(format!("{modified:?}").as_bytes());
+        }
+        // Unknown (replaced while running): a digest nothing kept can have.
+        Err(_) => h.update(crate::lake::new_run_id().as_bytes()),
     }
 }
 

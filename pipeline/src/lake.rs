@@ -342,9 +342,11 @@ pub fn logical_name(rel: &str) -> String {
     p.with_file_name(format!("{base}.parquet")).display().to_string()
 }
 
-/// Where a staged file goes: beside the live file of the same logical name, never over it.
-fn fresh_name(root: &Path, rel: &Path, run_id: &str) -> PathBuf {
-    if !root.join(rel).exists() {
+/// Where a staged file goes: beside the live file of the same logical name, never over it, and
+/// never under a name a file of that logical name had (`was_live`): a lake file's name then always
+/// means the same bytes, which the kept scan results and the tracer's saved walk rely on.
+fn fresh_name(root: &Path, rel: &Path, run_id: &str, was_live: bool) -> PathBuf {
+    if !was_live && !root.join(rel).exists() {
         return rel.to_path_buf();
     }
     let stem = rel.file_stem().and_then(|s| s.to_str()).unwrap_or("file");
@@ -391,7 +393,7 @@ pub fn publish_run(
                 outputs.push(live.clone());
                 continue;
             }
-            let target = fresh_name(&lake.root, rel, run_id);
+            let target = fresh_name(&lake.root, rel, run_id, old.contains_key(&logical));
             let abs = lake.root.join(&target);
             if let Some(dir) = abs.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;

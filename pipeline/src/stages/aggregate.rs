@@ -605,7 +605,9 @@ fn implausible(imp: &DataFrame) -> Result<Vec<(i32, Implausible)>> {
         .collect())
 }
 
-/// The rows of theft_transfers, typed and sorted (incident, day, transaction, receiver, asset).
+/// The rows of theft_transfers, typed and sorted (incident, day, transaction, receiver, asset, then
+/// chain, amount and value: two transfers of one asset to one receiver in one transaction keep one
+/// order).
 pub fn thefts(df: &DataFrame) -> Result<Vec<(i32, ifr_reports::model::TheftTransfer)>> {
     let (inc, chain, year, day, hash, to, asset, amount) = (
         col_str(df, "incident")?,
@@ -642,7 +644,16 @@ pub fn thefts(df: &DataFrame) -> Result<Vec<(i32, ifr_reports::model::TheftTrans
         .collect();
     rows.sort_by(|a, b| {
         let k = |t: &ifr_reports::model::TheftTransfer| {
-            (t.incident.clone(), t.day.clone(), t.tx_hash.clone(), t.to_address.clone(), t.asset.clone())
+            (
+                t.incident.clone(),
+                t.day.clone(),
+                t.tx_hash.clone(),
+                t.to_address.clone(),
+                t.asset.clone(),
+                t.chain.clone(),
+                t.amount.clone(),
+                t.micro_usd,
+            )
         };
         k(&a.1).cmp(&k(&b.1))
     });

@@ -22,7 +22,7 @@ use crate::stages::attribute::Attribution;
 use crate::stages::value::Valuation;
 
 /// Bumped when the file's layout changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Checkpoints kept (the newest by use): the report's trace and a few others.
 const KEPT: usize = 4;
 
@@ -176,12 +176,18 @@ pub(super) fn save(lake: &Lake, digest: &str, months: &[MonthWalked], st: &WalkS
         return;
     }
     let Ok(entries) = std::fs::read_dir(dir(lake)) else { return };
-    let mut kept: Vec<(std::time::SystemTime, std::path::PathBuf)> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), p))
-        .collect();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let mut kept: Vec<(std::time::SystemTime, std::path::PathBuf)> = Vec::new();
+    for p in entries.flatten().map(|e| e.path()) {
+        let when = std::fs::metadata(&p).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') && name.ends_with(".tmp") && when < hour_ago {
+            // What a killed run's write left (a running one's is younger).
+            let _ = std::fs::remove_file(&p);
+        } else if name.ends_with(".json") {
+            kept.push((when, p));
+        }
+    }
     kept.sort_by_key(|k| std::cmp::Reverse(k.0));
     for (_, p) in kept.into_iter().skip(KEPT) {
         let _ = std::fs::remove_file(p);

@@ -59,6 +59,8 @@ pub struct MonthWalked {
     pub key: String,
     /// Lake-relative names.
     pub files: Vec<String>,
+    /// Each file's size and modification time (ns): with the name, what says it is the same file.
+    pub ids: Vec<(u64, u128)>,
     pub rows: u64,
     pub hash: Option<String>,
 }
@@ -164,6 +166,17 @@ pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&
     let rel_names = |files: &[PathBuf]| -> Vec<String> {
         files.iter().map(|f| f.strip_prefix(&lake.root).unwrap_or(f).display().to_string()).collect()
     };
+    // A file that cannot be read gets an id no saved walk has.
+    let ids = |files: &[PathBuf]| -> Vec<(u64, u128)> {
+        files
+            .iter()
+            .map(|f| {
+                let meta = std::fs::metadata(f).ok();
+                let ns = meta.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                (meta.map_or(u64::MAX, |m| m.len()), ns.map_or(u128::MAX, |d| d.as_nanos()))
+            })
+            .collect()
+    };
     let keys: Vec<String> = months.keys().map(|k| k.display().to_string()).collect();
     let mut walked: Vec<MonthWalked> = Vec::new();
     // The first month to read; in it, the files walked before (and their rows), or the rows walked
@@ -175,12 +188,13 @@ pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&
     if let Some((last, before)) = resume.split_last() {
         let lake_months: Vec<(&String, &Vec<PathBuf>)> = keys.iter().zip(months.values()).collect();
         let same_before = before.len() < lake_months.len()
-            && before.iter().zip(&lake_months).all(|(m, (k, files))| &m.key == *k && m.files == rel_names(files));
+            && before.iter().zip(&lake_months).all(|(m, (k, files))| &m.key == *k && m.files == rel_names(files) && m.ids == ids(files));
         if !same_before || lake_months[before.len()].0 != &last.key {
             return Ok(Walked::Changed);
         }
         let files = lake_months[before.len()].1;
-        if rel_names(files).starts_with(&last.files) && (last.files.len() == files.len() || one_source(lake, files)) {
+        let same_first = rel_names(files).starts_with(&last.files) && ids(files).starts_with(&last.ids);
+        if same_first && (last.files.len() == files.len() || one_source(lake, files)) {
             (skip_files, skip_file_rows) = (last.files.len(), last.rows);
             if last.files.len() == files.len() {
                 kept_hash = last.hash.clone();
@@ -232,7 +246,10 @@ pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&
             let rest = if offset == 0 { df } else { df.slice(offset as i64, (n - offset) as usize) };
             walk(&rest).map(Some)
         };
-        let go = if files.len() == 1 || one_source(lake, files) {
+        let go = if first_file >= files.len() {
+            // Every file of the month was walked before.
+            Some(true)
+        } else if files.len() == 1 || one_source(lake, files) {
             // One source's file and parts: each already in chain order (ingest sorts every
             // partition), and each part after the files before it; read in slices of row groups,
             // never held whole.
@@ -276,8 +293,8 @@ pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&
                 .and_then(|lf| {
                     lf.select(columns())
                         .sort(
-                            ["t", "chain", "block_number", "tx_index", "log_index", "trace_address"],
-                            SortMultipleOptions::default().with_nulls_last(false),
+                            ["t", "chain", "block_number", "tx_index", "tx_hash", "log_index", "trace_address"],
+                            SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true),
                         )
                         .collect()
                 })
@@ -297,7 +314,7 @@ pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&
         } else {
             None
         };
-        walked.push(MonthWalked { key: key.clone(), files: rel_names(files), rows, hash });
+        walked.push(MonthWalked { key: key.clone(), files: rel_names(files), ids: ids(files), rows, hash });
     }
     Ok(Walked::All(walked))
 }

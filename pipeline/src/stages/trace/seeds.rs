@@ -189,7 +189,14 @@ impl Resolved {
     pub(super) fn digest_text(&self) -> String {
         match self {
             Resolved::Thefts(m) => {
-                let sorted: std::collections::BTreeMap<&String, &Vec<(String, String, usize)>> = m.iter().collect();
+                let sorted: std::collections::BTreeMap<&String, Vec<&(String, String, usize)>> = m
+                    .iter()
+                    .map(|(k, v)| {
+                        let mut v: Vec<&(String, String, usize)> = v.iter().collect();
+                        v.sort();
+                        (k, v)
+                    })
+                    .collect();
                 format!("thefts {sorted:?}")
             }
             Resolved::Sanctioned(m) => {
