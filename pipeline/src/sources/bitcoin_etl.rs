@@ -329,45 +329,43 @@ struct TxAt<'a> {
     file: &'a str,
 }
 
+impl TxAt<'_> {
+    /// The columns every UTXO table opens with: chain, block, time, year, month, tx, tx index.
+    fn head(&self, y: i32, m: i32) -> Vec<Cell> {
+        vec![
+            Cell::Str(self.chain.to_string()),
+            Cell::I64(self.block),
+            Cell::Datetime(self.micros),
+            Cell::I32(y),
+            Cell::I32(m),
+            Cell::Str(self.hash.to_string()),
+            self.index.into(),
+        ]
+    }
+}
+
 /// Stage one `utxo_outputs` row.
 fn push_output(stage: &mut ChainStage<'_>, at: &TxAt<'_>, coinbase: bool, (vout, address, value, script): Output) -> Result<()> {
     stage.utxo_row("utxo_outputs", at.micros, |y, m| {
-        vec![
-            Cell::Str(at.chain.to_string()),
-            Cell::I64(at.block),
-            Cell::Datetime(at.micros),
-            Cell::I32(y),
-            Cell::I32(m),
-            Cell::Str(at.hash.to_string()),
-            at.index.into(),
+        let mut row = at.head(y, m);
+        row.extend([
             Cell::Bool(coinbase),
             Cell::I64(vout),
             address.into(),
             Cell::I64(value),
             script.into(),
             Cell::Str(at.file.to_string()),
-        ]
+        ]);
+        row
     })
 }
 
 /// Stage one `utxo_inputs` row.
 fn push_input(stage: &mut ChainStage<'_>, at: &TxAt<'_>, (vin, spent, spent_vout, address, value): SpentInput) -> Result<()> {
     stage.utxo_row("utxo_inputs", at.micros, |y, m| {
-        vec![
-            Cell::Str(at.chain.to_string()),
-            Cell::I64(at.block),
-            Cell::Datetime(at.micros),
-            Cell::I32(y),
-            Cell::I32(m),
-            Cell::Str(at.hash.to_string()),
-            at.index.into(),
-            Cell::I64(vin),
-            Cell::Str(spent),
-            Cell::I64(spent_vout),
-            address.into(),
-            value.into(),
-            Cell::Str(at.file.to_string()),
-        ]
+        let mut row = at.head(y, m);
+        row.extend([Cell::I64(vin), Cell::Str(spent), Cell::I64(spent_vout), address.into(), value.into(), Cell::Str(at.file.to_string())]);
+        row
     })
 }
 

@@ -233,20 +233,14 @@ pub fn joining(table: &'static str, live: &[PathBuf], new: &Path) -> Result<Join
 }
 
 /// A live partition rewritten with the rows of newly loaded chunks: the live files' rows and the
-/// new ones, in chain order, written to `out` in row groups of ROW_GROUP_ROWS. Returns `Some(why)`
-/// and writes nothing when a new row has the natural key (hash) of a live one: which of the two a
-/// load of every chunk keeps depends on the files' order, so the caller loads the source whole.
-/// Memory: the partition's rows.
-pub fn merge_into(table: &'static str, live: &[PathBuf], new: &Path, out: &Path) -> Result<Option<String>> {
+/// new ones, in chain order, written to `out` in row groups of ROW_GROUP_ROWS. The caller has
+/// checked with [`joining`] that no new row repeats a live row's natural key. Memory: the
+/// partition's rows.
+pub fn merge_into(table: &'static str, live: &[PathBuf], new: &Path, out: &Path) -> Result<()> {
     let Some(old) = stack(live.iter().map(|p| crate::table::read_parquet(p)).collect::<Result<Vec<_>>>()?)? else {
         return Err(Error::Internal("a partition to merge into has no file".into()));
     };
     let add = crate::table::read_parquet(new)?;
-    let live_keys: std::collections::HashSet<u64> = key_hashes(table, &old)?.into_iter().collect();
-    if key_hashes(table, &add)?.iter().any(|h| live_keys.contains(h)) {
-        let shown = live.first().map(|p| p.display().to_string()).unwrap_or_default();
-        return Ok(Some(format!("rows of the new chunks may repeat rows already loaded into `{shown}`")));
-    }
     let err = |e| Error::polars("merging a partition", e);
     let old_max = old.column("block_number").map_err(err)?.i64().map_err(err)?.max();
     let new_min = add.column("block_number").map_err(err)?.i64().map_err(err)?.min();
@@ -255,7 +249,7 @@ pub fn merge_into(table: &'static str, live: &[PathBuf], new: &Path, out: &Path)
         (Some(a), Some(b)) => b > a,
         _ => true,
     };
-    let Some(mut df) = stack([old, add])? else { return Ok(None) };
+    let Some(mut df) = stack([old, add])? else { return Ok(()) };
     if !after {
         df = sort_chain_order(table, df)?;
     }
@@ -267,7 +261,7 @@ pub fn merge_into(table: &'static str, live: &[PathBuf], new: &Path, out: &Path)
         offset += len;
     }
     writer.finish()?;
-    Ok(None)
+    Ok(())
 }
 
 #[cfg(test)]

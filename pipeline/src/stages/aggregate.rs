@@ -136,9 +136,10 @@ pub fn context(lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan], progress: &dyn 
     let cache = ScanCache::new(lake, inputs, &filter)?;
     // One file's results of the scans asked for (those not kept already).
     let run = |transfers: LazyFrame, which: &[Scan]| -> Result<Vec<DataFrame>> {
-        let ctx = SQLContext::new();
+        let mut ctx = SQLContext::new();
         register(&ctx, transfers)?;
-        let mut ctx = ctx;
+        let view = ctx.execute(query("attributed_transfers")).map_err(|e| Error::Internal(format!("query attributed_transfers: {e}")))?;
+        ctx.register("attributed_transfers", view);
         let bad = |s: Scan| move |e: PolarsError| Error::Internal(format!("query {} failed: {e}", s.name()));
         let mut out = Vec::with_capacity(which.len());
         for &s in which {
@@ -152,13 +153,7 @@ pub fn context(lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan], progress: &dyn 
                     let mut sub = sub;
                     sub.execute(query("attributed_transfers")).and_then(collect).map_err(bad(s))?
                 }
-                _ => {
-                    if !ctx.get_tables().iter().any(|t| t == "attributed_transfers") {
-                        let view = ctx.execute(query("attributed_transfers")).map_err(bad(s))?;
-                        ctx.register("attributed_transfers", view);
-                    }
-                    ctx.execute(query(s.name())).and_then(collect).map_err(bad(s))?
-                }
+                _ => ctx.execute(query(s.name())).and_then(collect).map_err(bad(s))?,
             };
             out.push(df);
         }

@@ -428,9 +428,7 @@ fn stage_append(
                 out.push(part);
             }
             _ => {
-                if let Some(why) = partition::merge_into(table, &paths, &from, &to)? {
-                    return Ok(Err(why));
-                }
+                partition::merge_into(table, &paths, &from, &to)?;
                 merged_away.extend(lives.iter().map(|(l, _)| l.clone()));
                 rewritten += 1;
                 out.push(rel.clone());
