@@ -178,7 +178,12 @@ fn trace_utxo(
                     *seed,
                     TraceSummary {
                         method: tr.method,
-                        seed: seed_names[*seed % n].clone(),
+                        // A seed that came across a link is its own row: "ronin-2022 (bridged to bitcoin)".
+                        seed: if *seed >= n {
+                            format!("{} (bridged to {chain})", seed_names[*seed % n])
+                        } else {
+                            seed_names[*seed % n].clone()
+                        },
                         chain: chain.to_string(),
                         asset: asset.clone(),
                         seeded: *amount,
@@ -192,9 +197,8 @@ fn trace_utxo(
             let mut push =
                 |seed: usize, destination: String, address: String, actor: Option<String>, sat: f64, t: i64, days: Option<(i64, i64)>| {
                     let amount = sat / 1e8;
-                    // Taint that came across a link says so: "exchange (bridged to bitcoin)".
-                    let destination = if seed >= n { format!("{destination} (bridged to {chain})") } else { destination };
-                    let u = usd(amount, t);
+                    // The seed's summary row says it came across a link; its columns are the
+                    // destinations themselves.
                     if let Some(s) = per_seed.get_mut(&seed) {
                         if destination == "held" {
                             s.held += amount;
@@ -202,6 +206,9 @@ fn trace_utxo(
                             *s.arrived.entry(destination.clone()).or_default() += amount;
                         }
                     }
+                    // Taint that came across a link says so in each row: "exchange (bridged to bitcoin)".
+                    let destination = if seed >= n { format!("{destination} (bridged to {chain})") } else { destination };
+                    let u = usd(amount, t);
                     rows.push(TraceRow {
                         method: tr.method,
                         seed: seed_names[seed % n].clone(),
