@@ -38,6 +38,7 @@ fn the_report_page_loads_in_a_browser_with_every_chart_and_escaped_text() {
         seed: 9,
         format: SynthFormat::Cryo,
         chunk_blocks: None,
+        bitcoin_txs: 0,
         force: false,
     })
     .unwrap();

@@ -112,6 +112,7 @@ pub fn synth_into(out: &Path, transfers: u64, (first_year, last_year): (i32, i32
         seed,
         format,
         chunk_blocks: None,
+        bitcoin_txs: 0,
         force: false,
     })
     .unwrap();

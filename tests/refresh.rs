@@ -536,6 +536,7 @@ fn synth_chunked(out: &Path, transfers: u64, chunk_blocks: u64) {
         seed: 5,
         format: SynthFormat::Cryo,
         chunk_blocks: Some(chunk_blocks),
+        bitcoin_txs: 0,
         force: false,
     })
     .unwrap();

@@ -284,6 +284,8 @@ struct RawSample {
     seed: Option<u64>,
     /// cryo (default) or ethereum-etl.
     format: Option<String>,
+    /// Background Bitcoin transactions (bitcoin-etl export beside the chain). Default 0: none.
+    bitcoin_txs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -346,6 +348,10 @@ pub struct SynthOptions {
     /// Blocks per chain export file (None: about 100,000 transfers per file), like cryo's
     /// `--chunk-size`: small chunks play out a chain exported day by day.
     pub chunk_blocks: Option<u64>,
+    /// Background Bitcoin transactions of a bitcoin-etl export written beside the Ethereum one (0:
+    /// none). With them, the ledger's incidents that list Bitcoin are played out partly there, and
+    /// some Ethereum proceeds are bridged to Bitcoin through planted cross-chain links.
+    pub bitcoin_txs: u64,
     pub force: bool,
 }
 
@@ -508,6 +514,7 @@ impl Settings {
                     to: day(r.to, "2023-12-31", "to")?,
                     seed: r.seed.unwrap_or(1),
                     format,
+                    bitcoin_txs: r.bitcoin_txs.unwrap_or(0),
                     // The folder is ifr's own: a half-written one from an interrupted run is replaced.
                     force: true,
                 })

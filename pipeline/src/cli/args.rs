@@ -180,6 +180,11 @@ pub enum Command {
         /// transfers per file). 7200 is about one day of 12-second blocks.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
         chunk_blocks: Option<u64>,
+        /// Also write a Bitcoin export (bitcoin-etl JSON lines) of this many background
+        /// transactions, with the ledger's Bitcoin incidents and bridged Ethereum proceeds played
+        /// out there (0: Ethereum only).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+        bitcoin_txs: u64,
         /// Replace the contents of a non-empty --out folder.
         #[arg(long)]
         force: bool,

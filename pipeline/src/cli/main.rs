@@ -158,12 +158,12 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             let mut df = ifr_pipeline::sql_with_attribution(&settings, &query)?;
             output::print_frame_limited(&mut df, format, limit)?;
         }
-        args::Command::Synth { out, transfers, from, to, seed, format, chunk_blocks, force } => {
+        args::Command::Synth { out, transfers, from, to, seed, format, chunk_blocks, bitcoin_txs, force } => {
             let format = match format {
                 args::SynthFormatArg::Cryo => ifr_pipeline::synth::SynthFormat::Cryo,
                 args::SynthFormatArg::EthereumEtl => ifr_pipeline::synth::SynthFormat::EthereumEtl,
             };
-            let opts = ifr_pipeline::synth::SynthOptions { out, transfers, from, to, seed, format, chunk_blocks, force };
+            let opts = ifr_pipeline::synth::SynthOptions { out, transfers, from, to, seed, format, chunk_blocks, bitcoin_txs, force };
             let s = ifr_pipeline::synth::run(&opts)?;
             println!(
                 "wrote {} transfers ({} planted for {} incident(s): {}; {} background) in {} blocks to {}",
@@ -175,6 +175,12 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
                 s.blocks,
                 s.out
             );
+            if s.bitcoin_txs > 0 {
+                println!(
+                    "wrote {} Bitcoin transactions ({} planted, {} cross-chain links from Ethereum) in {} blocks to {}/bitcoin",
+                    s.bitcoin_txs, s.bitcoin_planted, s.links, s.bitcoin_blocks, s.out
+                );
+            }
         }
         args::Command::Tables { config, brief } => {
             let settings = config.settings()?;

@@ -5,7 +5,13 @@
 //! Everything is deterministic for a seed (ChaCha8) and streamed: background transfers are drawn in
 //! time order and written in block-range chunks; only the planted incident flows (thousands, not
 //! millions) are held in memory, so memory does not grow with `--transfers`.
+//!
+//! With `bitcoin_txs`, a Bitcoin chain is written beside it ([`bitcoin`]): the ledger's incidents
+//! that list Bitcoin are played out there in part, and each incident's Ethereum bridge deposit is
+//! released there through a planted cross-chain link (`links.csv`). Its background spends a pool
+//! of unspent outputs of bounded size, so memory does not grow with `--bitcoin-txs` either.
 
+pub mod bitcoin;
 mod truth;
 mod world;
 mod writer;
@@ -28,6 +34,12 @@ pub struct SynthSummary {
     pub blocks: u64,
     pub incidents: Vec<String>,
     pub files: usize,
+    /// Bitcoin transactions written (coinbases included), and of them planted.
+    pub bitcoin_txs: u64,
+    pub bitcoin_planted: u64,
+    pub bitcoin_blocks: u64,
+    /// Planted cross-chain links (Ethereum bridge deposits released on Bitcoin).
+    pub links: usize,
 }
 
 /// Seconds between blocks (Ethereum after the merge).
@@ -140,8 +152,13 @@ pub fn run_in(opts: &SynthOptions, config_dir: Option<&std::path::Path>) -> Resu
     if opts.from > opts.to {
         return Err(Error::Config(format!("--from {} is after --to {}; give a date range in order", opts.from, opts.to)));
     }
-    let world = World::new(opts.seed, opts.from, opts.to)?;
+    let world = World::new(opts.seed, opts.from, opts.to, opts.bitcoin_txs > 0)?;
     let planted = world.plan_incidents(opts.seed);
+    let btc = if world.bitcoin { Some(bitcoin::BtcWorld::new(&world)?) } else { None };
+    let btc_plan = match &btc {
+        Some(bw) => Some(bitcoin::plan(&world, bw, &planted)?),
+        None => None,
+    };
     let min_background = world.min_background();
     let need = planted.len() as u64 + min_background;
     if opts.transfers < need {
@@ -164,7 +181,8 @@ pub fn run_in(opts: &SynthOptions, config_dir: Option<&std::path::Path>) -> Resu
 
     let background = opts.transfers - planted.len() as u64;
     let mut w = writer::ChainWriter::new(&staging, opts.format, &world, opts.transfers, opts.chunk_blocks)?;
-    let mut truth = truth::Truth::new(&world);
+    let btc_labels = btc.as_ref().map(|bw| bw.labels(&world)).unwrap_or_default();
+    let mut truth = truth::Truth::new(&world, &btc_labels);
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5eed_0001);
     let mut bg = world.background(opts.seed, background);
     let mut planted_iter = planted.into_iter().peekable();
@@ -191,7 +209,49 @@ pub fn run_in(opts: &SynthOptions, config_dir: Option<&std::path::Path>) -> Resu
         total += 1;
     }
     let (blocks, chain_files) = w.finish()?;
-    let files = world.write_side_files(&staging, opts.format)?;
+    let (mut bitcoin_txs, mut bitcoin_planted, mut bitcoin_blocks, mut btc_files, mut links) = (0, 0, 0, 0, Vec::new());
+    if let (Some(bw), Some(plan)) = (&btc, btc_plan) {
+        let mut w = bitcoin::BtcWriter::new(&staging, &world, opts.bitcoin_txs);
+        let mut bg = bitcoin::Background::new(&world, bw, opts.bitcoin_txs);
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5eed_0b7c);
+        let mut planted = plan.txs.into_iter().peekable();
+        let mut next_t = bg.next_time(&mut rng);
+        truth.btc_destinations(plan.arrived, plan.dormant);
+        links = plan.links;
+        loop {
+            let take_planted = match (planted.peek(), next_t) {
+                (Some(p), Some(t)) => p.time <= t,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if take_planted { planted.next() } else { None };
+            let time = next.as_ref().map_or(next_t.unwrap_or(0), |t| t.time);
+            // A block starts with its coinbase: a planted one, or the background's.
+            if w.starts_block(time) && !next.as_ref().is_some_and(|t| t.coinbase) {
+                let cb = bg.coinbase(w.block_of(time).1, &mut rng);
+                let (block, block_time) = w.push(&cb)?;
+                truth.observe_btc(&cb, block, block_time);
+            }
+            let tx = match next {
+                Some(tx) => {
+                    bitcoin_planted += 1;
+                    tx
+                }
+                None => {
+                    next_t = bg.next_time(&mut rng);
+                    match bg.build(time, &mut rng) {
+                        Some(tx) => tx,
+                        None => continue,
+                    }
+                }
+            };
+            let (block, block_time) = w.push(&tx)?;
+            truth.observe_btc(&tx, block, block_time);
+        }
+        (bitcoin_blocks, bitcoin_txs, btc_files) = w.finish()?;
+    }
+    let files = world.write_side_files(&staging, opts.format, btc.as_ref().map(|bw| (bw, links.as_slice())))?;
     truth.write(&staging.join("truth"))?;
 
     // Publish: move everything out of the staging folder.
@@ -208,7 +268,11 @@ pub fn run_in(opts: &SynthOptions, config_dir: Option<&std::path::Path>) -> Resu
         background_transfers: total - planted_n,
         blocks,
         incidents: world.incidents.iter().map(|i| i.id.clone()).collect(),
-        files: files + chain_files,
+        files: files + chain_files + btc_files,
+        bitcoin_txs,
+        bitcoin_planted,
+        bitcoin_blocks,
+        links: links.len(),
     })
 }
 
@@ -223,6 +287,9 @@ pub fn fingerprint(opts: &SynthOptions) -> String {
     h.update(format!("ifr-synth-{SYNTH_VERSION}|{}|{}|{}|{}|{:?}\n", opts.transfers, opts.from, opts.to, opts.seed, opts.format));
     if let Some(c) = opts.chunk_blocks {
         h.update(format!("chunk-blocks|{c}\n"));
+    }
+    if opts.bitcoin_txs > 0 {
+        h.update(format!("bitcoin-txs|{}|{}\n", opts.bitcoin_txs, bitcoin::VERSION));
     }
     for text in
         [world::REFERENCE_LEDGER, world::REFERENCE_ACTORS, world::REFERENCE_ASSETS, world::REFERENCE_TAGS, world::REFERENCE_RECOVERIES]

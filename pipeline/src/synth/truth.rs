@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::bitcoin::BtcTx;
 use super::writer::Placed;
 use super::{Role, Tx, World, day_of, hex20};
 use crate::error::{Error, Result};
@@ -38,6 +39,12 @@ pub struct Truth<'a> {
     laundering_addrs: HashSet<[u8; 20]>,
     balances: BTreeMap<(usize, [u8; 20], usize), i128>,
     arrived: BTreeMap<(usize, &'static str, usize), (u128, f64)>,
+    /// Bitcoin address -> (actor, report category).
+    btc_actor_of: HashMap<String, (String, &'static str)>,
+    /// Bitcoin destinations of the incidents: (incident, destination) -> (satoshi, USD), and what
+    /// is dormant (satoshi), from the plan.
+    btc_arrived: BTreeMap<(usize, String), (u64, f64)>,
+    btc_dormant: BTreeMap<usize, u64>,
 }
 
 /// The report category the truth expects for the categories the generator writes (its own labels
@@ -54,7 +61,7 @@ fn expected_category(category: &str) -> &'static str {
 }
 
 impl<'a> Truth<'a> {
-    pub fn new(world: &'a World) -> Truth<'a> {
+    pub fn new(world: &'a World, btc_labels: &[(String, super::world::Label)]) -> Truth<'a> {
         let mut actor_of = HashMap::new();
         for (a, l) in &world.labels {
             actor_of.insert(*a, (l.actor.clone(), expected_category(&l.category)));
@@ -77,7 +84,81 @@ impl<'a> Truth<'a> {
             laundering_addrs,
             balances: BTreeMap::new(),
             arrived: BTreeMap::new(),
+            btc_actor_of: btc_labels.iter().map(|(a, l)| (a.clone(), (l.actor.clone(), expected_category(&l.category)))).collect(),
+            btc_arrived: BTreeMap::new(),
+            btc_dormant: BTreeMap::new(),
         }
+    }
+
+    /// Count one transfer in the actors' totals: inflow to the receiver's actors that are not the
+    /// sender's, outflow (and its destination category) from the sender's that are not the
+    /// receiver's.
+    fn account(&mut self, from: Option<String>, to: Option<(String, &'static str)>, year: i32, usd: Option<f64>) {
+        let from_chain = from.map(|a| self.chain(&a)).unwrap_or_default();
+        let to_chain = to.as_ref().map(|(a, _)| self.chain(a)).unwrap_or_default();
+        let to_category = to.as_ref().map_or("unlabelled", |(_, c)| *c);
+        for x in to_chain.iter().filter(|x| !from_chain.contains(x)) {
+            self.totals.entry((x.clone(), year, "inflow")).or_default().add(usd);
+        }
+        for x in from_chain.iter().filter(|x| !to_chain.contains(x)) {
+            self.totals.entry((x.clone(), year, "outflow")).or_default().add(usd);
+            self.destinations.entry((x.clone(), year, to_category)).or_default().add(usd);
+        }
+    }
+
+    /// One Bitcoin transaction as written in `block` at `block_time`: its flows by the proportional
+    /// rule ([`BtcTx::flows`]) counted like transfers; a theft's flow to the attacker is stolen.
+    pub fn observe_btc(&mut self, tx: &BtcTx, block: i64, block_time: i64) {
+        let day = day_of(block_time);
+        let year = chrono::DateTime::from_timestamp(block_time, 0).map_or(1970, |d| chrono::Datelike::year(&d));
+        let price = self.world.series_price("BTC", day);
+        let usd_of = |sat: u64| price.map(|p| sat as f64 / 1e8 * p);
+        for (from, to, sat) in tx.flows() {
+            let usd = usd_of(sat);
+            let f = self.btc_actor_of.get(&*from).map(|(a, _)| a.clone());
+            let t = self.btc_actor_of.get(&*to).cloned();
+            self.account(f, t, year, usd);
+            if let Some(plant) = tx.plant.filter(|p| p.role == Role::Theft) {
+                let inc = &self.world.incidents[plant.incident];
+                if inc.btc.as_ref().is_some_and(|b| *to == *b.attacker) {
+                    for x in self.chain(&inc.actor.clone()) {
+                        self.totals.entry((x, year, "stolen")).or_default().add(usd);
+                    }
+                    let _ = writeln!(
+                        self.incidents,
+                        "{},{},{},{},BTC,{sat},{},{},{block}",
+                        inc.id,
+                        inc.actor,
+                        crate::sources::day_to_string(inc.day),
+                        inc.reported_usd,
+                        usd.map_or(String::new(), |v| format!("{v:.6}")),
+                        hex::encode(tx.txid),
+                    );
+                }
+            }
+        }
+        let Some(plant) = tx.plant else { return };
+        let inc = &self.world.incidents[plant.incident];
+        let from = tx.inputs.first().map_or(String::new(), |i| i.address.to_string());
+        for (to, sat) in &tx.outputs {
+            let Some(to) = to else { continue };
+            let _ = writeln!(
+                self.laundering,
+                "{},{},{},{},{from},{to},BTC,{sat},{},{block},{}",
+                inc.id,
+                plant.path,
+                plant.hop,
+                plant.role.as_str(),
+                usd_of(*sat).map_or(String::new(), |v| format!("{v:.6}")),
+                hex::encode(tx.txid)
+            );
+        }
+    }
+
+    /// The Bitcoin side's destinations, as planned (see `synth/bitcoin.rs`).
+    pub fn btc_destinations(&mut self, arrived: BTreeMap<(usize, String), (u64, f64)>, dormant: BTreeMap<usize, u64>) {
+        self.btc_arrived = arrived;
+        self.btc_dormant = dormant;
     }
 
     /// The actor and its ancestors (Lazarus Group counts in DPRK).
@@ -106,16 +187,7 @@ impl<'a> Truth<'a> {
 
         let from = self.actor_of.get(&tx.from).map(|(a, _)| a.clone());
         let to = self.actor_of.get(&tx.to).cloned();
-        let from_chain = from.map(|a| self.chain(&a)).unwrap_or_default();
-        let to_chain = to.as_ref().map(|(a, _)| self.chain(a)).unwrap_or_default();
-        let to_category = to.as_ref().map_or("unlabelled", |(_, c)| *c);
-        for x in to_chain.iter().filter(|x| !from_chain.contains(x)) {
-            self.totals.entry((x.clone(), year, "inflow")).or_default().add(usd);
-        }
-        for x in from_chain.iter().filter(|x| !to_chain.contains(x)) {
-            self.totals.entry((x.clone(), year, "outflow")).or_default().add(usd);
-            self.destinations.entry((x.clone(), year, to_category)).or_default().add(usd);
-        }
+        self.account(from, to, year, usd);
 
         let Some(plant) = &tx.plant else { return };
         let inc = &self.world.incidents[plant.incident];
@@ -209,6 +281,13 @@ impl<'a> Truth<'a> {
             let usd = self.world.price(t, last_day).map_or(0.0, |p| amount as f64 / 10f64.powi(token.decimals as i32) * p);
             let _ = writeln!(paths, "{},dormant,{},{amount},{usd:.6}", self.world.incidents[i].id, token.symbol);
         }
+        for ((i, d), (sat, usd)) in &self.btc_arrived {
+            let _ = writeln!(paths, "{},{d},BTC,{sat},{usd:.6}", self.world.incidents[*i].id);
+        }
+        for (i, sat) in self.btc_dormant.iter().filter(|(_, s)| **s > 0) {
+            let usd = self.world.series_price("BTC", last_day).map_or(0.0, |p| *sat as f64 / 1e8 * p);
+            let _ = writeln!(paths, "{},dormant,BTC,{sat},{usd:.6}", self.world.incidents[*i].id);
+        }
         w("actor_year_totals.csv", &totals)?;
         w("actor_destinations.csv", &dest)?;
         w("incidents.csv", &self.incidents)?;
@@ -231,20 +310,37 @@ Attribution rules used (the report must follow the same ones to match):
 - Year = UTC year of the block time. USD = amount / 10^decimals x the asset's close on the block's
   UTC day (`prices.csv`). A token with no price series (NOPX) adds to `transfers` and
   `unpriced_transfers` but not to `value_usd`.
+- Bitcoin (when the dataset has a `bitcoin/` export): a transaction's transfers are GraphSense's
+  proportional rule, applied to the transaction as written: the inputs' and the outputs' values
+  are summed per address; each input address sends each output address
+  `its inputs' value x that address's outputs' value / all inputs' value`, rounded down to the
+  satoshi; a zero, an output without an address (OP_RETURN) and a coinbase give no transfer; an
+  address paying itself (change) is a transfer inside its actor. The fee goes to no address.
+  Labels of Bitcoin addresses are the TagPack's tags with `currency: BTC`.
 
 Files:
 - `actor_year_totals.csv` (`actor,year,metric,value_usd,transfers,unpriced_transfers`):
-  `stolen` = theft transfers of the ledger's incidents attributed to the actor;
+  `stolen` = theft transfers of the ledger's incidents attributed to the actor (on Bitcoin, the
+  victim's transfer to the attacker in the theft transaction);
   `inflow` = transfers whose receiver is in the actor and whose sender is not;
   `outflow` = transfers whose sender is in the actor and whose receiver is not.
 - `actor_destinations.csv` (`actor,year,category,value_usd,transfers`): outflows by the receiver's
   category: exchange, mixer, bridge, defi (from the label's GraphSense category), sanctioned (on the
   sanctions list, no label), other (any other label), unlabelled.
-- `incidents.csv`: each incident's theft transfers (asset, exact raw amount, value on the day).
+- `incidents.csv`: each incident's theft transfers (asset, exact raw amount, value on the day;
+  Bitcoin txids without `0x`). An incident that lists Bitcoin and Ethereum is played out on
+  Bitcoin for 25% of its reported USD and on Ethereum for the rest.
 - `laundering.csv`: every planted transfer of every incident: funding of the victim, the theft,
   the DEX swap, splitting to fresh addresses, peel-chain hops, and arrivals at exchange deposit
   addresses, mixer pools and the bridge.
 - `incident_destinations.csv`: per incident and asset, what arrived at exchanges, mixers, the bridge
   and the DEX (the swapped token), and what is still `dormant` at the attacker and fresh addresses
-  at the end of the range (valued at the last day's close).
+  at the end of the range (valued at the last day's close). On Bitcoin (asset BTC, satoshi): what
+  reached exchange deposit addresses, the coinjoin (`mixer`: the whole tainted input that entered
+  it, JoinMarket pattern: five equal outputs, a change each), the miners (`fee`, the fees of the
+  transactions that moved stolen coins), and `dormant`; and, for an Ethereum bridge deposit
+  released on Bitcoin by a planted link (`links.csv`), `exchange (bridged to bitcoin)` and
+  `fee (bridged to bitcoin)`, valued at the close of the day it arrived. The `bridge` row of such an
+  incident is what reached the bridge on Ethereum: with the links loaded, a tracer follows it on
+  to the `(bridged to bitcoin)` rows instead of stopping there.
 ";

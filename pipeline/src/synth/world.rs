@@ -48,6 +48,8 @@ pub struct Incident {
     pub tx_hashes: Vec<[u8; 32]>,
     /// The ledger row as written (for the synthetic ledger).
     pub row: Vec<String>,
+    /// The part played out on Bitcoin (with a Bitcoin export only).
+    pub btc: Option<super::bitcoin::BtcParties>,
 }
 
 /// A labelled synthetic address.
@@ -62,6 +64,8 @@ pub struct Label {
 
 pub struct World {
     pub seed: u64,
+    /// Whether a Bitcoin export is written beside the Ethereum one.
+    pub bitcoin: bool,
     pub from_day: i32,
     pub to_day: i32,
     pub tokens: Vec<Token>,
@@ -90,7 +94,7 @@ fn token_addr(s: &str) -> [u8; 20] {
 }
 
 impl World {
-    pub fn new(seed: u64, from: NaiveDate, to: NaiveDate) -> Result<World> {
+    pub fn new(seed: u64, from: NaiveDate, to: NaiveDate, bitcoin: bool) -> Result<World> {
         let from_day = days_since_epoch(from);
         let to_day = days_since_epoch(to);
         let tokens = vec![
@@ -179,10 +183,27 @@ impl World {
             let Ok(day) = crate::sources::parse_day(&get(&rec, c_date)) else { continue };
             let chains = get(&rec, c_chains).to_ascii_lowercase();
             let (Ok(usd), actor) = (get(&rec, c_usd).parse::<f64>(), get(&rec, c_actor)) else { continue };
-            if day < from_day || day > to_day || !chains.split(';').any(|c| c.trim() == "ethereum") || actor.is_empty() {
+            let on = |chain: &str| chains.split(';').any(|c| c.trim() == chain);
+            let played = on("ethereum") || (bitcoin && on("bitcoin"));
+            if day < from_day || day > to_day || !played || actor.is_empty() {
                 continue;
             }
             let n = incidents.len() as u64;
+            let btc = if bitcoin && on("bitcoin") {
+                // The reference's first Bitcoin attacker address when it has one (Liquid's), else a
+                // synthetic one; the victim is always synthetic.
+                let attacker = match get(&rec, c_attacker).split(';').find_map(|a| crate::address::bitcoin(a.trim()).ok()) {
+                    Some(a) => a,
+                    None => super::bitcoin::btc_address(seed, "attacker", n, false)?,
+                };
+                Some(super::bitcoin::BtcParties {
+                    share: if on("ethereum") { super::bitcoin::BTC_SHARE } else { 1.0 },
+                    victim: super::bitcoin::btc_address(seed, "victim", n, false)?,
+                    attacker,
+                })
+            } else {
+                None
+            };
             let first = |c| get(&rec, c).split(';').next().and_then(|a: &str| parse20(a.trim()));
             let tx_hashes =
                 get(&rec, c_tx).split(';').filter_map(|h| hex::decode(h.trim().trim_start_matches("0x")).ok()?.try_into().ok()).collect();
@@ -196,12 +217,14 @@ impl World {
                 attacker: first(c_attacker).unwrap_or_else(|| synth_address(seed, "attacker", n)),
                 tx_hashes,
                 row: rec.iter().map(str::to_string).collect(),
+                btc,
             });
         }
 
         let users = 1000;
         let mut w = World {
             seed,
+            bitcoin,
             from_day,
             to_day,
             tokens,
@@ -321,6 +344,12 @@ impl World {
         self.prices.get(series)?.get(i).copied()
     }
 
+    /// Close of a price series on a day (None: a day outside the series).
+    pub fn series_price(&self, series: &str, day: i32) -> Option<f64> {
+        let i = usize::try_from(day - self.from_day).ok()?;
+        self.prices.get(series)?.get(i).copied()
+    }
+
     /// Raw units worth `usd` on a day (1 unit of value for unpriced tokens).
     fn units_for_usd(&self, token: usize, day: i32, usd: f64) -> u128 {
         let price = self.price(token, day).unwrap_or(1.0);
@@ -359,8 +388,14 @@ impl World {
             let theft_t = inc.day as i64 * 86_400 + 10 * 3600 + rng.random_range(0..3600);
             // Two listed hashes: ETH and a USDC part (5 %); otherwise all ETH.
             let usdc_share = if inc.tx_hashes.len() >= 2 { 0.05 } else { 0.0 };
-            let eth_amount = self.units_for_usd(eth, inc.day, inc.reported_usd * (1.0 - usdc_share));
-            let usdc_amount = if usdc_share > 0.0 { self.units_for_usd(usdc, inc.day, inc.reported_usd * usdc_share) } else { 0 };
+            // The part played out on Bitcoin is not stolen here.
+            let btc_share = inc.btc.as_ref().map_or(0.0, |b| b.share);
+            if btc_share >= 1.0 {
+                continue;
+            }
+            let usd = inc.reported_usd * (1.0 - btc_share);
+            let eth_amount = self.units_for_usd(eth, inc.day, usd * (1.0 - usdc_share));
+            let usdc_amount = if usdc_share > 0.0 { self.units_for_usd(usdc, inc.day, usd * usdc_share) } else { 0 };
             let fund_t = (self.start_ts() + 3600 + k as i64 * 60).min(theft_t - 3600);
             let tx = |time: i64, from, to, token, amount, hash, plant| Tx { time, from, to, token, amount, hash, plant };
             push(&mut out, tx(fund_t, self.funder, inc.victim, eth, eth_amount + eth_amount / 100, None, plant(0, 0, Role::Funding)));
@@ -432,7 +467,12 @@ impl World {
                         let dep = self.deposit(0, rng.random_range(0..self.deposits_per_exchange));
                         push(&mut out, tx(pt, from, dep, eth, bal, None, plant(p + 1, 11, Role::Exchange)));
                     }
-                    2 => push(&mut out, tx(pt, fresh, self.bridge, eth, amount, None, plant(p + 1, 1, Role::Bridge))),
+                    2 => {
+                        // With a Bitcoin export, the deposit's hash is known here: a planted link
+                        // releases it on Bitcoin.
+                        let hash = self.bitcoin.then(|| super::synth_hash(seed ^ 0xb71d_9e00, k as u64));
+                        push(&mut out, tx(pt, fresh, self.bridge, eth, amount, hash, plant(p + 1, 1, Role::Bridge)))
+                    }
                     3 => {
                         let ex = rng.random_range(0..self.exchanges.len());
                         let dep = self.deposit(ex, rng.random_range(0..self.deposits_per_exchange));
@@ -453,7 +493,12 @@ impl World {
     }
 
     /// Write everything beside the chain export; returns the number of files.
-    pub fn write_side_files(&self, dir: &Path, format: SynthFormat) -> Result<usize> {
+    pub fn write_side_files(
+        &self,
+        dir: &Path,
+        format: SynthFormat,
+        btc: Option<(&super::bitcoin::BtcWorld, &[super::bitcoin::Link])>,
+    ) -> Result<usize> {
         let w = |rel: &str, text: String| -> Result<()> {
             let p = dir.join(rel);
             if let Some(d) = p.parent() {
@@ -497,6 +542,16 @@ impl World {
                 l.confidence
             ));
         }
+        // Bitcoin's services and attackers: the same actors, addresses of another currency.
+        for (addr, l) in btc.map(|(bw, _)| bw.labels(self)).unwrap_or_default() {
+            tags.push_str(&format!(
+                "- address: '{addr}'\n  currency: BTC\n  label: '{}'\n  actor: {}\n  category: {}\n  confidence: {}\n",
+                l.label.replace('\'', "''"),
+                l.actor,
+                l.category,
+                l.confidence
+            ));
+        }
         w("labels.yaml", tags)?;
         // Sanctions: OFAC's legacy sdn.csv with Lazarus Group's ETH addresses.
         let remarks: Vec<String> = LAZARUS_SDN_ETH.iter().map(|a| format!("Digital Currency Address - ETH {a}")).collect();
@@ -523,6 +578,16 @@ impl World {
                     && !row[i].split(';').any(|a| parse20(a.trim()).is_some())
                 {
                     row[i] = if row[i].trim().is_empty() { value } else { format!("{value};{}", row[i].trim()) };
+                }
+            }
+            // The Bitcoin side's parties, where the reference does not list them already.
+            if let Some(b) = &inc.btc {
+                for (c, value) in [("victim_addresses", &b.victim), ("attacker_addresses", &b.attacker)] {
+                    if let Some(i) = col(c)
+                        && !row[i].split(';').any(|a| a.trim() == value.as_str())
+                    {
+                        row[i] = if row[i].trim().is_empty() { value.clone() } else { format!("{};{value}", row[i].trim()) };
+                    }
                 }
             }
             ledger.write_record(&row).map_err(|e| Error::Internal(e.to_string()))?;
@@ -555,6 +620,30 @@ impl World {
             SynthFormat::Cryo => ("cryo", "chain"),
             SynthFormat::EthereumEtl => ("ethereum-etl", "chain"),
         };
+        let mut files = 9;
+        let mut btc_sources = String::new();
+        if let Some((_, links)) = btc {
+            // The planted links in ifr's own links format (data/schemas/crosschain_links.yaml).
+            let mut text = String::from(
+                "id,source_chain,deposit_tx,source_asset,source_amount,destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes\n",
+            );
+            for l in links {
+                text.push_str(&format!(
+                    "{},ethereum,0x{},ETH,{},bitcoin,{},{},BTC,{},ifr synth,a planted bridge release\n",
+                    l.id,
+                    hex::encode(l.deposit_tx),
+                    super::bitcoin::decimal(l.wei, 18),
+                    hex::encode(l.release_tx),
+                    l.release_address,
+                    super::bitcoin::decimal(l.sat as u128, 8)
+                ));
+            }
+            w("links.csv", text)?;
+            files += 1;
+            btc_sources = "\n[[sources]]\nname = \"bitcoin\"\nkind = \"chain\"\nformat = \"bitcoin-etl\"\nchain = \"bitcoin\"\npath = \"bitcoin\"\n\n\
+                 [[sources]]\nname = \"links\"\nkind = \"links\"\nformat = \"ifr-links\"\npath = \"links.csv\"\n"
+                .to_string();
+        }
         w(
             "ifr.toml",
             format!(
@@ -566,10 +655,10 @@ impl World {
                  [[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n\n\
                  [[sources]]\nname = \"recoveries\"\nkind = \"recoveries\"\nformat = \"ifr-recoveries\"\npath = \"recoveries.csv\"\n\n\
                  [[sources]]\nname = \"prices\"\nkind = \"prices\"\nformat = \"price-csv\"\npath = \"prices.csv\"\n\n\
-                 [[sources]]\nname = \"chain\"\nkind = \"chain\"\nformat = \"{format_name}\"\nchain = \"ethereum\"\npath = \"{chain_path}\"\n"
+                 [[sources]]\nname = \"chain\"\nkind = \"chain\"\nformat = \"{format_name}\"\nchain = \"ethereum\"\npath = \"{chain_path}\"\n{btc_sources}"
             ),
         )?;
-        Ok(9)
+        Ok(files)
     }
 }
 
