@@ -80,7 +80,11 @@ fn the_default_config_generates_the_sample_and_loads_it() {
     assert!(stderr(&o).contains("generating the sample dataset"), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("chain [chain cryo] loaded: read 599"), "{out}");
-    assert_eq!(out.matches("quarantined 0,").count(), 8, "{out}");
+    // The sample covers Bitcoin too: every input resolves, and the links load.
+    assert!(out.contains("bitcoin [chain bitcoin-etl] loaded: read "), "{out}");
+    assert!(out.contains("(0 spend outputs not loaded)"), "{out}");
+    assert!(out.contains("links [links ifr-links] loaded: read 9, loaded 9,"), "{out}");
+    assert_eq!(out.matches("quarantined 0,").count(), 10, "{out}");
     let o = ifr(tmp.path(), &["sql", "SELECT id, actor FROM incidents ORDER BY date", "-f", "csv"]);
     assert_eq!(
         stdout(&o),
@@ -89,7 +93,7 @@ fn the_default_config_generates_the_sample_and_loads_it() {
     // A second run finds the sample and the lake as they were.
     let o = ifr(tmp.path(), &["ingest"]);
     assert!(!stderr(&o).contains("generating"), "{}", stderr(&o));
-    assert_eq!(stdout(&o).matches(" unchanged: ").count(), 8, "{}", stdout(&o));
+    assert_eq!(stdout(&o).matches(" unchanged: ").count(), 10, "{}", stdout(&o));
 }
 
 /// The help texts and the main error messages, as a user sees them (temporary paths redacted):
