@@ -242,3 +242,143 @@ path = "arb"
     assert!(traced.contains("lazarus_group,2022,poison,exchange,21930.00,0\n"), "{traced}");
     assert!(traced.contains("lazarus_group,2022,haircut,exchange,14965.00,0\n"), "{traced}");
 }
+
+/// A theft bridged from Ethereum to Arbitrum (two account chains): the taint that reaches the
+/// bridge in a link's deposit stays there until the walk reaches the link's release on Arbitrum,
+/// then goes on from the released transfer by each method's share, "bridged to arbitrum".
+/// Expected values by hand.
+#[test]
+fn a_theft_bridged_between_two_account_chains_goes_on_at_the_release() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (victim, attacker, someone, bridge) = (
+        "0x1111111111111111111111111111111111111111",
+        "0x2222222222222222222222222222222222222222",
+        "0x3333333333333333333333333333333333333333",
+        "0x6666666666666666666666666666666666666666",
+    );
+    let (relayer, y, exch_arb) = (
+        "0x7777777777777777777777777777777777777777",
+        "0x8888888888888888888888888888888888888888",
+        "0x5555555555555555555555555555555555555555",
+    );
+    let h = |n: u32| format!("0x{n:064x}");
+    let wei = |eth: u64| format!("{eth}000000000000000000");
+    // Ethereum, block 100: 1,000 ETH stolen, 1,000 clean ETH received, 1,000 deposited to the bridge.
+    etl_chain(
+        &d.join("eth"),
+        &[(&h(1), victim, attacker, &wei(1000)), (&h(2), someone, attacker, &wei(1000)), (&h(3), attacker, bridge, &wei(1000))],
+    );
+    // Arbitrum, an hour later: the bridge's relayer releases 990 ETH to Y; Y sends 600 to an exchange.
+    let arb = d.join("arb");
+    std::fs::create_dir_all(&arb).unwrap();
+    std::fs::write(arb.join("blocks.csv"), format!("number,hash,timestamp,transaction_count\n200,0x{:064x},1648003600,2\n", 0xb200))
+        .unwrap();
+    std::fs::write(
+        arb.join("transactions.csv"),
+        format!(
+            "hash,nonce,block_hash,block_number,transaction_index,from_address,to_address,value,gas,gas_price,input,block_timestamp,max_fee_per_gas,max_priority_fee_per_gas,transaction_type,receipt_status\n\
+             {},0,0x{b:064x},200,0,{relayer},{y},{},21000,1,0x,1648003600,,,2,1\n\
+             {},1,0x{b:064x},200,1,{y},{exch_arb},{},21000,1,0x,1648003600,,,2,1\n",
+            h(4),
+            wei(990),
+            h(5),
+            wei(600),
+            b = 0xb200
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("assets.csv"),
+        "chain,token_address,symbol,decimals,price_asset,source\nethereum,,ETH,18,ETH,test\narbitrum,,ETH,18,ETH-ARB,test\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("prices.csv"), "day,asset,close_usd\n2022-03-23,ETH,2000\n2022-03-23,ETH-ARB,1990\n").unwrap();
+    let tag = |a: &str, actor: &str, cat: &str| {
+        format!("- address: '{a}'\n  label: '{actor} ({cat})'\n  actor: {actor}\n  category: {cat}\n  confidence: service_data\n")
+    };
+    std::fs::write(
+        d.join("labels.yaml"),
+        format!(
+            "title: t\ncreator: test\ncurrency: ETH\nlastmod: 2026-01-01\ntags:\n{}{}",
+            tag(bridge, "thorchain", "bridge"),
+            tag(exch_arb, "okx", "exchange")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("incidents.csv"),
+        format!(
+            "id,date,name,chains,reported_usd,returned_usd,classification,actor,attributed_by,attribution_date,attribution_source,victim_addresses,attacker_addresses,tx_hashes,source_url,notes\n\
+             bridged-2022,2022-03-23,Bridged,ethereum,2000000,,key compromise,lazarus_group,test,2022-04-14,https://example.org/,,,{},https://example.org/,\n",
+            h(1)
+        ),
+    )
+    .unwrap();
+    // 1,000 ETH ($2.0M) in, 990 ETH on Arbitrum ($1,970,100) out: 1.5% apart, followed.
+    std::fs::write(
+        d.join("links.csv"),
+        format!(
+            "id,source_chain,deposit_tx,source_asset,source_amount,destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes\n\
+             l1,ethereum,{},ETH,1000,arbitrum,{},{y},ETH,990,https://example.org/bridge,\n",
+            h(3),
+            h(4)
+        ),
+    )
+    .unwrap();
+    let source = |name: &str, kind: &str, format: &str, path: &str, chain: &str| {
+        format!("[[sources]]\nname = \"{name}\"\nkind = \"{kind}\"\nformat = \"{format}\"\npath = \"{path}\"\n{chain}")
+    };
+    let s = settings(
+        d,
+        &[
+            "lake = \"lake\"\n".to_string(),
+            source("assets", "assets", "asset-csv", "assets.csv", ""),
+            source("labels", "labels", "tagpack", "labels.yaml", ""),
+            source("incidents", "incidents", "ifr-ledger", "incidents.csv", ""),
+            source("links", "links", "ifr-links", "links.csv", ""),
+            source("prices", "prices", "price-csv", "prices.csv", ""),
+            source("eth", "chain", "ethereum-etl", "eth", "chain = \"ethereum\"\n"),
+            source("arb", "chain", "ethereum-etl", "arb", "chain = \"arbitrum\"\n"),
+        ]
+        .concat(),
+    );
+    ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    let (rows, summaries) =
+        trace::run(&s, &opts(Seeds::Incidents(vec!["bridged-2022".into()]), &[Method::Poison, Method::Haircut, Method::Fifo])).unwrap();
+    let got =
+        |m: &str, dest: &str| -> f64 { rows.iter().filter(|r| r.method.as_str() == m && r.destination == dest).map(|r| r.amount).sum() };
+    // The deposit carries poison 1,000, haircut 500 (half the attacker's 2,000 is stolen), FIFO
+    // 1,000 (the stolen lot came first); × 990/1,000 on Arbitrum: 990, 495, 990 of Y's 990.
+    // Y's 600 to the exchange: poison 600, haircut 600 × 495/990 = 300, FIFO 600; the rest held.
+    for (m, exchange, held) in [("poison", 600.0, 390.0), ("haircut", 300.0, 195.0), ("fifo", 600.0, 390.0)] {
+        assert!((got(m, "exchange (bridged to arbitrum)") - exchange).abs() < 1e-6, "{m}: {rows:#?}");
+        assert!((got(m, "held (bridged to arbitrum)") - held).abs() < 1e-6, "{m}: {rows:#?}");
+        // Nothing stays at the bridge: all of it crossed.
+        assert_eq!(got(m, "bridge"), 0.0, "{m}");
+        let s = summaries.iter().find(|x| x.method.as_str() == m && x.seed == "bridged-2022 (bridged to arbitrum)").unwrap();
+        assert_eq!((s.chain.as_str(), s.asset.as_str()), ("arbitrum", "ETH"));
+        assert!((s.arrived["exchange"] - exchange).abs() < 1e-6 && (s.held - held).abs() < 1e-6, "{m}: {s:?}");
+    }
+    let exch = rows.iter().find(|r| r.method.as_str() == "haircut" && r.destination == "exchange (bridged to arbitrum)").unwrap();
+    assert_eq!((exch.seed.as_str(), exch.address.as_str(), exch.value_usd), ("bridged-2022", exch_arb, Some(300.0 * 1990.0)));
+
+    // The same release dated an hour before the deposit: the walk meets it first, so nothing is
+    // released; the taint stays at the bridge, and the report says why the link was not followed.
+    std::fs::write(arb.join("blocks.csv"), format!("number,hash,timestamp,transaction_count\n200,0x{:064x},1647996400,2\n", 0xb200))
+        .unwrap();
+    let t = std::fs::read_to_string(arb.join("transactions.csv")).unwrap().replace(",1648003600,", ",1647996400,");
+    std::fs::write(arb.join("transactions.csv"), t).unwrap();
+    ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    let (rows, _) =
+        trace::run(&s, &opts(Seeds::Incidents(vec!["bridged-2022".into()]), &[Method::Poison, Method::Haircut, Method::Fifo])).unwrap();
+    let got =
+        |m: &str, dest: &str| -> f64 { rows.iter().filter(|r| r.method.as_str() == m && r.destination == dest).map(|r| r.amount).sum() };
+    for (m, at_bridge) in [("poison", 1000.0), ("haircut", 500.0), ("fifo", 1000.0)] {
+        assert!((got(m, "bridge") - at_bridge).abs() < 1e-6, "{m}: {rows:#?}");
+        assert!(!rows.iter().any(|r| r.destination.contains("bridged")), "{m}: {rows:#?}");
+    }
+    ifr_pipeline::report(&s, None, &[2022]).unwrap();
+    let md = std::fs::read_to_string(d.join("report/2022/report.md")).unwrap();
+    assert!(md.contains("l1 (the walk did not reach its release"), "{md}");
+}

@@ -22,7 +22,7 @@ use crate::stages::attribute::Attribution;
 use crate::stages::value::Valuation;
 
 /// Bumped when the file's layout changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// Checkpoints kept (the newest by use): the report's trace and a few others.
 const KEPT: usize = 4;
 
@@ -55,8 +55,8 @@ pub(super) struct Checkpoint {
     walked: u64,
     seen_seed_address: bool,
     utxo_seeds: Vec<(usize, String, String, String, u64)>,
-    /// (tracer, seed, link, amount bits)
-    crossings: Vec<(usize, usize, usize, u64)>,
+    /// (tracer, seed, link, amount bits, released on an account chain, bridge address, deposit day)
+    crossings: Vec<(usize, usize, usize, u64, bool, String, i32)>,
     not_followed: BTreeMap<String, (String, i32)>,
     unreached: Vec<(usize, i32)>,
     followed: Vec<usize>,
@@ -78,7 +78,15 @@ impl Checkpoint {
             crossings: self
                 .crossings
                 .iter()
-                .map(|&(tracer, seed, link, amount)| Crossing { tracer, seed, link, amount: f64::from_bits(amount) })
+                .map(|(tracer, seed, link, amount, released, bridge, day)| Crossing {
+                    tracer: *tracer,
+                    seed: *seed,
+                    link: *link,
+                    amount: f64::from_bits(*amount),
+                    released: *released,
+                    bridge: bridge.clone(),
+                    day: *day,
+                })
                 .collect(),
             not_followed: self.not_followed.clone(),
             unreached: self.unreached.iter().copied().collect(),
@@ -166,7 +174,11 @@ pub(super) fn save(lake: &Lake, digest: &str, months: &[MonthWalked], st: &WalkS
         walked: st.walked,
         seen_seed_address: st.seen_seed_address,
         utxo_seeds: st.utxo_seeds.iter().map(|(s, c, h, t, a)| (*s, c.clone(), h.clone(), t.clone(), a.to_bits())).collect(),
-        crossings: st.crossings.iter().map(|c| (c.tracer, c.seed, c.link, c.amount.to_bits())).collect(),
+        crossings: st
+            .crossings
+            .iter()
+            .map(|c| (c.tracer, c.seed, c.link, c.amount.to_bits(), c.released, c.bridge.clone(), c.day))
+            .collect(),
         not_followed: st.not_followed.clone(),
         unreached: st.unreached.iter().map(|(k, v)| (*k, *v)).collect(),
         followed: st.followed.iter().copied().collect(),

@@ -213,13 +213,20 @@ impl Tracer {
 
     /// `apply`, with the sender's and receiver's keys made once for all tracers.
     pub fn apply_keyed(&mut self, m: &Move<'_>, from: &AddrKey, to: &AddrKey) {
+        self.apply_released(m, from, to, &[]);
+    }
+
+    /// `apply_keyed` for the release of a cross-chain link: besides what the sender's own state
+    /// carries, the transfer carries `released` — (seed, amount) of taint that crossed the link —
+    /// up to its amount in all. The released seeds count as seeded here (on this chain and asset).
+    pub fn apply_released(&mut self, m: &Move<'_>, from: &AddrKey, to: &AddrKey, released: &[(usize, f64)]) {
         let mut carried = std::mem::take(&mut self.carried);
         carried.clear();
-        self.carry(m, from, to, &mut carried);
+        self.carry(m, from, to, &mut carried, released);
         self.carried = carried;
     }
 
-    fn carry(&mut self, m: &Move<'_>, from: &AddrKey, to: &AddrKey, carried: &mut Vec<(usize, f64)>) {
+    fn carry(&mut self, m: &Move<'_>, from: &AddrKey, to: &AddrKey, carried: &mut Vec<(usize, f64)>, released: &[(usize, f64)]) {
         let (method, max_hops) = (self.method, self.max_hops);
         let fifo = method == Method::Fifo;
         let mut hop = 0;
@@ -295,6 +302,22 @@ impl Tracer {
                 }
             }
             acc.balance -= m.amount;
+        }
+        if !released.is_empty() {
+            let mut room = (m.amount - carried.iter().map(|c| c.1).sum::<f64>()).max(0.0);
+            for &(s, amount) in released {
+                let amount = amount.min(room);
+                if amount <= 0.0 {
+                    continue;
+                }
+                room -= amount;
+                *self.seeded.entry((s, m.chain.to_string(), m.asset.to_string())).or_default() += amount;
+                match carried.iter_mut().find(|c| c.0 == s) {
+                    Some(c) => c.1 += amount,
+                    None => carried.push((s, amount)),
+                }
+            }
+            carried.sort_unstable_by_key(|c| c.0);
         }
 
         if carried.is_empty() {

@@ -286,12 +286,15 @@ impl Link {
 struct Links {
     all: Vec<Link>,
     by_deposit: std::collections::HashMap<String, Vec<usize>>,
-    /// (release tx, address paid) of the links whose release output is in the lake's UTXO tables.
+    /// The links to account chains, by release transaction.
+    by_release: std::collections::HashMap<String, Vec<usize>>,
+    /// (release tx, address paid) of the links whose release is in the lake: an output in the
+    /// UTXO tables, or a transfer on an account chain.
     released: std::collections::HashSet<(String, String)>,
 }
 
 impl Links {
-    fn load(lake: &Lake) -> Result<Links> {
+    fn load(lake: &Lake, utxo_chains: &std::collections::BTreeSet<String>) -> Result<Links> {
         let df = lake.scan("crosschain_links")?.collect().map_err(|e| Error::polars("reading crosschain_links", e))?;
         let s = |c: &str| crate::table::col_str(&df, c);
         let f = |c: &str| -> Result<Vec<f64>> {
@@ -307,7 +310,8 @@ impl Links {
         let (id, sc, dep, sa, sam) = (s("id")?, s("source_chain")?, s("deposit_tx")?, s("source_asset")?, f("source_amount")?);
         let (dc, rt, ra, da, dam) =
             (s("destination_chain")?, s("release_tx")?, s("release_address")?, s("destination_asset")?, f("destination_amount")?);
-        let mut out = Links { all: Vec::new(), by_deposit: Default::default(), released: Default::default() };
+        let mut out =
+            Links { all: Vec::new(), by_deposit: Default::default(), by_release: Default::default(), released: Default::default() };
         if df.height() > 0 {
             let wanted = DataFrame::new(df.height(), vec![Column::new("tx_hash".into(), rt.clone())])
                 .map_err(|e| Error::polars("release transactions", e))?
@@ -316,14 +320,28 @@ impl Links {
             let paid = lake
                 .scan("utxo_outputs")?
                 .select([col("tx_hash"), col("address")])
-                .join(wanted.lazy(), [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
+                .join(wanted.clone().lazy(), [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
                 .collect()
                 .map_err(|e| Error::polars("finding the links' releases", e))?;
             let (h, a) = (crate::table::col_str(&paid, "tx_hash")?, crate::table::col_str(&paid, "address")?);
             out.released = h.into_iter().zip(a).collect();
+            // Releases on account chains are transfers (read only when a link goes to one).
+            if dc.iter().any(|c| !utxo_chains.contains(c)) {
+                let paid = lake
+                    .scan("transfers")?
+                    .select([col("tx_hash"), col("to_address")])
+                    .join(wanted.lazy(), [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
+                    .collect()
+                    .map_err(|e| Error::polars("finding the links' releases", e))?;
+                let (h, a) = (crate::table::col_str(&paid, "tx_hash")?, crate::table::col_str(&paid, "to_address")?);
+                out.released.extend(h.into_iter().zip(a));
+            }
         }
         for i in 0..df.height() {
             out.by_deposit.entry(dep[i].clone()).or_default().push(out.all.len());
+            if !utxo_chains.contains(&dc[i]) {
+                out.by_release.entry(rt[i].clone()).or_default().push(out.all.len());
+            }
             out.all.push(Link {
                 id: id[i].clone(),
                 source_chain: sc[i].clone(),
@@ -341,12 +359,20 @@ impl Links {
 }
 
 /// Taint that crossed a link: which tracer (index), its seed, the link, and the amount in the
-/// destination asset (the carried amount × destination amount ÷ source amount).
+/// destination asset (the carried amount × destination amount ÷ source amount). To an account
+/// chain, the taint goes on when the walk reaches the link's release (`released`); until then it
+/// is still an arrival at the bridge (the deposit's receiver), where it stays if the release never
+/// comes after the deposit.
 struct Crossing {
     tracer: usize,
     seed: usize,
     link: usize,
     amount: f64,
+    released: bool,
+    /// The deposit's receiver (account chains; empty for UTXO chains).
+    bridge: String,
+    /// The deposit's day.
+    day: i32,
 }
 
 /// What the UTXO walk starts from: seeds found on UTXO chains, and taint that crossed to them.
@@ -432,7 +458,8 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     // their transfers only give the seeds, (seed, chain, tx, receiver, amount).
     let utxo_chains: std::collections::BTreeSet<String> = utxo::chains(lake)?.into_iter().collect();
     // Cross-chain links: taint that reaches a service in a link's deposit goes on at its release.
-    let links = Links::load(lake)?;
+    let links = Links::load(lake, &utxo_chains)?;
+    let n_seeds = seed_names.len();
     let fresh = || WalkState {
         tracers: (0..n_groups).flat_map(|g| opts.methods.iter().map(move |m| (g, Tracer::new(*m, opts.max_hops)))).collect(),
         last_time: 0,
@@ -501,9 +528,31 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             let stop_cat = labels.at(to, day).map(|l| l.1).filter(|c| opts.stop.iter().any(|s| s == c));
             let mut mv = Move { time: t, chain, from, to, asset, amount, seed: None, stop: stop_cat };
             let (from_key, to_key) = (engine::AddrKey::of(from), engine::AddrKey::of(to));
-            for (g, tr) in st.tracers.iter_mut() {
+            // A link's release on this (account) chain: the taint that crossed goes on from here,
+            // as seeds of its own (seed + the number of seeds: "bridged to <chain>").
+            let mut released: Vec<Vec<(usize, f64)>> = Vec::new();
+            for &li in links.by_release.get(hash).map(Vec::as_slice).unwrap_or_default() {
+                let l = &links.all[li];
+                if l.destination_chain != chain || l.release_address != to || l.destination_asset != asset {
+                    continue;
+                }
+                for c in st.crossings.iter_mut().filter(|c| c.link == li && !c.released) {
+                    c.released = true;
+                    if released.len() <= c.tracer {
+                        released.resize(c.tracer + 1, Vec::new());
+                    }
+                    released[c.tracer].push((c.seed + n_seeds, c.amount));
+                    // It is no longer an arrival at the bridge.
+                    let source = c.amount * l.source_amount / l.destination_amount;
+                    st.tracers[c.tracer].1.cross(c.seed, &engine::AddrKey::of(&c.bridge), &l.source_chain, &l.source_asset, source);
+                }
+            }
+            for (k, (g, tr)) in st.tracers.iter_mut().enumerate() {
                 mv.seed = seed.filter(|s| group_of(*s) == *g);
-                tr.apply_keyed(&mv, &from_key, &to_key);
+                match released.get(k) {
+                    Some(r) if !r.is_empty() => tr.apply_released(&mv, &from_key, &to_key, r),
+                    _ => tr.apply_keyed(&mv, &from_key, &to_key),
+                }
             }
             for &li in links.by_deposit.get(hash).map(Vec::as_slice).unwrap_or_default() {
                 let l = &links.all[li];
@@ -516,12 +565,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                     st.unreached.entry(li).or_insert(day);
                     continue;
                 }
-                let why = if !utxo_chains.contains(&l.destination_chain) {
-                    Some(format!(
-                        "only crossings to a chain traced on inputs and outputs (bitcoin) are followed, not to {}",
-                        l.destination_chain
-                    ))
-                } else if !links.released.contains(&(l.release_tx.clone(), l.release_address.clone())) {
+                let why = if !links.released.contains(&(l.release_tx.clone(), l.release_address.clone())) {
                     Some(format!("its release ({} paying {}) is not in the lake", l.release_tx, l.release_address))
                 } else {
                     l.check(valuation, day).err()
@@ -531,11 +575,24 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                     continue;
                 }
                 st.followed.insert(li);
+                let to_utxo = utxo_chains.contains(&l.destination_chain);
                 for (k, (_, tr)) in st.tracers.iter_mut().enumerate() {
                     let carried: Vec<(usize, f64)> = tr.last_carried().to_vec();
                     for (seed, amount) in carried.into_iter().filter(|(_, a)| *a > 0.0) {
-                        tr.cross(seed, &to_key, chain, asset, amount);
-                        st.crossings.push(Crossing { tracer: k, seed, link: li, amount: amount * l.destination_amount / l.source_amount });
+                        // To a UTXO chain the taint leaves the bridge now (that chain is walked
+                        // after this one); to an account chain, when the walk reaches the release.
+                        if to_utxo {
+                            tr.cross(seed, &to_key, chain, asset, amount);
+                        }
+                        st.crossings.push(Crossing {
+                            tracer: k,
+                            seed,
+                            link: li,
+                            amount: amount * l.destination_amount / l.source_amount,
+                            released: false,
+                            bridge: if to_utxo { String::new() } else { to.to_string() },
+                            day,
+                        });
                     }
                 }
             }
@@ -579,6 +636,11 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     let usd = |chain: &str, asset: &str, amount: f64, t: i64| valuation.usd(chain, asset, amount, day_of(t));
     let mut rows = Vec::new();
     let mut summaries = Vec::new();
+    // A seed released through a link to an account chain is seed + n_seeds: its summary row says
+    // so, and so does each of its destinations ("exchange (bridged to arbitrum)").
+    let bridged = |seed: usize, chain: &str, what: &str| {
+        if seed >= n_seeds { format!("{what} (bridged to {chain})") } else { what.to_string() }
+    };
     for (_, tr) in &tracers {
         let mut per_asset: BTreeMap<(usize, String, String), TraceSummary> = BTreeMap::new();
         for ((seed, chain, asset), amount) in &tr.seeded {
@@ -586,7 +648,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                 (*seed, chain.clone(), asset.clone()),
                 TraceSummary {
                     method: tr.method,
-                    seed: seed_names[*seed].clone(),
+                    seed: bridged(*seed, chain, &seed_names[*seed % n_seeds]),
                     chain: chain.clone(),
                     asset: asset.clone(),
                     seeded: *amount,
@@ -601,8 +663,8 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             let u = usd(&a.chain, &a.asset, a.amount, a.last);
             rows.push(TraceRow {
                 method: tr.method,
-                seed: seed_names[a.seed].clone(),
-                destination: a.category.clone(),
+                seed: seed_names[a.seed % n_seeds].clone(),
+                destination: bridged(a.seed, &a.chain, &a.category),
                 address: a.address.clone(),
                 actor: labels.at(&a.address, day_of(a.last)).and_then(|l| l.0).map(str::to_string),
                 chain: a.chain.clone(),
@@ -625,8 +687,8 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             }
             rows.push(TraceRow {
                 method: tr.method,
-                seed: seed_names[h.seed].clone(),
-                destination: "held".into(),
+                seed: seed_names[h.seed % n_seeds].clone(),
+                destination: bridged(h.seed, &h.chain, "held"),
                 actor: labels.at(&h.address, day_of(last_time)).and_then(|l| l.0).map(str::to_string),
                 address: h.address,
                 chain: h.chain,
@@ -649,6 +711,20 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     for li in &followed {
         // Followed for one transfer of the deposit: a refusal noted for another does not stand.
         not_followed.remove(&links.all[*li].id);
+    }
+    // A release on an account chain the walk never reached after its deposit: the taint stayed
+    // at the bridge.
+    for c in crossings.iter().filter(|c| !c.released && !utxo_chains.contains(&links.all[c.link].destination_chain)) {
+        let l = &links.all[c.link];
+        not_followed.entry(l.id.clone()).or_insert_with(|| {
+            (
+                format!(
+                    "the walk did not reach its release ({} paying {} on {}) after its deposit (the release is dated before it, or after --until)",
+                    l.release_tx, l.release_address, l.destination_chain
+                ),
+                c.day,
+            )
+        });
     }
     for (id, (why, _)) in &not_followed {
         progress.step("trace", &format!("cross-chain link {id} not followed: {why}"));
