@@ -29,8 +29,8 @@ use std::rc::Rc;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::world::Label;
-use super::{Role, Tx as EthTx, World, day_of, synth_address, synth_hash};
+use super::world::{BtcSideFiles, Label};
+use super::{Role, Tx as EthTx, World, btc_address, day_of, synth_hash};
 use crate::error::{Error, Result};
 
 /// Version of the Bitcoin side's output (part of a sample's fingerprint).
@@ -39,8 +39,6 @@ pub const VERSION: u32 = 1;
 pub const BTC_BLOCK_SECONDS: i64 = 600;
 /// The Bitcoin block at the start of the generated range.
 pub const BTC_FIRST_BLOCK: i64 = 660_000;
-/// The share of an incident's reported USD played out on Bitcoin when it lists Bitcoin and Ethereum.
-pub const BTC_SHARE: f64 = 0.25;
 /// A coinbase's value: the 2020-2024 subsidy, 6.25 BTC.
 const COINBASE_SAT: u64 = 625_000_000;
 /// Fee of a planted transaction: 0.0002 BTC.
@@ -53,18 +51,6 @@ const TXS_PER_FILE: u64 = 20_000;
 const TXS_PER_BLOCK: u64 = 8;
 /// Unspent outputs the background keeps at most (it spends more than it makes above this).
 const POOL_CAP: usize = 50_000;
-
-/// A Bitcoin address of a synthetic entity: P2WPKH (bech32, `bc1q…`), or P2PKH (base58check,
-/// `1…`) when `legacy`.
-pub fn btc_address(seed: u64, kind: &str, n: u64, legacy: bool) -> Result<String> {
-    let h = synth_address(seed, &format!("btc-{kind}"), n);
-    if legacy {
-        let mut p = vec![0u8];
-        p.extend_from_slice(&h);
-        return Ok(bs58::encode(p).with_check().into_string());
-    }
-    bech32::segwit::encode_v0(bech32::hrp::BC, &h).map_err(|e| Error::Internal(format!("encoding a synthetic segwit address: {e}")))
-}
 
 /// An unspent output.
 #[derive(Debug, Clone)]
@@ -150,14 +136,6 @@ pub struct Link {
     pub release_tx: [u8; 32],
     pub release_address: Rc<str>,
     pub sat: u64,
-}
-
-/// The Bitcoin side of an incident of the ledger.
-#[derive(Debug, Clone)]
-pub struct BtcParties {
-    pub share: f64,
-    pub victim: String,
-    pub attacker: String,
 }
 
 /// Bitcoin's synthetic services: exchange hot wallets and deposit addresses, the bridge's vault,
@@ -755,6 +733,25 @@ impl BtcWriter {
         self.flush()?;
         Ok((self.blocks_written, self.txs_written, self.files))
     }
+}
+
+/// The labels and the links file the Bitcoin side adds beside the chains.
+pub fn side_files(world: &World, bw: &BtcWorld, links: &[Link]) -> BtcSideFiles {
+    let mut text = String::from(
+        "id,source_chain,deposit_tx,source_asset,source_amount,destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes\n",
+    );
+    for l in links {
+        text.push_str(&format!(
+            "{},ethereum,0x{},ETH,{},bitcoin,{},{},BTC,{},ifr synth,a planted bridge release\n",
+            l.id,
+            hex::encode(l.deposit_tx),
+            decimal(l.wei, 18),
+            hex::encode(l.release_tx),
+            l.release_address,
+            decimal(l.sat as u128, 8)
+        ));
+    }
+    BtcSideFiles { labels: bw.labels(world), links_csv: text }
 }
 
 /// An amount of raw units as a decimal in whole units (`decimals` places, trailing zeros cut).

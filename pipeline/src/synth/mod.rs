@@ -251,7 +251,8 @@ pub fn run_in(opts: &SynthOptions, config_dir: Option<&std::path::Path>) -> Resu
         }
         (bitcoin_blocks, bitcoin_txs, btc_files) = w.finish()?;
     }
-    let files = world.write_side_files(&staging, opts.format, btc.as_ref().map(|bw| (bw, links.as_slice())))?;
+    let side = btc.as_ref().map(|bw| bitcoin::side_files(&world, bw, &links));
+    let files = world.write_side_files(&staging, opts.format, side.as_ref())?;
     truth.write(&staging.join("truth"))?;
 
     // Publish: move everything out of the staging folder.
@@ -308,6 +309,18 @@ pub fn synth_address(seed: u64, kind: &str, n: u64) -> [u8; 20] {
     let mut a = [0u8; 20];
     a.copy_from_slice(&d[..20]);
     a
+}
+
+/// A Bitcoin address of a synthetic entity: P2WPKH (bech32, `bc1q…`), or P2PKH (base58check,
+/// `1…`) when `legacy`.
+pub fn btc_address(seed: u64, kind: &str, n: u64, legacy: bool) -> Result<String> {
+    let h = synth_address(seed, &format!("btc-{kind}"), n);
+    if legacy {
+        let mut p = vec![0u8];
+        p.extend_from_slice(&h);
+        return Ok(bs58::encode(p).with_check().into_string());
+    }
+    bech32::segwit::encode_v0(bech32::hrp::BC, &h).map_err(|e| Error::Internal(format!("encoding a synthetic segwit address: {e}")))
 }
 
 /// Deterministic 32 bytes for a transaction.

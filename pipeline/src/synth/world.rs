@@ -36,6 +36,24 @@ pub struct Token {
     pub price: Option<String>,
 }
 
+/// The share of an incident's reported USD played out on Bitcoin when it lists Bitcoin and Ethereum.
+pub const BTC_SHARE: f64 = 0.25;
+
+/// The Bitcoin side of an incident of the ledger.
+#[derive(Debug, Clone)]
+pub struct BtcParties {
+    pub share: f64,
+    pub victim: String,
+    pub attacker: String,
+}
+
+/// What the Bitcoin side adds to the files beside the chains: its labels and the planted links
+/// (`links.csv`, ifr's links format).
+pub struct BtcSideFiles {
+    pub labels: Vec<(String, Label)>,
+    pub links_csv: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Incident {
     pub id: String,
@@ -49,7 +67,7 @@ pub struct Incident {
     /// The ledger row as written (for the synthetic ledger).
     pub row: Vec<String>,
     /// The part played out on Bitcoin (with a Bitcoin export only).
-    pub btc: Option<super::bitcoin::BtcParties>,
+    pub btc: Option<BtcParties>,
 }
 
 /// A labelled synthetic address.
@@ -194,11 +212,11 @@ impl World {
                 // synthetic one; the victim is always synthetic.
                 let attacker = match get(&rec, c_attacker).split(';').find_map(|a| crate::address::bitcoin(a.trim()).ok()) {
                     Some(a) => a,
-                    None => super::bitcoin::btc_address(seed, "attacker", n, false)?,
+                    None => super::btc_address(seed, "attacker", n, false)?,
                 };
-                Some(super::bitcoin::BtcParties {
-                    share: if on("ethereum") { super::bitcoin::BTC_SHARE } else { 1.0 },
-                    victim: super::bitcoin::btc_address(seed, "victim", n, false)?,
+                Some(BtcParties {
+                    share: if on("ethereum") { BTC_SHARE } else { 1.0 },
+                    victim: super::btc_address(seed, "victim", n, false)?,
                     attacker,
                 })
             } else {
@@ -493,12 +511,7 @@ impl World {
     }
 
     /// Write everything beside the chain export; returns the number of files.
-    pub fn write_side_files(
-        &self,
-        dir: &Path,
-        format: SynthFormat,
-        btc: Option<(&super::bitcoin::BtcWorld, &[super::bitcoin::Link])>,
-    ) -> Result<usize> {
+    pub fn write_side_files(&self, dir: &Path, format: SynthFormat, btc: Option<&BtcSideFiles>) -> Result<usize> {
         let w = |rel: &str, text: String| -> Result<()> {
             let p = dir.join(rel);
             if let Some(d) = p.parent() {
@@ -543,7 +556,7 @@ impl World {
             ));
         }
         // Bitcoin's services and attackers: the same actors, addresses of another currency.
-        for (addr, l) in btc.map(|(bw, _)| bw.labels(self)).unwrap_or_default() {
+        for (addr, l) in btc.map(|b| b.labels.as_slice()).unwrap_or_default() {
             tags.push_str(&format!(
                 "- address: '{addr}'\n  currency: BTC\n  label: '{}'\n  actor: {}\n  category: {}\n  confidence: {}\n",
                 l.label.replace('\'', "''"),
@@ -622,23 +635,9 @@ impl World {
         };
         let mut files = 9;
         let mut btc_sources = String::new();
-        if let Some((_, links)) = btc {
+        if let Some(b) = btc {
             // The planted links in ifr's own links format (data/schemas/crosschain_links.yaml).
-            let mut text = String::from(
-                "id,source_chain,deposit_tx,source_asset,source_amount,destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes\n",
-            );
-            for l in links {
-                text.push_str(&format!(
-                    "{},ethereum,0x{},ETH,{},bitcoin,{},{},BTC,{},ifr synth,a planted bridge release\n",
-                    l.id,
-                    hex::encode(l.deposit_tx),
-                    super::bitcoin::decimal(l.wei, 18),
-                    hex::encode(l.release_tx),
-                    l.release_address,
-                    super::bitcoin::decimal(l.sat as u128, 8)
-                ));
-            }
-            w("links.csv", text)?;
+            w("links.csv", b.links_csv.clone())?;
             files += 1;
             btc_sources = "\n[[sources]]\nname = \"bitcoin\"\nkind = \"chain\"\nformat = \"bitcoin-etl\"\nchain = \"bitcoin\"\npath = \"bitcoin\"\n\n\
                  [[sources]]\nname = \"links\"\nkind = \"links\"\nformat = \"ifr-links\"\npath = \"links.csv\"\n"
