@@ -101,6 +101,21 @@ fn a_bitcoin_etl_export_becomes_utxo_tables_and_proportional_flows() {
     );
     let inputs = table(&s, "utxo_inputs");
     assert_eq!(inputs.height(), 5);
+    // The resolution is kept on each input: t2's inputs spend t1's outputs to B (30 BTC) and C
+    // (19.9999); t4's spent output is not loaded: NULL, never guessed.
+    let spent = |tx: char| {
+        let i = inputs
+            .clone()
+            .lazy()
+            .filter(col("tx_hash").eq(lit(h(tx))))
+            .sort(["vin"], Default::default())
+            .select([col("address"), col("value_sat")])
+            .collect()
+            .unwrap();
+        rows(&i)
+    };
+    assert_eq!(spent('2'), [format!("\"{B}\"|3000000000"), format!("\"{C}\"|1999990000")]);
+    assert!(spent('4').iter().any(|r| r == "null|null"), "{:?}", spent('4'));
 
     // The flows, worked out by hand (value of the sender's inputs x value of the receiver's
     // outputs / the inputs' total, rounded down):

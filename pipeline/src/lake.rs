@@ -138,6 +138,11 @@ impl Lake {
 
     /// Every live Parquet file of a table, as `state.json` lists them, sorted by logical name.
     pub fn table_files(&self, table: &str) -> Result<Vec<PathBuf>> {
+        Ok(self.table_files_named(table)?.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// [`Lake::table_files`] with each file's logical name (`<table>/<chain>/<year>/<month>/<source>.parquet`).
+    pub fn table_files_named(&self, table: &str) -> Result<Vec<(String, PathBuf)>> {
         let mut out: Vec<(String, PathBuf)> = Vec::new();
         for s in self.state()?.sources.values() {
             for o in &s.outputs {
@@ -148,7 +153,7 @@ impl Lake {
             }
         }
         out.sort();
-        Ok(out.into_iter().map(|(_, p)| p).collect())
+        Ok(out)
     }
 
     /// A lazy scan over all of a table's files (an empty frame with the documented schema if none).

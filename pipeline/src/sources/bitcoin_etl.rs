@@ -748,6 +748,24 @@ pub fn derive_transfers(out: &Path, written: &[PathBuf], chain: &str, source: &s
         .collect_with_engine(Engine::Streaming)
         .map(|r| r.unwrap_single())
         .map_err(err)?;
+    // The resolution, written back into the staged utxo_inputs: each input's address and value
+    // are the spent output's (the export's own when it was enriched), so that the tracer reads a
+    // month of transactions without joining every input to every output again.
+    let resolved = inputs.select(["tx_hash", "vin", "v", "from_address"]).map_err(err)?;
+    let columns: Vec<Expr> = crate::schema::table("utxo_inputs").columns.iter().map(|c| col(c.name.as_str())).collect();
+    for rel in written.iter().filter(|r| r.components().next().is_some_and(|c| c.as_os_str() == "utxo_inputs")) {
+        let path = out.join(rel);
+        let mut args = JoinArgs::new(JoinType::Left);
+        args.maintain_order = MaintainOrderJoin::Left;
+        let mut df = crate::table::read_parquet(&path)?
+            .lazy()
+            .join(resolved.clone().lazy(), [col("tx_hash"), col("vin")], [col("tx_hash"), col("vin")], args)
+            .with_columns([col("v").alias("value_sat"), col("from_address").alias("address")])
+            .select(columns.clone())
+            .collect()
+            .map_err(err)?;
+        write_parquet(&mut df, &path)?;
+    }
     let unresolved = inputs.column("v").map_err(err)?.null_count() as u64;
     let mut res =
         Resolution { inputs_resolved: inputs.height() as u64 - unresolved, inputs_unresolved: unresolved, ..Resolution::default() };

@@ -18,7 +18,7 @@ use crate::sources::{self, Acc, Counts, Input, chain, partition};
 use crate::table::{read_parquet, write_parquet};
 
 /// Bumped when a loader's output for the same input changes, so that lakes are rebuilt.
-pub const LOADER_VERSION: u32 = 1;
+pub const LOADER_VERSION: u32 = 2;
 
 /// Whether a source was loaded or left as it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

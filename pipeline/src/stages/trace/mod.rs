@@ -112,61 +112,66 @@ fn trace_utxo(
 ) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
     let (mut rows, mut summaries) = (Vec::new(), Vec::new());
     let found = input.found;
+    // Crossings to account chains were released in the account walk.
+    let utxo_chains = utxo::chains(lake)?;
     let chains: std::collections::BTreeSet<&str> = found
         .iter()
         .map(|s| s.1.as_str())
         .chain(input.crossings.iter().map(|c| input.links.all[c.link].destination_chain.as_str()))
+        .filter(|c| utxo_chains.iter().any(|u| u == c))
         .collect();
     for chain in chains {
         let asset = crate::sources::chain::Assets::default().native(chain).0.unwrap_or_else(|| "native".into());
-        let (txs, _unknown) = utxo::transactions(lake, chain)?;
         let mut tracers: Vec<(usize, utxo::UtxoTracer)> =
             (0..n_groups).flat_map(|g| opts.methods.iter().map(move |m| (g, utxo::UtxoTracer::new(*m)))).collect();
-        let by_hash: std::collections::HashMap<&str, &utxo::LakeTx> = txs.iter().map(|t| (t.hash.as_str(), t)).collect();
         // What each tracer seeded: (tracer, seed id) -> amount. Taint that came across a link is
         // traced under its own id, the seed's + `n` (the same seed, shown "bridged"), so that a
         // seed's own taint on this chain is never labelled as bridged.
         let n = seed_names.len();
         let mut seeded: BTreeMap<(usize, usize), f64> = BTreeMap::new();
-        let mut plant = |tracers: &mut Vec<(usize, utxo::UtxoTracer)>,
-                         which: &dyn Fn(usize) -> bool,
-                         seed: usize,
-                         hash: &str,
-                         to: &str,
-                         amount: f64| {
-            let Some(tx) = by_hash.get(hash) else { return };
-            let mut left = (amount * 1e8).round();
-            for (vout, address, value) in tx.outputs.iter().filter(|(_, a, _)| a.as_deref() == Some(to)) {
-                let take = left.min(*value as f64);
-                if take <= 0.0 {
-                    break;
-                }
-                for (k, (_, tr)) in tracers.iter_mut().enumerate().filter(|(k, _)| which(*k)) {
-                    tr.seed((hash.to_string(), *vout), address.as_deref(), *value, seed, take);
-                    *seeded.entry((k, seed)).or_default() += take / 1e8;
-                }
-                left -= take;
-            }
-        };
+        // Seeds: (which tracers, seed id, tx, receiver, amount), planted when the walk reaches the
+        // month of their transaction (before walking it: the transaction itself spends nothing
+        // tainted, so its seeded outputs stay as planted).
+        let mut pending: Vec<(Vec<bool>, usize, &str, &str, f64)> = Vec::new();
         for (seed, _, hash, to, amount) in found.iter().filter(|s| s.1 == chain) {
-            let group: Vec<bool> = tracers.iter().map(|(g, _)| *g == group_of(*seed)).collect();
-            plant(&mut tracers, &|k| group[k], *seed, hash, to, *amount);
+            pending.push((tracers.iter().map(|(g, _)| *g == group_of(*seed)).collect(), *seed, hash, to, *amount));
         }
         for c in input.crossings.iter().filter(|c| input.links.all[c.link].destination_chain == chain) {
             let l = &input.links.all[c.link];
-            plant(&mut tracers, &|k| k == c.tracer, c.seed + n, &l.release_tx, &l.release_address, c.amount);
+            pending.push(((0..tracers.len()).map(|k| k == c.tracer).collect(), c.seed + n, &l.release_tx, &l.release_address, c.amount));
         }
         let mut last = 0i64;
-        for tx in &txs {
-            let day = day_of(tx.time);
-            if opts.until.is_some_and(|u| day > u) {
-                break;
-            }
-            last = tx.time;
-            let view = tx.view();
-            let stop = |a: &str| labels.at(a, day).map(|l| l.1).filter(|c| opts.stop.iter().any(|s| s == c)).map(str::to_string);
-            for (_, tr) in tracers.iter_mut() {
-                tr.apply(&view, tx.time, &stop);
+        // One month at a time: memory is a month's transactions and the tainted outputs.
+        'months: for (outs, ins) in utxo::months(lake, chain)? {
+            let (txs, _unknown) = utxo::transactions(&outs, &ins)?;
+            let by_hash: std::collections::HashMap<&str, &utxo::LakeTx> = txs.iter().map(|t| (t.hash.as_str(), t)).collect();
+            pending.retain(|(which, seed, hash, to, amount)| {
+                let Some(tx) = by_hash.get(hash) else { return true };
+                let mut left = (amount * 1e8).round();
+                for (vout, address, value) in tx.outputs.iter().filter(|(_, a, _)| a.as_deref() == Some(*to)) {
+                    let take = left.min(*value as f64);
+                    if take <= 0.0 {
+                        break;
+                    }
+                    for (k, (_, tr)) in tracers.iter_mut().enumerate().filter(|(k, _)| which[*k]) {
+                        tr.seed((hash.to_string(), *vout), address.as_deref(), *value, *seed, take);
+                        *seeded.entry((k, *seed)).or_default() += take / 1e8;
+                    }
+                    left -= take;
+                }
+                false
+            });
+            for tx in &txs {
+                let day = day_of(tx.time);
+                if opts.until.is_some_and(|u| day > u) {
+                    break 'months;
+                }
+                last = tx.time;
+                let view = tx.view();
+                let stop = |a: &str| labels.at(a, day).map(|l| l.1).filter(|c| opts.stop.iter().any(|s| s == c)).map(str::to_string);
+                for (_, tr) in tracers.iter_mut() {
+                    tr.apply(&view, tx.time, &stop);
+                }
             }
         }
         let usd = |amount: f64, t: i64| valuation.usd(chain, &asset, amount, day_of(t));

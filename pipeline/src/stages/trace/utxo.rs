@@ -85,21 +85,44 @@ pub fn chains(lake: &Lake) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Every transaction of `chain` in chain order (block, position, id) with its inputs resolved
-/// against the outputs they spend. Held in memory whole (a UTXO chain's tracing is not streamed
-/// yet). Also returns how many inputs spend an output that is not loaded (valued 0 here).
-pub fn transactions(lake: &Lake, chain: &str) -> Result<(Vec<LakeTx>, u64)> {
+/// A UTXO chain's (year, month) partitions in order, each with its `utxo_outputs` and
+/// `utxo_inputs` files: the tracer walks them one month at a time.
+pub fn months(lake: &Lake, chain: &str) -> Result<Vec<(Vec<std::path::PathBuf>, Vec<std::path::PathBuf>)>> {
+    let mut out: BTreeMap<(i32, i32), (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>)> = BTreeMap::new();
+    for (table, inputs) in [("utxo_outputs", false), ("utxo_inputs", true)] {
+        for (name, file) in lake.table_files_named(table)? {
+            // <table>/<chain>/<year>/<month>/<file>
+            let parts: Vec<&str> = name.split('/').collect();
+            let (Some(c), Some(y), Some(m)) =
+                (parts.get(1), parts.get(2).and_then(|y| y.parse().ok()), parts.get(3).and_then(|m| m.parse().ok()))
+            else {
+                return Err(Error::Internal(format!("a {table} file outside a chain/year/month partition: {name}")));
+            };
+            if *c != chain {
+                continue;
+            }
+            let e = out.entry((y, m)).or_default();
+            if inputs { e.1.push(file) } else { e.0.push(file) }
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
+/// The transactions of one month of a UTXO chain (its `utxo_outputs` and `utxo_inputs` files) in
+/// chain order (block, position, id). Inputs carry the value of the output they spend, resolved at
+/// ingest; also returns how many inputs spend an output that is not loaded (valued 0 here).
+pub fn transactions(outputs: &[std::path::PathBuf], inputs: &[std::path::PathBuf]) -> Result<(Vec<LakeTx>, u64)> {
     let err = |e| Error::polars("reading UTXO tables for tracing", e);
-    let mine = |t: &str| -> Result<LazyFrame> { Ok(lake.scan(t)?.filter(col("chain").eq(lit(chain.to_string())))) };
-    let outputs = mine("utxo_outputs")?;
-    let spent = outputs.clone().select([
-        col("tx_hash").alias("spent_tx_hash"),
-        col("vout").alias("spent_vout"),
-        col("value_sat").alias("out_value"),
-    ]);
+    let scan = |files: &[std::path::PathBuf], table: &str| -> Result<LazyFrame> {
+        if files.is_empty() {
+            return Ok(crate::table::empty(crate::schema::table(table))?.lazy());
+        }
+        let paths: Vec<PlRefPath> =
+            files.iter().map(|p| PlRefPath::try_from_path(p).map_err(|e| Error::polars("path", e))).collect::<Result<_>>()?;
+        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default()).map_err(err)
+    };
     let order = ["block_number", "tx_index", "tx_hash"];
-    let inputs = mine("utxo_inputs")?
-        .join(spent, [col("spent_tx_hash"), col("spent_vout")], [col("spent_tx_hash"), col("spent_vout")], JoinArgs::new(JoinType::Left))
+    let inputs = scan(inputs, "utxo_inputs")?
         .select([
             col("block_number"),
             col("tx_index"),
@@ -107,11 +130,12 @@ pub fn transactions(lake: &Lake, chain: &str) -> Result<(Vec<LakeTx>, u64)> {
             col("vin"),
             col("spent_tx_hash"),
             col("spent_vout"),
-            coalesce(&[col("value_sat"), col("out_value")]).alias("v"),
+            col("value_sat").alias("v"),
         ])
         .sort([order[0], order[1], order[2], "vin"], SortMultipleOptions::default().with_nulls_last(false))
         .collect()
         .map_err(err)?;
+    let outputs = scan(outputs, "utxo_outputs")?;
     let outputs = outputs
         .select([
             col("block_number"),
