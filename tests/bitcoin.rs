@@ -495,3 +495,39 @@ fn thorchain_midgard_swaps_become_cross_chain_links() {
         )]
     );
 }
+
+/// The input resolution in buckets of transaction ids (here one output per bucket: eight
+/// buckets) gives exactly the tables and counts of the resolution in one piece.
+#[test]
+fn resolving_inputs_bucket_by_bucket_gives_the_same_lake() {
+    let load = |extra: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = settings(
+            tmp.path(),
+            &format!(
+                "lake = \"lake\"\n[[sources]]\nname = \"btc\"\nkind = \"chain\"\nformat = \"bitcoin-etl\"\nchain = \"bitcoin\"\npath = \"{}\"\n{extra}",
+                fixtures().join("bitcoin-etl").display()
+            ),
+        );
+        let summary = ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+        let method = summary.sources[0].method.clone().unwrap();
+        let tables: Vec<Vec<String>> = ["utxo_outputs", "utxo_inputs", "transfers"]
+            .iter()
+            .map(|t| {
+                let mut r = rows(&table(&s, t));
+                r.sort();
+                r
+            })
+            .collect();
+        (method, tables, tmp)
+    };
+    let (whole, whole_tables, _a) = load("");
+    let (bucketed, bucketed_tables, b) = load("bucket-rows = 1\n");
+    assert!(whole.contains("inputs resolved: 4 of 5"), "{whole}");
+    assert_eq!(bucketed, whole);
+    assert_eq!(bucketed_tables, whole_tables);
+    assert!(!whole_tables[2].is_empty());
+    // Nothing of the scratch work is left in the lake.
+    let left: Vec<_> = snapshot(&b.path().join("lake")).into_iter().filter(|(p, _, _)| p.to_string_lossy().contains("resolve")).collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -306,10 +306,16 @@ struct RawSource {
     /// block any of the source's files reaches are not loaded yet — they may still be reorganised
     /// and exported again (cryo's `--reorg-buffer`). Default 0: every chunk is final.
     reorg_buffer: Option<u64>,
+    /// bitcoin-etl and BigQuery Bitcoin sources only: outputs per bucket of the input resolution
+    /// (it runs one bucket of transaction ids at a time, spilled to disk). Default 1,000,000.
+    bucket_rows: Option<u64>,
     /// Fetch the source from this http(s) URL on `ifr refresh`; `path` is then the folder of its
     /// dated snapshots (kept, never overwritten).
     url: Option<String>,
 }
+
+/// Outputs per bucket of a UTXO source's input resolution, by default (a few hundred MB of memory).
+pub const DEFAULT_BUCKET_ROWS: u64 = 1_000_000;
 
 /// One resolved input source.
 #[derive(Debug, Clone, Serialize)]
@@ -325,6 +331,8 @@ pub struct SourceSpec {
     pub asset: Option<String>,
     /// Chain sources: chunks ending within this many blocks of the newest are held back (0: none).
     pub reorg_buffer: u64,
+    /// UTXO sources: outputs per bucket of the input resolution (bounds ingest's memory).
+    pub bucket_rows: u64,
     /// Fetched from here by `ifr refresh` into the folder `path` (one dated snapshot per version).
     pub url: Option<String>,
 }
@@ -463,6 +471,12 @@ impl Settings {
             if s.reorg_buffer.is_some_and(|b| b > i64::MAX as u64) {
                 return Err(Error::Config(format!("{at}: `reorg-buffer` is a number of blocks below 2^63")));
             }
+            if s.bucket_rows.is_some() && !matches!(s.format, Format::BitcoinEtl | Format::BigqueryBitcoin) {
+                return Err(Error::Config(format!("{at}: `bucket-rows` applies to bitcoin-etl and bigquery-bitcoin sources only")));
+            }
+            if s.bucket_rows == Some(0) {
+                return Err(Error::Config(format!("{at}: `bucket-rows` must be at least 1")));
+            }
             if s.asset.is_some() && s.format != Format::Yahoo {
                 return Err(Error::Config(format!("{at}: `asset` applies to yahoo price sources only")));
             }
@@ -489,6 +503,7 @@ impl Settings {
                 chain: s.chain,
                 asset: s.asset,
                 reorg_buffer: s.reorg_buffer.unwrap_or(0),
+                bucket_rows: s.bucket_rows.unwrap_or(DEFAULT_BUCKET_ROWS),
                 url: s.url,
             });
         }

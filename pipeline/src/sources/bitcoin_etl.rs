@@ -12,7 +12,6 @@
 //! every input against the outputs it spends and writes the address-to-address flows into
 //! `transfers`.
 
-use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
@@ -708,6 +707,34 @@ pub struct Resolution {
     pub txs_without_outputs: u64,
 }
 
+/// The buckets a source's transactions are split into by the first two hex digits of their id:
+/// `[lo, hi)` ranges of those digits (None: no bound), as many as `outputs / bucket_rows` rounded
+/// up to a power of two (at most 256).
+fn buckets(outputs: u64, bucket_rows: u64) -> Vec<(Option<String>, Option<String>)> {
+    let want = outputs.div_ceil(bucket_rows.max(1)).clamp(1, 256);
+    let n = want.next_power_of_two().min(256) as usize;
+    (0..n)
+        .map(|b| {
+            let lo = (b > 0).then(|| format!("{:02x}", b * 256 / n));
+            let hi = (b + 1 < n).then(|| format!("{:02x}", (b + 1) * 256 / n));
+            (lo, hi)
+        })
+        .collect()
+}
+
+/// Rows whose transaction id (`column`) falls in a bucket.
+fn in_bucket(column: &str, (lo, hi): &(Option<String>, Option<String>)) -> Expr {
+    let head = col(column).str().slice(lit(0i64), lit(2u64));
+    let mut e = lit(true);
+    if let Some(lo) = lo {
+        e = e.and(head.clone().gt_eq(lit(lo.clone())));
+    }
+    if let Some(hi) = hi {
+        e = e.and(head.lt(lit(hi.clone())));
+    }
+    e
+}
+
 /// Derive the `transfers` of a staged UTXO source from its `utxo_outputs` and `utxo_inputs`
 /// partitions (`written`, relative to `out`): each input is resolved against the output it spends
 /// (the export's own address and value first, when it was enriched); in a transaction whose inputs
@@ -715,154 +742,220 @@ pub struct Resolution {
 /// `value of its inputs × value of its outputs / the inputs' total`, rounded down to the satoshi —
 /// so the flows of a transaction add up to its outputs' value less under a satoshi per pair, and
 /// its fee (inputs − outputs, plus that rounding) goes to no address. Flows from or to no single
-/// address (a bare multisig output) are left out. Returns the transfers files written.
-pub fn derive_transfers(out: &Path, written: &[PathBuf], chain: &str, source: &str) -> Result<(Vec<PathBuf>, Resolution)> {
-    let scan = |table: &str| -> Result<LazyFrame> {
-        let files: Vec<PlRefPath> = written
-            .iter()
-            .filter(|r| r.components().next().is_some_and(|c| c.as_os_str() == table))
-            .map(|r| PlRefPath::try_from_path(&out.join(r)).map_err(|e| Error::polars("path", e)))
-            .collect::<Result<_>>()?;
+/// address (a bare multisig output) are left out. The resolution is written back into the staged
+/// `utxo_inputs` (each input's address and value). Returns the transfers files written.
+///
+/// Memory is bounded by `bucket_rows`: the resolution runs one bucket of spent transaction ids at a
+/// time, the flows one bucket of spending transaction ids at a time, both spilled to scratch
+/// Parquet under `out/.parts/<source>/resolve/`, then each month is written from the spilled flows
+/// and each month's inputs get their resolution back.
+pub fn derive_transfers(
+    out: &Path,
+    written: &[PathBuf],
+    chain: &str,
+    source: &str,
+    bucket_rows: u64,
+) -> Result<(Vec<PathBuf>, Resolution)> {
+    let files_of = |table: &str| -> Vec<PathBuf> {
+        written.iter().filter(|r| r.components().next().is_some_and(|c| c.as_os_str() == table)).map(|r| out.join(r)).collect()
+    };
+    let scan_files = |files: &[PathBuf], table: &str| -> Result<LazyFrame> {
         if files.is_empty() {
             return Ok(crate::table::empty(crate::schema::table(table))?.lazy());
         }
-        LazyFrame::scan_parquet_files(files.into_iter().collect(), ScanArgsParquet::default())
+        let paths: Vec<PlRefPath> =
+            files.iter().map(|p| PlRefPath::try_from_path(p).map_err(|e| Error::polars("path", e))).collect::<Result<_>>()?;
+        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())
             .map_err(|e| Error::polars("scanning UTXO tables", e))
     };
     let err = |e| Error::polars("deriving UTXO transfers", e);
-    let outputs = scan("utxo_outputs")?;
-    let spent = outputs.clone().select([
-        col("tx_hash").alias("spent_tx_hash"),
-        col("vout").alias("spent_vout"),
-        col("address").alias("out_address"),
-        col("value_sat").alias("out_value"),
-    ]);
-    let inputs = scan("utxo_inputs")?
-        .join(spent, [col("spent_tx_hash"), col("spent_vout")], [col("spent_tx_hash"), col("spent_vout")], JoinArgs::new(JoinType::Left))
-        .with_columns([
-            coalesce(&[col("value_sat"), col("out_value")]).alias("v"),
-            when(col("value_sat").is_not_null()).then(col("address")).otherwise(col("out_address")).alias("from_address"),
-        ])
-        // Only what the flows need is held: one row per input, five columns.
-        .select([col("tx_hash"), col("vin"), col("v"), col("from_address"), col("source_file")])
-        .collect_with_engine(Engine::Streaming)
-        .map(|r| r.unwrap_single())
-        .map_err(err)?;
-    // The resolution, written back into the staged utxo_inputs: each input's address and value
-    // are the spent output's (the export's own when it was enriched), so that the tracer reads a
-    // month of transactions without joining every input to every output again.
-    let resolved = inputs.select(["tx_hash", "vin", "v", "from_address"]).map_err(err)?;
-    let columns: Vec<Expr> = crate::schema::table("utxo_inputs").columns.iter().map(|c| col(c.name.as_str())).collect();
-    for rel in written.iter().filter(|r| r.components().next().is_some_and(|c| c.as_os_str() == "utxo_inputs")) {
-        let path = out.join(rel);
-        let mut args = JoinArgs::new(JoinType::Left);
-        args.maintain_order = MaintainOrderJoin::Left;
-        let mut df = crate::table::read_parquet(&path)?
-            .lazy()
-            .join(resolved.clone().lazy(), [col("tx_hash"), col("vin")], [col("tx_hash"), col("vin")], args)
-            .with_columns([col("v").alias("value_sat"), col("from_address").alias("address")])
-            .select(columns.clone())
+    let (output_files, input_files) = (files_of("utxo_outputs"), files_of("utxo_inputs"));
+    let outputs = scan_files(&output_files, "utxo_outputs")?;
+    let inputs_all = scan_files(&input_files, "utxo_inputs")?;
+    let n_outputs = outputs.clone().select([len().alias("n")]).collect().map_err(err)?;
+    let n_outputs = n_outputs.column("n").map_err(err)?.cast(&DataType::UInt64).map_err(err)?.u64().map_err(err)?.get(0).unwrap_or(0);
+    let buckets = buckets(n_outputs, bucket_rows);
+    let scratch = out.join(".parts").join(source).join("resolve");
+    std::fs::create_dir_all(&scratch).map_err(|e| Error::io("creating", &scratch, e))?;
+    let mut res = Resolution::default();
+
+    // 1. Resolution, per bucket of spent transaction ids: (tx_hash, vin, v, from_address, year,
+    //    month, source_file) of every input.
+    let mut resolved_files = Vec::new();
+    for (k, b) in buckets.iter().enumerate() {
+        let spent = outputs.clone().filter(in_bucket("tx_hash", b)).select([
+            col("tx_hash").alias("spent_tx_hash"),
+            col("vout").alias("spent_vout"),
+            col("address").alias("out_address"),
+            col("value_sat").alias("out_value"),
+        ]);
+        let mut part = inputs_all
+            .clone()
+            .filter(in_bucket("spent_tx_hash", b))
+            .join(
+                spent,
+                [col("spent_tx_hash"), col("spent_vout")],
+                [col("spent_tx_hash"), col("spent_vout")],
+                JoinArgs::new(JoinType::Left),
+            )
+            .select([
+                col("tx_hash"),
+                col("vin"),
+                coalesce(&[col("value_sat"), col("out_value")]).alias("v"),
+                when(col("value_sat").is_not_null()).then(col("address")).otherwise(col("out_address")).alias("from_address"),
+                col("year"),
+                col("month"),
+                col("source_file"),
+            ])
             .collect()
             .map_err(err)?;
-        write_parquet(&mut df, &path)?;
+        let unresolved = part.column("v").map_err(err)?.null_count() as u64;
+        res.inputs_unresolved += unresolved;
+        res.inputs_resolved += part.height() as u64 - unresolved;
+        let p = scratch.join(format!("resolved-{k:03}.parquet"));
+        crate::table::write_scratch(&mut part, &p)?;
+        resolved_files.push(p);
     }
-    let unresolved = inputs.column("v").map_err(err)?.null_count() as u64;
-    let mut res =
-        Resolution { inputs_resolved: inputs.height() as u64 - unresolved, inputs_unresolved: unresolved, ..Resolution::default() };
-    // Per transaction: the inputs' total, whether all are resolved; the outputs' total.
-    let per_tx_in =
-        inputs.clone().lazy().group_by([col("tx_hash")]).agg([col("v").sum().alias("total_in"), col("v").null_count().alias("missing")]);
-    let per_tx_out =
-        outputs.clone().filter(col("is_coinbase").not()).group_by([col("tx_hash")]).agg([col("value_sat").sum().alias("total_out")]);
-    let txs = per_tx_in
-        .join(per_tx_out, [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Left))
-        .collect_with_engine(Engine::Streaming)
-        .map(|r| r.unwrap_single())
-        .map_err(err)?;
-    let (missing, total_in, total_out) = (
-        txs.column("missing").map_err(err)?.cast(&DataType::Int64).map_err(err)?,
-        txs.column("total_in").map_err(err)?.cast(&DataType::Int64).map_err(err)?,
-        txs.column("total_out").map_err(err)?.cast(&DataType::Int64).map_err(err)?,
-    );
-    let (missing, total_in, total_out) = (missing.i64().map_err(err)?, total_in.i64().map_err(err)?, total_out.i64().map_err(err)?);
-    let mut good = Vec::new();
-    for i in 0..txs.height() {
-        if total_out.get(i).is_none() {
-            res.txs_without_outputs += 1;
-        } else if missing.get(i).unwrap_or(0) > 0 {
-            res.txs_unresolved += 1;
-        } else if total_out.get(i).unwrap_or(0) > total_in.get(i).unwrap_or(0) || total_in.get(i).unwrap_or(0) == 0 {
-            res.txs_inconsistent += 1;
-        } else {
-            res.txs_with_flows += 1;
-            good.push(i as IdxSize);
-        }
-    }
-    let good_txs = txs.take(&IdxCa::from_vec("i".into(), good)).map_err(err)?.select(["tx_hash", "total_in"]).map_err(err)?;
-    // Senders: each input address of a good transaction, its inputs' value and first input.
-    let senders = inputs
-        .lazy()
-        .join(good_txs.lazy(), [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
-        .filter(col("from_address").is_not_null())
-        .group_by([col("tx_hash"), col("from_address")])
-        .agg([col("v").sum().alias("v"), col("vin").min().alias("vin"), col("total_in").first(), col("source_file").min()]);
-    let receivers =
-        outputs.filter(col("address").is_not_null().and(col("is_coinbase").not())).group_by([col("tx_hash"), col("address")]).agg([
-            col("value_sat").sum().alias("w"),
-            col("vout").min().alias("vout"),
-            col("chain").first(),
-            col("block_number").first(),
-            col("block_time").first(),
-            col("year").first(),
-            col("month").first(),
-            col("tx_index").first(),
-        ]);
+    let resolved = scan_files(&resolved_files, "utxo_inputs")?;
+
+    // 2. Flows, per bucket of spending transaction ids.
     let i128 = |e: Expr| e.cast(DataType::Int128);
-    let flows = senders
-        .join(receivers, [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
-        .with_column((i128(col("v")) * i128(col("w")) / i128(col("total_in"))).cast(DataType::Int64).alias("sat"))
-        .filter(col("sat").gt(lit(0i64)))
-        .select([
-            col("chain"),
-            col("block_number"),
-            col("block_time"),
-            col("year"),
-            col("month"),
-            col("tx_hash"),
-            col("tx_index"),
-            lit(NULL).cast(DataType::Int64).alias("log_index"),
-            concat_str([col("vin").cast(DataType::String), col("vout").cast(DataType::String)], ":", false).alias("trace_address"),
-            lit("utxo").alias("kind"),
-            lit(NULL).cast(DataType::String).alias("token_address"),
-            lit("BTC").alias("asset"),
-            col("from_address"),
-            col("address").alias("to_address"),
-            col("sat").cast(DataType::String).alias("amount_raw"),
-            lit(8i32).alias("decimals"),
-            (col("sat").cast(DataType::Float64) / lit(1e8)).alias("amount"),
-            col("source_file"),
-        ])
-        .collect()
-        .map_err(err)?;
-    let expected = crate::schema::table("transfers").polars_schema();
-    if **flows.schema() != expected {
-        return Err(Error::Internal(format!("derived UTXO transfers do not have the documented schema: {:?}", flows.schema())));
+    let mut flow_files = Vec::new();
+    let mut months: std::collections::BTreeSet<(i32, i32)> = std::collections::BTreeSet::new();
+    for (k, b) in buckets.iter().enumerate() {
+        let inputs = resolved
+            .clone()
+            .filter(in_bucket("tx_hash", b))
+            .select([col("tx_hash"), col("vin"), col("v"), col("from_address"), col("source_file")])
+            .collect()
+            .map_err(err)?;
+        let outs = outputs.clone().filter(in_bucket("tx_hash", b));
+        // Per transaction: the inputs' total, whether all are resolved; the outputs' total.
+        let per_tx_in = inputs
+            .clone()
+            .lazy()
+            .group_by([col("tx_hash")])
+            .agg([col("v").sum().alias("total_in"), col("v").null_count().alias("missing")]);
+        let per_tx_out =
+            outs.clone().filter(col("is_coinbase").not()).group_by([col("tx_hash")]).agg([col("value_sat").sum().alias("total_out")]);
+        let txs = per_tx_in.join(per_tx_out, [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Left)).collect().map_err(err)?;
+        let (missing, total_in, total_out) = (
+            txs.column("missing").map_err(err)?.cast(&DataType::Int64).map_err(err)?,
+            txs.column("total_in").map_err(err)?.cast(&DataType::Int64).map_err(err)?,
+            txs.column("total_out").map_err(err)?.cast(&DataType::Int64).map_err(err)?,
+        );
+        let (missing, total_in, total_out) = (missing.i64().map_err(err)?, total_in.i64().map_err(err)?, total_out.i64().map_err(err)?);
+        let mut good = Vec::new();
+        for i in 0..txs.height() {
+            if total_out.get(i).is_none() {
+                res.txs_without_outputs += 1;
+            } else if missing.get(i).unwrap_or(0) > 0 {
+                res.txs_unresolved += 1;
+            } else if total_out.get(i).unwrap_or(0) > total_in.get(i).unwrap_or(0) || total_in.get(i).unwrap_or(0) == 0 {
+                res.txs_inconsistent += 1;
+            } else {
+                res.txs_with_flows += 1;
+                good.push(i as IdxSize);
+            }
+        }
+        let good_txs = txs.take(&IdxCa::from_vec("i".into(), good)).map_err(err)?.select(["tx_hash", "total_in"]).map_err(err)?;
+        // Senders: each input address of a good transaction, its inputs' value and first input.
+        let senders = inputs
+            .lazy()
+            .join(good_txs.lazy(), [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
+            .filter(col("from_address").is_not_null())
+            .group_by([col("tx_hash"), col("from_address")])
+            .agg([col("v").sum().alias("v"), col("vin").min().alias("vin"), col("total_in").first(), col("source_file").min()]);
+        let receivers =
+            outs.filter(col("address").is_not_null().and(col("is_coinbase").not())).group_by([col("tx_hash"), col("address")]).agg([
+                col("value_sat").sum().alias("w"),
+                col("vout").min().alias("vout"),
+                col("chain").first(),
+                col("block_number").first(),
+                col("block_time").first(),
+                col("year").first(),
+                col("month").first(),
+                col("tx_index").first(),
+            ]);
+        let mut flows = senders
+            .join(receivers, [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
+            .with_column((i128(col("v")) * i128(col("w")) / i128(col("total_in"))).cast(DataType::Int64).alias("sat"))
+            .filter(col("sat").gt(lit(0i64)))
+            .select([
+                col("chain"),
+                col("block_number"),
+                col("block_time"),
+                col("year"),
+                col("month"),
+                col("tx_hash"),
+                col("tx_index"),
+                lit(NULL).cast(DataType::Int64).alias("log_index"),
+                concat_str([col("vin").cast(DataType::String), col("vout").cast(DataType::String)], ":", false).alias("trace_address"),
+                lit("utxo").alias("kind"),
+                lit(NULL).cast(DataType::String).alias("token_address"),
+                lit("BTC").alias("asset"),
+                col("from_address"),
+                col("address").alias("to_address"),
+                col("sat").cast(DataType::String).alias("amount_raw"),
+                lit(8i32).alias("decimals"),
+                (col("sat").cast(DataType::Float64) / lit(1e8)).alias("amount"),
+                col("source_file"),
+            ])
+            .collect()
+            .map_err(err)?;
+        let expected = crate::schema::table("transfers").polars_schema();
+        if **flows.schema() != expected {
+            return Err(Error::Internal(format!("derived UTXO transfers do not have the documented schema: {:?}", flows.schema())));
+        }
+        let (years, ms) = (flows.column("year").map_err(err)?.i32().map_err(err)?, flows.column("month").map_err(err)?.i32().map_err(err)?);
+        for (y, m) in years.iter().zip(ms.iter()) {
+            months.insert((y.unwrap_or(0), m.unwrap_or(0)));
+        }
+        let p = scratch.join(format!("flows-{k:03}.parquet"));
+        crate::table::write_scratch(&mut flows, &p)?;
+        flow_files.push(p);
     }
-    // One file per (year, month), in chain order.
-    let mut parts: BTreeMap<(i32, i32), ()> = BTreeMap::new();
-    let (years, months) = (flows.column("year").map_err(err)?.i32().map_err(err)?, flows.column("month").map_err(err)?.i32().map_err(err)?);
-    for (y, m) in years.iter().zip(months.iter()) {
-        parts.insert((y.unwrap_or(0), m.unwrap_or(0)), ());
-    }
+
+    // 3. One transfers file per (year, month), in chain order.
+    let flows = scan_files(&flow_files, "transfers")?;
     let mut files = Vec::new();
-    for (y, m) in parts.into_keys() {
-        let mask = years.equal(y) & months.equal(m);
-        let part = flows.filter(&mask).map_err(err)?;
+    for (y, m) in months {
+        let part = flows.clone().filter(col("year").eq(lit(y)).and(col("month").eq(lit(m)))).collect().map_err(err)?;
         let mut part = sort_chain_order("transfers", part)?;
         let rel = partition_path(("transfers", y, m), chain, source);
         write_parquet(&mut part, &out.join(&rel))?;
         files.push(rel);
     }
+
+    // 4. The resolution written back into each staged utxo_inputs file: each input's address and
+    //    value are the spent output's (the export's own when it was enriched), so that the tracer
+    //    reads a month of transactions without joining every input to every output again.
+    let columns: Vec<Expr> = crate::schema::table("utxo_inputs").columns.iter().map(|c| col(c.name.as_str())).collect();
+    for path in &input_files {
+        let df = crate::table::read_parquet(path)?;
+        let (ys, ms) = (
+            df.column("year").map_err(err)?.i32().map_err(err)?.unique().map_err(err)?,
+            df.column("month").map_err(err)?.i32().map_err(err)?.unique().map_err(err)?,
+        );
+        let mut mine = lit(false);
+        for y in ys.iter().flatten() {
+            for m in ms.iter().flatten() {
+                mine = mine.or(col("year").eq(lit(y)).and(col("month").eq(lit(m))));
+            }
+        }
+        let back = resolved.clone().filter(mine).select([col("tx_hash"), col("vin"), col("v"), col("from_address")]);
+        let mut args = JoinArgs::new(JoinType::Left);
+        args.maintain_order = MaintainOrderJoin::Left;
+        let mut df = df
+            .lazy()
+            .join(back, [col("tx_hash"), col("vin")], [col("tx_hash"), col("vin")], args)
+            .with_columns([col("v").alias("value_sat"), col("from_address").alias("address")])
+            .select(columns.clone())
+            .collect()
+            .map_err(err)?;
+        write_parquet(&mut df, path)?;
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
     Ok((files, res))
 }
 

@@ -540,6 +540,7 @@ mod tests {
             chain: None,
             asset: None,
             reorg_buffer: 0,
+            bucket_rows: crate::config::DEFAULT_BUCKET_ROWS,
             url: None,
         };
         let files = spec.files()?;

@@ -202,7 +202,7 @@ fn stage_chain(
                 if spec.format == Format::BigqueryBitcoin {
                     sources::bitcoin_etl::mark_coinbases(out, &written)?;
                 }
-                let (transfers, r) = sources::bitcoin_etl::derive_transfers(out, &written, chain_name, &spec.name)?;
+                let (transfers, r) = sources::bitcoin_etl::derive_transfers(out, &written, chain_name, &spec.name, spec.bucket_rows)?;
                 written.extend(transfers);
                 let method = format!(
                     "inputs resolved: {} of {} ({} spend outputs not loaded); transactions with flows: {}, without (an input unresolved): {}, inconsistent (outputs > inputs): {}, without outputs loaded: {}",
