@@ -315,14 +315,16 @@ fn a_theft_bridged_between_two_account_chains_goes_on_at_the_release() {
         ),
     )
     .unwrap();
-    // 1,000 ETH ($2.0M) in, 990 ETH on Arbitrum ($1,970,100) out: 1.5% apart, followed.
+    // 1,000 ETH ($2.0M) in, 990 ETH on Arbitrum ($1,970,100) out: 1.5% apart, followed. The same
+    // link listed twice (as two sources of links would) shares the crossing: never counted twice.
     std::fs::write(
         d.join("links.csv"),
         format!(
             "id,source_chain,deposit_tx,source_asset,source_amount,destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes\n\
-             l1,ethereum,{},ETH,1000,arbitrum,{},{y},ETH,990,https://example.org/bridge,\n",
-            h(3),
-            h(4)
+             l1,ethereum,{dep},ETH,1000,arbitrum,{rel},{y},ETH,990,https://example.org/bridge,\n\
+             l1-again,ethereum,{dep},ETH,1000,arbitrum,{rel},{y},ETH,990,https://example.org/another-list,\n",
+            dep = h(3),
+            rel = h(4)
         ),
     )
     .unwrap();

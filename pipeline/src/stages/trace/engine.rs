@@ -218,15 +218,26 @@ impl Tracer {
 
     /// `apply_keyed` for the release of a cross-chain link: besides what the sender's own state
     /// carries, the transfer carries `released` — (seed, amount) of taint that crossed the link —
-    /// up to its amount in all. The released seeds count as seeded here (on this chain and asset).
-    pub fn apply_released(&mut self, m: &Move<'_>, from: &AddrKey, to: &AddrKey, released: &[(usize, f64)]) {
+    /// up to its amount in all (poison: per seed). The released seeds count as seeded here (on this
+    /// chain and asset). Returns how much of each released entry the transfer took.
+    pub fn apply_released(&mut self, m: &Move<'_>, from: &AddrKey, to: &AddrKey, released: &[(usize, f64)]) -> Vec<f64> {
         let mut carried = std::mem::take(&mut self.carried);
         carried.clear();
-        self.carry(m, from, to, &mut carried, released);
+        let mut taken = Vec::with_capacity(released.len());
+        self.carry(m, from, to, &mut carried, released, &mut taken);
         self.carried = carried;
+        taken
     }
 
-    fn carry(&mut self, m: &Move<'_>, from: &AddrKey, to: &AddrKey, carried: &mut Vec<(usize, f64)>, released: &[(usize, f64)]) {
+    fn carry(
+        &mut self,
+        m: &Move<'_>,
+        from: &AddrKey,
+        to: &AddrKey,
+        carried: &mut Vec<(usize, f64)>,
+        released: &[(usize, f64)],
+        taken: &mut Vec<f64>,
+    ) {
         let (method, max_hops) = (self.method, self.max_hops);
         let fifo = method == Method::Fifo;
         let mut hop = 0;
@@ -236,81 +247,92 @@ impl Tracer {
             carried.push((seed, m.amount));
         } else if let Some(acc) = Self::account(&mut self.accounts, from, asset) {
             if acc.hop >= max_hops {
-                // At the hop limit: the taint stays here (still held); only the balance moves.
+                // At the hop limit: the taint stays here (still held); only the balance moves
+                // (and what a link releases in this transfer, below).
                 acc.balance -= m.amount;
-                return;
-            }
-            // Rounding in a long-lived account's balance is relative to the largest balance it
-            // held, not to this transfer: a small transfer out of an account that once held
-            // millions is not a gap for a difference of 1e-9 of those millions.
-            if m.amount > acc.balance + EPS * m.amount.max(acc.peak) {
-                self.gaps += 1;
-                let missing = m.amount - acc.balance;
-                acc.balance = m.amount;
-                acc.peak = acc.peak.max(m.amount);
-                // Prior clean value: it was there before anything tracked arrived.
-                if fifo {
-                    acc.lots.push_front((missing, None));
+                if released.is_empty() {
+                    return;
                 }
-            }
-            hop = acc.hop + 1;
-            match method {
-                Method::Poison => {
-                    for &(s, t) in &acc.tainted {
-                        if t > 0.0 {
-                            carried.push((s, m.amount));
-                        }
+            } else {
+                // Rounding in a long-lived account's balance is relative to the largest balance it
+                // held, not to this transfer: a small transfer out of an account that once held
+                // millions is not a gap for a difference of 1e-9 of those millions.
+                if m.amount > acc.balance + EPS * m.amount.max(acc.peak) {
+                    self.gaps += 1;
+                    let missing = m.amount - acc.balance;
+                    acc.balance = m.amount;
+                    acc.peak = acc.peak.max(m.amount);
+                    // Prior clean value: it was there before anything tracked arrived.
+                    if fifo {
+                        acc.lots.push_front((missing, None));
                     }
                 }
-                Method::Haircut => {
-                    let balance = acc.balance;
-                    let after = (balance - m.amount).max(0.0);
-                    for (s, t) in acc.tainted.iter_mut() {
-                        let out = if balance > 0.0 { m.amount * (*t / balance) } else { 0.0 };
-                        let out = out.min(*t);
-                        *t -= out;
-                        // What is left is at most what the account still holds; a residue below
-                        // DUST of the balance it had is rounding, not taint (kept, it would taint
-                        // every later outflow of the account with dust).
-                        *t = t.min(after);
-                        if *t <= DUST * balance {
-                            *t = 0.0;
-                        }
-                        if out > 0.0 {
-                            carried.push((*s, out));
-                        }
-                    }
-                }
-                Method::Fifo => {
-                    let mut need = m.amount;
-                    while need > 0.0 {
-                        let Some(front) = acc.lots.front_mut() else { break };
-                        let take = front.0.min(need);
-                        if let Some(s) = front.1 {
-                            match carried.iter_mut().find(|c| c.0 == s) {
-                                Some(c) => c.1 += take,
-                                None => carried.push((s, take)),
+                hop = acc.hop + 1;
+                match method {
+                    Method::Poison => {
+                        for &(s, t) in &acc.tainted {
+                            if t > 0.0 {
+                                carried.push((s, m.amount));
                             }
                         }
-                        front.0 -= take;
-                        need -= take;
-                        if front.0 <= EPS * take {
-                            acc.lots.pop_front();
+                    }
+                    Method::Haircut => {
+                        let balance = acc.balance;
+                        let after = (balance - m.amount).max(0.0);
+                        for (s, t) in acc.tainted.iter_mut() {
+                            let out = if balance > 0.0 { m.amount * (*t / balance) } else { 0.0 };
+                            let out = out.min(*t);
+                            *t -= out;
+                            // What is left is at most what the account still holds; a residue below
+                            // DUST of the balance it had is rounding, not taint (kept, it would taint
+                            // every later outflow of the account with dust).
+                            *t = t.min(after);
+                            if *t <= DUST * balance {
+                                *t = 0.0;
+                            }
+                            if out > 0.0 {
+                                carried.push((*s, out));
+                            }
                         }
                     }
-                    carried.sort_unstable_by_key(|c| c.0);
+                    Method::Fifo => {
+                        let mut need = m.amount;
+                        while need > 0.0 {
+                            let Some(front) = acc.lots.front_mut() else { break };
+                            let take = front.0.min(need);
+                            if let Some(s) = front.1 {
+                                match carried.iter_mut().find(|c| c.0 == s) {
+                                    Some(c) => c.1 += take,
+                                    None => carried.push((s, take)),
+                                }
+                            }
+                            front.0 -= take;
+                            need -= take;
+                            if front.0 <= EPS * take {
+                                acc.lots.pop_front();
+                            }
+                        }
+                        carried.sort_unstable_by_key(|c| c.0);
+                    }
                 }
+                acc.balance -= m.amount;
             }
-            acc.balance -= m.amount;
         }
         if !released.is_empty() {
+            // What the sender's own state carries leaves this much room (poison: per seed, each
+            // tainted seed taking the whole transfer).
+            let poison = method == Method::Poison;
             let mut room = (m.amount - carried.iter().map(|c| c.1).sum::<f64>()).max(0.0);
             for &(s, amount) in released {
-                let amount = amount.min(room);
+                let have = carried.iter().find(|c| c.0 == s).map_or(0.0, |c| c.1);
+                let amount = if poison { amount.min((m.amount - have).max(0.0)) } else { amount.min(room) };
+                taken.push(amount.max(0.0));
                 if amount <= 0.0 {
                     continue;
                 }
-                room -= amount;
+                if !poison {
+                    room -= amount;
+                }
                 *self.seeded.entry((s, m.chain.to_string(), m.asset.to_string())).or_default() += amount;
                 match carried.iter_mut().find(|c| c.0 == s) {
                     Some(c) => c.1 += amount,

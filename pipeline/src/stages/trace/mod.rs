@@ -535,30 +535,49 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             let (from_key, to_key) = (engine::AddrKey::of(from), engine::AddrKey::of(to));
             // A link's release on this (account) chain: the taint that crossed goes on from here,
             // as seeds of its own (seed + the number of seeds: "bridged to <chain>").
-            let mut released: Vec<Vec<(usize, f64)>> = Vec::new();
+            // Per tracer: (crossing, seed id, amount) released by this transfer.
+            let mut released: Vec<Vec<(usize, usize, f64)>> = Vec::new();
             for &li in links.by_release.get(hash).map(Vec::as_slice).unwrap_or_default() {
                 let l = &links.all[li];
                 if l.destination_chain != chain || l.release_address != to || l.destination_asset != asset {
                     continue;
                 }
-                for c in st.crossings.iter_mut().filter(|c| c.link == li && !c.released) {
-                    c.released = true;
+                for (ci, c) in st.crossings.iter().enumerate().filter(|(_, c)| c.link == li && !c.released) {
                     if released.len() <= c.tracer {
                         released.resize(c.tracer + 1, Vec::new());
                     }
-                    released[c.tracer].push((c.seed + n_seeds, c.amount));
-                    // It is no longer an arrival at the bridge.
-                    let source = c.amount * l.source_amount / l.destination_amount;
-                    st.tracers[c.tracer].1.cross(c.seed, &engine::AddrKey::of(&c.bridge), &l.source_chain, &l.source_asset, source);
+                    released[c.tracer].push((ci, c.seed + n_seeds, c.amount));
                 }
             }
             for (k, (g, tr)) in st.tracers.iter_mut().enumerate() {
                 mv.seed = seed.filter(|s| group_of(*s) == *g);
-                match released.get(k) {
-                    Some(r) if !r.is_empty() => tr.apply_released(&mv, &from_key, &to_key, r),
-                    _ => tr.apply_keyed(&mv, &from_key, &to_key),
+                let Some(r) = released.get(k).filter(|r| !r.is_empty()) else {
+                    tr.apply_keyed(&mv, &from_key, &to_key);
+                    continue;
+                };
+                let entries: Vec<(usize, f64)> = r.iter().map(|(_, s, a)| (*s, *a)).collect();
+                let taken = tr.apply_released(&mv, &from_key, &to_key, &entries);
+                // What the transfer took is no longer an arrival at the bridge; what it could not
+                // take (a release moving less than crossed) waits for another transfer of the
+                // release, else stays at the bridge.
+                for ((ci, _, _), took) in r.iter().zip(taken) {
+                    let c = &mut st.crossings[*ci];
+                    let l = &links.all[c.link];
+                    if took > 0.0 {
+                        tr.cross(
+                            c.seed,
+                            &engine::AddrKey::of(&c.bridge),
+                            &l.source_chain,
+                            &l.source_asset,
+                            took * l.source_amount / l.destination_amount,
+                        );
+                    }
+                    c.amount -= took;
+                    c.released = c.amount <= 1e-9 * (c.amount + took);
                 }
             }
+            let first_crossing = st.crossings.len();
+            let mut crossed_links: Vec<usize> = Vec::new();
             for &li in links.by_deposit.get(hash).map(Vec::as_slice).unwrap_or_default() {
                 let l = &links.all[li];
                 if l.source_chain != chain || l.source_asset != asset {
@@ -599,6 +618,15 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                             day,
                         });
                     }
+                }
+                crossed_links.push(li);
+            }
+            // Several links of one deposit (two sources listing it, or a deposit split over two
+            // releases) share what crossed, by their source amounts: never counted twice.
+            if crossed_links.len() > 1 {
+                let total: f64 = crossed_links.iter().map(|li| links.all[*li].source_amount).sum();
+                for c in &mut st.crossings[first_crossing..] {
+                    c.amount *= links.all[c.link].source_amount / total;
                 }
             }
         }
@@ -724,7 +752,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
         not_followed.entry(l.id.clone()).or_insert_with(|| {
             (
                 format!(
-                    "the walk did not reach its release ({} paying {} on {}) after its deposit (the release is dated before it, or after --until)",
+                    "the walk did not reach its release ({} paying {} on {}) after its deposit, or the release moved less than crossed (the release is dated before the deposit, after --until, or smaller)",
                     l.release_tx, l.release_address, l.destination_chain
                 ),
                 c.day,
