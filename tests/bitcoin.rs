@@ -531,3 +531,89 @@ fn resolving_inputs_bucket_by_bucket_gives_the_same_lake() {
     let left: Vec<_> = snapshot(&b.path().join("lake")).into_iter().filter(|(p, _, _)| p.to_string_lossy().contains("resolve")).collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Bitcoin block times may run backwards across a month's end: block 102 is dated 31 January
+/// though it follows block 101 (1 February) and spends its output. The tracer walks the chain in
+/// block order across the two months, so the theft in block 101 reaches the exchange in block 102.
+#[test]
+fn a_block_dated_before_its_parent_across_a_month_end_is_walked_in_block_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let btc = d.join("btc");
+    std::fs::create_dir_all(&btc).unwrap();
+    let out = |i: u32, a: &str, v: u64| {
+        format!(
+            "{{\"index\": {i}, \"script_asm\": \"\", \"script_hex\": \"\", \"required_signatures\": 1, \"type\": \"pubkeyhash\", \"addresses\": [\"{a}\"], \"value\": {v}}}"
+        )
+    };
+    let inp = |tx: &str, vout: u32| {
+        format!(
+            "{{\"index\": 0, \"spent_transaction_hash\": \"{tx}\", \"spent_output_index\": {vout}, \"script_asm\": \"\", \"script_hex\": \"\", \"sequence\": 4294967295, \"required_signatures\": null, \"type\": null, \"addresses\": [], \"value\": null}}"
+        )
+    };
+    let tx = |hash: &str, block: u32, time: u64, coinbase: bool, inputs: Vec<String>, outputs: Vec<String>| {
+        format!(
+            "{{\"hash\": \"{hash}\", \"block_number\": {block}, \"block_timestamp\": {time}, \"is_coinbase\": {coinbase}, \"index\": 0, \"inputs\": [{}], \"outputs\": [{}]}}\n",
+            inputs.join(", "),
+            outputs.join(", ")
+        )
+    };
+    // Block 100, 2024-01-31 23:00: A's coinbase. Block 101, 2024-02-01 00:30: t1, the theft, A's
+    // 50 BTC to B (30) and C (19.9999). Block 102, dated 2024-01-31 23:50: t2, B's 30 BTC to the
+    // exchange D (29.9999, fee 0.0001).
+    let (t0, t1, t2) = (h('a'), h('b'), h('c'));
+    let text = [
+        tx(&t0, 100, 1706742000, true, vec![], vec![out(0, A, 5_000_000_000)]),
+        tx(&t1, 101, 1706747400, false, vec![inp(&t0, 0)], vec![out(0, B, 3_000_000_000), out(1, C, 1_999_990_000)]),
+        tx(&t2, 102, 1706745000, false, vec![inp(&t1, 0)], vec![out(0, D, 2_999_990_000)]),
+    ]
+    .concat();
+    std::fs::write(btc.join("transactions.json"), text).unwrap();
+    std::fs::write(
+        d.join("labels.yaml"),
+        format!("title: t\ncreator: test\nlastmod: 2024-01-01\nlabel: an exchange\nsource: https://example.org\nconfidence: service_data\ncategory: exchange\ncurrency: BTC\ntags:\n- address: {D}\n"),
+    )
+    .unwrap();
+    std::fs::write(d.join("prices.csv"), "day,asset,close_usd\n2024-01-31,BTC,43000\n2024-02-01,BTC,42000\n").unwrap();
+    std::fs::write(
+        d.join("incidents.csv"),
+        format!(
+            "id,date,name,chains,reported_usd,returned_usd,classification,actor,attributed_by,attribution_date,attribution_source,victim_addresses,attacker_addresses,tx_hashes,source_url,notes\n\
+             month-end-2024,2024-02-01,A theft at a month's end,bitcoin,2100000,,test,lazarus_group,tests,2024-02-02,https://example.org,{A},{B};{C},{t1},https://example.org,\n"
+        ),
+    )
+    .unwrap();
+    let reference = root().join("data/reference");
+    let source = |name: &str, kind: &str, format: &str, path: &str, chain: &str| {
+        format!("[[sources]]\nname = \"{name}\"\nkind = \"{kind}\"\nformat = \"{format}\"\npath = \"{path}\"\n{chain}")
+    };
+    let s = settings(
+        d,
+        &[
+            "lake = \"lake\"\n".to_string(),
+            source("assets", "assets", "asset-csv", &reference.join("assets.csv").display().to_string(), ""),
+            source("labels", "labels", "tagpack", "labels.yaml", ""),
+            source("prices", "prices", "price-csv", "prices.csv", ""),
+            source("incidents", "incidents", "ifr-ledger", "incidents.csv", ""),
+            source("btc", "chain", "bitcoin-etl", "btc", "chain = \"bitcoin\"\n"),
+        ]
+        .concat(),
+    );
+    ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    use ifr_pipeline::stages::trace::{self, Method, Seeds, TraceOptions};
+    let methods = vec![Method::Poison, Method::Haircut, Method::Fifo];
+    let opts = TraceOptions {
+        seeds: Seeds::Incidents(vec!["month-end-2024".into()]),
+        methods: methods.clone(),
+        max_hops: 20,
+        until: None,
+        stop: vec!["exchange".into(), "mixer".into(), "bridge".into()],
+    };
+    let (rows, _) = trace::run(&s, &opts).unwrap();
+    for m in methods {
+        let got = |dest: &str| -> f64 { rows.iter().filter(|r| r.method == m && r.destination == dest).map(|r| r.amount).sum() };
+        assert!((got("exchange") - 29.9999).abs() < 1e-9, "{m:?}: {rows:#?}");
+        assert!((got("fee") - 0.0001).abs() < 1e-9, "{m:?}: {rows:#?}");
+        assert!((got("held") - 19.9999).abs() < 1e-9, "{m:?}: C's output only: {rows:#?}");
+    }
+}

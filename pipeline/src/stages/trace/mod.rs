@@ -129,9 +129,7 @@ fn trace_utxo(
         // seed's own taint on this chain is never labelled as bridged.
         let n = seed_names.len();
         let mut seeded: BTreeMap<(usize, usize), f64> = BTreeMap::new();
-        // Seeds: (which tracers, seed id, tx, receiver, amount), planted when the walk reaches the
-        // month of their transaction (before walking it: the transaction itself spends nothing
-        // tainted, so its seeded outputs stay as planted).
+        // Seeds: (which tracers, seed id, tx, receiver, amount).
         let mut pending: Vec<(Vec<bool>, usize, &str, &str, f64)> = Vec::new();
         for (seed, _, hash, to, amount) in found.iter().filter(|s| s.1 == chain) {
             pending.push((tracers.iter().map(|(g, _)| *g == group_of(*seed)).collect(), *seed, hash, to, *amount));
@@ -140,27 +138,34 @@ fn trace_utxo(
             let l = &input.links.all[c.link];
             pending.push(((0..tracers.len()).map(|k| k == c.tracer).collect(), c.seed + n, &l.release_tx, &l.release_address, c.amount));
         }
+        // Seeds by transaction: each is planted right after its transaction is walked (a seed's
+        // transaction may itself spend taint, which it then adds to).
+        let mut pending_at: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+        for (i, p) in pending.iter().enumerate() {
+            pending_at.entry(p.2).or_default().push(i);
+        }
         let mut last = 0i64;
-        // One month at a time: memory is a month's transactions and the tainted outputs.
-        'months: for (outs, ins) in utxo::months(lake, chain)? {
-            let (txs, _unknown) = utxo::transactions(&outs, &ins)?;
-            let by_hash: std::collections::HashMap<&str, &utxo::LakeTx> = txs.iter().map(|t| (t.hash.as_str(), t)).collect();
-            pending.retain(|(which, seed, hash, to, amount)| {
-                let Some(tx) = by_hash.get(hash) else { return true };
-                let mut left = (amount * 1e8).round();
-                for (vout, address, value) in tx.outputs.iter().filter(|(_, a, _)| a.as_deref() == Some(*to)) {
-                    let take = left.min(*value as f64);
-                    if take <= 0.0 {
-                        break;
-                    }
-                    for (k, (_, tr)) in tracers.iter_mut().enumerate().filter(|(k, _)| which[*k]) {
-                        tr.seed((hash.to_string(), *vout), address.as_deref(), *value, *seed, take);
-                        *seeded.entry((k, *seed)).or_default() += take / 1e8;
-                    }
-                    left -= take;
+        // One month at a time: memory is two months' transactions and the tainted outputs. Block
+        // times may run backwards across a month's end (Bitcoin's rule allows it): the next
+        // month's blocks numbered below this month's last are walked with this month.
+        let parts = utxo::months(lake, chain)?;
+        let all_outputs: Vec<std::path::PathBuf> = parts.iter().flat_map(|p| p.0.iter().cloned()).collect();
+        let mut next: Option<Vec<utxo::LakeTx>> = None;
+        'months: for (m, (outs, ins)) in parts.iter().enumerate() {
+            let mut txs = match next.take() {
+                Some(t) => t,
+                None => utxo::transactions(outs, ins, &all_outputs)?.0,
+            };
+            if let Some((outs, ins)) = parts.get(m + 1) {
+                let later = utxo::transactions(outs, ins, &all_outputs)?.0;
+                let last_block = txs.iter().map(|t| t.block).max().unwrap_or(i64::MIN);
+                let (early, rest): (Vec<_>, Vec<_>) = later.into_iter().partition(|t| t.block < last_block);
+                if !early.is_empty() {
+                    txs.extend(early);
+                    txs.sort_by_key(|t| t.block);
                 }
-                false
-            });
+                next = Some(rest);
+            }
             for tx in &txs {
                 let day = day_of(tx.time);
                 if opts.until.is_some_and(|u| day > u) {
@@ -171,6 +176,21 @@ fn trace_utxo(
                 let stop = |a: &str| labels.at(a, day).map(|l| l.1).filter(|c| opts.stop.iter().any(|s| s == c)).map(str::to_string);
                 for (_, tr) in tracers.iter_mut() {
                     tr.apply(&view, tx.time, &stop);
+                }
+                for &i in pending_at.get(tx.hash.as_str()).map(Vec::as_slice).unwrap_or_default() {
+                    let (which, seed, _, to, amount) = &pending[i];
+                    let mut left = (amount * 1e8).round();
+                    for (vout, address, value) in tx.outputs.iter().filter(|(_, a, _)| a.as_deref() == Some(*to)) {
+                        let take = left.min(*value as f64);
+                        if take <= 0.0 {
+                            break;
+                        }
+                        for (k, (_, tr)) in tracers.iter_mut().enumerate().filter(|(k, _)| which[*k]) {
+                            tr.seed((tx.hash.clone(), *vout), address.as_deref(), *value, *seed, take);
+                            *seeded.entry((k, *seed)).or_default() += take / 1e8;
+                        }
+                        left -= take;
+                    }
                 }
             }
         }

@@ -110,8 +110,14 @@ pub fn months(lake: &Lake, chain: &str) -> Result<Vec<(Vec<std::path::PathBuf>, 
 
 /// The transactions of one month of a UTXO chain (its `utxo_outputs` and `utxo_inputs` files) in
 /// chain order (block, position, id). Inputs carry the value of the output they spend, resolved at
-/// ingest; also returns how many inputs spend an output that is not loaded (valued 0 here).
-pub fn transactions(outputs: &[std::path::PathBuf], inputs: &[std::path::PathBuf]) -> Result<(Vec<LakeTx>, u64)> {
+/// ingest; an input ingest could not resolve (its spent output came with another source of the
+/// chain) is looked up in `all_outputs`, the chain's. Also returns how many inputs spend an output
+/// that is not loaded at all (valued 0 here).
+pub fn transactions(
+    outputs: &[std::path::PathBuf],
+    inputs: &[std::path::PathBuf],
+    all_outputs: &[std::path::PathBuf],
+) -> Result<(Vec<LakeTx>, u64)> {
     let err = |e| Error::polars("reading UTXO tables for tracing", e);
     let scan = |files: &[std::path::PathBuf], table: &str| -> Result<LazyFrame> {
         if files.is_empty() {
@@ -135,6 +141,38 @@ pub fn transactions(outputs: &[std::path::PathBuf], inputs: &[std::path::PathBuf
         .sort([order[0], order[1], order[2], "vin"], SortMultipleOptions::default().with_nulls_last(false))
         .collect()
         .map_err(err)?;
+    let inputs = if inputs.column("v").map_err(err)?.null_count() > 0 && !all_outputs.is_empty() {
+        let keys = inputs
+            .clone()
+            .lazy()
+            .filter(col("v").is_null())
+            .select([col("spent_tx_hash"), col("spent_vout")])
+            .unique(None, UniqueKeepStrategy::First)
+            .collect()
+            .map_err(err)?;
+        let found = scan(all_outputs, "utxo_outputs")?
+            .select([col("tx_hash").alias("spent_tx_hash"), col("vout").alias("spent_vout"), col("value_sat").alias("found")])
+            .join(
+                keys.lazy(),
+                [col("spent_tx_hash"), col("spent_vout")],
+                [col("spent_tx_hash"), col("spent_vout")],
+                JoinArgs::new(JoinType::Inner),
+            )
+            .collect_with_engine(Engine::Streaming)
+            .map(|r| r.unwrap_single())
+            .map_err(err)?;
+        let mut args = JoinArgs::new(JoinType::Left);
+        args.maintain_order = MaintainOrderJoin::Left;
+        inputs
+            .lazy()
+            .join(found.lazy(), [col("spent_tx_hash"), col("spent_vout")], [col("spent_tx_hash"), col("spent_vout")], args)
+            .with_column(coalesce(&[col("v"), col("found")]).alias("v"))
+            .drop(Selector::ByName { names: ["found".into()].into(), strict: false })
+            .collect()
+            .map_err(err)?
+    } else {
+        inputs
+    };
     let outputs = scan(outputs, "utxo_outputs")?;
     let outputs = outputs
         .select([
