@@ -331,6 +331,11 @@ pub fn plan(world: &World, bw: &BtcWorld, eth_planted: &[EthTx]) -> Result<BtcPl
         ) else {
             continue;
         };
+        // Too little to launder with fees (a theft of a few dollars): it stays at the attacker.
+        if stolen <= 100 * PLANTED_FEE {
+            *p.dormant.entry(k).or_default() += stolen;
+            continue;
+        }
         // Split: four fresh addresses; a tenth (less the fee) stays at the attacker.
         let to_split = stolen / 10 * 9;
         let weights: Vec<f64> = (0..4).map(|_| 0.5 + rng.random::<f64>()).collect();
@@ -355,7 +360,10 @@ pub fn plan(world: &World, bw: &BtcWorld, eth_planted: &[EthTx]) -> Result<BtcPl
             let peel = (cur.value as f64 * rng.random_range(0.05..0.15)) as u64;
             let dep = p.deposit(&mut rng);
             let next = fresh(format!("fresh-{k}-0"), hop as u64)?;
-            let rest = cur.value - peel - PLANTED_FEE;
+            let Some(rest) = cur.value.checked_sub(peel + 2 * PLANTED_FEE).map(|r| r + PLANTED_FEE) else {
+                ended = true;
+                break;
+            };
             let Some(tx) = p.tx(t, vec![cur.clone()], vec![(dep, peel), (next, rest)], plant(k, 1, hop, Role::Peel)) else {
                 ended = true;
                 break;
@@ -366,7 +374,10 @@ pub fn plan(world: &World, bw: &BtcWorld, eth_planted: &[EthTx]) -> Result<BtcPl
             t += rng.random_range(2 * 86_400..10 * 86_400);
         }
         let dep = p.deposit(&mut rng);
-        if !ended && p.tx(t, vec![cur.clone()], vec![(dep, cur.value - PLANTED_FEE)], plant(k, 1, 5, Role::Exchange)).is_some() {
+        if !ended
+            && cur.value > 2 * PLANTED_FEE
+            && p.tx(t, vec![cur.clone()], vec![(dep, cur.value - PLANTED_FEE)], plant(k, 1, 5, Role::Exchange)).is_some()
+        {
             p.arrive(k, "exchange", cur.value - PLANTED_FEE, t);
             p.arrive(k, "fee", PLANTED_FEE, t);
         } else {
@@ -390,9 +401,9 @@ pub fn plan(world: &World, bw: &BtcWorld, eth_planted: &[EthTx]) -> Result<BtcPl
         let mut outs = Vec::new();
         for (j, i) in inputs.iter().enumerate() {
             outs.push((fresh(format!("cj-{k}"), j as u64)?, denom));
-            outs.push((i.address.clone(), i.value - denom - share_fee));
+            outs.push((i.address.clone(), i.value.saturating_sub(denom + share_fee)));
         }
-        if peers.len() == 4 && p.tx(cj_t, inputs, outs, plant(k, 2, 1, Role::Mixer)).is_some() {
+        if peers.len() == 4 && mixed.value > 4 * share_fee && p.tx(cj_t, inputs, outs, plant(k, 2, 1, Role::Mixer)).is_some() {
             p.arrive(k, "mixer", mixed.value, cj_t);
         } else {
             *p.dormant.entry(k).or_default() += mixed.value;
@@ -401,7 +412,9 @@ pub fn plan(world: &World, bw: &BtcWorld, eth_planted: &[EthTx]) -> Result<BtcPl
         let direct = split.out(2);
         let dt = split_t + rng.random_range(86_400..40 * 86_400);
         let dep = p.deposit(&mut rng);
-        if p.tx(dt, vec![direct.clone()], vec![(dep, direct.value - PLANTED_FEE)], plant(k, 3, 1, Role::Exchange)).is_some() {
+        if direct.value > 2 * PLANTED_FEE
+            && p.tx(dt, vec![direct.clone()], vec![(dep, direct.value - PLANTED_FEE)], plant(k, 3, 1, Role::Exchange)).is_some()
+        {
             p.arrive(k, "exchange", direct.value - PLANTED_FEE, dt);
             p.arrive(k, "fee", PLANTED_FEE, dt);
         } else {
@@ -426,6 +439,9 @@ pub fn plan(world: &World, bw: &BtcWorld, eth_planted: &[EthTx]) -> Result<BtcPl
         let Some(v) = vault.clone() else { break };
         if sat + 10_000 > v.value {
             break;
+        }
+        if sat <= 2 * PLANTED_FEE {
+            continue;
         }
         let to = fresh(format!("bridged-{k}"), n as u64)?;
         let Some(release) = p.tx(
@@ -456,7 +472,8 @@ pub fn plan(world: &World, bw: &BtcWorld, eth_planted: &[EthTx]) -> Result<BtcPl
         }
     }
     let mut txs = p.txs;
-    txs.sort_by_key(|(t, s, _)| (*t, *s));
+    // A coinbase first in its block: before any planted transaction of the same second.
+    txs.sort_by_key(|(t, s, tx)| (*t, !tx.coinbase, *s));
     Ok(BtcPlan { txs: txs.into_iter().map(|(_, _, t)| t).collect(), links, arrived: p.arrived, dormant: p.dormant })
 }
 
