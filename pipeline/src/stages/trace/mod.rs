@@ -109,8 +109,10 @@ fn trace_utxo(
     labels: &seeds::Labels,
     seed_names: &[String],
     valuation: &Valuation,
-) -> Result<(Vec<TraceRow>, Vec<TraceSummary>)> {
+) -> Result<(Vec<TraceRow>, Vec<TraceSummary>, Vec<usize>)> {
     let (mut rows, mut summaries) = (Vec::new(), Vec::new());
+    // The crossings (indices) whose release the walk never reached: their taint is nowhere.
+    let mut unplanted = Vec::new();
     let found = input.found;
     // Crossings to account chains were released in the account walk.
     let utxo_chains = utxo::chains(lake)?;
@@ -134,10 +136,14 @@ fn trace_utxo(
         for (seed, _, hash, to, amount) in found.iter().filter(|s| s.1 == chain) {
             pending.push((tracers.iter().map(|(g, _)| *g == group_of(*seed)).collect(), *seed, hash, to, *amount));
         }
-        for c in input.crossings.iter().filter(|c| input.links.all[c.link].destination_chain == chain) {
+        // (pending index, crossing index) of the crossings released on this chain.
+        let mut crossing_of: Vec<(usize, usize)> = Vec::new();
+        for (ci, c) in input.crossings.iter().enumerate().filter(|(_, c)| input.links.all[c.link].destination_chain == chain) {
             let l = &input.links.all[c.link];
+            crossing_of.push((pending.len(), ci));
             pending.push(((0..tracers.len()).map(|k| k == c.tracer).collect(), c.seed + n, &l.release_tx, &l.release_address, c.amount));
         }
+        let mut planted = vec![false; pending.len()];
         // Seeds by transaction: each is planted right after its transaction is walked (a seed's
         // transaction may itself spend taint, which it then adds to).
         let mut pending_at: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
@@ -178,6 +184,7 @@ fn trace_utxo(
                     tr.apply(&view, tx.time, &stop);
                 }
                 for &i in pending_at.get(tx.hash.as_str()).map(Vec::as_slice).unwrap_or_default() {
+                    planted[i] = true;
                     let (which, seed, _, to, amount) = &pending[i];
                     let mut left = (amount * 1e8).round();
                     for (vout, address, value) in tx.outputs.iter().filter(|(_, a, _)| a.as_deref() == Some(*to)) {
@@ -194,6 +201,7 @@ fn trace_utxo(
                 }
             }
         }
+        unplanted.extend(crossing_of.iter().filter(|(p, _)| !planted[*p]).map(|(_, ci)| *ci));
         let usd = |amount: f64, t: i64| valuation.usd(chain, &asset, amount, day_of(t));
         for (k, (_, tr)) in tracers.iter().enumerate() {
             let held = tr.held();
@@ -266,7 +274,7 @@ fn trace_utxo(
             summaries.extend(per_seed.into_values());
         }
     }
-    Ok((rows, summaries))
+    Ok((rows, summaries, unplanted))
 }
 
 /// How far apart the two sides of a cross-chain link may be in USD (at the deposit day's closes)
@@ -779,11 +787,19 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             )
         });
     }
+    let utxo_in = UtxoInputs { found: &utxo_seeds, links: &links, crossings: &crossings };
+    let (utxo_rows, utxo_summaries, unplanted) = trace_utxo(opts, &utxo_in, &group_of, n_groups, lake, &labels, &seed_names, valuation)?;
+    // A release on a UTXO chain the walk never reached (after --until): the crossed taint is not
+    // traced there, and said so.
+    for ci in unplanted {
+        let (c, l) = (&crossings[ci], &links.all[crossings[ci].link]);
+        not_followed.entry(l.id.clone()).or_insert_with(|| {
+            (format!("the walk of {} did not reach its release ({}) (after --until)", l.destination_chain, l.release_tx), c.day)
+        });
+    }
     for (id, (why, _)) in &not_followed {
         progress.step("trace", &format!("cross-chain link {id} not followed: {why}"));
     }
-    let utxo_in = UtxoInputs { found: &utxo_seeds, links: &links, crossings: &crossings };
-    let (utxo_rows, utxo_summaries) = trace_utxo(opts, &utxo_in, &group_of, n_groups, lake, &labels, &seed_names, valuation)?;
     rows.extend(utxo_rows);
     summaries.extend(utxo_summaries);
     rows.sort_by(|a, b| {
