@@ -220,19 +220,42 @@ fn load_file(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<(
         }
         return Ok(());
     }
+    // Lines are parsed and checked in batches on every core (JSON and address checksums are
+    // most of a load's time), then staged one by one in file order: the same rows, counts and
+    // quarantine as one line at a time.
+    use rayon::prelude::*;
+    const BATCH: usize = 8192;
     let reader = std::io::BufReader::new(super::open_maybe_compressed(path)?);
+    let mut batch: Vec<(i64, String)> = Vec::with_capacity(BATCH);
+    let flush = |batch: &mut Vec<(i64, String)>, acc: &mut Acc, stage: &mut ChainStage<'_>| -> Result<()> {
+        let parsed: Vec<Parsed> = batch
+            .par_iter()
+            .map(|(_, line)| {
+                parse_item(
+                    serde_json::from_str::<serde_json::Map<String, Value>>(line)
+                        .map_err(|e| (None, line.clone(), format!("expected a bitcoin-etl block or transaction (a JSON object): {e}"))),
+                )
+            })
+            .collect();
+        for ((line_no, _), p) in batch.iter().zip(parsed) {
+            acc.read();
+            commit_item(path, *line_no, p, acc, stage)?;
+        }
+        batch.clear();
+        Ok(())
+    };
     for (i, line) in reader.lines().enumerate() {
         let line_no = i as i64 + 1;
         let line = line.map_err(|e| Error::input_caused(path, format!("line {line_no}: not readable (a truncated .gz?)"), e))?;
         if line.trim().is_empty() {
             continue;
         }
-        acc.read();
-        let item = serde_json::from_str::<serde_json::Map<String, Value>>(&line)
-            .map_err(|e| (None, line.clone(), format!("expected a bitcoin-etl block or transaction (a JSON object): {e}")));
-        load_item(path, line_no, item, acc, stage)?;
+        batch.push((line_no, line));
+        if batch.len() == BATCH {
+            flush(&mut batch, acc, stage)?;
+        }
     }
-    Ok(())
+    flush(&mut batch, acc, stage)
 }
 
 /// A CSV row as the JSON object bitcoin-etl would have written: `inputs` and `outputs` parsed from
@@ -259,41 +282,62 @@ fn csv_item(headers: &[String], rec: &csv::StringRecord) -> Result<serde_json::M
     Ok(o)
 }
 
+/// A line or row as read and checked, before it is staged: what needs no state (JSON, checksums).
+enum Parsed {
+    /// Not an item: (column, raw text, why).
+    Bad(Option<String>, String, String),
+    Block(serde_json::Map<String, Value>),
+    Tx(std::result::Result<Tx, Bad>),
+}
+
+fn parse_item(item: std::result::Result<serde_json::Map<String, Value>, (Option<String>, String, String)>) -> Parsed {
+    match item {
+        Err((column, raw, why)) => Parsed::Bad(column, raw, why),
+        Ok(o) if is_block(&o) => Parsed::Block(o),
+        Ok(o) => Parsed::Tx(parse_tx(&o)),
+    }
+}
+
 /// One block or transaction (a JSON line, or a CSV row made into one): staged, or quarantined.
 fn load_item(
     path: &Path,
     line_no: i64,
-    item: Result<serde_json::Map<String, Value>, (Option<String>, String, String)>,
+    item: std::result::Result<serde_json::Map<String, Value>, (Option<String>, String, String)>,
     acc: &mut Acc,
     stage: &mut ChainStage<'_>,
 ) -> Result<()> {
+    commit_item(path, line_no, parse_item(item), acc, stage)
+}
+
+/// Stage a parsed item, or quarantine it.
+fn commit_item(path: &Path, line_no: i64, item: Parsed, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
     let chain = stage.chain.clone();
     let file = file_name(path);
     let at = At::new(path, line_no);
     {
-        let o = match item {
-            Ok(o) => o,
-            Err((column, raw, why)) => return acc.quarantine(at, column.as_deref(), Some(&raw), why),
-        };
-        if is_block(&o) {
-            let number = int(o.get("number"));
-            let secs = o.get("timestamp").and_then(Value::as_i64);
-            match (number, secs.and_then(super::partition::micros_from_secs)) {
-                (Ok(n), Some(micros)) => {
-                    let hash = o.get("hash").and_then(Value::as_str).map(str::to_ascii_lowercase);
-                    stage.block(acc, n, hash, micros, path)?;
+        let tx = match item {
+            Parsed::Bad(column, raw, why) => return acc.quarantine(at, column.as_deref(), Some(&raw), why),
+            Parsed::Tx(tx) => tx,
+            Parsed::Block(o) => {
+                let number = int(o.get("number"));
+                let secs = o.get("timestamp").and_then(Value::as_i64);
+                match (number, secs.and_then(super::partition::micros_from_secs)) {
+                    (Ok(n), Some(micros)) => {
+                        let hash = o.get("hash").and_then(Value::as_str).map(str::to_ascii_lowercase);
+                        stage.block(acc, n, hash, micros, path)?;
+                    }
+                    (Err(e), _) => acc.quarantine(at, Some("number"), o.get("number").map(|v| v.to_string()).as_deref(), e)?,
+                    (_, None) => acc.quarantine(
+                        at,
+                        Some("timestamp"),
+                        o.get("timestamp").map(|v| v.to_string()).as_deref(),
+                        "expected seconds since 1970, before the year 10000",
+                    )?,
                 }
-                (Err(e), _) => acc.quarantine(at, Some("number"), o.get("number").map(|v| v.to_string()).as_deref(), e)?,
-                (_, None) => acc.quarantine(
-                    at,
-                    Some("timestamp"),
-                    o.get("timestamp").map(|v| v.to_string()).as_deref(),
-                    "expected seconds since 1970, before the year 10000",
-                )?,
+                return Ok(());
             }
-            return Ok(());
-        }
-        let tx = match parse_tx(&o) {
+        };
+        let tx = match tx {
             Ok(t) => t,
             Err((field, raw, why)) => return acc.quarantine(at, Some(&field), raw.as_deref(), why),
         };
