@@ -158,16 +158,7 @@ impl Lake {
 
     /// A lazy scan over all of a table's files (an empty frame with the documented schema if none).
     pub fn scan(&self, table: &str) -> Result<LazyFrame> {
-        let files = self.table_files(table)?;
-        if files.is_empty() {
-            return Ok(crate::table::empty(schema::table(table))?.lazy());
-        }
-        let paths: Vec<PlRefPath> = files
-            .iter()
-            .map(|p| PlRefPath::try_from_path(p).map_err(|e| Error::polars(format!("path `{}`", p.display()), e)))
-            .collect::<Result<_>>()?;
-        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())
-            .map_err(|e| Error::polars(format!("scanning table {table}"), e))
+        crate::table::scan_files(&self.table_files(table)?, table)
     }
 
     /// Become the lake's one writer: claim the folder (created with ifr's marker, or already ifr's),

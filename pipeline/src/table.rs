@@ -204,6 +204,20 @@ impl TableBuilder {
     }
 }
 
+/// A lazy scan of Parquet files holding rows of the documented `table` (an empty frame with its
+/// schema when there are none).
+pub fn scan_files(files: &[std::path::PathBuf], table: &str) -> Result<LazyFrame> {
+    if files.is_empty() {
+        return Ok(empty(crate::schema::table(table))?.lazy());
+    }
+    let paths: Vec<PlRefPath> = files
+        .iter()
+        .map(|p| PlRefPath::try_from_path(p).map_err(|e| Error::polars(format!("path `{}`", p.display()), e)))
+        .collect::<Result<_>>()?;
+    LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())
+        .map_err(|e| Error::polars(format!("scanning table {table}"), e))
+}
+
 /// An empty frame with the documented schema of a table.
 pub fn empty(schema: &'static TableSchema) -> Result<DataFrame> {
     TableBuilder::new(schema).finish()

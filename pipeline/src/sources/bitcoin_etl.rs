@@ -22,7 +22,7 @@ use super::chain::ChainStage;
 use super::partition::{partition_path, sort_chain_order};
 use super::{Acc, At, Input, file_name};
 use crate::error::{Error, Result};
-use crate::table::{Cell, write_parquet};
+use crate::table::{Cell, scan_files, write_parquet};
 
 /// All bitcoin ever: 21 million BTC in satoshi.
 pub const MAX_SAT: i64 = 2_100_000_000_000_000;
@@ -803,15 +803,6 @@ pub fn derive_transfers(
     let files_of = |table: &str| -> Vec<PathBuf> {
         written.iter().filter(|r| r.components().next().is_some_and(|c| c.as_os_str() == table)).map(|r| out.join(r)).collect()
     };
-    let scan_files = |files: &[PathBuf], table: &str| -> Result<LazyFrame> {
-        if files.is_empty() {
-            return Ok(crate::table::empty(crate::schema::table(table))?.lazy());
-        }
-        let paths: Vec<PlRefPath> =
-            files.iter().map(|p| PlRefPath::try_from_path(p).map_err(|e| Error::polars("path", e))).collect::<Result<_>>()?;
-        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())
-            .map_err(|e| Error::polars("scanning UTXO tables", e))
-    };
     let err = |e| Error::polars("deriving UTXO transfers", e);
     let (output_files, input_files) = (files_of("utxo_outputs"), files_of("utxo_inputs"));
     let outputs = scan_files(&output_files, "utxo_outputs")?;
@@ -833,7 +824,7 @@ pub fn derive_transfers(
             col("address").alias("out_address"),
             col("value_sat").alias("out_value"),
         ]);
-        let mut part = inputs_all
+        let part = inputs_all
             .clone()
             .filter(in_bucket("spent_tx_hash", b))
             .join(
@@ -856,11 +847,22 @@ pub fn derive_transfers(
         let unresolved = part.column("v").map_err(err)?.null_count() as u64;
         res.inputs_unresolved += unresolved;
         res.inputs_resolved += part.height() as u64 - unresolved;
-        let p = scratch.join(format!("resolved-{k:03}.parquet"));
-        crate::table::write_scratch(&mut part, &p)?;
-        resolved_files.push(p);
+        // One scratch file per month of the spending transactions: step 4 reads its month's only
+        // (a bucket without inputs still writes its empty file: the scans below keep its columns).
+        let months = if part.height() == 0 { vec![part] } else { part.partition_by_stable(["year", "month"], true).map_err(err)? };
+        for mut month in months {
+            let first = |c: &str| -> Result<i32> {
+                let v = month.column(c).map_err(err)?.i32().map_err(err)?;
+                Ok(if v.is_empty() { 0 } else { v.get(0).unwrap_or(0) })
+            };
+            let (y, m) = (first("year")?, first("month")?);
+            let p = scratch.join(format!("resolved-{y}-{m:02}-{k:03}.parquet"));
+            crate::table::write_scratch(&mut month, &p)?;
+            resolved_files.push(((y, m), p));
+        }
     }
-    let resolved = scan_files(&resolved_files, "utxo_inputs")?;
+    let all_resolved: Vec<PathBuf> = resolved_files.iter().map(|(_, p)| p.clone()).collect();
+    let resolved = scan_files(&all_resolved, "utxo_inputs")?;
 
     // 2. Flows, per bucket of spending transaction ids.
     let i128 = |e: Expr| e.cast(DataType::Int128);
@@ -977,17 +979,15 @@ pub fn derive_transfers(
     let columns: Vec<Expr> = crate::schema::table("utxo_inputs").columns.iter().map(|c| col(c.name.as_str())).collect();
     for path in &input_files {
         let df = crate::table::read_parquet(path)?;
-        let (ys, ms) = (
-            df.column("year").map_err(err)?.i32().map_err(err)?.unique().map_err(err)?,
-            df.column("month").map_err(err)?.i32().map_err(err)?.unique().map_err(err)?,
-        );
-        let mut mine = lit(false);
-        for y in ys.iter().flatten() {
-            for m in ms.iter().flatten() {
-                mine = mine.or(col("year").eq(lit(y)).and(col("month").eq(lit(m))));
-            }
+        // A staged file is one (year, month) partition, or a part of one.
+        let months = df.select(["year", "month"]).map_err(err)?.unique_stable(None, UniqueKeepStrategy::First, None).map_err(err)?;
+        let (ys, ms) = (months.column("year").map_err(err)?.i32().map_err(err)?, months.column("month").map_err(err)?.i32().map_err(err)?);
+        let wanted: Vec<(i32, i32)> = ys.iter().zip(ms.iter()).map(|(y, m)| (y.unwrap_or(0), m.unwrap_or(0))).collect();
+        let mine: Vec<PathBuf> = resolved_files.iter().filter(|(ym, _)| wanted.contains(ym)).map(|(_, p)| p.clone()).collect();
+        if mine.is_empty() {
+            continue;
         }
-        let back = resolved.clone().filter(mine).select([col("tx_hash"), col("vin"), col("v"), col("from_address")]);
+        let back = scan_files(&mine, "utxo_inputs")?.select([col("tx_hash"), col("vin"), col("v"), col("from_address")]);
         let mut args = JoinArgs::new(JoinType::Left);
         args.maintain_order = MaintainOrderJoin::Left;
         let mut df = df

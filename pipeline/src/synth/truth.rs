@@ -106,6 +106,25 @@ impl<'a> Truth<'a> {
         }
     }
 
+    /// A theft transfer of an incident: stolen by its actor and the actor's ancestors, and a row of
+    /// `incidents.csv` (asset, raw amount).
+    fn theft(&mut self, incident: usize, year: i32, usd: Option<f64>, (asset, raw): (&str, &str), tx: &str, block: i64) {
+        let inc = &self.world.incidents[incident];
+        for x in self.chain(&inc.actor.clone()) {
+            self.totals.entry((x, year, "stolen")).or_default().add(usd);
+        }
+        let inc = &self.world.incidents[incident];
+        let _ = writeln!(
+            self.incidents,
+            "{},{},{},{},{asset},{raw},{},{tx},{block}",
+            inc.id,
+            inc.actor,
+            crate::sources::day_to_string(inc.day),
+            inc.reported_usd,
+            usd.map_or(String::new(), |v| format!("{v:.6}")),
+        );
+    }
+
     /// One Bitcoin transaction as written in `block` at `block_time`: its flows by the proportional
     /// rule ([`BtcTx::flows`]) counted like transfers; a theft's flow to the attacker is stolen.
     pub fn observe_btc(&mut self, tx: &BtcTx, block: i64, block_time: i64) {
@@ -121,19 +140,7 @@ impl<'a> Truth<'a> {
             if let Some(plant) = tx.plant.filter(|p| p.role == Role::Theft) {
                 let inc = &self.world.incidents[plant.incident];
                 if inc.btc.as_ref().is_some_and(|b| *to == *b.attacker) {
-                    for x in self.chain(&inc.actor.clone()) {
-                        self.totals.entry((x, year, "stolen")).or_default().add(usd);
-                    }
-                    let _ = writeln!(
-                        self.incidents,
-                        "{},{},{},{},BTC,{sat},{},{},{block}",
-                        inc.id,
-                        inc.actor,
-                        crate::sources::day_to_string(inc.day),
-                        inc.reported_usd,
-                        usd.map_or(String::new(), |v| format!("{v:.6}")),
-                        hex::encode(tx.txid),
-                    );
+                    self.theft(plant.incident, year, usd, ("BTC", &sat.to_string()), &hex::encode(tx.txid), block);
                 }
             }
         }
@@ -193,23 +200,8 @@ impl<'a> Truth<'a> {
         let inc = &self.world.incidents[plant.incident];
         let value = usd.map_or(String::new(), |v| format!("{v:.6}"));
         if plant.role == Role::Theft {
-            let actors = self.chain(&inc.actor.clone());
-            for x in actors {
-                self.totals.entry((x, year, "stolen")).or_default().add(usd);
-            }
-            let _ = writeln!(
-                self.incidents,
-                "{},{},{},{},{},{},{},0x{},{}",
-                inc.id,
-                inc.actor,
-                crate::sources::day_to_string(inc.day),
-                inc.reported_usd,
-                token.symbol,
-                tx.amount,
-                value,
-                hex::encode(placed.tx_hash),
-                placed.block
-            );
+            let hash = format!("0x{}", hex::encode(placed.tx_hash));
+            self.theft(plant.incident, year, usd, (&token.symbol, &tx.amount.to_string()), &hash, placed.block);
         }
         let _ = writeln!(
             self.laundering,

@@ -115,12 +115,11 @@ fn trace_utxo(
     let mut unplanted = Vec::new();
     let found = input.found;
     // Crossings to account chains were released in the account walk.
-    let utxo_chains = utxo::chains(lake)?;
     let chains: std::collections::BTreeSet<&str> = found
         .iter()
         .map(|s| s.1.as_str())
         .chain(input.crossings.iter().map(|c| input.links.all[c.link].destination_chain.as_str()))
-        .filter(|c| utxo_chains.iter().any(|u| u == c))
+        .filter(|c| input.chains.contains(*c))
         .collect();
     for chain in chains {
         let asset = crate::sources::chain::Assets::default().native(chain).0.unwrap_or_else(|| "native".into());
@@ -154,16 +153,18 @@ fn trace_utxo(
         // One month at a time: memory is two months' transactions and the tainted outputs. Block
         // times may run backwards across a month's end (Bitcoin's rule allows it): the next
         // month's blocks numbered below this month's last are walked with this month.
-        let parts = utxo::months(lake, chain)?;
-        let all_outputs: Vec<std::path::PathBuf> = parts.iter().flat_map(|p| p.0.iter().cloned()).collect();
+        let (parts, several_sources) = utxo::months(lake, chain)?;
+        // One source resolved every input it could at ingest; only across sources is there more.
+        let other_outputs: Vec<std::path::PathBuf> =
+            if several_sources { parts.iter().flat_map(|p| p.0.iter().cloned()).collect() } else { Vec::new() };
         let mut next: Option<Vec<utxo::LakeTx>> = None;
         'months: for (m, (outs, ins)) in parts.iter().enumerate() {
             let mut txs = match next.take() {
                 Some(t) => t,
-                None => utxo::transactions(outs, ins, &all_outputs)?.0,
+                None => utxo::transactions(outs, ins, &other_outputs)?,
             };
             if let Some((outs, ins)) = parts.get(m + 1) {
-                let later = utxo::transactions(outs, ins, &all_outputs)?.0;
+                let later = utxo::transactions(outs, ins, &other_outputs)?;
                 let last_block = txs.iter().map(|t| t.block).max().unwrap_or(i64::MIN);
                 let (early, rest): (Vec<_>, Vec<_>) = later.into_iter().partition(|t| t.block < last_block);
                 if !early.is_empty() {
@@ -212,11 +213,7 @@ fn trace_utxo(
                     TraceSummary {
                         method: tr.method,
                         // A seed that came across a link is its own row: "ronin-2022 (bridged to bitcoin)".
-                        seed: if *seed >= n {
-                            format!("{} (bridged to {chain})", seed_names[*seed % n])
-                        } else {
-                            seed_names[*seed % n].clone()
-                        },
+                        seed: bridged(*seed, n, chain, &seed_names[*seed % n]),
                         chain: chain.to_string(),
                         asset: asset.clone(),
                         seeded: *amount,
@@ -240,7 +237,7 @@ fn trace_utxo(
                         }
                     }
                     // Taint that came across a link says so in each row: "exchange (bridged to bitcoin)".
-                    let destination = if seed >= n { format!("{destination} (bridged to {chain})") } else { destination };
+                    let destination = bridged(seed, n, chain, &destination);
                     let u = usd(amount, t);
                     rows.push(TraceRow {
                         method: tr.method,
@@ -275,6 +272,12 @@ fn trace_utxo(
         }
     }
     Ok((rows, summaries, unplanted))
+}
+
+/// What a seed's row says (`what`: its name, or a destination): a seed released through a link is
+/// seed + `n_seeds`, shown "… (bridged to <chain>)".
+fn bridged(seed: usize, n_seeds: usize, chain: &str, what: &str) -> String {
+    if seed >= n_seeds { format!("{what} (bridged to {chain})") } else { what.to_string() }
 }
 
 /// How far apart the two sides of a cross-chain link may be in USD (at the deposit day's closes)
@@ -410,6 +413,8 @@ struct Crossing {
 
 /// What the UTXO walk starts from: seeds found on UTXO chains, and taint that crossed to them.
 struct UtxoInputs<'a> {
+    /// The chains with UTXO tables.
+    chains: &'a std::collections::BTreeSet<String>,
     found: &'a [(usize, String, String, String, f64)],
     links: &'a Links,
     crossings: &'a [Crossing],
@@ -565,7 +570,8 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             // as seeds of its own (seed + the number of seeds: "bridged to <chain>").
             // Per tracer: (crossing, seed id, amount) released by this transfer.
             let mut released: Vec<Vec<(usize, usize, f64)>> = Vec::new();
-            for &li in links.by_release.get(hash).map(Vec::as_slice).unwrap_or_default() {
+            let releases = if links.by_release.is_empty() { None } else { links.by_release.get(hash) };
+            for &li in releases.map(Vec::as_slice).unwrap_or_default() {
                 let l = &links.all[li];
                 if l.destination_chain != chain || l.release_address != to || l.destination_asset != asset {
                     continue;
@@ -606,7 +612,8 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             }
             let first_crossing = st.crossings.len();
             let mut crossed_links: Vec<usize> = Vec::new();
-            for &li in links.by_deposit.get(hash).map(Vec::as_slice).unwrap_or_default() {
+            let deposits = if links.by_deposit.is_empty() { None } else { links.by_deposit.get(hash) };
+            for &li in deposits.map(Vec::as_slice).unwrap_or_default() {
                 let l = &links.all[li];
                 if l.source_chain != chain || l.source_asset != asset {
                     continue;
@@ -699,9 +706,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     let mut summaries = Vec::new();
     // A seed released through a link to an account chain is seed + n_seeds: its summary row says
     // so, and so does each of its destinations ("exchange (bridged to arbitrum)").
-    let bridged = |seed: usize, chain: &str, what: &str| {
-        if seed >= n_seeds { format!("{what} (bridged to {chain})") } else { what.to_string() }
-    };
+    let bridged = |seed: usize, chain: &str, what: &str| bridged(seed, n_seeds, chain, what);
     for (_, tr) in &tracers {
         let mut per_asset: BTreeMap<(usize, String, String), TraceSummary> = BTreeMap::new();
         for ((seed, chain, asset), amount) in &tr.seeded {
@@ -787,7 +792,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             )
         });
     }
-    let utxo_in = UtxoInputs { found: &utxo_seeds, links: &links, crossings: &crossings };
+    let utxo_in = UtxoInputs { chains: &utxo_chains, found: &utxo_seeds, links: &links, crossings: &crossings };
     let (utxo_rows, utxo_summaries, unplanted) = trace_utxo(opts, &utxo_in, &group_of, n_groups, lake, &labels, &seed_names, valuation)?;
     // A release on a UTXO chain the walk never reached (after --until): the crossed taint is not
     // traced there, and said so.

@@ -85,10 +85,16 @@ pub fn chains(lake: &Lake) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// One month's `utxo_outputs` files and `utxo_inputs` files.
+pub type MonthFiles = (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>);
+
 /// A UTXO chain's (year, month) partitions in order, each with its `utxo_outputs` and
-/// `utxo_inputs` files: the tracer walks them one month at a time.
-pub fn months(lake: &Lake, chain: &str) -> Result<Vec<(Vec<std::path::PathBuf>, Vec<std::path::PathBuf>)>> {
-    let mut out: BTreeMap<(i32, i32), (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>)> = BTreeMap::new();
+/// `utxo_inputs` files: the tracer walks them one month at a time. Also says whether the chain
+/// was loaded by more than one source (then an input one source could not resolve may spend
+/// another's output).
+pub fn months(lake: &Lake, chain: &str) -> Result<(Vec<MonthFiles>, bool)> {
+    let mut out: BTreeMap<(i32, i32), MonthFiles> = BTreeMap::new();
+    let mut sources: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for (table, inputs) in [("utxo_outputs", false), ("utxo_inputs", true)] {
         for (name, file) in lake.table_files_named(table)? {
             // <table>/<chain>/<year>/<month>/<file>
@@ -101,34 +107,29 @@ pub fn months(lake: &Lake, chain: &str) -> Result<Vec<(Vec<std::path::PathBuf>, 
             if *c != chain {
                 continue;
             }
+            // `<source>.parquet` or a day part `<source>~<first block>.parquet`.
+            let stem = parts.last().unwrap_or(&"").trim_end_matches(".parquet");
+            sources.insert(stem.split('~').next().unwrap_or(stem).to_string());
             let e = out.entry((y, m)).or_default();
             if inputs { e.1.push(file) } else { e.0.push(file) }
         }
     }
-    Ok(out.into_values().collect())
+    Ok((out.into_values().collect(), sources.len() > 1))
 }
 
 /// The transactions of one month of a UTXO chain (its `utxo_outputs` and `utxo_inputs` files) in
 /// chain order (block, position, id). Inputs carry the value of the output they spend, resolved at
-/// ingest; an input ingest could not resolve (its spent output came with another source of the
-/// chain) is looked up in `all_outputs`, the chain's. Also returns how many inputs spend an output
-/// that is not loaded at all (valued 0 here).
+/// ingest; an input ingest could not resolve is looked up in `other_outputs` (the chain's, when
+/// another source may hold its spent output; empty otherwise). An input whose spent output is not
+/// loaded at all is valued 0.
 pub fn transactions(
     outputs: &[std::path::PathBuf],
     inputs: &[std::path::PathBuf],
-    all_outputs: &[std::path::PathBuf],
-) -> Result<(Vec<LakeTx>, u64)> {
+    other_outputs: &[std::path::PathBuf],
+) -> Result<Vec<LakeTx>> {
     let err = |e| Error::polars("reading UTXO tables for tracing", e);
-    let scan = |files: &[std::path::PathBuf], table: &str| -> Result<LazyFrame> {
-        if files.is_empty() {
-            return Ok(crate::table::empty(crate::schema::table(table))?.lazy());
-        }
-        let paths: Vec<PlRefPath> =
-            files.iter().map(|p| PlRefPath::try_from_path(p).map_err(|e| Error::polars("path", e))).collect::<Result<_>>()?;
-        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default()).map_err(err)
-    };
     let order = ["block_number", "tx_index", "tx_hash"];
-    let inputs = scan(inputs, "utxo_inputs")?
+    let inputs = crate::table::scan_files(inputs, "utxo_inputs")?
         .select([
             col("block_number"),
             col("tx_index"),
@@ -141,7 +142,7 @@ pub fn transactions(
         .sort([order[0], order[1], order[2], "vin"], SortMultipleOptions::default().with_nulls_last(false))
         .collect()
         .map_err(err)?;
-    let inputs = if inputs.column("v").map_err(err)?.null_count() > 0 && !all_outputs.is_empty() {
+    let inputs = if inputs.column("v").map_err(err)?.null_count() > 0 && !other_outputs.is_empty() {
         let keys = inputs
             .clone()
             .lazy()
@@ -150,7 +151,7 @@ pub fn transactions(
             .unique(None, UniqueKeepStrategy::First)
             .collect()
             .map_err(err)?;
-        let found = scan(all_outputs, "utxo_outputs")?
+        let found = crate::table::scan_files(other_outputs, "utxo_outputs")?
             .select([col("tx_hash").alias("spent_tx_hash"), col("vout").alias("spent_vout"), col("value_sat").alias("found")])
             .join(
                 keys.lazy(),
@@ -173,7 +174,7 @@ pub fn transactions(
     } else {
         inputs
     };
-    let outputs = scan(outputs, "utxo_outputs")?;
+    let outputs = crate::table::scan_files(outputs, "utxo_outputs")?;
     let outputs = outputs
         .select([
             col("block_number"),
@@ -193,7 +194,6 @@ pub fn transactions(
     let (o_block, o_vout) = (i(&outputs, "block_number")?, i(&outputs, "vout")?);
     let (i_hash, i_spent, i_vout, i_v) =
         (s(&inputs, "tx_hash")?, s(&inputs, "spent_tx_hash")?, i(&inputs, "spent_vout")?, i(&inputs, "v")?);
-    let mut unknown = 0u64;
     let mut txs: Vec<LakeTx> = Vec::new();
     for k in 0..outputs.height() {
         let hash = o_hash.get(k).unwrap_or_default();
@@ -215,10 +215,9 @@ pub fn transactions(
     for k in 0..inputs.height() {
         let Some(&n) = at.get(i_hash.get(k).unwrap_or_default()) else { continue };
         let v = i_v.get(k);
-        unknown += u64::from(v.is_none());
         txs[n].inputs.push(((i_spent.get(k).unwrap_or_default().to_string(), i_vout.get(k).unwrap_or(0)), v.unwrap_or(0)));
     }
-    Ok((in_spending_order(txs), unknown))
+    Ok(in_spending_order(txs))
 }
 
 /// Within a block, a transaction after any transaction of the same block whose output it spends
