@@ -11,6 +11,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
+/// mimalloc returns freed memory to the system (glibc's allocator kept an ingest's peak through the
+/// report that followed it in `ifr run`), and polars allocates from many threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // A usage error is the user's (exit 1, with clap's message); help and version exit 0.
     let cli = match args::Cli::try_parse() {
