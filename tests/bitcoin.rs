@@ -468,6 +468,117 @@ fn bigquery_flattened_outputs_and_inputs_load_like_bitcoin_etl() {
     assert!(method.ends_with("without outputs loaded: 1"), "{method}");
 }
 
+/// A BigQuery JSON-lines export (`dir`'s `outputs.json` and `inputs.json`) rewritten as
+/// BigQuery's Parquet export writes those tables: INT64 integers, TIMESTAMP as UTC microseconds,
+/// `addresses` as a list of strings, NUMERIC as DECIMAL(38, 9) — or `value` as FLOAT64 in BTC, as
+/// some public Parquet copies have it (`btc_floats`).
+fn bigquery_parquet(dir: &std::path::Path, out: &std::path::Path, btc_floats: bool) {
+    std::fs::create_dir_all(out).unwrap();
+    for table in ["outputs", "inputs"] {
+        let text = std::fs::read_to_string(dir.join(format!("{table}.json"))).unwrap();
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let text_of = |r: &serde_json::Map<String, serde_json::Value>, c: &str| r.get(c).and_then(|v| v.as_str()).map(str::to_string);
+        let strings = |c: &str| Column::new(c.into(), rows.iter().map(|r| text_of(r, c)).collect::<Vec<_>>());
+        let ints =
+            |c: &str| Column::new(c.into(), rows.iter().map(|r| text_of(r, c).map(|t| t.parse::<i64>().unwrap())).collect::<Vec<_>>());
+        let micros: Vec<i64> = rows
+            .iter()
+            .map(|r| {
+                let t = text_of(r, "block_timestamp").unwrap();
+                chrono::NaiveDateTime::parse_from_str(t.trim_end_matches(" UTC"), "%Y-%m-%d %H:%M:%S").unwrap().and_utc().timestamp_micros()
+            })
+            .collect();
+        let time = Column::new("block_timestamp".into(), micros)
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC)))
+            .unwrap();
+        let addresses: Vec<Series> = rows
+            .iter()
+            .map(|r| {
+                let list: Vec<String> = r["addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+                Series::new("".into(), list)
+            })
+            .collect();
+        let value = if btc_floats {
+            let btc: Vec<Option<f64>> = rows.iter().map(|r| text_of(r, "value").map(|t| t.parse::<f64>().unwrap() / 1e8)).collect();
+            Column::new("value".into(), btc)
+        } else {
+            strings("value").cast(&DataType::Decimal(38, 9)).unwrap()
+        };
+        let mut columns = vec![
+            strings("transaction_hash"),
+            strings("block_hash"),
+            ints("block_number"),
+            time,
+            ints("index"),
+            strings("type"),
+            Column::new("addresses".into(), Series::new("addresses".into(), addresses)),
+            value,
+        ];
+        if table == "inputs" {
+            columns.push(strings("spent_transaction_hash"));
+            columns.push(ints("spent_output_index"));
+        }
+        let mut df = DataFrame::new(rows.len(), columns).unwrap();
+        let f = std::fs::File::create(out.join(format!("{table}.parquet"))).unwrap();
+        ParquetWriter::new(f).finish(&mut df).unwrap();
+    }
+}
+
+/// BigQuery's Parquet export of the same rows loads exactly as its JSON lines do: the same tables,
+/// counts and quarantine (the BTC value and the bad checksum, at the same row numbers); a copy
+/// whose values are BTC floats is refused row by row, never rounded.
+#[test]
+fn bigquery_parquet_loads_like_its_json_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let parquet = tmp.path().join("parquet");
+    bigquery_parquet(&fixtures().join("bigquery-bitcoin"), &parquet, false);
+    let load = |dir: &std::path::Path, lake: &str| {
+        let s = settings(
+            tmp.path(),
+            &format!(
+                "lake = \"{lake}\"\n[[sources]]\nname = \"btc\"\nkind = \"chain\"\nformat = \"bigquery-bitcoin\"\nchain = \"bitcoin\"\npath = \"{}\"\n",
+                dir.display()
+            ),
+        );
+        let summary = ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+        let c = summary.sources[0].counts.clone();
+        (s, (c.read, c.loaded, c.quarantined, c.duplicates, c.filtered))
+    };
+    let (json, json_counts) = load(&fixtures().join("bigquery-bitcoin"), "lake-json");
+    let (pq, pq_counts) = load(&parquet, "lake-parquet");
+    assert_eq!(json_counts, (15, 13, 2, 0, 0));
+    assert_eq!(pq_counts, json_counts);
+    for t in ["utxo_outputs", "utxo_inputs", "transfers"] {
+        let sorted = |s: &ifr_pipeline::Settings| {
+            let mut r = rows(&table(s, t).drop("source_file").unwrap());
+            r.sort();
+            r
+        };
+        assert_eq!(sorted(&pq), sorted(&json), "{t}");
+    }
+    // The same rows refused for the same reasons: a JSON line number is 1-based, a Parquet row 0-based.
+    let quarantine = |s: &ifr_pipeline::Settings, first: i64| {
+        let q = table(s, "quarantine");
+        let text = |c: &str| q.column(c).unwrap().str().unwrap().iter().map(|v| v.unwrap_or("").to_string()).collect::<Vec<_>>();
+        let at = q.column("row").unwrap().i64().unwrap().iter().map(|r| r.unwrap() - first);
+        let mut r: Vec<String> = at.zip(text("column")).zip(text("reason")).map(|((a, c), w)| format!("{a}|{c}|{w}")).collect();
+        r.sort();
+        r
+    };
+    let q = quarantine(&pq, 0);
+    assert_eq!(q.len(), 2);
+    assert_eq!(q, quarantine(&json, 1));
+
+    // Values as BTC floats: every row with a value is refused for it (the bad checksum first).
+    let floats = tmp.path().join("floats");
+    bigquery_parquet(&fixtures().join("bigquery-bitcoin"), &floats, true);
+    let (f, counts) = load(&floats, "lake-floats");
+    // (The enriched input's value is a float too.)
+    assert_eq!(counts, (15, 4, 11, 0, 0));
+    let reasons = strings(&table(&f, "quarantine"), "reason");
+    assert!(reasons.iter().filter(|r| r.contains("floating-point")).count() == 10, "{reasons:?}");
+}
+
 /// THORChain Midgard's `/v2/actions` (a hand-made page in Midgard's shape): a successful ETH -> BTC
 /// swap becomes a cross-chain link with each side as its chain writes it; pending swaps, other
 /// actions and releases in synths are filtered with their reasons, a malformed action quarantined.

@@ -171,7 +171,8 @@ impl Format {
         match self {
             Format::Cryo => &[".parquet"],
             Format::EthereumEtl => &[".csv", ".csv.gz"],
-            Format::BitcoinEtl | Format::BigqueryBitcoin => &[".json", ".json.gz", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz"],
+            Format::BitcoinEtl => &[".json", ".json.gz", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz"],
+            Format::BigqueryBitcoin => &[".json", ".json.gz", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".parquet"],
             Format::OfacXml => &[".xml", ".xml.bz2"],
             Format::OfacCsv
             | Format::Defillama

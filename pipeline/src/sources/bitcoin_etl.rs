@@ -422,7 +422,9 @@ pub fn load_bigquery(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_
     stage.rows_are_items = true;
     for path in input.files {
         (input.on_file)(path);
-        if is_csv(path) {
+        if is_parquet(path) {
+            load_bigquery_parquet(path, acc, stage)?;
+        } else if is_csv(path) {
             let mut csv = super::csvutil::CsvFile::open(path, &[])?;
             let headers = csv.headers.clone();
             for (i, rec) in csv.reader.records().enumerate() {
@@ -465,6 +467,106 @@ pub fn load_bigquery(input: &Input<'_>, acc: &mut Acc, stage: &mut ChainStage<'_
         stage.file_done(&|_| None)?;
     }
     Ok(())
+}
+
+fn is_parquet(path: &Path) -> bool {
+    path.to_string_lossy().to_ascii_lowercase().ends_with(".parquet")
+}
+
+/// The columns of BigQuery's `inputs` and `outputs` tables ifr reads (others are ignored).
+const BQ_COLUMNS: [&str; 9] = [
+    "transaction_hash",
+    "block_number",
+    "block_timestamp",
+    "index",
+    "addresses",
+    "value",
+    "type",
+    "spent_transaction_hash",
+    "spent_output_index",
+];
+
+/// Rows read from a Parquet file at a time.
+const BQ_PARQUET_SLICE: usize = 65_536;
+
+/// A BigQuery Parquet export (`EXPORT DATA … format='PARQUET'`): NUMERIC as DECIMAL(38, 9),
+/// TIMESTAMP as microseconds, `addresses` as a list of strings. Read a slice of rows at a time;
+/// each row becomes the object the JSON export would have given (a decimal as its exact text, a
+/// timestamp as whole seconds) and is checked and staged by the same code, so a fractional value
+/// (BTC) or a float column is refused the same way. Rows are numbered from 0 in file order, as
+/// for every Parquet input.
+fn load_bigquery_parquet(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>) -> Result<()> {
+    let unreadable = |e| Error::input_caused(path, "not a readable Parquet file (truncated or corrupt?)", e);
+    let open = || std::fs::File::open(path).map_err(|e| Error::io("opening", path, e));
+    let mut reader = ParquetReader::new(open()?);
+    let schema = reader.schema().map_err(unreadable)?;
+    let columns: Vec<String> = BQ_COLUMNS.iter().filter(|c| schema.contains(c)).map(|c| c.to_string()).collect();
+    for needed in ["transaction_hash", "block_number", "block_timestamp", "index"] {
+        if !schema.contains(needed) {
+            return Err(Error::input(path, format!("no `{needed}` column: expected BigQuery crypto_bitcoin's inputs or outputs table")));
+        }
+    }
+    let rows = reader.num_rows().map_err(unreadable)?;
+    let mut offset = 0;
+    while offset < rows {
+        let n = BQ_PARQUET_SLICE.min(rows - offset);
+        let df =
+            ParquetReader::new(open()?).with_columns(Some(columns.clone())).with_slice(Some((offset, n))).finish().map_err(unreadable)?;
+        let values: Vec<(String, Vec<Value>)> =
+            df.columns().iter().map(|c| (c.name().to_string(), c.as_materialized_series().iter().map(|v| json_of(&v)).collect())).collect();
+        for i in 0..df.height() {
+            acc.read();
+            let o: serde_json::Map<String, Value> = values.iter().map(|(name, col)| (name.clone(), col[i].clone())).collect();
+            bigquery_row(path, (offset + i) as i64, &o, acc, stage)?;
+        }
+        offset += n;
+    }
+    Ok(())
+}
+
+/// A Parquet cell as the JSON BigQuery's export would have written: exact decimals as text, a
+/// timestamp as seconds when it is whole (else as text the checks refuse), lists as arrays.
+fn json_of(v: &AnyValue<'_>) -> Value {
+    match v {
+        AnyValue::Null => Value::Null,
+        AnyValue::Boolean(b) => Value::Bool(*b),
+        AnyValue::String(s) => Value::String(s.to_string()),
+        AnyValue::StringOwned(s) => Value::String(s.to_string()),
+        AnyValue::Int8(x) => Value::from(*x),
+        AnyValue::Int16(x) => Value::from(*x),
+        AnyValue::Int32(x) => Value::from(*x),
+        AnyValue::Int64(x) => Value::from(*x),
+        AnyValue::UInt8(x) => Value::from(*x),
+        AnyValue::UInt16(x) => Value::from(*x),
+        AnyValue::UInt32(x) => Value::from(*x),
+        AnyValue::UInt64(x) => Value::from(*x),
+        AnyValue::Float32(x) => serde_json::Number::from_f64(f64::from(*x)).map_or(Value::Null, Value::Number),
+        AnyValue::Float64(x) => serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number),
+        AnyValue::Decimal(x, _, scale) => Value::String(decimal_text(*x, *scale)),
+        AnyValue::Datetime(x, unit, _) | AnyValue::DatetimeOwned(x, unit, _) => {
+            let per_sec: i64 = match unit {
+                TimeUnit::Milliseconds => 1_000,
+                TimeUnit::Microseconds => 1_000_000,
+                TimeUnit::Nanoseconds => 1_000_000_000,
+            };
+            if x.rem_euclid(per_sec) == 0 { Value::from(x.div_euclid(per_sec)) } else { Value::String(format!("{x} (not whole seconds)")) }
+        }
+        AnyValue::List(s) => Value::Array(s.iter().map(|v| json_of(&v)).collect()),
+        other => Value::String(other.to_string()),
+    }
+}
+
+/// An i128 decimal with `scale` digits after the point, exactly: `5000000000000000000, 9` ->
+/// `5000000000.000000000`.
+fn decimal_text(x: i128, scale: usize) -> String {
+    let digits = x.unsigned_abs().to_string();
+    let sign = if x < 0 { "-" } else { "" };
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let digits = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = digits.split_at(digits.len() - scale);
+    format!("{sign}{int}.{frac}")
 }
 
 /// An integer BigQuery wrote as a number or as text (`"5000000000"`, NUMERIC `"5000000000.000000000"`).
@@ -1022,6 +1124,15 @@ mod tests {
         // Python's \xNN is a code point, written as UTF-8; nesting is bounded.
         assert_eq!(python_literal("'caf\\xe9'").unwrap(), serde_json::json!("café"));
         assert!(python_literal(&"[".repeat(100_000)).unwrap_err().contains("nested"));
+    }
+
+    #[test]
+    fn decimals_are_written_exactly() {
+        assert_eq!(decimal_text(5_000_000_000_000_000_000, 9), "5000000000.000000000");
+        assert_eq!(decimal_text(1, 9), "0.000000001");
+        assert_eq!(decimal_text(-15, 1), "-1.5");
+        assert_eq!(decimal_text(42, 0), "42");
+        assert_eq!(decimal_text(i128::MIN, 9), "-170141183460469231731687303715.884105728");
     }
 
     #[test]

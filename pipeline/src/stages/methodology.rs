@@ -23,7 +23,8 @@ pub fn paragraphs(settings: &Settings, label_sources: &[LabelSource]) -> Vec<Str
     let stops = match DEFAULT_STOP {
         [a, b, c] => format!("{a}s, {b}s and {c}s"),
     };
-    let utxo = settings.sources.iter().any(|s| s.format == crate::config::Format::BitcoinEtl);
+    let utxo =
+        settings.sources.iter().any(|s| matches!(s.format, crate::config::Format::BitcoinEtl | crate::config::Format::BigqueryBitcoin));
     let mut out = vec![
         format!(
             "**Label sources.** {}; sanctions lists in the lake (as labels of the SDN party's actor).",
