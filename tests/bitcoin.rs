@@ -359,6 +359,129 @@ fn a_theft_bridged_from_ethereum_to_bitcoin_is_followed_across_the_link() {
     );
 }
 
+/// A Bitcoin theft bridged to Ethereum: taint that reaches the bridge's Bitcoin address in a link's
+/// deposit leaves it there and goes on at the link's release on Ethereum, by each method's share,
+/// arriving "bridged to ethereum" (the account chains are walked again with it).
+#[test]
+fn a_theft_bridged_from_bitcoin_to_ethereum_is_followed_across_the_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (hot, receiver, exchange) = (
+        "0x4444444444444444444444444444444444444444",
+        "0x5555555555555555555555555555555555555555",
+        "0x6666666666666666666666666666666666666666",
+    );
+    let tx = |n: u8| format!("0x{}", std::iter::repeat_n(format!("{n:02x}"), 32).collect::<String>());
+    // On Ethereum, an hour after t2 (2024-02-02 00:00 UTC) the bridge's hot wallet releases
+    // 1,320 ETH to the receiver, who sends all of it to an exchange an hour later.
+    let eth = d.join("eth");
+    std::fs::create_dir_all(&eth).unwrap();
+    std::fs::write(eth.join("blocks.csv"), "number,hash,timestamp,transaction_count\n300,,1706835600,1\n301,,1706839200,1\n").unwrap();
+    std::fs::write(
+        eth.join("transactions.csv"),
+        format!(
+            "hash,nonce,block_hash,block_number,transaction_index,from_address,to_address,value,gas,gas_price,input,block_timestamp,max_fee_per_gas,max_priority_fee_per_gas,transaction_type,receipt_status\n\
+             {},1,,300,0,{hot},{receiver},1320000000000000000000,21000,1,0x,,,,2,1\n\
+             {},2,,301,0,{receiver},{exchange},1320000000000000000000,21000,1,0x,,,,2,1\n",
+            tx(0xf1),
+            tx(0xf2)
+        ),
+    )
+    .unwrap();
+    // D (paid 40 BTC by t2) is the bridge's Bitcoin address.
+    std::fs::write(
+        d.join("labels.yaml"),
+        format!(
+            "title: test\ncreator: ifr tests\nlastmod: 2024-01-01\nlabel: a service\nsource: https://example.org\nconfidence: service_data\ncategory: bridge\ntags:\n- address: {D}\n  currency: BTC\n- address: '{exchange}'\n  currency: ETH\n  category: exchange\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.join("prices.csv"), "day,asset,close_usd\n2024-01-02,BTC,45000\n2024-02-02,BTC,43000\n2024-02-02,ETH,1300\n").unwrap();
+    // t1's 30 BTC from A to B is the theft (the victim's and the thief's addresses, no transaction
+    // listed: C's 19.9999 is clean).
+    std::fs::write(
+        d.join("incidents.csv"),
+        format!(
+            "id,date,name,chains,reported_usd,returned_usd,classification,actor,attributed_by,attribution_date,attribution_source,victim_addresses,attacker_addresses,tx_hashes,source_url,notes\n\
+             btc-test-2024,2024-01-02,A test theft,bitcoin,1350000,,test,lazarus_group,tests,2024-01-03,https://example.org,{A},{B},,https://example.org,\n"
+        ),
+    )
+    .unwrap();
+    // t2's 40 BTC ($1,720,000) to the bridge are released as 1,320 ETH ($1,716,000): 33 ETH per BTC.
+    std::fs::write(
+        d.join("links.csv"),
+        format!(
+            "id,source_chain,deposit_tx,source_asset,source_amount,destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes\n\
+             l1,bitcoin,{dep},BTC,40,ethereum,{rel},{receiver},ETH,1320,https://example.org/bridge,\n",
+            dep = h('2'),
+            rel = tx(0xf1)
+        ),
+    )
+    .unwrap();
+    let s = config(
+        d,
+        "[[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n[[sources]]\nname = \"links\"\nkind = \"links\"\nformat = \"ifr-links\"\npath = \"links.csv\"\n[[sources]]\nname = \"eth\"\nkind = \"chain\"\nformat = \"ethereum-etl\"\nchain = \"ethereum\"\npath = \"eth\"\n",
+    );
+    ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    ifr_pipeline::report(&s, None, &[2024]).unwrap();
+    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report/2024/figures.json")).unwrap()).unwrap();
+    let mut got: Vec<String> = figures
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"].as_str().unwrap().starts_with("trace.") && f["id"].as_str().unwrap().contains(".lazarus_group."))
+        .map(|f| format!("{}={}", f["id"].as_str().unwrap(), f["value"].as_str().unwrap()))
+        .collect();
+    got.sort();
+    // t2 spends B's 30 (tainted) and C's 19.9999 (clean) into 40 to the bridge D, 9.9998 back to
+    // B and a 0.0001 fee (2024-02-02: BTC $43,000, ETH $1,300). Into the bridge, then across at
+    // 33 ETH per BTC, and all of it on to the exchange:
+    // - poison: 40 BTC -> 1,320 ETH, $1,716,000.00; fee $4.30, B's change held $429,991.40;
+    // - haircut: 40 x 30 / 49.9999 = 24.000048 BTC -> 792.001584 ETH, $1,029,602.06; fee
+    //   0.0001 x 30 / 49.9999 BTC, $2.58; held 9.9998 x 30 / 49.9999 BTC, $257,995.36;
+    // - FIFO: B's 30 first, all into the bridge -> 990 ETH, $1,287,000.00; nothing else.
+    // Nothing stays at the bridge on Bitcoin: all of it crossed.
+    let want = [
+        "trace.fifo.lazarus_group.2024.exchange (bridged to ethereum)=1287000.00",
+        "trace.haircut.lazarus_group.2024.exchange (bridged to ethereum)=1029602.06",
+        "trace.haircut.lazarus_group.2024.fee=2.58",
+        "trace.haircut.lazarus_group.2024.held=257995.36",
+        "trace.poison.lazarus_group.2024.exchange (bridged to ethereum)=1716000.00",
+        "trace.poison.lazarus_group.2024.fee=4.30",
+        "trace.poison.lazarus_group.2024.held=429991.40",
+    ];
+    assert_eq!(got, want);
+    let md = std::fs::read_to_string(d.join("report/2024/report.md")).unwrap();
+    assert!(!md.contains("Cross-chain links not followed"), "{md}");
+
+    // The release dated 2024-02-01 23:26:40, before its deposit: not followed, and the taint stays
+    // at the bridge on Bitcoin (40, 24.000048 and 30 BTC at $43,000), said so on the page.
+    std::fs::write(eth.join("blocks.csv"), "number,hash,timestamp,transaction_count\n300,,1706830000,1\n301,,1706839200,1\n").unwrap();
+    ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    ifr_pipeline::report(&s, None, &[2024]).unwrap();
+    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report/2024/figures.json")).unwrap()).unwrap();
+    let mut got: Vec<String> = figures
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"].as_str().unwrap().starts_with("trace.") && f["id"].as_str().unwrap().contains(".lazarus_group."))
+        .map(|f| format!("{}={}", f["id"].as_str().unwrap(), f["value"].as_str().unwrap()))
+        .collect();
+    got.sort();
+    let want = [
+        "trace.fifo.lazarus_group.2024.bridge=1290000.00",
+        "trace.haircut.lazarus_group.2024.bridge=1032002.06",
+        "trace.haircut.lazarus_group.2024.fee=2.58",
+        "trace.haircut.lazarus_group.2024.held=257995.36",
+        "trace.poison.lazarus_group.2024.bridge=1720000.00",
+        "trace.poison.lazarus_group.2024.fee=4.30",
+        "trace.poison.lazarus_group.2024.held=429991.40",
+    ];
+    assert_eq!(got, want);
+    let md = std::fs::read_to_string(d.join("report/2024/report.md")).unwrap();
+    assert!(md.contains("l1 (the walk did not reach its release"), "{md}");
+}
+
 /// bitcoin-etl's CSV (nested lists as Python literals) gives the same tables as its JSON lines.
 #[test]
 fn a_bitcoin_etl_csv_export_loads_like_its_json_lines() {

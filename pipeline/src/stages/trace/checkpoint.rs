@@ -86,6 +86,7 @@ impl Checkpoint {
                     released: *released,
                     bridge: bridge.clone(),
                     day: *day,
+                    after: 0,
                 })
                 .collect(),
             not_followed: self.not_followed.clone(),

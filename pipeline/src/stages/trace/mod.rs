@@ -109,11 +109,9 @@ fn trace_utxo(
     labels: &seeds::Labels,
     seed_names: &[String],
     valuation: &Valuation,
-) -> Result<(Vec<TraceRow>, Vec<TraceSummary>, Vec<usize>)> {
-    let (mut rows, mut summaries) = (Vec::new(), Vec::new());
-    // The crossings (indices) whose release the walk never reached: their taint is nowhere.
-    let mut unplanted = Vec::new();
-    let found = input.found;
+) -> Result<UtxoWalk> {
+    let mut w = UtxoWalk::default();
+    let (links, found) = (input.links, input.found);
     // Crossings to account chains were released in the account walk.
     let chains: std::collections::BTreeSet<&str> = found
         .iter()
@@ -149,6 +147,15 @@ fn trace_utxo(
         for (i, p) in pending.iter().enumerate() {
             pending_at.entry(p.2).or_default().push(i);
         }
+        // The links whose deposit is on this chain, by deposit transaction.
+        let deposits: std::collections::HashMap<&str, Vec<usize>> = links
+            .by_deposit
+            .iter()
+            .filter_map(|(h, lis)| {
+                let here: Vec<usize> = lis.iter().copied().filter(|li| links.all[*li].source_chain == chain).collect();
+                (!here.is_empty()).then_some((h.as_str(), here))
+            })
+            .collect();
         let mut last = 0i64;
         // One month at a time: memory is two months' transactions and the tainted outputs. Block
         // times may run backwards across a month's end (Bitcoin's rule allows it): the next
@@ -184,6 +191,9 @@ fn trace_utxo(
                 for (_, tr) in tracers.iter_mut() {
                     tr.apply(&view, tx.time, &stop);
                 }
+                if let Some(lis) = deposits.get(tx.hash.as_str()) {
+                    cross_out(&mut w, &mut tracers, input, lis, tx, &asset, &stop, valuation);
+                }
                 for &i in pending_at.get(tx.hash.as_str()).map(Vec::as_slice).unwrap_or_default() {
                     planted[i] = true;
                     let (which, seed, _, to, amount) = &pending[i];
@@ -202,7 +212,7 @@ fn trace_utxo(
                 }
             }
         }
-        unplanted.extend(crossing_of.iter().filter(|(p, _)| !planted[*p]).map(|(_, ci)| *ci));
+        w.unplanted.extend(crossing_of.iter().filter(|(p, _)| !planted[*p]).map(|(_, ci)| *ci));
         let usd = |amount: f64, t: i64| valuation.usd(chain, &asset, amount, day_of(t));
         for (k, (_, tr)) in tracers.iter().enumerate() {
             let held = tr.held();
@@ -239,7 +249,7 @@ fn trace_utxo(
                     // Taint that came across a link says so in each row: "exchange (bridged to bitcoin)".
                     let destination = bridged(seed, n, chain, &destination);
                     let u = usd(amount, t);
-                    rows.push(TraceRow {
+                    w.rows.push(TraceRow {
                         method: tr.method,
                         seed: seed_names[seed % n].clone(),
                         destination,
@@ -268,10 +278,102 @@ fn trace_utxo(
                 let actor = address.as_deref().and_then(|a| labels.at(a, day_of(last))).and_then(|l| l.0).map(str::to_string);
                 push(seed, "held".into(), address.unwrap_or_else(|| format!("{hash}:{vout}")), actor, sat, last, None);
             }
-            summaries.extend(per_seed.into_values());
+            w.summaries.extend(per_seed.into_values());
         }
     }
-    Ok((rows, summaries, unplanted))
+    Ok(w)
+}
+
+/// At most this many walks of the account chains (and of the UTXO chains) follow a trail that
+/// crosses back and forth between them through links; what crosses again after the last is
+/// reported as not followed.
+pub const MAX_LINK_ROUNDS: usize = 4;
+
+/// What a walk of the UTXO chains found.
+#[derive(Default)]
+struct UtxoWalk {
+    rows: Vec<TraceRow>,
+    summaries: Vec<TraceSummary>,
+    /// The crossings (indices) whose release the walk never reached: their taint is nowhere.
+    unplanted: Vec<usize>,
+    /// Taint that left through links to account chains, waiting for its releases there.
+    out: Vec<Crossing>,
+    /// Link id -> (why not followed, deposit day); links seen but not reaching a service; followed.
+    not_followed: BTreeMap<String, (String, i32)>,
+    unreached: BTreeMap<usize, i32>,
+    followed: std::collections::BTreeSet<usize>,
+}
+
+/// A link's deposit on a UTXO chain (`tx`, just applied): the taint each tracer carried in it to
+/// services where tracing stops crosses to the link's account chain, by each method's share, to go
+/// on at the release; links of one deposit share it by their source amounts. What the account
+/// walk released of it leaves the service here. A deposit that pays no such service, a release
+/// not in the lake, two sides that disagree in value, or a link between two UTXO chains is
+/// reported, not followed.
+#[allow(clippy::too_many_arguments)]
+fn cross_out(
+    w: &mut UtxoWalk,
+    tracers: &mut [(usize, utxo::UtxoTracer)],
+    input: &UtxoInputs<'_>,
+    lis: &[usize],
+    tx: &utxo::LakeTx,
+    asset: &str,
+    stop: &dyn Fn(&str) -> Option<String>,
+    valuation: &Valuation,
+) {
+    let (links, utxo_chains) = (input.links, input.chains);
+    let day = day_of(tx.time);
+    let pays_service = tx.outputs.iter().any(|(_, a, _)| a.as_deref().is_some_and(|a| stop(a).is_some()));
+    let mut crossed = Vec::new();
+    for &li in lis {
+        let l = &links.all[li];
+        if l.source_asset != asset {
+            continue;
+        }
+        if !pays_service {
+            w.unreached.entry(li).or_insert(day);
+            continue;
+        }
+        let why = if utxo_chains.contains(&l.destination_chain) {
+            Some(format!("it links two UTXO chains ({} to {}), which ifr does not follow yet", l.source_chain, l.destination_chain))
+        } else if !links.released.contains(&(l.release_tx.clone(), l.release_address.clone())) {
+            Some(format!("its release ({} paying {}) is not in the lake", l.release_tx, l.release_address))
+        } else {
+            l.check(valuation, day).err()
+        };
+        if let Some(why) = why {
+            w.not_followed.entry(l.id.clone()).or_insert((why, day));
+            continue;
+        }
+        w.followed.insert(li);
+        crossed.push(li);
+    }
+    if crossed.is_empty() {
+        return;
+    }
+    let total: f64 = crossed.iter().map(|li| links.all[*li].source_amount).sum();
+    for (k, (_, tr)) in tracers.iter_mut().enumerate() {
+        let stopped = std::mem::take(&mut tr.stopped);
+        for (seed, address, category, sat) in stopped.into_iter().filter(|s| s.3 > 0.0) {
+            for &li in &crossed {
+                let l = &links.all[li];
+                let share = l.source_amount / total;
+                if let Some(f) = input.released.get(&(k, seed, li, tx.time)).filter(|f| **f > 0.0) {
+                    tr.cross(seed, &address, &category, sat * share * f);
+                }
+                w.out.push(Crossing {
+                    tracer: k,
+                    seed,
+                    link: li,
+                    amount: sat / 1e8 * share * l.destination_amount / l.source_amount,
+                    released: false,
+                    bridge: String::new(),
+                    day,
+                    after: tx.time,
+                });
+            }
+        }
+    }
 }
 
 /// What a seed's row says (`what`: its name, or a destination): a seed released through a link is
@@ -399,16 +501,21 @@ impl Links {
 /// chain, the taint goes on when the walk reaches the link's release (`released`); until then it
 /// is still an arrival at the bridge (the deposit's receiver), where it stays if the release never
 /// comes after the deposit.
+#[derive(Debug, Clone, PartialEq)]
 struct Crossing {
     tracer: usize,
     seed: usize,
     link: usize,
     amount: f64,
     released: bool,
-    /// The deposit's receiver (account chains; empty for UTXO chains).
+    /// The deposit's receiver (account chains; empty for UTXO chains, on either side).
     bridge: String,
     /// The deposit's day.
     day: i32,
+    /// No release dated before this (µs) takes the taint: the deposit's block time for taint that
+    /// left a UTXO chain (walked after the account chains, so known before their next walk); 0 for
+    /// a crossing made during the account walk (its release can only be walked after it).
+    after: i64,
 }
 
 /// What the UTXO walk starts from: seeds found on UTXO chains, and taint that crossed to them.
@@ -418,6 +525,10 @@ struct UtxoInputs<'a> {
     found: &'a [(usize, String, String, String, f64)],
     links: &'a Links,
     crossings: &'a [Crossing],
+    /// Of the taint that left these chains through links in the previous walk, the share the
+    /// account walk released, by (tracer, seed, link, deposit time): that part left the bridge, the
+    /// rest stays there (a release dated before its deposit, or moving less than crossed).
+    released: &'a std::collections::HashMap<(usize, usize, usize, i64), f64>,
 }
 
 fn micros_to_day_string(t: i64) -> String {
@@ -576,7 +687,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                 if l.destination_chain != chain || l.release_address != to || l.destination_asset != asset {
                     continue;
                 }
-                for (ci, c) in st.crossings.iter().enumerate().filter(|(_, c)| c.link == li && !c.released) {
+                for (ci, c) in st.crossings.iter().enumerate().filter(|(_, c)| c.link == li && !c.released && t >= c.after) {
                     if released.len() <= c.tracer {
                         released.resize(c.tracer + 1, Vec::new());
                     }
@@ -597,7 +708,8 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                 for ((ci, _, _), took) in r.iter().zip(taken) {
                     let c = &mut st.crossings[*ci];
                     let l = &links.all[c.link];
-                    if took > 0.0 {
+                    // (Taint from a UTXO chain left its bridge there, at the deposit.)
+                    if took > 0.0 && !c.bridge.is_empty() {
                         tr.cross(
                             c.seed,
                             &engine::AddrKey::of(&c.bridge),
@@ -651,6 +763,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                             released: false,
                             bridge: if to_utxo { String::new() } else { to.to_string() },
                             day,
+                            after: 0,
                         });
                     }
                 }
@@ -671,34 +784,86 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     // transfer it walked as it walked them (then only the transfers after them are walked, and the
     // state at the end is the one a whole walk gives); else walk every transfer.
     let digest = checkpoint::digest(opts, groups, &seed_names, &resolved, att, valuation, &links, &utxo_chains)?;
-    let mut st = fresh();
-    let mut outcome = scan::Walked::Changed;
+    // The account chains are walked, then the UTXO chains. Taint that leaves a UTXO chain through
+    // a link (Bitcoin -> Ethereum) is released on its account chain only by another walk of the
+    // account chains, from the start, with that taint waiting for its releases; then the UTXO
+    // chains again, with what that walk sent to them. Until nothing new crosses, at most
+    // MAX_LINK_ROUNDS walks; without such links (the usual case) one walk of each.
+    let mut from_utxo: Vec<Crossing> = Vec::new();
     let mut continued_after = None;
-    if let Some(cp) = checkpoint::load(lake, &digest)
-        && let Some(restored) = cp.restore(&opts.methods)
-    {
-        st = restored;
-        continued_after = Some(st.walked);
-        progress.step("trace", &format!("continuing the walk saved after {} transfers", st.walked));
-        outcome = scan::in_time_order(lake, &cp.months, |df| step(&mut st, df))?;
-    }
-    if matches!(outcome, scan::Walked::Changed) {
-        continued_after = None;
-        st = fresh();
-        outcome = scan::in_time_order(lake, &[], |df| step(&mut st, df))?;
-    }
-    if let (scan::Walked::All(months), None) = (&outcome, &st.bad_amount) {
-        checkpoint::save(lake, &digest, months, &st);
-    }
-    let WalkState {
-        tracers, last_time, seen_seed_address, bad_amount, utxo_seeds, crossings, mut not_followed, unreached, followed, ..
-    } = st;
-    if let Some(what) = bad_amount {
-        return Err(Error::Internal(format!("the lake's transfers hold an amount that is not a number ({what}): run `ifr ingest` again")));
-    }
+    let mut round = 0;
+    let (st, mut walk) = loop {
+        round += 1;
+        let mut st = fresh();
+        if round == 1 {
+            // Continue the walk a checkpoint of the same inputs saved, when the lake still holds
+            // every transfer it walked as it walked them (then only the transfers after them are
+            // walked, and the state at the end is the one a whole walk gives); else walk every
+            // transfer.
+            let mut outcome = scan::Walked::Changed;
+            if let Some(cp) = checkpoint::load(lake, &digest)
+                && let Some(restored) = cp.restore(&opts.methods)
+            {
+                st = restored;
+                continued_after = Some(st.walked);
+                progress.step("trace", &format!("continuing the walk saved after {} transfers", st.walked));
+                outcome = scan::in_time_order(lake, &cp.months, |df| step(&mut st, df))?;
+            }
+            if matches!(outcome, scan::Walked::Changed) {
+                continued_after = None;
+                st = fresh();
+                outcome = scan::in_time_order(lake, &[], |df| step(&mut st, df))?;
+            }
+            if let (scan::Walked::All(months), None) = (&outcome, &st.bad_amount) {
+                checkpoint::save(lake, &digest, months, &st);
+            }
+        } else {
+            // Not saved: a saved walk is always the first round's.
+            progress.step("trace", &format!("walking the account chains again: {} crossing(s) left a UTXO chain", from_utxo.len()));
+            continued_after = None;
+            st.crossings = from_utxo.clone();
+            scan::in_time_order(lake, &[], |df| step(&mut st, df))?;
+        }
+        if let Some(what) = &st.bad_amount {
+            return Err(Error::Internal(format!(
+                "the lake's transfers hold an amount that is not a number ({what}): run `ifr ingest` again"
+            )));
+        }
+        // What this walk released of the taint from the UTXO chains (the first crossings).
+        let mut released: std::collections::HashMap<(usize, usize, usize, i64), (f64, f64)> = Default::default();
+        for (c, now) in from_utxo.iter().zip(&st.crossings) {
+            let e = released.entry((c.tracer, c.seed, c.link, c.after)).or_default();
+            e.0 += c.amount;
+            e.1 += if now.released { c.amount } else { c.amount - now.amount };
+        }
+        let released = released.into_iter().map(|(k, (all, took))| (k, if all > 0.0 { took / all } else { 0.0 })).collect();
+        let utxo_in =
+            UtxoInputs { chains: &utxo_chains, found: &st.utxo_seeds, links: &links, crossings: &st.crossings, released: &released };
+        let mut walk = trace_utxo(opts, &utxo_in, &group_of, n_groups, lake, &labels, &seed_names, valuation)?;
+        if walk.out == from_utxo {
+            break (st, walk);
+        }
+        if round == MAX_LINK_ROUNDS {
+            for c in walk.out.iter().filter(|c| !from_utxo.contains(c)) {
+                walk.not_followed.entry(links.all[c.link].id.clone()).or_insert_with(|| {
+                    (format!("the trail crossed between account and UTXO chains more than {MAX_LINK_ROUNDS} times"), c.day)
+                });
+            }
+            break (st, walk);
+        }
+        from_utxo = std::mem::take(&mut walk.out);
+    };
+    let WalkState { tracers, last_time, seen_seed_address, crossings, mut not_followed, mut unreached, mut followed, .. } = st;
     if !seen_seed_address {
         return Err(Error::Config(format!("seed address(es) {} do not appear in any transfer in the lake", seed_names.join(";"))));
     }
+    for (id, v) in std::mem::take(&mut walk.not_followed) {
+        not_followed.entry(id).or_insert(v);
+    }
+    for (li, day) in std::mem::take(&mut walk.unreached) {
+        unreached.entry(li).or_insert(day);
+    }
+    followed.extend(std::mem::take(&mut walk.followed));
 
     // Valued as the queries value a transfer: the same series, closes and ceiling.
     let usd = |chain: &str, asset: &str, amount: f64, t: i64| valuation.usd(chain, asset, amount, day_of(t));
@@ -792,11 +957,9 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             )
         });
     }
-    let utxo_in = UtxoInputs { chains: &utxo_chains, found: &utxo_seeds, links: &links, crossings: &crossings };
-    let (utxo_rows, utxo_summaries, unplanted) = trace_utxo(opts, &utxo_in, &group_of, n_groups, lake, &labels, &seed_names, valuation)?;
     // A release on a UTXO chain the walk never reached (after --until): the crossed taint is not
     // traced there, and said so.
-    for ci in unplanted {
+    for ci in std::mem::take(&mut walk.unplanted) {
         let (c, l) = (&crossings[ci], &links.all[crossings[ci].link]);
         not_followed.entry(l.id.clone()).or_insert_with(|| {
             (format!("the walk of {} did not reach its release ({}) (after --until)", l.destination_chain, l.release_tx), c.day)
@@ -805,8 +968,8 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     for (id, (why, _)) in &not_followed {
         progress.step("trace", &format!("cross-chain link {id} not followed: {why}"));
     }
-    rows.extend(utxo_rows);
-    summaries.extend(utxo_summaries);
+    rows.extend(walk.rows);
+    summaries.extend(walk.summaries);
     rows.sort_by(|a, b| {
         (a.method.as_str(), &a.destination, &a.address, &a.chain, &a.asset).cmp(&(
             b.method.as_str(),

@@ -284,6 +284,9 @@ pub struct UtxoTracer {
     taint: HashMap<Outpoint, (i64, Option<String>, Taint)>,
     pub arrived: Destinations,
     pub coinjoins: Vec<Coinjoin>,
+    /// What the last transaction applied carried to services where tracing stops (not coinjoins,
+    /// not the fee): (seed, address, category, satoshi) — what a cross-chain link's deposit moves.
+    pub stopped: Vec<(usize, String, String, f64)>,
 }
 
 /// Whirlpool's pool denominations (0.001, 0.01, 0.05, 0.5 BTC) in satoshi.
@@ -316,7 +319,7 @@ pub fn coinjoin(tx: &UtxoTx<'_>) -> Option<&'static str> {
 
 impl UtxoTracer {
     pub fn new(method: Method) -> UtxoTracer {
-        UtxoTracer { method, taint: HashMap::default(), arrived: BTreeMap::new(), coinjoins: Vec::new() }
+        UtxoTracer { method, taint: HashMap::default(), arrived: BTreeMap::new(), coinjoins: Vec::new(), stopped: Vec::new() }
     }
 
     /// Taint `amount` satoshi of an output worth `value` for `seed` (a theft's output, a sanctioned
@@ -354,6 +357,7 @@ impl UtxoTracer {
     /// Process one transaction (transactions in chain order), at block time `time` (µs). `stop`
     /// gives an output address's category when tracing stops there.
     pub fn apply(&mut self, tx: &UtxoTx<'_>, time: i64, stop: &dyn Fn(&str) -> Option<String>) {
+        self.stopped.clear();
         // The inputs' taint, in input order (spent: removed); nothing to do when none is tainted.
         let spent: Vec<Option<(i64, Option<String>, Taint)>> = tx.inputs.iter().map(|(op, _)| self.taint.remove(op)).collect();
         if spent.iter().all(Option::is_none) {
@@ -434,6 +438,7 @@ impl UtxoTracer {
                 Some((a, category)) => {
                     for (seed, amount) in amounts {
                         self.arrive(seed, a.to_string(), category.clone(), amount, time);
+                        self.stopped.push((seed, a.to_string(), category.clone(), amount));
                     }
                 }
                 None => {
@@ -444,6 +449,18 @@ impl UtxoTracer {
         if let Some(t) = fee_taint {
             for (seed, amount) in tainted(&t) {
                 self.arrive(seed, "fee".to_string(), "fee".to_string(), amount, time);
+            }
+        }
+    }
+
+    /// Taint that left a service through a cross-chain link: `amount` satoshi of `seed`'s arrival
+    /// at (`address`, `category`) is no longer there.
+    pub fn cross(&mut self, seed: usize, address: &str, category: &str, amount: f64) {
+        let key = (seed, address.to_string(), category.to_string());
+        if let Some(a) = self.arrived.get_mut(&key) {
+            a.amount -= amount.min(a.amount);
+            if a.amount <= amount.abs() * 1e-12 {
+                self.arrived.remove(&key);
             }
         }
     }
