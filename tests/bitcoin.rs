@@ -40,6 +40,88 @@ fn h(c: char) -> String {
     std::iter::repeat_n(c, 64).collect()
 }
 
+/// A 32-byte Ethereum transaction id of one repeated byte.
+fn eth_tx(n: u8) -> String {
+    format!("0x{}", std::iter::repeat_n(format!("{n:02x}"), 32).collect::<String>())
+}
+
+/// An ethereum-etl export in `d/eth`: blocks (number, unix time) and transactions moving ETH
+/// (id, block, from, to, wei), each alone in its block.
+fn eth_export(d: &std::path::Path, blocks: &[(i64, i64)], txs: &[(&str, i64, &str, &str, &str)]) {
+    let eth = d.join("eth");
+    std::fs::create_dir_all(&eth).unwrap();
+    let blocks: String = blocks.iter().map(|(n, t)| format!("{n},,{t},1\n")).collect();
+    std::fs::write(eth.join("blocks.csv"), format!("number,hash,timestamp,transaction_count\n{blocks}")).unwrap();
+    let rows: String = txs
+        .iter()
+        .enumerate()
+        .map(|(i, (hash, block, from, to, wei))| format!("{hash},{},,{block},0,{from},{to},{wei},21000,1,0x,,,,2,1\n", i + 1))
+        .collect();
+    std::fs::write(
+        eth.join("transactions.csv"),
+        format!("hash,nonce,block_hash,block_number,transaction_index,from_address,to_address,value,gas,gas_price,input,block_timestamp,max_fee_per_gas,max_priority_fee_per_gas,transaction_type,receipt_status\n{rows}"),
+    )
+    .unwrap();
+}
+
+/// `labels.yaml`: one pack of services, each tag (address, currency, category).
+fn service_labels(d: &std::path::Path, tags: &[(&str, &str, &str)]) {
+    let tags: String = tags.iter().map(|(a, cur, cat)| format!("- address: '{a}'\n  currency: {cur}\n  category: {cat}\n")).collect();
+    std::fs::write(
+        d.join("labels.yaml"),
+        format!(
+            "title: test\ncreator: ifr tests\nlastmod: 2024-01-01\nlabel: a service\nsource: https://example.org\nconfidence: service_data\ncategory: exchange\ntags:\n{tags}"
+        ),
+    )
+    .unwrap();
+}
+
+/// The ledger `incidents.csv` with one Lazarus Group incident of 2024-01-02: (id, chain, reported
+/// USD, victim, attacker, theft transactions).
+fn one_incident(d: &std::path::Path, (id, chain, usd, victim, attacker, txs): (&str, &str, &str, &str, &str, &str)) {
+    std::fs::write(
+        d.join("incidents.csv"),
+        format!(
+            "id,date,name,chains,reported_usd,returned_usd,classification,actor,attributed_by,attribution_date,attribution_source,victim_addresses,attacker_addresses,tx_hashes,source_url,notes\n\
+             {id},2024-01-02,A test theft,{chain},{usd},,test,lazarus_group,tests,2024-01-03,https://example.org,{victim},{attacker},{txs},https://example.org,\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// `links.csv` (ifr-links) with these rows.
+fn links_csv(d: &std::path::Path, rows: &str) {
+    std::fs::write(
+        d.join("links.csv"),
+        format!(
+            "id,source_chain,deposit_tx,source_asset,source_amount,destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes\n{rows}"
+        ),
+    )
+    .unwrap();
+}
+
+/// [`config`] with the ledger, the links and the Ethereum export beside the Bitcoin one.
+fn two_chain_config(d: &std::path::Path) -> ifr_pipeline::Settings {
+    config(
+        d,
+        "[[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n[[sources]]\nname = \"links\"\nkind = \"links\"\nformat = \"ifr-links\"\npath = \"links.csv\"\n[[sources]]\nname = \"eth\"\nkind = \"chain\"\nformat = \"ethereum-etl\"\nchain = \"ethereum\"\npath = \"eth\"\n",
+    )
+}
+
+/// Every `trace.…` figure of lazarus_group in 2024's figures.json, as `id=value`, sorted.
+fn trace_figures(d: &std::path::Path) -> Vec<String> {
+    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report/2024/figures.json")).unwrap()).unwrap();
+    let mut got: Vec<String> = figures
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"].as_str().unwrap().starts_with("trace.") && f["id"].as_str().unwrap().contains(".lazarus_group."))
+        .map(|f| format!("{}={}", f["id"].as_str().unwrap(), f["value"].as_str().unwrap()))
+        .collect();
+    got.sort();
+    got
+}
+
 #[test]
 fn a_bitcoin_etl_export_becomes_utxo_tables_and_proportional_flows() {
     let tmp = tempfile::tempdir().unwrap();
@@ -201,24 +283,10 @@ fn a_bitcoin_theft_is_traced_on_inputs_and_outputs_into_the_report() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     // D (the address t2 pays 40 BTC) is an exchange.
-    std::fs::write(
-        d.join("labels.yaml"),
-        format!(
-            "title: test\ncreator: ifr tests\nlastmod: 2024-01-01\nlabel: an exchange\nsource: https://example.org\nconfidence: service_data\ncategory: exchange\ncurrency: BTC\ntags:\n- address: {D}\n"
-        ),
-    )
-    .unwrap();
+    service_labels(d, &[(D, "BTC", "exchange")]);
     std::fs::write(d.join("prices.csv"), "day,asset,close_usd\n2024-01-02,BTC,45000\n2024-02-02,BTC,43000\n").unwrap();
     // t1 (A's coinbase coins to B and C) is the theft.
-    std::fs::write(
-        d.join("incidents.csv"),
-        format!(
-            "id,date,name,chains,reported_usd,returned_usd,classification,actor,attributed_by,attribution_date,attribution_source,victim_addresses,attacker_addresses,tx_hashes,source_url,notes\n\
-             btc-test-2024,2024-01-02,A test theft,bitcoin,2250000,,test,lazarus_group,tests,2024-01-03,https://example.org,{A},{B};{C},{},https://example.org,\n",
-            h('1')
-        ),
-    )
-    .unwrap();
+    one_incident(d, ("btc-test-2024", "bitcoin", "2250000", A, &format!("{B};{C}"), &h('1')));
     let s = config(d, "[[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n");
     ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
     ifr_pipeline::report(&s, None, &[2024]).unwrap();
@@ -256,72 +324,37 @@ fn a_theft_bridged_from_ethereum_to_bitcoin_is_followed_across_the_link() {
         "0x2222222222222222222222222222222222222222",
         "0x3333333333333333333333333333333333333333",
     );
-    let tx = |n: u8| format!("0x{}", std::iter::repeat_n(format!("{n:02x}"), 32).collect::<String>());
     // 1,000 ETH stolen (block 200), then all of it deposited into the bridge (block 201).
-    let eth = d.join("eth");
-    std::fs::create_dir_all(&eth).unwrap();
-    std::fs::write(eth.join("blocks.csv"), "number,hash,timestamp,transaction_count\n200,,1704160000,1\n201,,1704160100,1\n").unwrap();
-    std::fs::write(
-        eth.join("transactions.csv"),
-        format!(
-            "hash,nonce,block_hash,block_number,transaction_index,from_address,to_address,value,gas,gas_price,input,block_timestamp,max_fee_per_gas,max_priority_fee_per_gas,transaction_type,receipt_status\n\
-             {},1,,200,0,{victim},{thief},1000000000000000000000,21000,1,0x,,,,2,1\n\
-             {},2,,201,0,{thief},{bridge},1000000000000000000000,21000,1,0x,,,,2,1\n",
-            tx(0xe1),
-            tx(0xe2)
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("labels.yaml"),
-        format!(
-            "title: test\ncreator: ifr tests\nlastmod: 2024-01-01\nlabel: a service\nsource: https://example.org\nconfidence: service_data\ncategory: exchange\ntags:\n- address: {D}\n  currency: BTC\n- address: '{bridge}'\n  currency: ETH\n  category: bridge\n"
-        ),
-    )
-    .unwrap();
+    let wei = "1000000000000000000000";
+    eth_export(
+        d,
+        &[(200, 1704160000), (201, 1704160100)],
+        &[(&eth_tx(0xe1), 200, victim, thief, wei), (&eth_tx(0xe2), 201, thief, bridge, wei)],
+    );
+    service_labels(d, &[(D, "BTC", "exchange"), (bridge, "ETH", "bridge")]);
     std::fs::write(
         d.join("prices.csv"),
         "day,asset,close_usd\n2024-01-02,ETH,1350\n2024-01-02,BTC,45000\n2024-02-02,BTC,43000\n2024-02-02,ETH,1300\n",
     )
     .unwrap();
-    std::fs::write(
-        d.join("incidents.csv"),
-        format!(
-            "id,date,name,chains,reported_usd,returned_usd,classification,actor,attributed_by,attribution_date,attribution_source,victim_addresses,attacker_addresses,tx_hashes,source_url,notes\n\
-             eth-test-2024,2024-01-02,A test theft,ethereum,1350000,,test,lazarus_group,tests,2024-01-03,https://example.org,{victim},{thief},{},https://example.org,\n",
-            tx(0xe1)
-        ),
-    )
-    .unwrap();
+    one_incident(d, ("eth-test-2024", "ethereum", "1350000", victim, thief, &eth_tx(0xe1)));
     // The deposit is released on Bitcoin by t1 to B: 1,000 ETH ($1.35M) for 30 BTC ($1.35M). A
     // second link of the same deposit claims 10 BTC ($450,000): 66.7% apart, not followed.
-    std::fs::write(
-        d.join("links.csv"),
-        format!(
-            "id,source_chain,deposit_tx,source_asset,source_amount,destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes\n\
-             l1,ethereum,{dep},ETH,1000,bitcoin,{rel},{B},BTC,30,https://example.org/bridge,\n\
+    links_csv(
+        d,
+        &format!(
+            "l1,ethereum,{dep},ETH,1000,bitcoin,{rel},{B},BTC,30,https://example.org/bridge,\n\
              l2,ethereum,{dep},ETH,1000,bitcoin,{rel},{C},BTC,10,https://example.org/bridge,a wrong amount\n",
-            dep = tx(0xe2),
+            dep = eth_tx(0xe2),
             rel = h('1')
         ),
-    )
-    .unwrap();
-    let s = config(
-        d,
-        "[[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n[[sources]]\nname = \"links\"\nkind = \"links\"\nformat = \"ifr-links\"\npath = \"links.csv\"\n[[sources]]\nname = \"eth\"\nkind = \"chain\"\nformat = \"ethereum-etl\"\nchain = \"ethereum\"\npath = \"eth\"\n",
     );
+    let s = two_chain_config(d);
     let summary = ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
     let links = summary.sources.iter().find(|x| x.name == "links").unwrap();
     assert_eq!((links.counts.read, links.counts.loaded), (2, 2));
     ifr_pipeline::report(&s, None, &[2024]).unwrap();
     let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report/2024/figures.json")).unwrap()).unwrap();
-    let trace: Vec<String> = figures
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"].as_str().unwrap().starts_with("trace.") && f["id"].as_str().unwrap().contains(".lazarus_group."))
-        .map(|f| format!("{}={}", f["id"].as_str().unwrap(), f["value"].as_str().unwrap()))
-        .collect();
     // Each method carries all 1,000 ETH into the bridge, so 30 BTC of t1's output to B is seeded.
     // t2 spends B's 30 (tainted) and C's 19.9999 (clean) into 40 to the exchange D, 9.9998 back
     // to B and a 0.0001 fee; at $43,000 on 2024-02-02:
@@ -338,9 +371,7 @@ fn a_theft_bridged_from_ethereum_to_bitcoin_is_followed_across_the_link() {
         "trace.poison.lazarus_group.2024.fee (bridged to bitcoin)=4.30",
         "trace.poison.lazarus_group.2024.held (bridged to bitcoin)=429991.40",
     ];
-    let mut got = trace.clone();
-    got.sort();
-    assert_eq!(got, want, "{trace:#?}");
+    assert_eq!(trace_figures(d), want);
     // Stolen on Ethereum (1,000 ETH at $1,350), traced to Bitcoin: the per-chain total keeps it on
     // the chain it was stolen on.
     let by_id = |id: &str| figures.as_array().unwrap().iter().find(|f| f["id"] == id).map(|f| f["value"].as_str().unwrap().to_string());
@@ -371,68 +402,23 @@ fn a_theft_bridged_from_bitcoin_to_ethereum_is_followed_across_the_link() {
         "0x5555555555555555555555555555555555555555",
         "0x6666666666666666666666666666666666666666",
     );
-    let tx = |n: u8| format!("0x{}", std::iter::repeat_n(format!("{n:02x}"), 32).collect::<String>());
     // On Ethereum, an hour after t2 (2024-02-02 00:00 UTC) the bridge's hot wallet releases
     // 1,320 ETH to the receiver, who sends all of it to an exchange an hour later.
-    let eth = d.join("eth");
-    std::fs::create_dir_all(&eth).unwrap();
-    std::fs::write(eth.join("blocks.csv"), "number,hash,timestamp,transaction_count\n300,,1706835600,1\n301,,1706839200,1\n").unwrap();
-    std::fs::write(
-        eth.join("transactions.csv"),
-        format!(
-            "hash,nonce,block_hash,block_number,transaction_index,from_address,to_address,value,gas,gas_price,input,block_timestamp,max_fee_per_gas,max_priority_fee_per_gas,transaction_type,receipt_status\n\
-             {},1,,300,0,{hot},{receiver},1320000000000000000000,21000,1,0x,,,,2,1\n\
-             {},2,,301,0,{receiver},{exchange},1320000000000000000000,21000,1,0x,,,,2,1\n",
-            tx(0xf1),
-            tx(0xf2)
-        ),
-    )
-    .unwrap();
+    let wei = "1320000000000000000000";
+    let transfers = [(eth_tx(0xf1), 300, hot, receiver), (eth_tx(0xf2), 301, receiver, exchange)];
+    let transfers: Vec<(&str, i64, &str, &str, &str)> = transfers.iter().map(|(h, b, f, t)| (h.as_str(), *b, *f, *t, wei)).collect();
+    eth_export(d, &[(300, 1706835600), (301, 1706839200)], &transfers);
     // D (paid 40 BTC by t2) is the bridge's Bitcoin address.
-    std::fs::write(
-        d.join("labels.yaml"),
-        format!(
-            "title: test\ncreator: ifr tests\nlastmod: 2024-01-01\nlabel: a service\nsource: https://example.org\nconfidence: service_data\ncategory: bridge\ntags:\n- address: {D}\n  currency: BTC\n- address: '{exchange}'\n  currency: ETH\n  category: exchange\n"
-        ),
-    )
-    .unwrap();
+    service_labels(d, &[(D, "BTC", "bridge"), (exchange, "ETH", "exchange")]);
     std::fs::write(d.join("prices.csv"), "day,asset,close_usd\n2024-01-02,BTC,45000\n2024-02-02,BTC,43000\n2024-02-02,ETH,1300\n").unwrap();
     // t1's 30 BTC from A to B is the theft (the victim's and the thief's addresses, no transaction
     // listed: C's 19.9999 is clean).
-    std::fs::write(
-        d.join("incidents.csv"),
-        format!(
-            "id,date,name,chains,reported_usd,returned_usd,classification,actor,attributed_by,attribution_date,attribution_source,victim_addresses,attacker_addresses,tx_hashes,source_url,notes\n\
-             btc-test-2024,2024-01-02,A test theft,bitcoin,1350000,,test,lazarus_group,tests,2024-01-03,https://example.org,{A},{B},,https://example.org,\n"
-        ),
-    )
-    .unwrap();
+    one_incident(d, ("btc-test-2024", "bitcoin", "1350000", A, B, ""));
     // t2's 40 BTC ($1,720,000) to the bridge are released as 1,320 ETH ($1,716,000): 33 ETH per BTC.
-    std::fs::write(
-        d.join("links.csv"),
-        format!(
-            "id,source_chain,deposit_tx,source_asset,source_amount,destination_chain,release_tx,release_address,destination_asset,destination_amount,link_source,notes\n\
-             l1,bitcoin,{dep},BTC,40,ethereum,{rel},{receiver},ETH,1320,https://example.org/bridge,\n",
-            dep = h('2'),
-            rel = tx(0xf1)
-        ),
-    )
-    .unwrap();
-    let s = config(
-        d,
-        "[[sources]]\nname = \"incidents\"\nkind = \"incidents\"\nformat = \"ifr-ledger\"\npath = \"incidents.csv\"\n[[sources]]\nname = \"links\"\nkind = \"links\"\nformat = \"ifr-links\"\npath = \"links.csv\"\n[[sources]]\nname = \"eth\"\nkind = \"chain\"\nformat = \"ethereum-etl\"\nchain = \"ethereum\"\npath = \"eth\"\n",
-    );
+    links_csv(d, &format!("l1,bitcoin,{},BTC,40,ethereum,{},{receiver},ETH,1320,https://example.org/bridge,\n", h('2'), eth_tx(0xf1)));
+    let s = two_chain_config(d);
     ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
     ifr_pipeline::report(&s, None, &[2024]).unwrap();
-    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report/2024/figures.json")).unwrap()).unwrap();
-    let mut got: Vec<String> = figures
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"].as_str().unwrap().starts_with("trace.") && f["id"].as_str().unwrap().contains(".lazarus_group."))
-        .map(|f| format!("{}={}", f["id"].as_str().unwrap(), f["value"].as_str().unwrap()))
-        .collect();
-    got.sort();
     // t2 spends B's 30 (tainted) and C's 19.9999 (clean) into 40 to the bridge D, 9.9998 back to
     // B and a 0.0001 fee (2024-02-02: BTC $43,000, ETH $1,300). Into the bridge, then across at
     // 33 ETH per BTC, and all of it on to the exchange:
@@ -450,24 +436,15 @@ fn a_theft_bridged_from_bitcoin_to_ethereum_is_followed_across_the_link() {
         "trace.poison.lazarus_group.2024.fee=4.30",
         "trace.poison.lazarus_group.2024.held=429991.40",
     ];
-    assert_eq!(got, want);
+    assert_eq!(trace_figures(d), want);
     let md = std::fs::read_to_string(d.join("report/2024/report.md")).unwrap();
     assert!(!md.contains("Cross-chain links not followed"), "{md}");
 
     // The release dated 2024-02-01 23:26:40, before its deposit: not followed, and the taint stays
     // at the bridge on Bitcoin (40, 24.000048 and 30 BTC at $43,000), said so on the page.
-    std::fs::write(eth.join("blocks.csv"), "number,hash,timestamp,transaction_count\n300,,1706830000,1\n301,,1706839200,1\n").unwrap();
+    eth_export(d, &[(300, 1706830000), (301, 1706839200)], &transfers);
     ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
     ifr_pipeline::report(&s, None, &[2024]).unwrap();
-    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("report/2024/figures.json")).unwrap()).unwrap();
-    let mut got: Vec<String> = figures
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"].as_str().unwrap().starts_with("trace.") && f["id"].as_str().unwrap().contains(".lazarus_group."))
-        .map(|f| format!("{}={}", f["id"].as_str().unwrap(), f["value"].as_str().unwrap()))
-        .collect();
-    got.sort();
     let want = [
         "trace.fifo.lazarus_group.2024.bridge=1290000.00",
         "trace.haircut.lazarus_group.2024.bridge=1032002.06",
@@ -477,7 +454,7 @@ fn a_theft_bridged_from_bitcoin_to_ethereum_is_followed_across_the_link() {
         "trace.poison.lazarus_group.2024.fee=4.30",
         "trace.poison.lazarus_group.2024.held=429991.40",
     ];
-    assert_eq!(got, want);
+    assert_eq!(trace_figures(d), want);
     let md = std::fs::read_to_string(d.join("report/2024/report.md")).unwrap();
     assert!(md.contains("l1 (the walk did not reach its release"), "{md}");
 }
