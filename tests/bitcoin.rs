@@ -457,6 +457,23 @@ fn a_theft_bridged_from_bitcoin_to_ethereum_is_followed_across_the_link() {
     assert_eq!(trace_figures(d), want);
     let md = std::fs::read_to_string(d.join("report/2024/report.md")).unwrap();
     assert!(md.contains("l1 (the walk did not reach its release"), "{md}");
+
+    // The release after the deposit again, and B (t2's change) an exchange too: only what t2 pays
+    // the bridge crosses; the change arrives at the exchange on Bitcoin and stays there.
+    eth_export(d, &[(300, 1706835600), (301, 1706839200)], &transfers);
+    service_labels(d, &[(D, "BTC", "bridge"), (B, "BTC", "exchange"), (exchange, "ETH", "exchange")]);
+    ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    ifr_pipeline::report(&s, None, &[2024]).unwrap();
+    let want = [
+        "trace.fifo.lazarus_group.2024.exchange (bridged to ethereum)=1287000.00",
+        "trace.haircut.lazarus_group.2024.exchange (bridged to ethereum)=1029602.06",
+        "trace.haircut.lazarus_group.2024.exchange=257995.36",
+        "trace.haircut.lazarus_group.2024.fee=2.58",
+        "trace.poison.lazarus_group.2024.exchange (bridged to ethereum)=1716000.00",
+        "trace.poison.lazarus_group.2024.exchange=429991.40",
+        "trace.poison.lazarus_group.2024.fee=4.30",
+    ];
+    assert_eq!(trace_figures(d), want);
 }
 
 /// bitcoin-etl's CSV (nested lists as Python literals) gives the same tables as its JSON lines.

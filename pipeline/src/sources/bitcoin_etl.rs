@@ -512,6 +512,12 @@ fn load_bigquery_parquet(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>)
         let n = BQ_PARQUET_SLICE.min(rows - offset);
         let df =
             ParquetReader::new(open()?).with_columns(Some(columns.clone())).with_slice(Some((offset, n))).finish().map_err(unreadable)?;
+        if df.height() != n {
+            let last = offset + n - 1;
+            let why =
+                format!("rows {offset} to {last}: {} rows read where the file's metadata counts {n} (truncated or corrupt?)", df.height());
+            return Err(Error::input(path, why));
+        }
         let values: Vec<(String, Vec<Value>)> =
             df.columns().iter().map(|c| (c.name().to_string(), c.as_materialized_series().iter().map(|v| json_of(&v)).collect())).collect();
         for i in 0..df.height() {
@@ -540,8 +546,9 @@ fn json_of(v: &AnyValue<'_>) -> Value {
         AnyValue::UInt16(x) => Value::from(*x),
         AnyValue::UInt32(x) => Value::from(*x),
         AnyValue::UInt64(x) => Value::from(*x),
-        AnyValue::Float32(x) => serde_json::Number::from_f64(f64::from(*x)).map_or(Value::Null, Value::Number),
-        AnyValue::Float64(x) => serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number),
+        // A NaN or infinite float stays visible as text (refused by the checks, never read as NULL).
+        AnyValue::Float32(x) => serde_json::Number::from_f64(f64::from(*x)).map_or_else(|| Value::String(x.to_string()), Value::Number),
+        AnyValue::Float64(x) => serde_json::Number::from_f64(*x).map_or_else(|| Value::String(x.to_string()), Value::Number),
         AnyValue::Decimal(x, _, scale) => Value::String(decimal_text(*x, *scale)),
         AnyValue::Datetime(x, unit, _) | AnyValue::DatetimeOwned(x, unit, _) => {
             let per_sec: i64 = match unit {

@@ -112,6 +112,8 @@ fn trace_utxo(
 ) -> Result<UtxoWalk> {
     let mut w = UtxoWalk::default();
     let (links, found) = (input.links, input.found);
+    // Taken from as the deposits are walked again: never more than was released.
+    let mut released = input.released.clone();
     // Crossings to account chains were released in the account walk.
     let chains: std::collections::BTreeSet<&str> = found
         .iter()
@@ -192,7 +194,7 @@ fn trace_utxo(
                     tr.apply(&view, tx.time, &stop);
                 }
                 if let Some(lis) = deposits.get(tx.hash.as_str()) {
-                    cross_out(&mut w, &mut tracers, input, lis, tx, &asset, &stop, valuation);
+                    cross_out(&mut w, &mut tracers, input, &mut released, lis, tx, &asset, &stop, valuation);
                 }
                 for &i in pending_at.get(tx.hash.as_str()).map(Vec::as_slice).unwrap_or_default() {
                     planted[i] = true;
@@ -315,6 +317,7 @@ fn cross_out(
     w: &mut UtxoWalk,
     tracers: &mut [(usize, utxo::UtxoTracer)],
     input: &UtxoInputs<'_>,
+    released: &mut std::collections::HashMap<CrossingKey, f64>,
     lis: &[usize],
     tx: &utxo::LakeTx,
     asset: &str,
@@ -352,25 +355,22 @@ fn cross_out(
         return;
     }
     let total: f64 = crossed.iter().map(|li| links.all[*li].source_amount).sum();
+    // The deposit is what the transaction pays a bridge; when it pays none, what it pays the
+    // other services where tracing stops (a swap service labelled as an exchange, say).
+    let to_bridge = tx.outputs.iter().any(|(_, a, _)| a.as_deref().and_then(stop).as_deref() == Some("bridge"));
     for (k, (_, tr)) in tracers.iter_mut().enumerate() {
         let stopped = std::mem::take(&mut tr.stopped);
-        for (seed, address, category, sat) in stopped.into_iter().filter(|s| s.3 > 0.0) {
+        for (seed, address, category, sat) in stopped.into_iter().filter(|s| s.3 > 0.0 && (!to_bridge || s.2 == "bridge")) {
             for &li in &crossed {
                 let l = &links.all[li];
-                let share = l.source_amount / total;
-                if let Some(f) = input.released.get(&(k, seed, li, tx.time)).filter(|f| **f > 0.0) {
-                    tr.cross(seed, &address, &category, sat * share * f);
+                let (share, rate) = (l.source_amount / total, l.destination_amount / l.source_amount);
+                let amount = sat / 1e8 * share * rate;
+                if let Some(left) = released.get_mut(&(k, seed, li, tx.time)).filter(|left| **left > 0.0) {
+                    let took = amount.min(*left);
+                    *left -= took;
+                    tr.cross(seed, &address, &category, took / rate * 1e8);
                 }
-                w.out.push(Crossing {
-                    tracer: k,
-                    seed,
-                    link: li,
-                    amount: sat / 1e8 * share * l.destination_amount / l.source_amount,
-                    released: false,
-                    bridge: String::new(),
-                    day,
-                    after: tx.time,
-                });
+                w.out.push(Crossing { tracer: k, seed, link: li, amount, released: false, bridge: String::new(), day, after: tx.time });
             }
         }
     }
@@ -525,11 +525,14 @@ struct UtxoInputs<'a> {
     found: &'a [(usize, String, String, String, f64)],
     links: &'a Links,
     crossings: &'a [Crossing],
-    /// Of the taint that left these chains through links in the previous walk, the share the
-    /// account walk released, by (tracer, seed, link, deposit time): that part left the bridge, the
-    /// rest stays there (a release dated before its deposit, or moving less than crossed).
-    released: &'a std::collections::HashMap<(usize, usize, usize, i64), f64>,
+    /// What the account walk released (in the destination asset) of the taint that left these
+    /// chains through links in the previous walk: that much leaves the bridge here, the rest
+    /// stays there (a release dated before its deposit, or moving less than crossed).
+    released: &'a std::collections::HashMap<CrossingKey, f64>,
 }
+
+/// A crossing out of a UTXO chain, as both walks know it: (tracer, seed, link, deposit time).
+type CrossingKey = (usize, usize, usize, i64);
 
 fn micros_to_day_string(t: i64) -> String {
     crate::sources::day_to_string(day_of(t))
@@ -581,7 +584,6 @@ pub fn run_with(
 pub struct Traced {
     pub rows: Vec<TraceRow>,
     pub summaries: Vec<TraceSummary>,
-    /// (link id, why it was not followed), by id.
     /// (link id, why it was not followed, year of its deposit), by id.
     pub links_not_followed: Vec<(String, String, i32)>,
     /// When the walk continued one an earlier run saved: the transfers that run had walked.
@@ -780,9 +782,6 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
         }
         Ok(true)
     };
-    // Continue the walk a checkpoint of the same inputs saved, when the lake still holds every
-    // transfer it walked as it walked them (then only the transfers after them are walked, and the
-    // state at the end is the one a whole walk gives); else walk every transfer.
     let digest = checkpoint::digest(opts, groups, &seed_names, &resolved, att, valuation, &links, &utxo_chains)?;
     // The account chains are walked, then the UTXO chains. Taint that leaves a UTXO chain through
     // a link (Bitcoin -> Ethereum) is released on its account chain only by another walk of the
@@ -790,6 +789,8 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     // chains again, with what that walk sent to them. Until nothing new crosses, at most
     // MAX_LINK_ROUNDS walks; without such links (the usual case) one walk of each.
     let mut from_utxo: Vec<Crossing> = Vec::new();
+    // Links crossed again after the last walk: link id -> deposit day.
+    let mut beyond: BTreeMap<String, i32> = BTreeMap::new();
     let mut continued_after = None;
     let mut round = 0;
     let (st, mut walk) = loop {
@@ -830,13 +831,11 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             )));
         }
         // What this walk released of the taint from the UTXO chains (the first crossings).
-        let mut released: std::collections::HashMap<(usize, usize, usize, i64), (f64, f64)> = Default::default();
+        let mut released: std::collections::HashMap<CrossingKey, f64> = Default::default();
         for (c, now) in from_utxo.iter().zip(&st.crossings) {
-            let e = released.entry((c.tracer, c.seed, c.link, c.after)).or_default();
-            e.0 += c.amount;
-            e.1 += if now.released { c.amount } else { c.amount - now.amount };
+            *released.entry((c.tracer, c.seed, c.link, c.after)).or_default() +=
+                if now.released { c.amount } else { c.amount - now.amount };
         }
-        let released = released.into_iter().map(|(k, (all, took))| (k, if all > 0.0 { took / all } else { 0.0 })).collect();
         let utxo_in =
             UtxoInputs { chains: &utxo_chains, found: &st.utxo_seeds, links: &links, crossings: &st.crossings, released: &released };
         let mut walk = trace_utxo(opts, &utxo_in, &group_of, n_groups, lake, &labels, &seed_names, valuation)?;
@@ -844,10 +843,9 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             break (st, walk);
         }
         if round == MAX_LINK_ROUNDS {
+            // Noted once the followed links are known (a crossing here is of a followed link).
             for c in walk.out.iter().filter(|c| !from_utxo.contains(c)) {
-                walk.not_followed.entry(links.all[c.link].id.clone()).or_insert_with(|| {
-                    (format!("the trail crossed between account and UTXO chains more than {MAX_LINK_ROUNDS} times"), c.day)
-                });
+                beyond.entry(links.all[c.link].id.clone()).or_insert(c.day);
             }
             break (st, walk);
         }
@@ -942,6 +940,12 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     for li in &followed {
         // Followed for one transfer of the deposit: a refusal noted for another does not stand.
         not_followed.remove(&links.all[*li].id);
+    }
+    for (id, day) in beyond {
+        not_followed.insert(
+            id,
+            (format!("the trail crossed between account and UTXO chains more than {MAX_LINK_ROUNDS} times: the last crossing stays at the bridge"), day),
+        );
     }
     // A release on an account chain the walk never reached after its deposit: the taint stayed
     // at the bridge.
