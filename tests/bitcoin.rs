@@ -815,19 +815,6 @@ fn a_block_dated_before_its_parent_across_a_month_end_is_walked_in_block_order()
     let source = |name: &str, kind: &str, format: &str, path: &str, chain: &str| {
         format!("[[sources]]\nname = \"{name}\"\nkind = \"{kind}\"\nformat = \"{format}\"\npath = \"{path}\"\n{chain}")
     };
-    let s = settings(
-        d,
-        &[
-            "lake = \"lake\"\n".to_string(),
-            source("assets", "assets", "asset-csv", &reference.join("assets.csv").display().to_string(), ""),
-            source("labels", "labels", "tagpack", "labels.yaml", ""),
-            source("prices", "prices", "price-csv", "prices.csv", ""),
-            source("incidents", "incidents", "ifr-ledger", "incidents.csv", ""),
-            source("btc", "chain", "bitcoin-etl", "btc", "chain = \"bitcoin\"\n"),
-        ]
-        .concat(),
-    );
-    ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
     use ifr_pipeline::stages::trace::{self, Method, Seeds, TraceOptions};
     let methods = vec![Method::Poison, Method::Haircut, Method::Fifo];
     let opts = TraceOptions {
@@ -837,11 +824,27 @@ fn a_block_dated_before_its_parent_across_a_month_end_is_walked_in_block_order()
         until: None,
         stop: vec!["exchange".into(), "mixer".into(), "bridge".into()],
     };
-    let (rows, _) = trace::run(&s, &opts).unwrap();
-    for m in methods {
-        let got = |dest: &str| -> f64 { rows.iter().filter(|r| r.method == m && r.destination == dest).map(|r| r.amount).sum() };
-        assert!((got("exchange") - 29.9999).abs() < 1e-9, "{m:?}: {rows:#?}");
-        assert!((got("fee") - 0.0001).abs() < 1e-9, "{m:?}: {rows:#?}");
-        assert!((got("held") - 19.9999).abs() < 1e-9, "{m:?}: C's output only: {rows:#?}");
+    // The walk in one window of blocks, and in a window per block (`bucket-rows = 1`).
+    for (lake, bucket) in [("lake", ""), ("lake-1", "bucket-rows = 1\n")] {
+        let s = settings(
+            d,
+            &[
+                format!("lake = \"{lake}\"\n"),
+                source("assets", "assets", "asset-csv", &reference.join("assets.csv").display().to_string(), ""),
+                source("labels", "labels", "tagpack", "labels.yaml", ""),
+                source("prices", "prices", "price-csv", "prices.csv", ""),
+                source("incidents", "incidents", "ifr-ledger", "incidents.csv", ""),
+                source("btc", "chain", "bitcoin-etl", "btc", &format!("chain = \"bitcoin\"\n{bucket}")),
+            ]
+            .concat(),
+        );
+        ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+        let (rows, _) = trace::run(&s, &opts).unwrap();
+        for m in &methods {
+            let got = |dest: &str| -> f64 { rows.iter().filter(|r| r.method == *m && r.destination == dest).map(|r| r.amount).sum() };
+            assert!((got("exchange") - 29.9999).abs() < 1e-9, "{lake} {m:?}: {rows:#?}");
+            assert!((got("fee") - 0.0001).abs() < 1e-9, "{lake} {m:?}: {rows:#?}");
+            assert!((got("held") - 19.9999).abs() < 1e-9, "{lake} {m:?}: C's output only: {rows:#?}");
+        }
     }
 }

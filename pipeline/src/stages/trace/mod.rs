@@ -159,33 +159,25 @@ fn trace_utxo(
             })
             .collect();
         let mut last = 0i64;
-        // One month at a time: memory is two months' transactions and the tainted outputs. Block
-        // times may run backwards across a month's end (Bitcoin's rule allows it): the next
-        // month's blocks numbered below this month's last are walked with this month.
-        let (parts, several_sources) = utxo::months(lake, chain)?;
+        // One window of blocks at a time (in block order, about `window_rows` outputs each):
+        // memory is a window's transactions and the tainted outputs.
+        let window_rows = input.window_rows.get(chain).copied().unwrap_or(crate::config::DEFAULT_BUCKET_ROWS);
+        let (windows, several_sources) = utxo::windows(lake, chain, window_rows)?;
         // One source resolved every input it could at ingest; only across sources is there more.
         let other_outputs: Vec<std::path::PathBuf> =
-            if several_sources { parts.iter().flat_map(|p| p.0.iter().cloned()).collect() } else { Vec::new() };
-        let mut next: Option<Vec<utxo::LakeTx>> = None;
-        'months: for (m, (outs, ins)) in parts.iter().enumerate() {
-            let mut txs = match next.take() {
-                Some(t) => t,
-                None => utxo::transactions(outs, ins, &other_outputs)?,
-            };
-            if let Some((outs, ins)) = parts.get(m + 1) {
-                let later = utxo::transactions(outs, ins, &other_outputs)?;
-                let last_block = txs.iter().map(|t| t.block).max().unwrap_or(i64::MIN);
-                let (early, rest): (Vec<_>, Vec<_>) = later.into_iter().partition(|t| t.block < last_block);
-                if !early.is_empty() {
-                    txs.extend(early);
-                    txs.sort_by_key(|t| t.block);
-                }
-                next = Some(rest);
-            }
+            if several_sources { windows.iter().flat_map(|w| w.outputs.iter().cloned()).collect() } else { Vec::new() };
+        let other_outputs = {
+            let mut o = other_outputs;
+            o.sort();
+            o.dedup();
+            o
+        };
+        'windows: for window in &windows {
+            let txs = utxo::transactions(window, &other_outputs)?;
             for tx in &txs {
                 let day = day_of(tx.time);
                 if opts.until.is_some_and(|u| day > u) {
-                    break 'months;
+                    break 'windows;
                 }
                 last = tx.time;
                 let view = tx.view();
@@ -529,6 +521,9 @@ struct UtxoInputs<'a> {
     /// chains through links in the previous walk: that much leaves the bridge here, the rest
     /// stays there (a release dated before its deposit, or moving less than crossed).
     released: &'a std::collections::HashMap<CrossingKey, f64>,
+    /// Per chain, outputs per window of the walk: the smallest `bucket-rows` of its sources (the
+    /// memory bound they set for ingest holds for the walk too).
+    window_rows: &'a BTreeMap<String, u64>,
 }
 
 /// A crossing out of a UTXO chain, as both walks know it: (tracer, seed, link, deposit time).
@@ -608,6 +603,13 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
     // UTXO chains are traced on their transactions' inputs and outputs (utxo.rs), not as accounts:
     // their transfers only give the seeds, (seed, chain, tx, receiver, amount).
     let utxo_chains: std::collections::BTreeSet<String> = utxo::chains(lake)?.into_iter().collect();
+    let mut window_rows: BTreeMap<String, u64> = BTreeMap::new();
+    for s in &settings.sources {
+        if let (Some(chain), crate::config::Format::BitcoinEtl | crate::config::Format::BigqueryBitcoin) = (&s.chain, s.format) {
+            let w = window_rows.entry(chain.clone()).or_insert(s.bucket_rows);
+            *w = (*w).min(s.bucket_rows);
+        }
+    }
     // Cross-chain links: taint that reaches a service in a link's deposit goes on at its release.
     let links = Links::load(lake, &utxo_chains)?;
     let n_seeds = seed_names.len();
@@ -836,8 +838,14 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             *released.entry((c.tracer, c.seed, c.link, c.after)).or_default() +=
                 if now.released { c.amount } else { c.amount - now.amount };
         }
-        let utxo_in =
-            UtxoInputs { chains: &utxo_chains, found: &st.utxo_seeds, links: &links, crossings: &st.crossings, released: &released };
+        let utxo_in = UtxoInputs {
+            chains: &utxo_chains,
+            found: &st.utxo_seeds,
+            links: &links,
+            crossings: &st.crossings,
+            released: &released,
+            window_rows: &window_rows,
+        };
         let mut walk = trace_utxo(opts, &utxo_in, &group_of, n_groups, lake, &labels, &seed_names, valuation)?;
         if walk.out == from_utxo {
             break (st, walk);

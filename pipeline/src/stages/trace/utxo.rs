@@ -85,51 +85,116 @@ pub fn chains(lake: &Lake) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// One month's `utxo_outputs` files and `utxo_inputs` files.
-pub type MonthFiles = (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>);
+/// A run of consecutive blocks of a UTXO chain (`lo..=hi`) with the `utxo_outputs` and
+/// `utxo_inputs` files that hold rows of it: the tracer reads and walks one window at a time.
+pub struct Window {
+    pub lo: i64,
+    pub hi: i64,
+    pub outputs: Vec<std::path::PathBuf>,
+    pub inputs: Vec<std::path::PathBuf>,
+}
 
-/// A UTXO chain's (year, month) partitions in order, each with its `utxo_outputs` and
-/// `utxo_inputs` files: the tracer walks them one month at a time. Also says whether the chain
+/// A lake file's block range and rows.
+struct Span {
+    path: std::path::PathBuf,
+    lo: i64,
+    hi: i64,
+    rows: u64,
+}
+
+/// A UTXO chain's blocks cut into windows of about `window_rows` outputs each (estimated from
+/// each file's block range and row count, rows taken as spread evenly over a file's blocks; a
+/// block is never split), in block order — not in months: block times may run backwards across
+/// a month's end (Bitcoin's rule allows it), block numbers never do. Also says whether the chain
 /// was loaded by more than one source (then an input one source could not resolve may spend
 /// another's output).
-pub fn months(lake: &Lake, chain: &str) -> Result<(Vec<MonthFiles>, bool)> {
-    let mut out: BTreeMap<(i32, i32), MonthFiles> = BTreeMap::new();
+pub fn windows(lake: &Lake, chain: &str, window_rows: u64) -> Result<(Vec<Window>, bool)> {
+    let mut spans: [Vec<Span>; 2] = [Vec::new(), Vec::new()];
     let mut sources: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    for (table, inputs) in [("utxo_outputs", false), ("utxo_inputs", true)] {
+    let err = |e| Error::polars("reading the block ranges of UTXO files", e);
+    for (k, table) in ["utxo_outputs", "utxo_inputs"].into_iter().enumerate() {
         for (name, file) in lake.table_files_named(table)? {
             // <table>/<chain>/<year>/<month>/<file>
             let parts: Vec<&str> = name.split('/').collect();
-            let (Some(c), Some(y), Some(m)) =
-                (parts.get(1), parts.get(2).and_then(|y| y.parse().ok()), parts.get(3).and_then(|m| m.parse().ok()))
-            else {
+            if parts.len() != 5 {
                 return Err(Error::Internal(format!("a {table} file outside a chain/year/month partition: {name}")));
-            };
-            if *c != chain {
+            }
+            if parts[1] != chain {
                 continue;
             }
             // `<source>.parquet` or a day part `<source>~<first block>.parquet`.
-            let stem = parts.last().unwrap_or(&"").trim_end_matches(".parquet");
+            let stem = parts[4].trim_end_matches(".parquet");
             sources.insert(stem.split('~').next().unwrap_or(stem).to_string());
-            let e = out.entry((y, m)).or_default();
-            if inputs { e.1.push(file) } else { e.0.push(file) }
+            let df = crate::table::scan_files(std::slice::from_ref(&file), table)?
+                .select([col("block_number").min().alias("lo"), col("block_number").max().alias("hi"), len().alias("n")])
+                .collect()
+                .map_err(err)?;
+            let get = |c: &str| -> Result<Option<i64>> {
+                Ok(df.column(c).map_err(err)?.cast(&DataType::Int64).map_err(err)?.i64().map_err(err)?.get(0))
+            };
+            if let (Some(lo), Some(hi), Some(n)) = (get("lo")?, get("hi")?, get("n")?) {
+                spans[k].push(Span { path: file, lo, hi, rows: n.max(0) as u64 });
+            }
         }
     }
-    Ok((out.into_values().collect(), sources.len() > 1))
+    let [outputs, inputs] = spans;
+    let files = |spans: &[Span], lo: i64, hi: i64| -> Vec<std::path::PathBuf> {
+        spans.iter().filter(|s| s.lo <= hi && lo <= s.hi).map(|s| s.path.clone()).collect()
+    };
+    let ranges: Vec<(i64, i64, u64)> = outputs.iter().chain(&inputs).map(|s| (s.lo, s.hi, s.rows)).collect();
+    let out = cut(&ranges, window_rows.max(1))
+        .into_iter()
+        .map(|(lo, hi)| Window { lo, hi, outputs: files(&outputs, lo, hi), inputs: files(&inputs, lo, hi) })
+        .collect();
+    Ok((out, sources.len() > 1))
 }
 
-/// The transactions of one month of a UTXO chain (its `utxo_outputs` and `utxo_inputs` files) in
-/// chain order (block, position, id). Inputs carry the value of the output they spend, resolved at
+/// Block ranges `(lo, hi, rows)` cut into consecutive windows `lo..=hi` of about `window_rows`
+/// rows each (rows spread evenly over each range's blocks), covering every block of every range.
+fn cut(ranges: &[(i64, i64, u64)], window_rows: u64) -> Vec<(i64, i64)> {
+    let mut points: Vec<i64> = ranges.iter().flat_map(|(lo, hi, _)| [*lo, hi.saturating_add(1)]).collect();
+    points.sort_unstable();
+    points.dedup();
+    let mut out = Vec::new();
+    let (mut open, mut filled) = (None::<i64>, 0.0f64);
+    for seg in points.windows(2) {
+        let (a, b) = (seg[0], seg[1]);
+        // Rows per block in [a, b): the ranges covering it.
+        let density: f64 =
+            ranges.iter().filter(|(lo, hi, _)| *lo <= a && a <= *hi).map(|(lo, hi, n)| *n as f64 / (hi - lo + 1) as f64).sum();
+        if density <= 0.0 {
+            continue;
+        }
+        let mut x = a;
+        while x < b {
+            let start = *open.get_or_insert(x);
+            let need = ((window_rows as f64 - filled) / density).ceil().max(1.0);
+            let take = if need >= (b - x) as f64 { b - x } else { need as i64 };
+            filled += take as f64 * density;
+            x += take;
+            if filled >= window_rows as f64 {
+                out.push((start, x - 1));
+                (open, filled) = (None, 0.0);
+            }
+        }
+    }
+    if let (Some(start), Some(end)) = (open, points.last()) {
+        out.push((start, end - 1));
+    }
+    out
+}
+
+/// The transactions of a window of blocks of a UTXO chain (from its `utxo_outputs` and
+/// `utxo_inputs` files) in chain order (block, position, id). Inputs carry the value of the output they spend, resolved at
 /// ingest; an input ingest could not resolve is looked up in `other_outputs` (the chain's, when
 /// another source may hold its spent output; empty otherwise). An input whose spent output is not
 /// loaded at all is valued 0.
-pub fn transactions(
-    outputs: &[std::path::PathBuf],
-    inputs: &[std::path::PathBuf],
-    other_outputs: &[std::path::PathBuf],
-) -> Result<Vec<LakeTx>> {
+pub fn transactions(window: &Window, other_outputs: &[std::path::PathBuf]) -> Result<Vec<LakeTx>> {
     let err = |e| Error::polars("reading UTXO tables for tracing", e);
     let order = ["block_number", "tx_index", "tx_hash"];
-    let inputs = crate::table::scan_files(inputs, "utxo_inputs")?
+    let in_window = || col("block_number").gt_eq(lit(window.lo)).and(col("block_number").lt_eq(lit(window.hi)));
+    let inputs = crate::table::scan_files(&window.inputs, "utxo_inputs")?
+        .filter(in_window())
         .select([
             col("block_number"),
             col("tx_index"),
@@ -174,8 +239,8 @@ pub fn transactions(
     } else {
         inputs
     };
-    let outputs = crate::table::scan_files(outputs, "utxo_outputs")?;
-    let outputs = outputs
+    let outputs = crate::table::scan_files(&window.outputs, "utxo_outputs")?
+        .filter(in_window())
         .select([
             col("block_number"),
             col("block_time").cast(DataType::Int64).alias("t"),
@@ -495,6 +560,25 @@ fn tainted(t: &Taint) -> Vec<(usize, f64)> {
         }
     }
     per.into_iter().filter(|(_, a)| *a > 0.0).collect()
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::cut;
+
+    #[test]
+    fn windows_cover_every_block_once_in_order() {
+        // 100 rows over blocks 0..=9, 50 over 5..=14, nothing in 15..=19, 10 over 20..=20.
+        let ranges = [(0, 9, 100), (5, 14, 50), (20, 20, 10)];
+        let w = cut(&ranges, 40);
+        // 10 rows a block in 0..=4, 15 in 5..=9, 5 in 10..=14, 10 in block 20: the last window
+        // holds 35 (nothing is left to fill it) and spans the empty blocks 15..=19.
+        assert_eq!(w, [(0, 3), (4, 6), (7, 9), (10, 20)]);
+        // One window when it holds everything; a window per block when a block is above the size.
+        assert_eq!(cut(&ranges, 1_000), [(0, 20)]);
+        assert_eq!(cut(&[(7, 9, 3)], 1), [(7, 7), (8, 8), (9, 9)]);
+        assert!(cut(&[], 10).is_empty());
+    }
 }
 
 #[cfg(test)]
