@@ -860,32 +860,72 @@ pub struct Resolution {
     pub txs_without_outputs: u64,
 }
 
-/// The buckets a source's transactions are split into by the first two hex digits of their id:
-/// `[lo, hi)` ranges of those digits (None: no bound), as many as `outputs / bucket_rows` rounded
-/// up to a power of two (at most 256).
-fn buckets(outputs: u64, bucket_rows: u64) -> Vec<(Option<String>, Option<String>)> {
-    let want = outputs.div_ceil(bucket_rows.max(1)).clamp(1, 256);
-    let n = want.next_power_of_two().min(256) as usize;
-    (0..n)
-        .map(|b| {
-            let lo = (b > 0).then(|| format!("{:02x}", b * 256 / n));
-            let hi = (b + 1 < n).then(|| format!("{:02x}", (b + 1) * 256 / n));
-            (lo, hi)
-        })
-        .collect()
+/// How many buckets a source's transactions are split into (by the first byte of their id):
+/// `outputs / bucket_rows` rounded up to a power of two, at most 256.
+fn bucket_count(outputs: u64, bucket_rows: u64) -> usize {
+    outputs.div_ceil(bucket_rows.max(1)).clamp(1, 256).next_power_of_two().min(256) as usize
 }
 
-/// Rows whose transaction id (`column`) falls in a bucket.
-fn in_bucket(column: &str, (lo, hi): &(Option<String>, Option<String>)) -> Expr {
-    let head = col(column).str().slice(lit(0i64), lit(2u64));
-    let mut e = lit(true);
-    if let Some(lo) = lo {
-        e = e.and(head.clone().gt_eq(lit(lo.clone())));
+/// The bucket of a transaction id among `n` (a power of two up to 256): by its first byte, so
+/// bucket `k` holds the ids whose first two hex digits are in `[k * 256 / n, (k + 1) * 256 / n)`
+/// (an id that does not start with hex goes to the first: the same id always to the same bucket).
+fn bucket_of(hash: &str, n: usize) -> usize {
+    let byte = hash.get(0..2).and_then(|h| u8::from_str_radix(h, 16).ok()).unwrap_or(0) as usize;
+    byte * n / 256
+}
+
+/// Write `columns` of the staged `files` of `table` into scratch files by the bucket of their
+/// `key` transaction id (`dir/{name}-{bucket}-{n}.parquet`), reading `slice` rows at a time: one
+/// pass over the staged rows, after which a bucket reads only its own files. Returns each
+/// bucket's files.
+#[allow(clippy::too_many_arguments)]
+fn split(
+    files: &[PathBuf],
+    table: &str,
+    columns: &[&str],
+    key: &str,
+    buckets: usize,
+    slice: u64,
+    dir: &Path,
+    name: &str,
+) -> Result<Vec<Vec<PathBuf>>> {
+    let err = |e| Error::polars("splitting staged UTXO rows into buckets", e);
+    let mut out: Vec<Vec<PathBuf>> = vec![Vec::new(); buckets];
+    let mut written = 0usize;
+    let select: Vec<Expr> = columns.iter().map(|c| col(*c)).collect();
+    for file in files {
+        let lf = scan_files(std::slice::from_ref(file), table)?.select(select.clone());
+        let rows = lf.clone().select([len().alias("n")]).collect().map_err(err)?;
+        let rows = rows.column("n").map_err(err)?.cast(&DataType::UInt64).map_err(err)?.u64().map_err(err)?.get(0).unwrap_or(0);
+        let mut offset = 0u64;
+        while offset < rows {
+            let df = lf.clone().slice(offset as i64, slice.min(rows - offset) as IdxSize).collect().map_err(err)?;
+            offset += slice;
+            for (k, mut part) in by_bucket(&df, key, buckets)? {
+                written += 1;
+                let p = dir.join(format!("{name}-{k:03}-{written:06}.parquet"));
+                crate::table::write_scratch(&mut part, &p)?;
+                out[k].push(p);
+            }
+        }
     }
-    if let Some(hi) = hi {
-        e = e.and(head.lt(lit(hi.clone())));
+    Ok(out)
+}
+
+/// The rows of `df` in each non-empty bucket of their `key` transaction id, in bucket order (rows
+/// in their order).
+fn by_bucket(df: &DataFrame, key: &str, buckets: usize) -> Result<Vec<(usize, DataFrame)>> {
+    let err = |e| Error::polars("splitting UTXO rows into buckets", e);
+    let mut rows_of: Vec<Vec<IdxSize>> = vec![Vec::new(); buckets];
+    for (i, h) in df.column(key).map_err(err)?.str().map_err(err)?.iter().enumerate() {
+        rows_of[bucket_of(h.unwrap_or(""), buckets)].push(i as IdxSize);
     }
-    e
+    rows_of
+        .into_iter()
+        .enumerate()
+        .filter(|(_, idx)| !idx.is_empty())
+        .map(|(k, idx)| Ok((k, df.take(&IdxCa::from_vec("i".into(), idx)).map_err(err)?)))
+        .collect()
 }
 
 /// Derive the `transfers` of a staged UTXO source from its `utxo_outputs` and `utxo_inputs`
@@ -898,10 +938,11 @@ fn in_bucket(column: &str, (lo, hi): &(Option<String>, Option<String>)) -> Expr 
 /// address (a bare multisig output) are left out. The resolution is written back into the staged
 /// `utxo_inputs` (each input's address and value). Returns the transfers files written.
 ///
-/// Memory is bounded by `bucket_rows`: the resolution runs one bucket of spent transaction ids at a
-/// time, the flows one bucket of spending transaction ids at a time, both spilled to scratch
-/// Parquet under `out/.parts/<source>/resolve/`, then each month is written from the spilled flows
-/// and each month's inputs get their resolution back.
+/// Memory is bounded by `bucket_rows`: the staged outputs (by transaction id) and inputs (by the
+/// id of the transaction they spend) are first split into buckets of transaction ids in one pass,
+/// then the resolution runs one bucket of spent ids at a time and the flows one bucket of spending
+/// ids at a time, all spilled to scratch Parquet under `out/.parts/<source>/resolve/`; then each
+/// month is written from the spilled flows and each month's inputs get their resolution back.
 pub fn derive_transfers(
     out: &Path,
     written: &[PathBuf],
@@ -915,27 +956,37 @@ pub fn derive_transfers(
     let err = |e| Error::polars("deriving UTXO transfers", e);
     let (output_files, input_files) = (files_of("utxo_outputs"), files_of("utxo_inputs"));
     let outputs = scan_files(&output_files, "utxo_outputs")?;
-    let inputs_all = scan_files(&input_files, "utxo_inputs")?;
     let n_outputs = outputs.clone().select([len().alias("n")]).collect().map_err(err)?;
     let n_outputs = n_outputs.column("n").map_err(err)?.cast(&DataType::UInt64).map_err(err)?.u64().map_err(err)?.get(0).unwrap_or(0);
-    let buckets = buckets(n_outputs, bucket_rows);
+    let n = bucket_count(n_outputs, bucket_rows);
     let scratch = out.join(".parts").join(source).join("resolve");
     std::fs::create_dir_all(&scratch).map_err(|e| Error::io("creating", &scratch, e))?;
     let mut res = Resolution::default();
 
+    // 0. One pass over the staged rows: outputs by their transaction, inputs by the transaction
+    //    they spend.
+    let out_columns =
+        ["tx_hash", "vout", "address", "value_sat", "is_coinbase", "chain", "block_number", "block_time", "year", "month", "tx_index"];
+    let in_columns = ["tx_hash", "vin", "spent_tx_hash", "spent_vout", "address", "value_sat", "year", "month", "source_file"];
+    let split_outputs = split(&output_files, "utxo_outputs", &out_columns, "tx_hash", n, bucket_rows, &scratch, "out")?;
+    let split_inputs = split(&input_files, "utxo_inputs", &in_columns, "spent_tx_hash", n, bucket_rows, &scratch, "in")?;
+    let bucket_scan = |files: &[PathBuf], table: &str, columns: &[&str]| -> Result<LazyFrame> {
+        Ok(scan_files(files, table)?.select(columns.iter().map(|c| col(*c)).collect::<Vec<_>>()))
+    };
+
     // 1. Resolution, per bucket of spent transaction ids: (tx_hash, vin, v, from_address, year,
-    //    month, source_file) of every input.
+    //    month, source_file) of every input, kept by month (for step 4) and by the bucket of the
+    //    spending transaction (for step 2).
     let mut resolved_files = Vec::new();
-    for (k, b) in buckets.iter().enumerate() {
-        let spent = outputs.clone().filter(in_bucket("tx_hash", b)).select([
+    let mut by_spender: Vec<Vec<PathBuf>> = vec![Vec::new(); n];
+    for k in 0..n {
+        let spent = bucket_scan(&split_outputs[k], "utxo_outputs", &out_columns)?.select([
             col("tx_hash").alias("spent_tx_hash"),
             col("vout").alias("spent_vout"),
             col("address").alias("out_address"),
             col("value_sat").alias("out_value"),
         ]);
-        let part = inputs_all
-            .clone()
-            .filter(in_bucket("spent_tx_hash", b))
+        let part = bucket_scan(&split_inputs[k], "utxo_inputs", &in_columns)?
             .join(
                 spent,
                 [col("spent_tx_hash"), col("spent_vout")],
@@ -956,6 +1007,12 @@ pub fn derive_transfers(
         let unresolved = part.column("v").map_err(err)?.null_count() as u64;
         res.inputs_unresolved += unresolved;
         res.inputs_resolved += part.height() as u64 - unresolved;
+        for (j, mine) in by_bucket(&part, "tx_hash", n)? {
+            let mut mine = mine.select(["tx_hash", "vin", "v", "from_address", "source_file"]).map_err(err)?;
+            let p = scratch.join(format!("spender-{j:03}-{k:03}.parquet"));
+            crate::table::write_scratch(&mut mine, &p)?;
+            by_spender[j].push(p);
+        }
         // One scratch file per month of the spending transactions: step 4 reads its month's only
         // (a bucket without inputs still writes its empty file: the scans below keep its columns).
         let months = if part.height() == 0 { vec![part] } else { part.partition_by_stable(["year", "month"], true).map_err(err)? };
@@ -970,21 +1027,26 @@ pub fn derive_transfers(
             resolved_files.push(((y, m), p));
         }
     }
-    let all_resolved: Vec<PathBuf> = resolved_files.iter().map(|(_, p)| p.clone()).collect();
-    let resolved = scan_files(&all_resolved, "utxo_inputs")?;
 
     // 2. Flows, per bucket of spending transaction ids.
     let i128 = |e: Expr| e.cast(DataType::Int128);
     let mut flow_files = Vec::new();
     let mut months: std::collections::BTreeSet<(i32, i32)> = std::collections::BTreeSet::new();
-    for (k, b) in buckets.iter().enumerate() {
-        let inputs = resolved
-            .clone()
-            .filter(in_bucket("tx_hash", b))
-            .select([col("tx_hash"), col("vin"), col("v"), col("from_address"), col("source_file")])
-            .collect()
-            .map_err(err)?;
-        let outs = outputs.clone().filter(in_bucket("tx_hash", b));
+    for k in 0..n {
+        let inputs = if by_spender[k].is_empty() {
+            scan_files(&[], "utxo_inputs")?.select([
+                col("tx_hash"),
+                col("vin"),
+                col("value_sat").alias("v"),
+                col("address").alias("from_address"),
+                col("source_file"),
+            ])
+        } else {
+            scan_files(&by_spender[k], "utxo_inputs")?
+        }
+        .collect()
+        .map_err(err)?;
+        let outs = bucket_scan(&split_outputs[k], "utxo_outputs", &out_columns)?;
         // Per transaction: the inputs' total, whether all are resolved; the outputs' total.
         let per_tx_in = inputs
             .clone()
