@@ -22,7 +22,7 @@ use crate::stages::attribute::Attribution;
 use crate::stages::value::Valuation;
 
 /// Bumped when the file's layout changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 /// Checkpoints kept (the newest by use): the report's trace and a few others.
 const KEPT: usize = 4;
 

@@ -447,24 +447,24 @@ impl Links {
                 .map_err(|e| Error::polars("release transactions", e))?
                 .unique_stable(None, UniqueKeepStrategy::First, None)
                 .map_err(|e| Error::polars("release transactions", e))?;
-            let paid = lake
-                .scan("utxo_outputs")?
-                .select([col("tx_hash"), col("address")])
-                .join(wanted.clone().lazy(), [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
-                .collect()
-                .map_err(|e| Error::polars("finding the links' releases", e))?;
-            let (h, a) = (crate::table::col_str(&paid, "tx_hash")?, crate::table::col_str(&paid, "address")?);
-            out.released = h.into_iter().zip(a).collect();
+            // One lake file at a time: the id and address columns of a whole chain do not fit.
+            let paid = |table: &str, address: &str| -> Result<Vec<(String, String)>> {
+                let mut found = Vec::new();
+                for file in lake.table_files(table)? {
+                    let paid = crate::table::scan_files(std::slice::from_ref(&file), table)?
+                        .select([col("tx_hash"), col(address)])
+                        .join(wanted.clone().lazy(), [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
+                        .collect()
+                        .map_err(|e| Error::polars("finding the links' releases", e))?;
+                    let (h, a) = (crate::table::col_str(&paid, "tx_hash")?, crate::table::col_str(&paid, address)?);
+                    found.extend(h.into_iter().zip(a));
+                }
+                Ok(found)
+            };
+            out.released = paid("utxo_outputs", "address")?.into_iter().collect();
             // Releases on account chains are transfers (read only when a link goes to one).
             if dc.iter().any(|c| !utxo_chains.contains(c)) {
-                let paid = lake
-                    .scan("transfers")?
-                    .select([col("tx_hash"), col("to_address")])
-                    .join(wanted.lazy(), [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
-                    .collect()
-                    .map_err(|e| Error::polars("finding the links' releases", e))?;
-                let (h, a) = (crate::table::col_str(&paid, "tx_hash")?, crate::table::col_str(&paid, "to_address")?);
-                out.released.extend(h.into_iter().zip(a));
+                out.released.extend(paid("transfers", "to_address")?);
             }
         }
         for i in 0..df.height() {
@@ -672,12 +672,6 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             if let seeds::Resolved::Addresses(set) = &resolved {
                 st.seen_seed_address |= set.contains(to) || set.contains(from);
             }
-            if utxo_chains.contains(chain) {
-                if let Some(seed) = seed {
-                    st.utxo_seeds.push((seed, chain.to_string(), hash.to_string(), to.to_string(), amount));
-                }
-                continue;
-            }
             let stop_cat = labels.at(to, day).map(|l| l.1).filter(|c| opts.stop.iter().any(|s| s == c));
             let mut mv = Move { time: t, chain, from, to, asset, amount, seed: None, stop: stop_cat };
             let (from_key, to_key) = (engine::AddrKey::of(from), engine::AddrKey::of(to));
@@ -784,6 +778,43 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
         }
         Ok(true)
     };
+    // A UTXO chain's transfers give only the seeds, (seed, chain, tx, receiver, amount): the walk
+    // there is on inputs and outputs (trace_utxo). Rows after --until are not seeds.
+    let utxo_seeds = |st: &mut WalkState, df: &DataFrame| -> Result<()> {
+        let strs = |c: &str| -> Result<StringChunked> {
+            Ok(df.column(c).map_err(|e| Error::polars(c, e))?.str().map_err(|e| Error::polars(c, e))?.clone())
+        };
+        let (chain, hash, from, to, raw) =
+            (strs("chain")?, strs("tx_hash")?, strs("from_address")?, strs("to_address")?, strs("amount_raw")?);
+        let t = df.column("t").map_err(|e| Error::polars("t", e))?.i64().map_err(|e| Error::polars("t", e))?.clone();
+        let amount = df.column("amount").map_err(|e| Error::polars("amount", e))?.f64().map_err(|e| Error::polars("amount", e))?.clone();
+        st.walked += df.height() as u64;
+        progress.rows_walked(st.walked, total);
+        let rows = t.iter().zip(chain.iter()).zip(hash.iter()).zip(from.iter()).zip(to.iter()).zip(amount.iter()).zip(raw.iter());
+        for ((((((t, chain), hash), from), to), amount), raw) in rows {
+            let (Some(t), Some(chain), Some(hash), Some(from), Some(to)) = (t, chain, hash, from, to) else { continue };
+            let day = day_of(t);
+            if opts.until.is_some_and(|u| day > u) {
+                continue;
+            }
+            st.last_time = st.last_time.max(t);
+            let amount = match amount.or_else(|| raw.and_then(|r| r.parse::<f64>().ok())) {
+                Some(a) => a,
+                None => {
+                    st.bad_amount.get_or_insert_with(|| format!("{chain} transaction {hash}: amount_raw {raw:?}"));
+                    continue;
+                }
+            };
+            let tr = seeds::Transfer { chain, hash, from, to, day };
+            if let seeds::Resolved::Addresses(set) = &resolved {
+                st.seen_seed_address |= set.contains(to) || set.contains(from);
+            }
+            if let Some(seed) = resolved.seed_of(&labels, &tr) {
+                st.utxo_seeds.push((seed, chain.to_string(), hash.to_string(), to.to_string(), amount));
+            }
+        }
+        Ok(())
+    };
     let digest = checkpoint::digest(opts, groups, &seed_names, &resolved, att, valuation, &links, &utxo_chains)?;
     // The account chains are walked, then the UTXO chains. Taint that leaves a UTXO chain through
     // a link (Bitcoin -> Ethereum) is released on its account chain only by another walk of the
@@ -810,12 +841,12 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                 st = restored;
                 continued_after = Some(st.walked);
                 progress.step("trace", &format!("continuing the walk saved after {} transfers", st.walked));
-                outcome = scan::in_time_order(lake, &cp.months, |df| step(&mut st, df))?;
+                outcome = scan::in_time_order(lake, &cp.months, &utxo_chains, |df| step(&mut st, df))?;
             }
             if matches!(outcome, scan::Walked::Changed) {
                 continued_after = None;
                 st = fresh();
-                outcome = scan::in_time_order(lake, &[], |df| step(&mut st, df))?;
+                outcome = scan::in_time_order(lake, &[], &utxo_chains, |df| step(&mut st, df))?;
             }
             if let (scan::Walked::All(months), None) = (&outcome, &st.bad_amount) {
                 checkpoint::save(lake, &digest, months, &st);
@@ -825,7 +856,13 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
             progress.step("trace", &format!("walking the account chains again: {} crossing(s) left a UTXO chain", from_utxo.len()));
             continued_after = None;
             st.crossings = from_utxo.clone();
-            scan::in_time_order(lake, &[], |df| step(&mut st, df))?;
+            scan::in_time_order(lake, &[], &utxo_chains, |df| step(&mut st, df))?;
+        }
+        // The seeds on UTXO chains, from their transfers read apart (never merged in time order
+        // with the account chains': a month of Bitcoin flows is large), every time.
+        st.utxo_seeds.clear();
+        if !utxo_chains.is_empty() {
+            scan::chain_batches(lake, &utxo_chains, |df| utxo_seeds(&mut st, df))?;
         }
         if let Some(what) = &st.bad_amount {
             return Err(Error::Internal(format!(

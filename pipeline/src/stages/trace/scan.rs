@@ -149,17 +149,61 @@ fn one_source(lake: &Lake, files: &[PathBuf]) -> bool {
     files.windows(2).all(|w| id(&w[0]) == id(&w[1]))
 }
 
+/// Call `walk` on every batch of the transfers of `chains`, file by file in the lake's order (each
+/// file in chain order), `BATCH_ROWS` rows at a time: never a month of them merged in memory.
+pub fn chain_batches(
+    lake: &Lake,
+    chains: &std::collections::BTreeSet<String>,
+    mut walk: impl FnMut(&DataFrame) -> Result<()>,
+) -> Result<()> {
+    for file in lake.table_files("transfers")? {
+        let rel = file.strip_prefix(&lake.root).unwrap_or(&file).to_path_buf();
+        if !rel.components().nth(1).is_some_and(|c| chains.contains(c.as_os_str().to_string_lossy().as_ref())) {
+            continue;
+        }
+        let open = || std::fs::File::open(&file).map_err(|e| Error::io("opening", &file, e));
+        let bad = |e| Error::polars(format!("reading `{}`", file.display()), e);
+        let mut first = ParquetReader::new(open()?);
+        let meta = first.get_metadata().map_err(bad)?.clone();
+        let n = first.num_rows().map_err(bad)?;
+        let mut offset = 0;
+        while offset < n {
+            let mut reader = ParquetReader::new(open()?);
+            reader.set_metadata(meta.clone());
+            let chunk = reader
+                .with_columns(Some(COLUMNS.iter().map(|c| c.to_string()).collect()))
+                .with_slice(Some((offset, BATCH_ROWS)))
+                .finish()
+                .and_then(|df| df.lazy().select(columns()).collect())
+                .map_err(|e| Error::polars("reading transfers for tracing", e))?;
+            offset += BATCH_ROWS;
+            walk(&chunk)?;
+        }
+    }
+    Ok(())
+}
+
 /// Call `walk` on every batch of transfers in time order (within a chain, chain order: block, tx,
 /// log, trace); stop early when it returns false. With `resume` (the months of an earlier walk, as
 /// [`Walked::All`] gave them), the rows that walk saw are skipped: its months but the last must be
 /// the lake's first months, file for file, and its last month's files the first files of that month
 /// now (a day added as a new part), or, with its rows' hash, its rows the first rows of that month
 /// now (a month rewritten); otherwise nothing is walked and [`Walked::Changed`] returned.
-pub fn in_time_order(lake: &Lake, resume: &[MonthWalked], mut walk: impl FnMut(&DataFrame) -> Result<bool>) -> Result<Walked> {
+/// The transfers of the chains in `skip` (UTXO chains, walked on their inputs and outputs) are left
+/// out: see [`chain_batches`].
+pub fn in_time_order(
+    lake: &Lake,
+    resume: &[MonthWalked],
+    skip: &std::collections::BTreeSet<String>,
+    mut walk: impl FnMut(&DataFrame) -> Result<bool>,
+) -> Result<Walked> {
     // Files grouped by (year, month), whatever their chain: `<table>/<chain>/<year>/<month>/`.
     let mut months: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     for f in lake.table_files("transfers")? {
         let rel = f.strip_prefix(&lake.root).unwrap_or(&f).to_path_buf();
+        if rel.components().nth(1).is_some_and(|c| skip.contains(c.as_os_str().to_string_lossy().as_ref())) {
+            continue;
+        }
         let key: PathBuf = rel.components().skip(2).take(2).collect();
         months.entry(key).or_default().push(f);
     }
