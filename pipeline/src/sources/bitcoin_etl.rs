@@ -507,11 +507,13 @@ fn load_bigquery_parquet(path: &Path, acc: &mut Acc, stage: &mut ChainStage<'_>)
         }
     }
     let rows = reader.num_rows().map_err(unreadable)?;
+    let meta = reader.get_metadata().map_err(unreadable)?.clone();
     let mut offset = 0;
     while offset < rows {
         let n = BQ_PARQUET_SLICE.min(rows - offset);
-        let df =
-            ParquetReader::new(open()?).with_columns(Some(columns.clone())).with_slice(Some((offset, n))).finish().map_err(unreadable)?;
+        let mut slice = ParquetReader::new(open()?);
+        slice.set_metadata(meta.clone()); // the footer is read once per file, not per slice
+        let df = slice.with_columns(Some(columns.clone())).with_slice(Some((offset, n))).finish().map_err(unreadable)?;
         if df.height() != n {
             let last = offset + n - 1;
             let why =

@@ -21,7 +21,8 @@ use crate::lake::Lake;
 use crate::stages::attribute::Attribution;
 use crate::stages::value::Valuation;
 
-/// Bumped when the file's layout changes.
+/// Bumped when the file's layout or what a walk covers changes (4: UTXO chains' transfers are
+/// read apart, not walked).
 const FORMAT: u32 = 4;
 /// Checkpoints kept (the newest by use): the report's trace and a few others.
 const KEPT: usize = 4;

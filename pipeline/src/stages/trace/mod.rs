@@ -164,13 +164,10 @@ fn trace_utxo(
         let window_rows = input.window_rows.get(chain).copied().unwrap_or(crate::config::DEFAULT_BUCKET_ROWS);
         let (windows, several_sources) = utxo::windows(lake, chain, window_rows)?;
         // One source resolved every input it could at ingest; only across sources is there more.
-        let other_outputs: Vec<std::path::PathBuf> =
-            if several_sources { windows.iter().flat_map(|w| w.outputs.iter().cloned()).collect() } else { Vec::new() };
-        let other_outputs = {
-            let mut o = other_outputs;
-            o.sort();
-            o.dedup();
-            o
+        let other_outputs: Vec<std::path::PathBuf> = if several_sources {
+            windows.iter().flat_map(|w| w.outputs.iter().cloned()).collect::<std::collections::BTreeSet<_>>().into_iter().collect()
+        } else {
+            Vec::new()
         };
         'windows: for window in &windows {
             let txs = utxo::transactions(window, &other_outputs)?;
@@ -331,10 +328,8 @@ fn cross_out(
         }
         let why = if utxo_chains.contains(&l.destination_chain) {
             Some(format!("it links two UTXO chains ({} to {}), which ifr does not follow yet", l.source_chain, l.destination_chain))
-        } else if !links.released.contains(&(l.release_tx.clone(), l.release_address.clone())) {
-            Some(format!("its release ({} paying {}) is not in the lake", l.release_tx, l.release_address))
         } else {
-            l.check(valuation, day).err()
+            links.refusal(li, valuation, day)
         };
         if let Some(why) = why {
             w.not_followed.entry(l.id.clone()).or_insert((why, day));
@@ -424,6 +419,16 @@ struct Links {
 }
 
 impl Links {
+    /// Why link `li`, whose deposit is on `day`, is not followed: its release is not in the lake,
+    /// or its two sides disagree in value ([`Link::check`]); None when it is followed.
+    fn refusal(&self, li: usize, valuation: &Valuation, day: i32) -> Option<String> {
+        let l = &self.all[li];
+        if !self.released.contains(&(l.release_tx.clone(), l.release_address.clone())) {
+            return Some(format!("its release ({} paying {}) is not in the lake", l.release_tx, l.release_address));
+        }
+        l.check(valuation, day).err()
+    }
+
     fn load(lake: &Lake, utxo_chains: &std::collections::BTreeSet<String>) -> Result<Links> {
         let df = lake.scan("crosschain_links")?.collect().map_err(|e| Error::polars("reading crosschain_links", e))?;
         let s = |c: &str| crate::table::col_str(&df, c);
@@ -734,12 +739,7 @@ pub fn run_links(settings: &Settings, opts: &TraceOptions, groups: &[usize], kno
                     st.unreached.entry(li).or_insert(day);
                     continue;
                 }
-                let why = if !links.released.contains(&(l.release_tx.clone(), l.release_address.clone())) {
-                    Some(format!("its release ({} paying {}) is not in the lake", l.release_tx, l.release_address))
-                } else {
-                    l.check(valuation, day).err()
-                };
-                if let Some(why) = why {
+                if let Some(why) = links.refusal(li, valuation, day) {
                     st.not_followed.entry(l.id.clone()).or_insert((why, day));
                     continue;
                 }

@@ -161,23 +161,32 @@ pub fn chain_batches(
         if !rel.components().nth(1).is_some_and(|c| chains.contains(c.as_os_str().to_string_lossy().as_ref())) {
             continue;
         }
-        let open = || std::fs::File::open(&file).map_err(|e| Error::io("opening", &file, e));
-        let bad = |e| Error::polars(format!("reading `{}`", file.display()), e);
-        let mut first = ParquetReader::new(open()?);
-        let meta = first.get_metadata().map_err(bad)?.clone();
-        let n = first.num_rows().map_err(bad)?;
-        let mut offset = 0;
-        while offset < n {
-            let mut reader = ParquetReader::new(open()?);
-            reader.set_metadata(meta.clone());
-            let chunk = reader
-                .with_columns(Some(COLUMNS.iter().map(|c| c.to_string()).collect()))
-                .with_slice(Some((offset, BATCH_ROWS)))
-                .finish()
-                .and_then(|df| df.lazy().select(columns()).collect())
-                .map_err(|e| Error::polars("reading transfers for tracing", e))?;
-            offset += BATCH_ROWS;
-            walk(&chunk)?;
+        file_batches(&file, |chunk| walk(&chunk).map(|()| true))?;
+    }
+    Ok(())
+}
+
+/// Call `each` on the batches of one transfers file (in its order, `BATCH_ROWS` rows at a time,
+/// the tracer's columns), until it returns false.
+fn file_batches(file: &Path, mut each: impl FnMut(DataFrame) -> Result<bool>) -> Result<()> {
+    let open = || std::fs::File::open(file).map_err(|e| Error::io("opening", file, e));
+    let bad = |e| Error::polars(format!("reading `{}`", file.display()), e);
+    let mut first = ParquetReader::new(open()?);
+    let meta = first.get_metadata().map_err(bad)?.clone();
+    let n = first.num_rows().map_err(bad)?;
+    let mut offset = 0;
+    while offset < n {
+        let mut reader = ParquetReader::new(open()?);
+        reader.set_metadata(meta.clone()); // the footer is read once per file, not per slice
+        let chunk = reader
+            .with_columns(Some(COLUMNS.iter().map(|c| c.to_string()).collect()))
+            .with_slice(Some((offset, BATCH_ROWS)))
+            .finish()
+            .and_then(|df| df.lazy().select(columns()).collect())
+            .map_err(|e| Error::polars("reading transfers for tracing", e))?;
+        offset += BATCH_ROWS;
+        if !each(chunk)? {
+            break;
         }
     }
     Ok(())
@@ -299,24 +308,10 @@ pub fn in_time_order(
             // never held whole.
             let mut go = Some(true);
             for file in &files[first_file.min(files.len())..] {
-                let open = || std::fs::File::open(file).map_err(|e| Error::io("opening", file, e));
-                let bad = |e| Error::polars(format!("reading `{}`", file.display()), e);
-                let mut first = ParquetReader::new(open()?);
-                let meta = first.get_metadata().map_err(bad)?.clone();
-                let n = first.num_rows().map_err(bad)?;
-                let mut offset = 0;
-                while offset < n && go == Some(true) {
-                    let mut reader = ParquetReader::new(open()?);
-                    reader.set_metadata(meta.clone()); // the footer is read once per file, not per slice
-                    let chunk = reader
-                        .with_columns(Some(COLUMNS.iter().map(|c| c.to_string()).collect()))
-                        .with_slice(Some((offset, BATCH_ROWS)))
-                        .finish()
-                        .and_then(|df| df.lazy().select(columns()).collect())
-                        .map_err(|e| Error::polars("reading transfers for tracing", e))?;
-                    offset += BATCH_ROWS;
+                file_batches(file, |chunk| {
                     go = batch(chunk)?;
-                }
+                    Ok(go == Some(true))
+                })?;
                 if go != Some(true) {
                     break;
                 }
