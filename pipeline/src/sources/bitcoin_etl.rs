@@ -350,6 +350,7 @@ fn commit_item(path: &Path, line_no: i64, item: Parsed, acc: &mut Acc, stage: &m
             );
         };
         stage.note_block_time(tx.block, micros);
+        stage.spill_between_blocks(tx.block)?;
         let at_tx = TxAt { chain: &chain, block: tx.block, micros, hash: &tx.hash, index: tx.index, file: &file };
         for output in tx.outputs {
             push_output(stage, &at_tx, tx.coinbase, output)?;

@@ -180,6 +180,12 @@ pub struct ChainStage<'a> {
     stream: Option<Stream>,
     /// Why streaming was not tried for this input (`stream_no_more`).
     declined: Option<String>,
+    /// Rows buffered since the last spill, and the block of the last transaction staged (see
+    /// `spill_between_blocks`).
+    buffered: usize,
+    /// Rows buffered before a spill between two blocks (`spill_between_blocks`).
+    pub spill_rows: usize,
+    last_block: Option<i64>,
     /// Each UTXO row is an input item of its own (a flattened export: one row per output or input),
     /// rather than a transaction standing for its rows.
     pub rows_are_items: bool,
@@ -231,6 +237,9 @@ impl<'a> ChainStage<'a> {
             writer: None,
             stream: None,
             declined: None,
+            buffered: 0,
+            spill_rows: 1 << 18,
+            last_block: None,
             rows_are_items: false,
         }
     }
@@ -292,9 +301,21 @@ impl<'a> ChainStage<'a> {
     }
 
     fn push(&mut self, table: &'static str, micros: i64, row: impl FnOnce(i32, i32) -> Vec<Cell>) -> Result<()> {
+        self.buffered += 1;
         let (y, m) = year_month(micros).ok_or_else(|| Error::Internal(format!("timestamp {micros} out of range")))?;
         let b = self.builders.entry((table, y, m)).or_insert_with(|| TableBuilder::new(schema::table(table)));
         b.push(row(y, m))
+    }
+
+    /// A transaction of `block` comes next: when rows are spilled to part files and at least
+    /// `spill_rows` are buffered, they are spilled now if `block` differs from the last one staged,
+    /// so that a large input file in block order becomes several parts whose block ranges do not
+    /// overlap (each is then sorted and written on its own: memory is bounded by `spill_rows`, not
+    /// by the file). A file not in block order gives overlapping parts, sorted together as before.
+    pub fn spill_between_blocks(&mut self, block: i64) -> Result<()> {
+        let new_block = self.last_block != Some(block);
+        self.last_block = Some(block);
+        if self.stream.is_none() && new_block && self.buffered >= self.spill_rows { self.spill() } else { Ok(()) }
     }
 
     /// Stage one row of a UTXO table (`utxo_outputs`, `utxo_inputs`) at its block's time; the
@@ -335,7 +356,10 @@ impl<'a> ChainStage<'a> {
         for (key, part) in parts {
             match self.stream.as_mut() {
                 Some(s) => s.route(key, part)?,
-                None => self.frames.entry(key).or_default().push(part),
+                None => {
+                    self.buffered += part.height();
+                    self.frames.entry(key).or_default().push(part)
+                }
             }
         }
         Ok(())
@@ -513,8 +537,10 @@ impl<'a> ChainStage<'a> {
         Ok(())
     }
 
-    /// Write what is buffered to part files (called after each input file).
+    /// Write what is buffered to part files (called after each input file, and between blocks
+    /// past `spill_rows`).
     pub fn spill(&mut self) -> Result<()> {
+        self.buffered = 0;
         let mut builders = std::mem::take(&mut self.builders);
         let mut frames = std::mem::take(&mut self.frames);
         let keys: std::collections::BTreeSet<PartKey> = builders.keys().chain(frames.keys()).copied().collect();
@@ -568,8 +594,8 @@ impl<'a> ChainStage<'a> {
     ///
     /// Memory is bounded by one run of overlapping block ranges, not by the partition: a first pass
     /// reads only the key columns and hashes each row's natural key; when no two hashes are equal
-    /// there is no duplicate, and the part files (each from one input file, so one block range) are
-    /// sorted and written a run of overlapping block ranges at a time. Only a partition where two
+    /// there is no duplicate, and the part files (each from one input file, or from a run of its
+    /// blocks: one block range) are sorted and written a run of overlapping block ranges at a time. Only a partition where two
     /// key hashes are equal is deduplicated exactly in memory as a whole.
     pub fn finish(mut self, acc: &mut Acc, out: &Path) -> Result<Staged> {
         if self.stream.is_some() {

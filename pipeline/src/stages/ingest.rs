@@ -185,6 +185,8 @@ fn stage_chain(
     loop {
         let mut stage = chain::ChainStage::new(chain_name, &spec.name, out.join(".parts").join(&spec.name), assets);
         stage.seed_block_times(seed.iter().copied());
+        // UTXO sources stage at most 262,144 rows (and at most a bucket) before a part is written.
+        stage.spill_rows = spec.bucket_rows.clamp(1, 1 << 18) as usize;
         if stream {
             stage.stream_into(out);
         }
