@@ -308,7 +308,8 @@ struct RawSource {
     /// and exported again (cryo's `--reorg-buffer`). Default 0: every chunk is final.
     reorg_buffer: Option<u64>,
     /// bitcoin-etl and BigQuery Bitcoin sources only: outputs per bucket of the input resolution
-    /// (it runs one bucket of transaction ids at a time, spilled to disk). Default 1,000,000.
+    /// (it runs one bucket of transaction ids at a time, spilled to disk), and rows per window of
+    /// blocks in which its flows and resolution are written. Default 1,000,000.
     bucket_rows: Option<u64>,
     /// Fetch the source from this http(s) URL on `ifr refresh`; `path` is then the folder of its
     /// dated snapshots (kept, never overwritten).

@@ -12,6 +12,7 @@
 //! every input against the outputs it spends and writes the address-to-address flows into
 //! `transfers`.
 
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,7 @@ use polars::prelude::*;
 use serde_json::Value;
 
 use super::chain::ChainStage;
-use super::partition::{partition_path, sort_chain_order};
+use super::partition::{PartitionWriter, partition_path, sort_chain_order};
 use super::{Acc, At, Input, file_name};
 use crate::error::{Error, Result};
 use crate::table::{Cell, scan_files, write_parquet};
@@ -918,10 +919,41 @@ fn split(
 /// The rows of `df` in each non-empty bucket of their `key` transaction id, in bucket order (rows
 /// in their order).
 fn by_bucket(df: &DataFrame, key: &str, buckets: usize) -> Result<Vec<(usize, DataFrame)>> {
-    let err = |e| Error::polars("splitting UTXO rows into buckets", e);
-    let mut rows_of: Vec<Vec<IdxSize>> = vec![Vec::new(); buckets];
-    for (i, h) in df.column(key).map_err(err)?.str().map_err(err)?.iter().enumerate() {
-        rows_of[bucket_of(h.unwrap_or(""), buckets)].push(i as IdxSize);
+    let ids = df.column(key).map_err(|e| Error::polars("splitting UTXO rows into buckets", e))?;
+    let ids = ids.str().map_err(|e| Error::polars("splitting UTXO rows into buckets", e))?;
+    groups(df, buckets, ids.iter().map(|h| bucket_of(h.unwrap_or(""), buckets)))
+}
+
+/// Remove scratch files (ifr's own, under the staging folder) once used; one left behind goes with
+/// the folder.
+fn remove_files(files: &[PathBuf]) {
+    for f in files {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+/// The window (of `windows`: consecutive block ranges `lo..=hi` in order) holding `block`; a
+/// block outside every window (none is: the windows cover every staged row's block) goes to the
+/// next one, or the last.
+fn window_of(windows: &[(i64, i64)], block: i64) -> usize {
+    windows.partition_point(|&(_, hi)| hi < block).min(windows.len().saturating_sub(1))
+}
+
+/// The rows of `df` in each non-empty window of their `block_number`, in window order (rows in
+/// their order).
+fn by_window(df: &DataFrame, windows: &[(i64, i64)]) -> Result<Vec<(usize, DataFrame)>> {
+    let blocks = df.column("block_number").map_err(|e| Error::polars("splitting UTXO rows into windows", e))?;
+    let blocks = blocks.i64().map_err(|e| Error::polars("splitting UTXO rows into windows", e))?;
+    groups(df, windows.len().max(1), blocks.iter().map(|b| window_of(windows, b.unwrap_or(i64::MIN))))
+}
+
+/// The rows of `df` by the group `group_of` gives each row (in row order), for each non-empty
+/// group of `n`, in group order.
+fn groups(df: &DataFrame, n: usize, group_of: impl Iterator<Item = usize>) -> Result<Vec<(usize, DataFrame)>> {
+    let err = |e| Error::polars("splitting UTXO rows", e);
+    let mut rows_of: Vec<Vec<IdxSize>> = vec![Vec::new(); n];
+    for (i, g) in group_of.enumerate() {
+        rows_of[g].push(i as IdxSize);
     }
     rows_of
         .into_iter()
@@ -944,8 +976,9 @@ fn by_bucket(df: &DataFrame, key: &str, buckets: usize) -> Result<Vec<(usize, Da
 /// Memory is bounded by `bucket_rows`: the staged outputs (by transaction id) and inputs (by the
 /// id of the transaction they spend) are first split into buckets of transaction ids in one pass,
 /// then the resolution runs one bucket of spent ids at a time and the flows one bucket of spending
-/// ids at a time, all spilled to scratch Parquet under `out/.parts/<source>/resolve/`; then each
-/// month is written from the spilled flows and each month's inputs get their resolution back.
+/// ids at a time, all spilled to scratch Parquet under `out/.parts/<source>/resolve/` by window of
+/// blocks (about `bucket_rows` staged outputs and inputs each); then each month's transfers are
+/// written, and each staged inputs file gets its resolution back, a window at a time.
 pub fn derive_transfers(
     out: &Path,
     written: &[PathBuf],
@@ -966,21 +999,41 @@ pub fn derive_transfers(
     std::fs::create_dir_all(&scratch).map_err(|e| Error::io("creating", &scratch, e))?;
     let mut res = Resolution::default();
 
+    // Windows of consecutive blocks holding about `bucket_rows` staged rows each (estimated from
+    // each staged file's block range and rows): the flows are written, and the resolution written
+    // back, a window at a time, so that no step holds a whole month.
+    let mut spans: BTreeMap<PathBuf, (i64, i64)> = BTreeMap::new();
+    let mut ranges = Vec::new();
+    for (file, table) in output_files.iter().map(|f| (f, "utxo_outputs")).chain(input_files.iter().map(|f| (f, "utxo_inputs"))) {
+        let df = scan_files(std::slice::from_ref(file), table)?
+            .select([col("block_number").min().alias("lo"), col("block_number").max().alias("hi"), len().alias("n")])
+            .collect()
+            .map_err(err)?;
+        let get = |c: &str| -> Result<Option<i64>> {
+            Ok(df.column(c).map_err(err)?.cast(&DataType::Int64).map_err(err)?.i64().map_err(err)?.get(0))
+        };
+        if let (Some(lo), Some(hi), Some(rows)) = (get("lo")?, get("hi")?, get("n")?) {
+            spans.insert(file.clone(), (lo, hi));
+            ranges.push((lo, hi, rows.max(0) as u64));
+        }
+    }
+    let windows = super::partition::block_windows(&ranges, bucket_rows.max(1));
+
     // 0. One pass over the staged rows: outputs by their transaction, inputs by the transaction
     //    they spend.
     let out_columns =
         ["tx_hash", "vout", "address", "value_sat", "is_coinbase", "chain", "block_number", "block_time", "year", "month", "tx_index"];
-    let in_columns = ["tx_hash", "vin", "spent_tx_hash", "spent_vout", "address", "value_sat", "year", "month", "source_file"];
+    let in_columns = ["tx_hash", "vin", "spent_tx_hash", "spent_vout", "address", "value_sat", "block_number", "source_file"];
     let split_outputs = split(&output_files, "utxo_outputs", &out_columns, "tx_hash", n, bucket_rows, &scratch, "out")?;
     let split_inputs = split(&input_files, "utxo_inputs", &in_columns, "spent_tx_hash", n, bucket_rows, &scratch, "in")?;
     let bucket_scan = |files: &[PathBuf], table: &str, columns: &[&str]| -> Result<LazyFrame> {
         Ok(scan_files(files, table)?.select(columns.iter().map(|c| col(*c)).collect::<Vec<_>>()))
     };
 
-    // 1. Resolution, per bucket of spent transaction ids: (tx_hash, vin, v, from_address, year,
-    //    month, source_file) of every input, kept by month (for step 4) and by the bucket of the
-    //    spending transaction (for step 2).
-    let mut resolved_files = Vec::new();
+    // 1. Resolution, per bucket of spent transaction ids: (tx_hash, vin, v, from_address,
+    //    block_number, source_file) of every input, kept by window of blocks (for step 4) and by
+    //    the bucket of the spending transaction (for step 2).
+    let mut resolved_files: Vec<Vec<PathBuf>> = vec![Vec::new(); windows.len()];
     let mut by_spender: Vec<Vec<PathBuf>> = vec![Vec::new(); n];
     for k in 0..n {
         let spent = bucket_scan(&split_outputs[k], "utxo_outputs", &out_columns)?.select([
@@ -1001,8 +1054,7 @@ pub fn derive_transfers(
                 col("vin"),
                 coalesce(&[col("value_sat"), col("out_value")]).alias("v"),
                 when(col("value_sat").is_not_null()).then(col("address")).otherwise(col("out_address")).alias("from_address"),
-                col("year"),
-                col("month"),
+                col("block_number"),
                 col("source_file"),
             ])
             .collect()
@@ -1016,25 +1068,20 @@ pub fn derive_transfers(
             crate::table::write_scratch(&mut mine, &p)?;
             by_spender[j].push(p);
         }
-        // One scratch file per month of the spending transactions: step 4 reads its month's only
-        // (a bucket without inputs still writes its empty file: the scans below keep its columns).
-        let months = if part.height() == 0 { vec![part] } else { part.partition_by_stable(["year", "month"], true).map_err(err)? };
-        for mut month in months {
-            let first = |c: &str| -> Result<i32> {
-                let v = month.column(c).map_err(err)?.i32().map_err(err)?;
-                Ok(if v.is_empty() { 0 } else { v.get(0).unwrap_or(0) })
-            };
-            let (y, m) = (first("year")?, first("month")?);
-            let p = scratch.join(format!("resolved-{y}-{m:02}-{k:03}.parquet"));
-            crate::table::write_scratch(&mut month, &p)?;
-            resolved_files.push(((y, m), p));
+        for (w, mut mine) in by_window(&part, &windows)? {
+            let p = scratch.join(format!("resolved-{w:05}-{k:03}.parquet"));
+            crate::table::write_scratch(&mut mine, &p)?;
+            resolved_files[w].push(p);
         }
+        // Scratch files go as soon as they are used (the disk holds about one copy of the rows).
+        remove_files(&split_inputs[k]);
     }
 
     // 2. Flows, per bucket of spending transaction ids.
     let i128 = |e: Expr| e.cast(DataType::Int128);
-    let mut flow_files = Vec::new();
-    let mut months: std::collections::BTreeSet<(i32, i32)> = std::collections::BTreeSet::new();
+    let mut flow_files: Vec<Vec<PathBuf>> = vec![Vec::new(); windows.len()];
+    // The windows each month's flows are in.
+    let mut months: BTreeMap<(i32, i32), std::collections::BTreeSet<usize>> = BTreeMap::new();
     for k in 0..n {
         let inputs = if by_spender[k].is_empty() {
             scan_files(&[], "utxo_inputs")?.select([
@@ -1097,7 +1144,7 @@ pub fn derive_transfers(
                 col("month").first(),
                 col("tx_index").first(),
             ]);
-        let mut flows = senders
+        let flows = senders
             .join(receivers, [col("tx_hash")], [col("tx_hash")], JoinArgs::new(JoinType::Inner))
             .with_column((i128(col("v")) * i128(col("w")) / i128(col("total_in"))).cast(DataType::Int64).alias("sat"))
             .filter(col("sat").gt(lit(0i64)))
@@ -1127,51 +1174,74 @@ pub fn derive_transfers(
         if **flows.schema() != expected {
             return Err(Error::Internal(format!("derived UTXO transfers do not have the documented schema: {:?}", flows.schema())));
         }
-        let (years, ms) = (flows.column("year").map_err(err)?.i32().map_err(err)?, flows.column("month").map_err(err)?.i32().map_err(err)?);
-        for (y, m) in years.iter().zip(ms.iter()) {
-            months.insert((y.unwrap_or(0), m.unwrap_or(0)));
+        for (w, mut part) in by_window(&flows, &windows)? {
+            let (years, ms) =
+                (part.column("year").map_err(err)?.i32().map_err(err)?, part.column("month").map_err(err)?.i32().map_err(err)?);
+            for (y, m) in years.iter().zip(ms.iter()) {
+                months.entry((y.unwrap_or(0), m.unwrap_or(0))).or_default().insert(w);
+            }
+            let p = scratch.join(format!("flows-{w:05}-{k:03}.parquet"));
+            crate::table::write_scratch(&mut part, &p)?;
+            flow_files[w].push(p);
         }
-        let p = scratch.join(format!("flows-{k:03}.parquet"));
-        crate::table::write_scratch(&mut flows, &p)?;
-        flow_files.push(p);
+        remove_files(&split_outputs[k]);
+        remove_files(&by_spender[k]);
     }
 
-    // 3. One transfers file per (year, month), in chain order.
-    let flows = scan_files(&flow_files, "transfers")?;
+    // 3. One transfers file per (year, month), in chain order: its windows in block order, each
+    //    sorted on its own (windows are disjoint block ranges, and chain order starts with the
+    //    block).
     let mut files = Vec::new();
-    for (y, m) in months {
-        let part = flows.clone().filter(col("year").eq(lit(y)).and(col("month").eq(lit(m)))).collect().map_err(err)?;
-        let mut part = sort_chain_order("transfers", part)?;
+    for ((y, m), ws) in months {
         let rel = partition_path(("transfers", y, m), chain, source);
-        write_parquet(&mut part, &out.join(&rel))?;
+        let mut writer = PartitionWriter::create("transfers", &out.join(&rel))?;
+        for w in ws {
+            let part = scan_files(&flow_files[w], "transfers")?
+                .filter(col("year").eq(lit(y)).and(col("month").eq(lit(m))))
+                .collect()
+                .map_err(err)?;
+            if part.height() > 0 {
+                writer.push(sort_chain_order("transfers", part)?)?;
+            }
+        }
+        writer.finish()?;
         files.push(rel);
     }
+    flow_files.iter().for_each(|f| remove_files(f));
 
     // 4. The resolution written back into each staged utxo_inputs file: each input's address and
     //    value are the spent output's (the export's own when it was enriched), so that the tracer
-    //    reads a month of transactions without joining every input to every output again.
+    //    reads a window of transactions without joining every input to every output again. The
+    //    file is rewritten a window of blocks at a time (its rows are in chain order, in row
+    //    groups with block statistics), beside it, then renamed over it.
     let columns: Vec<Expr> = crate::schema::table("utxo_inputs").columns.iter().map(|c| col(c.name.as_str())).collect();
     for path in &input_files {
-        let df = crate::table::read_parquet(path)?;
-        // A staged file is one (year, month) partition, or a part of one.
-        let months = df.select(["year", "month"]).map_err(err)?.unique_stable(None, UniqueKeepStrategy::First, None).map_err(err)?;
-        let (ys, ms) = (months.column("year").map_err(err)?.i32().map_err(err)?, months.column("month").map_err(err)?.i32().map_err(err)?);
-        let wanted: Vec<(i32, i32)> = ys.iter().zip(ms.iter()).map(|(y, m)| (y.unwrap_or(0), m.unwrap_or(0))).collect();
-        let mine: Vec<PathBuf> = resolved_files.iter().filter(|(ym, _)| wanted.contains(ym)).map(|(_, p)| p.clone()).collect();
-        if mine.is_empty() {
-            continue;
+        let Some(&(lo, hi)) = spans.get(path) else { continue };
+        let tmp = path.with_extension("parquet.resolving");
+        let mut writer = PartitionWriter::create("utxo_inputs", &tmp)?;
+        for (w, &(wlo, whi)) in windows.iter().enumerate().filter(|(_, w)| w.0 <= hi && lo <= w.1) {
+            let rows = scan_files(std::slice::from_ref(path), "utxo_inputs")?
+                .filter(col("block_number").gt_eq(lit(wlo)).and(col("block_number").lt_eq(lit(whi))));
+            let df = if resolved_files[w].is_empty() {
+                rows.select(columns.clone()).collect().map_err(err)?
+            } else {
+                let back =
+                    scan_files(&resolved_files[w], "utxo_inputs")?.select([col("tx_hash"), col("vin"), col("v"), col("from_address")]);
+                let mut args = JoinArgs::new(JoinType::Left);
+                args.maintain_order = MaintainOrderJoin::Left;
+                rows.join(back, [col("tx_hash"), col("vin")], [col("tx_hash"), col("vin")], args)
+                    .with_columns([col("v").alias("value_sat"), col("from_address").alias("address")])
+                    .select(columns.clone())
+                    .collect()
+                    .map_err(err)?
+            };
+            // A window estimated to overlap the file may hold none of its rows.
+            if df.height() > 0 {
+                writer.push(df)?;
+            }
         }
-        let back = scan_files(&mine, "utxo_inputs")?.select([col("tx_hash"), col("vin"), col("v"), col("from_address")]);
-        let mut args = JoinArgs::new(JoinType::Left);
-        args.maintain_order = MaintainOrderJoin::Left;
-        let mut df = df
-            .lazy()
-            .join(back, [col("tx_hash"), col("vin")], [col("tx_hash"), col("vin")], args)
-            .with_columns([col("v").alias("value_sat"), col("from_address").alias("address")])
-            .select(columns.clone())
-            .collect()
-            .map_err(err)?;
-        write_parquet(&mut df, path)?;
+        writer.finish()?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io("replacing", path, e))?;
     }
     let _ = std::fs::remove_dir_all(&scratch);
     Ok((files, res))

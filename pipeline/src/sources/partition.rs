@@ -264,6 +264,41 @@ pub fn merge_into(table: &'static str, live: &[PathBuf], new: &Path, out: &Path)
     Ok(())
 }
 
+/// Block ranges `(lo, hi, rows)` cut into consecutive windows `lo..=hi` of about `window_rows`
+/// rows each (rows spread evenly over each range's blocks), covering every block of every range.
+pub fn block_windows(ranges: &[(i64, i64, u64)], window_rows: u64) -> Vec<(i64, i64)> {
+    let mut points: Vec<i64> = ranges.iter().flat_map(|(lo, hi, _)| [*lo, hi.saturating_add(1)]).collect();
+    points.sort_unstable();
+    points.dedup();
+    let mut out = Vec::new();
+    let (mut open, mut filled) = (None::<i64>, 0.0f64);
+    for seg in points.windows(2) {
+        let (a, b) = (seg[0], seg[1]);
+        // Rows per block in [a, b): the ranges covering it.
+        let density: f64 =
+            ranges.iter().filter(|(lo, hi, _)| *lo <= a && a <= *hi).map(|(lo, hi, n)| *n as f64 / (hi - lo + 1) as f64).sum();
+        if density <= 0.0 {
+            continue;
+        }
+        let mut x = a;
+        while x < b {
+            let start = *open.get_or_insert(x);
+            let need = ((window_rows as f64 - filled) / density).ceil().max(1.0);
+            let take = if need >= (b - x) as f64 { b - x } else { need as i64 };
+            filled += take as f64 * density;
+            x += take;
+            if filled >= window_rows as f64 {
+                out.push((start, x - 1));
+                (open, filled) = (None, 0.0);
+            }
+        }
+    }
+    if let (Some(start), Some(end)) = (open, points.last()) {
+        out.push((start, end - 1));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +313,19 @@ mod tests {
         for other in ["chain2.parquet", "chain~.parquet", "chain~12a.parquet", "chain~3.csv", "other~000000000003.parquet"] {
             assert!(!is_part_of(other, "chain"), "{other}");
         }
+    }
+
+    #[test]
+    fn windows_cover_every_block_once_in_order() {
+        // 100 rows over blocks 0..=9, 50 over 5..=14, nothing in 15..=19, 10 over 20..=20.
+        let ranges = [(0, 9, 100), (5, 14, 50), (20, 20, 10)];
+        let w = block_windows(&ranges, 40);
+        // 10 rows a block in 0..=4, 15 in 5..=9, 5 in 10..=14, 10 in block 20: the last window
+        // holds 35 (nothing is left to fill it) and spans the empty blocks 15..=19.
+        assert_eq!(w, [(0, 3), (4, 6), (7, 9), (10, 20)]);
+        // One window when it holds everything; a window per block when a block is above the size.
+        assert_eq!(block_windows(&ranges, 1_000), [(0, 20)]);
+        assert_eq!(block_windows(&[(7, 9, 3)], 1), [(7, 7), (8, 8), (9, 9)]);
+        assert!(block_windows(&[], 10).is_empty());
     }
 }
