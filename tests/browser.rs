@@ -39,6 +39,7 @@ fn the_report_page_loads_in_a_browser_with_every_chart_and_escaped_text() {
         format: SynthFormat::Cryo,
         chunk_blocks: None,
         bitcoin_txs: 0,
+        bitcoin_gzip: false,
         force: false,
     })
     .unwrap();

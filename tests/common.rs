@@ -113,6 +113,7 @@ pub fn synth_into(out: &Path, transfers: u64, (first_year, last_year): (i32, i32
         format,
         chunk_blocks: None,
         bitcoin_txs: 0,
+        bitcoin_gzip: false,
         force: false,
     })
     .unwrap();

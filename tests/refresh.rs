@@ -537,6 +537,7 @@ fn synth_chunked(out: &Path, transfers: u64, chunk_blocks: u64) {
         format: SynthFormat::Cryo,
         chunk_blocks: Some(chunk_blocks),
         bitcoin_txs: 0,
+        bitcoin_gzip: false,
         force: false,
     })
     .unwrap();

@@ -586,6 +586,7 @@ fn a_two_chain_dataset_reports_and_traces_what_the_generator_planted() {
         format: SynthFormat::Cryo,
         chunk_blocks: None,
         bitcoin_txs: 5_000,
+        bitcoin_gzip: false,
         force: false,
     })
     .unwrap();

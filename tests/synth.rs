@@ -20,6 +20,7 @@ fn opts(out: &Path, transfers: u64, seed: u64, format: SynthFormat) -> SynthOpti
         format,
         chunk_blocks: None,
         bitcoin_txs: 0,
+        bitcoin_gzip: false,
         force: false,
     }
 }
@@ -142,6 +143,44 @@ fn a_bitcoin_export_loads_whole_and_its_truth_equals_a_recount() {
     assert!(ledger.lines().any(|l| l.starts_with("liquid-2021,") && l.contains("12PKkwoFkXp6JtN7roWRA2gSitE6nVDds4")));
     let truth = std::fs::read_to_string(out.join("truth/incidents.csv")).unwrap();
     assert!(truth.lines().any(|l| l.starts_with("liquid-2021,dprk,2021-08-19,97000000,BTC,")), "{truth}");
+}
+
+/// `--bitcoin-gzip` writes the same export compressed: each `.json.gz` decompresses to the plain
+/// run's file of the same name, and both load the same items.
+#[test]
+fn a_gzipped_bitcoin_export_is_the_plain_one_compressed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, gz) = (tmp.path().join("plain"), tmp.path().join("gz"));
+    let base = SynthOptions { bitcoin_txs: 1_500, ..opts(&plain, 5_000, 3, SynthFormat::Cryo) };
+    ifr_pipeline::synth::run(&base).unwrap();
+    ifr_pipeline::synth::run(&SynthOptions { out: gz.clone(), bitcoin_gzip: true, ..base.clone() }).unwrap();
+    let files = |root: &Path| -> Vec<std::path::PathBuf> {
+        let (mut v, mut dirs) = (Vec::new(), vec![root.join("bitcoin")]);
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    v.push(p.strip_prefix(root).unwrap().to_path_buf());
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let (pf, gf) = (files(&plain), files(&gz));
+    assert!(pf.len() >= 2 && pf.iter().all(|p| p.extension().unwrap() == "json"), "{pf:?}");
+    assert_eq!(gf, pf.iter().map(|p| p.with_extension("json.gz")).collect::<Vec<_>>());
+    for (p, g) in pf.iter().zip(&gf) {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(std::fs::File::open(gz.join(g)).unwrap()), &mut text).unwrap();
+        assert_eq!(text, std::fs::read(plain.join(p)).unwrap(), "{g:?}");
+    }
+    let counts = |dir: &Path| ingest(dir).1.sources.into_iter().find(|x| x.name == "bitcoin").unwrap().counts;
+    let (a, b) = (counts(&plain), counts(&gz));
+    assert_eq!((a.read, a.loaded, a.quarantined), (b.read, b.loaded, b.quarantined));
+    assert_eq!((b.read, b.quarantined), (b.loaded, 0));
 }
 
 /// Compare truth/ with a recount over the lake of an ingested dataset; returns the recount.

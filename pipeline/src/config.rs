@@ -362,6 +362,8 @@ pub struct SynthOptions {
     /// none). With them, the ledger's incidents that list Bitcoin are played out partly there, and
     /// some Ethereum proceeds are bridged to Bitcoin through planted cross-chain links.
     pub bitcoin_txs: u64,
+    /// Write the Bitcoin export gzip-compressed (`.json.gz`), as bitcoin-etl exports are often kept.
+    pub bitcoin_gzip: bool,
     pub force: bool,
 }
 
@@ -532,6 +534,7 @@ impl Settings {
                     seed: r.seed.unwrap_or(1),
                     format,
                     bitcoin_txs: r.bitcoin_txs.unwrap_or(0),
+                    bitcoin_gzip: false,
                     // The folder is ifr's own: a half-written one from an interrupted run is replaced.
                     force: true,
                 })

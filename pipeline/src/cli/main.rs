@@ -163,12 +163,23 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             let mut df = ifr_pipeline::sql_with_attribution(&settings, &query)?;
             output::print_frame_limited(&mut df, format, limit)?;
         }
-        args::Command::Synth { out, transfers, from, to, seed, format, chunk_blocks, bitcoin_txs, force } => {
+        args::Command::Synth { out, transfers, from, to, seed, format, chunk_blocks, bitcoin_txs, bitcoin_gzip, force } => {
             let format = match format {
                 args::SynthFormatArg::Cryo => ifr_pipeline::synth::SynthFormat::Cryo,
                 args::SynthFormatArg::EthereumEtl => ifr_pipeline::synth::SynthFormat::EthereumEtl,
             };
-            let opts = ifr_pipeline::synth::SynthOptions { out, transfers, from, to, seed, format, chunk_blocks, bitcoin_txs, force };
+            let opts = ifr_pipeline::synth::SynthOptions {
+                out,
+                transfers,
+                from,
+                to,
+                seed,
+                format,
+                chunk_blocks,
+                bitcoin_txs,
+                bitcoin_gzip,
+                force,
+            };
             let s = ifr_pipeline::synth::run(&opts)?;
             println!(
                 "wrote {} transfers ({} planted for {} incident(s): {}; {} background) in {} blocks to {}",

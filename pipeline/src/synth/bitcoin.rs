@@ -599,9 +599,13 @@ impl<'a> Background<'a> {
 }
 
 /// Writes the transactions as bitcoin-etl JSON lines, in block-range chunks under
-/// `bitcoin/{blocks,transactions}/start_block=…/end_block=…/`.
+/// `bitcoin/{blocks,transactions}/start_block=…/end_block=…/`, plain or gzip-compressed
+/// (`.json.gz`, compressed on a thread of its own while the next chunk is generated).
 pub struct BtcWriter {
     dir: PathBuf,
+    gzip: bool,
+    /// The thread that compresses and writes finished chunks (gzip only; one chunk waits at most).
+    writer: Option<ChunkWriter>,
     start: i64,
     chunk_blocks: i64,
     chunk_start: Option<i64>,
@@ -615,11 +619,13 @@ pub struct BtcWriter {
 }
 
 impl BtcWriter {
-    pub fn new(dir: &Path, world: &World, txs: u64) -> BtcWriter {
+    pub fn new(dir: &Path, world: &World, txs: u64, gzip: bool) -> BtcWriter {
         let span_blocks = ((world.to_day - world.from_day + 1) as i64 * 86_400 / BTC_BLOCK_SECONDS).max(1);
         let per = (span_blocks as f64 * TXS_PER_FILE as f64 / txs.max(1) as f64).ceil() as i64;
         BtcWriter {
             dir: dir.join("bitcoin"),
+            gzip,
+            writer: None,
             start: world.from_day as i64 * 86_400,
             chunk_blocks: (per.div_euclid(1000) * 1000).max(1000),
             chunk_start: None,
@@ -735,10 +741,16 @@ impl BtcWriter {
             }
             let dir = self.dir.join(what).join(format!("start_block={start:08}")).join(format!("end_block={end:08}"));
             std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
-            let p = dir.join(format!("{what}_{start:08}_{end:08}.json"));
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&p).map_err(|e| Error::io("creating", &p, e))?);
-            f.write_all(text.as_bytes()).map_err(|e| Error::io("writing", &p, e))?;
-            f.flush().map_err(|e| Error::io("writing", &p, e))?;
+            let p = dir.join(format!("{what}_{start:08}_{end:08}.json{}", if self.gzip { ".gz" } else { "" }));
+            if self.gzip {
+                if self.writer.get_or_insert_with(ChunkWriter::start).tx.send((p, text)).is_err() {
+                    // The thread stopped on an error: that error says why.
+                    let stopped = self.writer.take().map_or(Ok(()), ChunkWriter::finish);
+                    return stopped.and(Err(Error::Internal("the chunk writer stopped".into())));
+                }
+            } else {
+                write_chunk(&p, text.as_bytes(), false)?;
+            }
             self.files += 1;
         }
         Ok(())
@@ -748,7 +760,57 @@ impl BtcWriter {
     pub fn finish(mut self) -> Result<(u64, u64, usize)> {
         self.end_block();
         self.flush()?;
+        if let Some(w) = self.writer.take() {
+            w.finish()?;
+        }
         Ok((self.blocks_written, self.txs_written, self.files))
+    }
+}
+
+impl Drop for BtcWriter {
+    /// A writer dropped on an error still waits for its thread (which then stops).
+    fn drop(&mut self) {
+        if let Some(w) = self.writer.take() {
+            let _ = w.finish();
+        }
+    }
+}
+
+/// Write one chunk file, gzip-compressed at the fastest level if asked (the gzip header carries no
+/// time or name: the same text gives the same bytes).
+fn write_chunk(p: &Path, text: &[u8], gzip: bool) -> Result<()> {
+    let f = std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| Error::io("creating", p, e))?);
+    let done = if gzip {
+        let mut z = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        z.write_all(text).and_then(|()| z.finish()).and_then(|mut f| f.flush())
+    } else {
+        let mut f = f;
+        f.write_all(text).and_then(|()| f.flush())
+    };
+    done.map_err(|e| Error::io("writing", p, e))
+}
+
+/// Compresses and writes chunks on a thread of its own.
+struct ChunkWriter {
+    tx: std::sync::mpsc::SyncSender<(PathBuf, String)>,
+    handle: std::thread::JoinHandle<Result<()>>,
+}
+
+impl ChunkWriter {
+    fn start() -> ChunkWriter {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(1);
+        let handle = std::thread::spawn(move || -> Result<()> {
+            for (p, text) in rx {
+                write_chunk(&p, text.as_bytes(), true)?;
+            }
+            Ok(())
+        });
+        ChunkWriter { tx, handle }
+    }
+
+    fn finish(self) -> Result<()> {
+        drop(self.tx);
+        self.handle.join().map_err(|_| Error::Internal("the chunk writer panicked".into()))?
     }
 }
 

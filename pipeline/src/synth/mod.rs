@@ -211,7 +211,7 @@ pub fn run_in(opts: &SynthOptions, config_dir: Option<&std::path::Path>) -> Resu
     let (blocks, chain_files) = w.finish()?;
     let (mut bitcoin_txs, mut bitcoin_planted, mut bitcoin_blocks, mut btc_files, mut links) = (0, 0, 0, 0, Vec::new());
     if let (Some(bw), Some(plan)) = (&btc, btc_plan) {
-        let mut w = bitcoin::BtcWriter::new(&staging, &world, opts.bitcoin_txs);
+        let mut w = bitcoin::BtcWriter::new(&staging, &world, opts.bitcoin_txs, opts.bitcoin_gzip);
         let mut bg = bitcoin::Background::new(&world, bw, opts.bitcoin_txs);
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5eed_0b7c);
         let mut planted = plan.txs.into_iter().peekable();
@@ -291,6 +291,9 @@ pub fn fingerprint(opts: &SynthOptions) -> String {
     }
     if opts.bitcoin_txs > 0 {
         h.update(format!("bitcoin-txs|{}|{}\n", opts.bitcoin_txs, bitcoin::VERSION));
+        if opts.bitcoin_gzip {
+            h.update("bitcoin-gzip\n");
+        }
     }
     for text in
         [world::REFERENCE_LEDGER, world::REFERENCE_ACTORS, world::REFERENCE_ASSETS, world::REFERENCE_TAGS, world::REFERENCE_RECOVERIES]
