@@ -20,23 +20,32 @@ with open(os.path.join(out + ".labels.csv"), "w", newline="") as f:
     for l in labels:
         if l.get("currency") == "BTC":
             w.writerow([l["address"], l["actor"]])
-con = duckdb.connect()
+# A database file beside the dataset, not an in-memory one: DuckDB compresses a file database's
+# tables (an in-memory database's temporary tables spilled over 50 GB at 100M outputs and ran out
+# of disk). Removed at the end.
+db = os.path.join(os.path.dirname(os.path.abspath(d)), "duckdb.db")
+for stale in (db, db + ".wal"):
+    if os.path.exists(stale):
+        os.remove(stale)
+con = duckdb.connect(db)
 con.execute("SET memory_limit = '4GB'; SET threads = 2; SET preserve_insertion_order = false")
-txs = os.path.join(d, "bitcoin", "transactions", "*", "*", "*.json")
+# What does not fit spills beside the dataset (not into the working folder).
+con.execute(f"SET temp_directory = '{os.path.join(os.path.dirname(os.path.abspath(d)), 'duckdb.tmp')}'")
+txs = os.path.join(d, "bitcoin", "transactions", "*", "*", "*.json*")  # .json or .json.gz
 cols = """{hash: 'VARCHAR', block_timestamp: 'BIGINT', is_coinbase: 'BOOLEAN',
   inputs: 'STRUCT(spent_transaction_hash VARCHAR, spent_output_index BIGINT)[]',
   outputs: 'STRUCT("index" BIGINT, addresses VARCHAR[], "value" BIGINT)[]'}"""
 con.execute(f"""
-CREATE TEMP TABLE outs AS
+CREATE TABLE outs AS
 SELECT t.hash AS tx, o."index" AS vout, o.addresses[1] AS address, o."value" AS v, t.is_coinbase AS cb,
        t.block_timestamp AS ts
 FROM read_json('{txs}', format = 'newline_delimited', columns = {cols}) t, unnest(t.outputs) AS u(o)""")
 con.execute(f"""
-CREATE TEMP TABLE ins AS
+CREATE TABLE ins AS
 SELECT t.hash AS tx, i.spent_transaction_hash AS stx, i.spent_output_index AS svout
 FROM read_json('{txs}', format = 'newline_delimited', columns = {cols}) t, unnest(t.inputs) AS u(i)""")
 con.execute(f"""
-CREATE TEMP TABLE flows AS
+CREATE TABLE flows AS
 WITH senders AS (
   SELECT i.tx, o.address AS from_address, sum(o.v)::HUGEINT AS v
   FROM ins i JOIN outs o ON o.tx = i.stx AND o.vout = i.svout
@@ -66,3 +75,7 @@ COPY (
   FROM edges WHERE from_actor IS NOT NULL AND from_actor IS DISTINCT FROM to_actor GROUP BY ALL
   ORDER BY ALL
 ) TO '{out}' (HEADER)""")
+con.close()
+for done in (db, db + ".wal"):
+    if os.path.exists(done):
+        os.remove(done)
