@@ -23,7 +23,7 @@ WITH inflow AS (
   WHERE y.actor IS NULL
 ), stolen AS (
   SELECT x.ancestor AS actor, s.year, s.month, s.chain,
-         CAST(ROUND(s.value_usd * 1000000) AS HUGEINT) AS value_micro_usd,
+         CAST(FLOOR(s.value_usd * 1000000 + 0.5) AS DECIMAL(38, 0)) AS value_micro_usd,
          CAST(1 AS BIGINT) AS transfers,
          CAST(CASE WHEN s.value_usd IS NULL THEN 1 ELSE 0 END AS BIGINT) AS unpriced_transfers
   FROM theft_transfers s

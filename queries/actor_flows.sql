@@ -25,7 +25,7 @@ WITH attributed AS (
     AND (rh.address IS NULL OR (t.day >= rh.valid_from AND t.day < rh.valid_to))
 )
 SELECT from_actor, to_actor, to_category, from_actor_high, to_actor_high, to_category_high, year, month, chain, asset,
-       SUM(CAST(ROUND(value_usd * 1000000) AS HUGEINT)) AS value_micro_usd,
+       SUM(CAST(FLOOR(value_usd * 1000000 + 0.5) AS DECIMAL(38, 0))) AS value_micro_usd,
        CAST(COUNT(*) AS BIGINT) AS transfers,
        CAST(SUM(CASE WHEN value_usd IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS unpriced_transfers,
        CAST(SUM(CASE WHEN implausible THEN 1 ELSE 0 END) AS BIGINT) AS implausible_transfers

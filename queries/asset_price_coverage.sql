@@ -12,7 +12,7 @@ SELECT year, chain, asset,
        SUM(transfers) AS transfers,
        SUM(transfers - unpriced_transfers) AS priced_transfers,
        SUM(implausible_transfers) AS implausible_transfers,
-       COALESCE(SUM(value_micro_usd), CAST(0 AS HUGEINT)) AS priced_micro_usd
+       COALESCE(SUM(value_micro_usd), CAST(0 AS DECIMAL(38, 0))) AS priced_micro_usd
 FROM actor_flows
 GROUP BY year, chain, asset
 ORDER BY year, chain, asset

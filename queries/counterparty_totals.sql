@@ -8,7 +8,7 @@
 -- Filters: the outflows of actor_year_totals (sender in A or a descendant, receiver not in A).
 SELECT x.ancestor AS actor, t.year, t.to_address AS counterparty, t.to_actor AS counterparty_actor,
        t.to_category AS category,
-       SUM(CAST(ROUND(t.value_usd * 1000000) AS HUGEINT)) AS value_micro_usd,
+       SUM(CAST(FLOOR(t.value_usd * 1000000 + 0.5) AS DECIMAL(38, 0))) AS value_micro_usd,
        CAST(COUNT(*) AS BIGINT) AS transfers
 FROM attributed_transfers t
 JOIN actor_ancestors x ON x.actor = t.from_actor

@@ -18,15 +18,15 @@ WITH onchain AS (
   GROUP BY incident
 ), recovered AS (
   SELECT incident,
-         SUM(CAST(ROUND(usd * 1000000) AS HUGEINT)) AS recovered_micro_usd,
+         SUM(CAST(FLOOR(usd * 1000000 + 0.5) AS DECIMAL(38, 0))) AS recovered_micro_usd,
          CAST(COUNT(*) AS BIGINT) AS recoveries
   FROM recoveries
   WHERE incident IS NOT NULL
   GROUP BY incident
 )
 SELECT i.id AS incident, i.name, i.date, EXTRACT(YEAR FROM i.date) AS year, i.actor, i.chains,
-       CAST(ROUND(i.reported_usd * 1000000) AS HUGEINT) AS reported_micro_usd,
-       COALESCE(o.onchain_micro_usd, CAST(0 AS HUGEINT)) AS onchain_micro_usd,
+       CAST(FLOOR(i.reported_usd * 1000000 + 0.5) AS DECIMAL(38, 0)) AS reported_micro_usd,
+       COALESCE(o.onchain_micro_usd, CAST(0 AS DECIMAL(38, 0))) AS onchain_micro_usd,
        COALESCE(o.onchain_transfers, 0) AS onchain_transfers,
        COALESCE(o.unpriced_transfers, 0) AS unpriced_transfers,
        r.recovered_micro_usd,

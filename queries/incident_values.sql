@@ -3,8 +3,8 @@
 -- Units: value_micro_usd in 128-bit integer micro-dollars at the transfer day's close; transfers and
 --   unpriced_transfers as in actor_year_totals.
 SELECT incident, asset, year,
-       SUM(CAST(ROUND(value_usd * 1000000) AS HUGEINT)) AS value_micro_usd,
-       COUNT(*) AS transfers,
+       SUM(CAST(FLOOR(value_usd * 1000000 + 0.5) AS DECIMAL(38, 0))) AS value_micro_usd,
+       CAST(COUNT(*) AS BIGINT) AS transfers,
        SUM(CASE WHEN value_usd IS NULL THEN 1 ELSE 0 END) AS unpriced_transfers
 FROM theft_transfers
 GROUP BY incident, asset, year

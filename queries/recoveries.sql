@@ -5,7 +5,7 @@
 --   none: unknown, never 0).
 -- Filters: none. Order: by date, then id.
 SELECT r.id, r.incident, COALESCE(r.actor, i.actor) AS actor, r.date, EXTRACT(YEAR FROM r.date) AS year, r.kind,
-       CAST(ROUND(r.usd * 1000000) AS HUGEINT) AS micro_usd,
+       CAST(FLOOR(r.usd * 1000000 + 0.5) AS DECIMAL(38, 0)) AS micro_usd,
        r.asset_amount, r.acted_by, r.source_url
 FROM recoveries r
 LEFT JOIN incidents i ON i.id = r.incident

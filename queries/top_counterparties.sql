@@ -8,13 +8,13 @@
 --   counterparty_totals sums them per lake file; summed here over the files.
 WITH totals AS (
   SELECT actor, year, counterparty, counterparty_actor, category,
-         COALESCE(SUM(value_micro_usd), CAST(0 AS HUGEINT)) AS value_micro_usd,
+         COALESCE(SUM(value_micro_usd), CAST(0 AS DECIMAL(38, 0))) AS value_micro_usd,
          SUM(transfers) AS transfers
   FROM counterparty_totals
   GROUP BY actor, year, counterparty, counterparty_actor, category
 ), ranked AS (
   SELECT actor, year, counterparty, counterparty_actor, category, value_micro_usd, transfers,
-         ROW_NUMBER() OVER (PARTITION BY actor, year ORDER BY 0 - value_micro_usd, counterparty, counterparty_actor, category) AS rank
+         ROW_NUMBER() OVER (PARTITION BY actor, year ORDER BY 0 - value_micro_usd, counterparty, COALESCE(counterparty_actor, ''), category) AS rank
   FROM totals
 )
 SELECT actor, year, counterparty, counterparty_actor, category, value_micro_usd, transfers

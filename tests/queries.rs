@@ -76,3 +76,56 @@ fn every_query_has_a_golden_over_the_sample() {
     assert!(df.height() > 0, "no transfer above $20M in the sample");
     insta::assert_snapshot!("implausible_transfers_above_20m", csv(&mut df));
 }
+
+/// The portability rules of queries/README.md that a reading of the text can check: constructs
+/// polars SQL and DataFusion either do not both accept or compute differently. Returns what `sql`
+/// (comments stripped) breaks.
+fn portability_violations(sql: &str) -> Vec<String> {
+    let code: String = sql.lines().map(|l| l.split("--").next().unwrap_or("")).collect::<Vec<_>>().join("\n").to_uppercase();
+    let mut out = Vec::new();
+    for (word, why) in [
+        ("HUGEINT", "DataFusion has no HUGEINT: use DECIMAL(38, 0)"),
+        ("ROUND(", "ROUND breaks ties differently (polars to even, DataFusion away from zero): FLOOR(x + 0.5)"),
+        ("DATE_TRUNC", "DATE_TRUNC exists in only one engine"),
+        ("STRFTIME", "STRFTIME exists in only one engine"),
+        ("/", "integer division truncates in DataFusion and not in polars: no division"),
+    ] {
+        if code.contains(word) {
+            out.push(why.to_string());
+        }
+    }
+    // COUNT is UInt32 in polars and Int64 in DataFusion: every COUNT is cast to BIGINT.
+    for (i, _) in code.match_indices("COUNT(") {
+        if !code[..i].trim_end().ends_with("CAST(") {
+            out.push("COUNT(...) not inside CAST(... AS BIGINT)".to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_query_keeps_to_the_portable_sql_rules() {
+    // The checker itself, on one breach of each rule (and a query that keeps them).
+    assert!(portability_violations("SELECT CAST(COUNT(*) AS BIGINT) AS n -- ROUND( / HUGEINT in a comment\nFROM t").is_empty());
+    for bad in [
+        "SELECT CAST(x AS HUGEINT) FROM t",
+        "SELECT round(x) FROM t",
+        "SELECT DATE_TRUNC('month', t) FROM t",
+        "SELECT strftime(t, '%Y') FROM t",
+        "SELECT a / b FROM t",
+        "SELECT COUNT(*) AS n FROM t",
+    ] {
+        assert_eq!(portability_violations(bad).len(), 1, "{bad}");
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    let mut checked = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "sql") {
+            let v = portability_violations(&std::fs::read_to_string(&p).unwrap());
+            assert!(v.is_empty(), "{}: {v:?}", p.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, QUERIES.len(), "every query file is checked");
+}
