@@ -878,13 +878,13 @@ fn bucket_of(hash: &str, n: usize) -> usize {
     byte * n / 256
 }
 
-/// Write `columns` of the staged `files` of `table` into scratch files by the bucket of their
+/// Write `columns` of the staged `files` (with their rows) of `table` into scratch files by the bucket of their
 /// `key` transaction id (`dir/{name}-{bucket}-{n}.parquet`), reading `slice` rows at a time: one
 /// pass over the staged rows, after which a bucket reads only its own files. Returns each
 /// bucket's files.
 #[allow(clippy::too_many_arguments)]
 fn split(
-    files: &[PathBuf],
+    files: &[(PathBuf, u64)],
     table: &str,
     columns: &[&str],
     key: &str,
@@ -897,10 +897,8 @@ fn split(
     let mut out: Vec<Vec<PathBuf>> = vec![Vec::new(); buckets];
     let mut written = 0usize;
     let select: Vec<Expr> = columns.iter().map(|c| col(*c)).collect();
-    for file in files {
-        let lf = scan_files(std::slice::from_ref(file), table)?.select(select.clone());
-        let rows = lf.clone().select([len().alias("n")]).collect().map_err(err)?;
-        let rows = rows.column("n").map_err(err)?.cast(&DataType::UInt64).map_err(err)?.u64().map_err(err)?.get(0).unwrap_or(0);
+    for (file, rows) in files {
+        let (lf, rows) = (scan_files(std::slice::from_ref(file), table)?.select(select.clone()), *rows);
         let mut offset = 0u64;
         while offset < rows {
             let df = lf.clone().slice(offset as i64, slice.min(rows - offset) as IdxSize).collect().map_err(err)?;
@@ -991,10 +989,15 @@ pub fn derive_transfers(
     };
     let err = |e| Error::polars("deriving UTXO transfers", e);
     let (output_files, input_files) = (files_of("utxo_outputs"), files_of("utxo_inputs"));
-    let outputs = scan_files(&output_files, "utxo_outputs")?;
-    let n_outputs = outputs.clone().select([len().alias("n")]).collect().map_err(err)?;
-    let n_outputs = n_outputs.column("n").map_err(err)?.cast(&DataType::UInt64).map_err(err)?.u64().map_err(err)?.get(0).unwrap_or(0);
-    let n = bucket_count(n_outputs, bucket_rows);
+    // Each staged file's block range and rows (a file without rows has none).
+    let mut spans: BTreeMap<PathBuf, (i64, i64, u64)> = BTreeMap::new();
+    for (file, table) in output_files.iter().map(|f| (f, "utxo_outputs")).chain(input_files.iter().map(|f| (f, "utxo_inputs"))) {
+        if let Some(span) = super::partition::block_span(file, table)? {
+            spans.insert(file.clone(), span);
+        }
+    }
+    let rows_of = |files: &[PathBuf]| -> Vec<(PathBuf, u64)> { files.iter().filter_map(|f| Some((f.clone(), spans.get(f)?.2))).collect() };
+    let n = bucket_count(rows_of(&output_files).iter().map(|(_, rows)| rows).sum(), bucket_rows);
     let scratch = out.join(".parts").join(source).join("resolve");
     std::fs::create_dir_all(&scratch).map_err(|e| Error::io("creating", &scratch, e))?;
     let mut res = Resolution::default();
@@ -1002,21 +1005,7 @@ pub fn derive_transfers(
     // Windows of consecutive blocks holding about `bucket_rows` staged rows each (estimated from
     // each staged file's block range and rows): the flows are written, and the resolution written
     // back, a window at a time, so that no step holds a whole month.
-    let mut spans: BTreeMap<PathBuf, (i64, i64)> = BTreeMap::new();
-    let mut ranges = Vec::new();
-    for (file, table) in output_files.iter().map(|f| (f, "utxo_outputs")).chain(input_files.iter().map(|f| (f, "utxo_inputs"))) {
-        let df = scan_files(std::slice::from_ref(file), table)?
-            .select([col("block_number").min().alias("lo"), col("block_number").max().alias("hi"), len().alias("n")])
-            .collect()
-            .map_err(err)?;
-        let get = |c: &str| -> Result<Option<i64>> {
-            Ok(df.column(c).map_err(err)?.cast(&DataType::Int64).map_err(err)?.i64().map_err(err)?.get(0))
-        };
-        if let (Some(lo), Some(hi), Some(rows)) = (get("lo")?, get("hi")?, get("n")?) {
-            spans.insert(file.clone(), (lo, hi));
-            ranges.push((lo, hi, rows.max(0) as u64));
-        }
-    }
+    let ranges: Vec<(i64, i64, u64)> = spans.values().copied().collect();
     let windows = super::partition::block_windows(&ranges, bucket_rows.max(1));
 
     // 0. One pass over the staged rows: outputs by their transaction, inputs by the transaction
@@ -1024,8 +1013,8 @@ pub fn derive_transfers(
     let out_columns =
         ["tx_hash", "vout", "address", "value_sat", "is_coinbase", "chain", "block_number", "block_time", "year", "month", "tx_index"];
     let in_columns = ["tx_hash", "vin", "spent_tx_hash", "spent_vout", "address", "value_sat", "block_number", "source_file"];
-    let split_outputs = split(&output_files, "utxo_outputs", &out_columns, "tx_hash", n, bucket_rows, &scratch, "out")?;
-    let split_inputs = split(&input_files, "utxo_inputs", &in_columns, "spent_tx_hash", n, bucket_rows, &scratch, "in")?;
+    let split_outputs = split(&rows_of(&output_files), "utxo_outputs", &out_columns, "tx_hash", n, bucket_rows, &scratch, "out")?;
+    let split_inputs = split(&rows_of(&input_files), "utxo_inputs", &in_columns, "spent_tx_hash", n, bucket_rows, &scratch, "in")?;
     let bucket_scan = |files: &[PathBuf], table: &str, columns: &[&str]| -> Result<LazyFrame> {
         Ok(scan_files(files, table)?.select(columns.iter().map(|c| col(*c)).collect::<Vec<_>>()))
     };
@@ -1216,7 +1205,7 @@ pub fn derive_transfers(
     //    groups with block statistics), beside it, then renamed over it.
     let columns: Vec<Expr> = crate::schema::table("utxo_inputs").columns.iter().map(|c| col(c.name.as_str())).collect();
     for path in &input_files {
-        let Some(&(lo, hi)) = spans.get(path) else { continue };
+        let Some(&(lo, hi, _)) = spans.get(path) else { continue };
         let tmp = path.with_extension("parquet.resolving");
         let mut writer = PartitionWriter::create("utxo_inputs", &tmp)?;
         for (w, &(wlo, whi)) in windows.iter().enumerate().filter(|(_, w)| w.0 <= hi && lo <= w.1) {

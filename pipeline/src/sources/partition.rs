@@ -264,6 +264,21 @@ pub fn merge_into(table: &'static str, live: &[PathBuf], new: &Path, out: &Path)
     Ok(())
 }
 
+/// A chain table file's lowest and highest block and its rows; None when it holds no rows.
+pub fn block_span(file: &Path, table: &str) -> Result<Option<(i64, i64, u64)>> {
+    let err = |e| Error::polars(format!("reading the block range of `{}`", file.display()), e);
+    let df = crate::table::scan_files(&[file.to_path_buf()], table)?
+        .select([col("block_number").min().alias("lo"), col("block_number").max().alias("hi"), len().alias("n")])
+        .collect()
+        .map_err(err)?;
+    let get =
+        |c: &str| -> Result<Option<i64>> { Ok(df.column(c).map_err(err)?.cast(&DataType::Int64).map_err(err)?.i64().map_err(err)?.get(0)) };
+    Ok(match (get("lo")?, get("hi")?, get("n")?) {
+        (Some(lo), Some(hi), Some(n)) => Some((lo, hi, n.max(0) as u64)),
+        _ => None,
+    })
+}
+
 /// Block ranges `(lo, hi, rows)` cut into consecutive windows `lo..=hi` of about `window_rows`
 /// rows each (rows spread evenly over each range's blocks), covering every block of every range.
 pub fn block_windows(ranges: &[(i64, i64, u64)], window_rows: u64) -> Vec<(i64, i64)> {

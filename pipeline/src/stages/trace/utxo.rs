@@ -111,7 +111,6 @@ struct Span {
 pub fn windows(lake: &Lake, chain: &str, window_rows: u64) -> Result<(Vec<Window>, bool)> {
     let mut spans: [Vec<Span>; 2] = [Vec::new(), Vec::new()];
     let mut sources: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    let err = |e| Error::polars("reading the block ranges of UTXO files", e);
     for (k, table) in ["utxo_outputs", "utxo_inputs"].into_iter().enumerate() {
         for (name, file) in lake.table_files_named(table)? {
             // <table>/<chain>/<year>/<month>/<file>
@@ -125,15 +124,8 @@ pub fn windows(lake: &Lake, chain: &str, window_rows: u64) -> Result<(Vec<Window
             // `<source>.parquet` or a day part `<source>~<first block>.parquet`.
             let stem = parts[4].trim_end_matches(".parquet");
             sources.insert(stem.split('~').next().unwrap_or(stem).to_string());
-            let df = crate::table::scan_files(std::slice::from_ref(&file), table)?
-                .select([col("block_number").min().alias("lo"), col("block_number").max().alias("hi"), len().alias("n")])
-                .collect()
-                .map_err(err)?;
-            let get = |c: &str| -> Result<Option<i64>> {
-                Ok(df.column(c).map_err(err)?.cast(&DataType::Int64).map_err(err)?.i64().map_err(err)?.get(0))
-            };
-            if let (Some(lo), Some(hi), Some(n)) = (get("lo")?, get("hi")?, get("n")?) {
-                spans[k].push(Span { path: file, lo, hi, rows: n.max(0) as u64 });
+            if let Some((lo, hi, rows)) = crate::sources::partition::block_span(&file, table)? {
+                spans[k].push(Span { path: file, lo, hi, rows });
             }
         }
     }
