@@ -373,21 +373,21 @@ fn chain_exports_become_exact_transfers_with_time_and_decimals() {
     ];
     assert_eq!(rows, want);
 
-    // Partition layout: chain/year/month/source.
+    // Partition layout: hive folders chain=/year=/month= (unpadded), then the source.
     let files: Vec<String> =
         lake.table_files("transfers").unwrap().iter().map(|p| p.strip_prefix(&s.lake_dir).unwrap().display().to_string()).collect();
     assert_eq!(
         files,
         [
-            "transfers/bitcoin/2024/01/btc.parquet",
-            "transfers/bitcoin/2024/02/btc.parquet",
-            "transfers/ethereum/2022/03/cryo.parquet",
-            "transfers/ethereum/2022/03/etl-traces.parquet",
-            "transfers/ethereum/2022/03/etl.parquet"
+            "transfers/chain=bitcoin/year=2024/month=1/btc.parquet",
+            "transfers/chain=bitcoin/year=2024/month=2/btc.parquet",
+            "transfers/chain=ethereum/year=2022/month=3/cryo.parquet",
+            "transfers/chain=ethereum/year=2022/month=3/etl-traces.parquet",
+            "transfers/chain=ethereum/year=2022/month=3/etl.parquet"
         ]
     );
     // Block 200 (2022-04-14) lands in April.
-    assert!(s.lake_dir.join("blocks/ethereum/2022/04/etl.parquet").is_file());
+    assert!(s.lake_dir.join("blocks/chain=ethereum/year=2022/month=4/etl.parquet").is_file());
     let tx = table(&s, "transactions");
     assert_eq!(tx.height(), 4);
 }
@@ -894,5 +894,5 @@ fn other_evm_chains_use_the_same_readers_with_assets_per_chain() {
     // Partitions per chain.
     let files: Vec<String> =
         lake.table_files("transfers").unwrap().iter().map(|p| p.strip_prefix(&s.lake_dir).unwrap().display().to_string()).collect();
-    assert!(files.contains(&"transfers/bsc/2022/03/etl-bsc.parquet".to_string()), "{files:?}");
+    assert!(files.contains(&"transfers/chain=bsc/year=2022/month=3/etl-bsc.parquet".to_string()), "{files:?}");
 }

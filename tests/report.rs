@@ -239,6 +239,74 @@ fn kept_scan_results_change_how_fast_never_what() {
 }
 
 #[test]
+fn a_lake_in_the_layout_before_hive_folders_is_moved_to_them_and_reports_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path(), SynthFormat::Cryo);
+    let files = |d: &Path| snapshot(d).into_iter().map(|(p, h, _)| (p.strip_prefix(d).unwrap().to_path_buf(), h)).collect::<Vec<_>>();
+    let out = tmp.path().join("out");
+    ifr_pipeline::report(&s, Some(&out), &[2022, 2023]).unwrap();
+    let first = files(&out);
+    // Put the lake back in the layout ifr wrote before: `<table>/<chain>/<yyyy>/<mm>/<file>`.
+    let state_path = s.lake_dir.join("_ingest").join("state.json");
+    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let mut moved = 0;
+    for source in state["sources"].as_object_mut().unwrap().values_mut() {
+        for o in source["outputs"].as_array_mut().unwrap() {
+            let name = o.as_str().unwrap().to_string();
+            let parts: Vec<&str> = name.split('/').collect();
+            if parts.len() != 5 {
+                continue;
+            }
+            let value = |p: &str, key: &str| p.strip_prefix(key).unwrap().to_string();
+            let month: u32 = value(parts[3], "month=").parse().unwrap();
+            let old = format!("{}/{}/{}/{month:02}/{}", parts[0], value(parts[1], "chain="), value(parts[2], "year="), parts[4]);
+            let to = s.lake_dir.join(&old);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::rename(s.lake_dir.join(&name), &to).unwrap();
+            *o = serde_json::Value::String(old);
+            moved += 1;
+        }
+    }
+    assert!(moved >= 48, "transfers and blocks of two years: {moved}");
+    for table in ["transfers", "blocks"] {
+        let hive = s.lake_dir.join(table).join("chain=ethereum");
+        assert!(snapshot(&hive).is_empty(), "every file of {table} moved");
+        std::fs::remove_dir_all(hive).unwrap();
+    }
+    std::fs::write(&state_path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    let hive_folders = |table: &str| {
+        std::fs::read_dir(s.lake_dir.join(table))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(hive_folders("transfers"), ["ethereum"]);
+    // Read as it is, the old layout gives the same report.
+    ifr_pipeline::report(&s, Some(&out), &[2022, 2023]).unwrap();
+    assert_eq!(files(&out), first);
+    // The next writing run moves it: every file under hive folders, listed, the old folders gone.
+    ifr_pipeline::ingest(&s, &ifr_pipeline::NoProgress).unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let listed: Vec<String> = state["sources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|src| src["outputs"].as_array().unwrap().iter().map(|o| o.as_str().unwrap().to_string()))
+        .filter(|o| o.matches('/').count() == 4)
+        .collect();
+    assert_eq!(listed.len(), moved);
+    for o in &listed {
+        assert!(o.contains("/chain=ethereum/year=202") && o.contains("/month="), "{o}");
+        assert!(!o.contains("month=0"), "months are unpadded: {o}");
+        assert!(s.lake_dir.join(o).is_file(), "{o}");
+    }
+    assert_eq!(hive_folders("transfers"), ["chain=ethereum"]);
+    ifr_pipeline::report(&s, Some(&out), &[2022, 2023]).unwrap();
+    assert_eq!(files(&out), first);
+}
+
+#[test]
 fn a_failed_run_leaves_the_previous_report_as_it_was() {
     let tmp = tempfile::tempdir().unwrap();
     let s = dataset(tmp.path(), SynthFormat::Cryo);

@@ -1,9 +1,14 @@
 //! The lake in one place: table layout, listing, scanning, ingest state and atomic publishing.
 //!
-//! Layout (plain folders, every partition column also stored in the files, so any engine can read
-//! `<table>/**/*.parquet` without hive options):
-//! - chain tables: `<lake>/<table>/<chain>/<year>/<month>/<source>.parquet`
+//! Layout (hive-style partition folders, which polars, DataFusion / Ballista and DuckDB all read and
+//! prune; every partition column is also stored in the files, so a reader without hive options
+//! gets the same rows):
+//! - chain tables: `<lake>/<table>/chain=<chain>/year=<year>/month=<month>/<source>.parquet`, the
+//!   month unpadded (`month=3`: DataFusion builds that folder name from a filter `month = 3`)
 //! - other tables: `<lake>/<table>/<source>.parquet`
+//!
+//! Lakes written before this layout (`<table>/<chain>/<year>/<mm>/`) are moved to it by the next
+//! writing run, in one commit of `state.json` (see [`Lake::lock_for_writing`]).
 //! - `<lake>/_ingest/state.json` (what each source last loaded) and `_ingest/runs/<run>.json`
 //! - `<lake>/.staging/<run>/` while a run is in progress; renamed into place at the end.
 //!
@@ -152,7 +157,8 @@ impl Lake {
                 }
             }
         }
-        out.sort();
+        // In chain, year and month order (numerically: `month=10` after `month=9`), then by name.
+        out.sort_by_cached_key(|(name, _)| (partition(name).map(|p| (p.chain, p.year, p.month)), name.clone()));
         Ok(out)
     }
 
@@ -169,9 +175,45 @@ impl Lake {
         crate::owned::claim(&self.root, crate::owned::Use::Lake, config_dir)?;
         let lock = WriteLock::acquire(&self.root.join("_ingest").join("lock"), &format!("the lake `{}`", self.root.display()), command)?;
         let _ = std::fs::remove_dir_all(self.staging_root());
-        let state = self.load_state()?;
+        let mut state = self.load_state()?;
+        self.migrate_layout(&mut state)?;
         self.collect_garbage(&state, &BTreeSet::new());
         Ok((lock, state))
+    }
+
+    /// Move a lake written before the hive layout to it: every chain-table file is linked (or
+    /// copied) under its new name, `state.json` is replaced in one rename (the commit point), and
+    /// the old names are then garbage ([`Lake::collect_garbage`] removes them when no reader holds
+    /// the lake). Killed before the commit, the lake is as it was (the new names are strays the
+    /// next run removes); after it, as migrated.
+    fn migrate_layout(&self, state: &mut State) -> Result<()> {
+        let moves: Vec<(String, String)> =
+            state.sources.values().flat_map(|s| s.outputs.iter()).filter_map(|o| Some((o.clone(), hive_name(o)?))).collect();
+        if moves.is_empty() {
+            return Ok(());
+        }
+        for (old, new) in &moves {
+            let (from, to) = (self.root.join(old), self.root.join(new));
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io("creating folder", dir, e))?;
+            }
+            // A stray of a killed migration (no state lists the new name yet).
+            let _ = std::fs::remove_file(&to);
+            if std::fs::hard_link(&from, &to).is_err() {
+                std::fs::copy(&from, &to).map_err(|e| Error::io("copying into the hive layout", &from, e))?;
+            }
+        }
+        let renamed: BTreeMap<&String, &String> = moves.iter().map(|(o, n)| (o, n)).collect();
+        for s in state.sources.values_mut() {
+            for o in &mut s.outputs {
+                if let Some(n) = renamed.get(o) {
+                    *o = (*n).clone();
+                }
+            }
+        }
+        let json = serde_json::to_vec_pretty(&*state).map_err(|e| Error::Internal(e.to_string()))?;
+        crate::failpoint::hit("lake-publish");
+        atomic_write(&self.state_path(), &json)
     }
 
     /// Remove lake files the state does not list: `candidates` (files just superseded), and every
@@ -210,7 +252,7 @@ impl Lake {
     }
 }
 
-pub use crate::paths::atomic_write;
+pub use crate::paths::{atomic_write, partition_dir};
 
 /// A file name ifr writes in a table folder: `<source>[~<first block>][.<run>].parquet` or a
 /// `.….tmp` scratch file.
@@ -327,6 +369,41 @@ pub fn this_command() -> String {
 /// A run id no other run can share: UTC time to the millisecond, then the process id.
 pub fn new_run_id() -> String {
     format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"), std::process::id())
+}
+
+/// The partition of a chain-table file named `<table>/chain=<c>/year=<y>/month=<m>/<file>`
+/// (relative to the lake).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Partition {
+    pub chain: String,
+    pub year: i32,
+    pub month: i32,
+}
+
+/// The partition a lake-relative name is in (None for a file outside a chain partition). Names in
+/// the layout before hive folders (`<table>/<chain>/<yyyy>/<mm>/<file>`) are read too: a lake not
+/// yet moved is read as it is.
+pub fn partition(rel: &str) -> Option<Partition> {
+    let parts: Vec<&str> = rel.split(['/', std::path::MAIN_SEPARATOR]).collect();
+    let [_, c, y, m, _] = parts.as_slice() else { return None };
+    let (Some(chain), Some(year), Some(month)) = (c.strip_prefix("chain="), y.strip_prefix("year="), m.strip_prefix("month=")) else {
+        let p = partition(&hive_name(&parts.join("/"))?)?;
+        return Some(p);
+    };
+    Some(Partition { chain: chain.to_string(), year: year.parse().ok()?, month: month.parse().ok()? })
+}
+
+/// The hive name of a chain-table file named in the layout before it (`<table>/<chain>/<yyyy>/<mm>/<file>`),
+/// or None when the name is not in that layout.
+pub fn hive_name(rel: &str) -> Option<String> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let [table, chain, y, m, file] = parts.as_slice() else { return None };
+    if !crate::paths::is_safe_name(chain) || y.len() != 4 || m.len() != 2 {
+        return None;
+    }
+    let year: i32 = y.parse().ok().filter(|_| y.bytes().all(|b| b.is_ascii_digit()))?;
+    let month: i32 = m.parse().ok().filter(|n| (1..=12).contains(n) && m.bytes().all(|b| b.is_ascii_digit()))?;
+    Some(Path::new(table).join(partition_dir(chain, year, month)).join(file).display().to_string())
 }
 
 /// A lake file's logical name: `<dir>/<source>.parquet` for `<dir>/<source>.<run>.parquet`.
@@ -470,4 +547,26 @@ pub fn hash_file_cached(path: &Path, previous: &[FileInfo]) -> Result<FileInfo> 
         return Ok(p.clone());
     }
     hash_file(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_are_read_from_hive_names_and_from_the_layout_before() {
+        let want = Some(Partition { chain: "ethereum".into(), year: 2024, month: 3 });
+        assert_eq!(partition("transfers/chain=ethereum/year=2024/month=3/cryo.parquet"), want);
+        assert_eq!(partition("transfers/ethereum/2024/03/cryo.parquet"), want);
+        assert_eq!(partition("labels/tagpacks.parquet"), None);
+        assert_eq!(partition("transfers/chain=ethereum/year=x/month=3/cryo.parquet"), None);
+        assert_eq!(
+            hive_name("transfers/ethereum/2024/03/cryo~123.r1.parquet").as_deref(),
+            Some("transfers/chain=ethereum/year=2024/month=3/cryo~123.r1.parquet")
+        );
+        assert_eq!(hive_name("transfers/chain=ethereum/year=2024/month=3/cryo.parquet"), None);
+        assert_eq!(hive_name("transfers/ethereum/2024/13/cryo.parquet"), None);
+        assert_eq!(hive_name("transfers/ethereum/24/03/cryo.parquet"), None);
+        assert_eq!(hive_name("transfers/ethereum/2024/0x/cryo.parquet"), None);
+    }
 }

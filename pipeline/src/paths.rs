@@ -67,3 +67,8 @@ pub fn files_below(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 pub fn resolve(p: &Path) -> Result<PathBuf> {
     Ok(normalize(&std::path::absolute(p).map_err(|e| Error::io("resolving", p, e))?))
 }
+
+/// A partition's folder, relative to its table: `chain=<c>/year=<y>/month=<m>`.
+pub fn partition_dir(chain: &str, year: i32, month: i32) -> PathBuf {
+    PathBuf::from(format!("chain={chain}")).join(format!("year={year}")).join(format!("month={month}"))
+}

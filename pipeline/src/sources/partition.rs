@@ -24,9 +24,9 @@ pub fn order(table: &str) -> &'static [&'static str] {
 /// (table, year, month): one partition of one source.
 pub type PartKey = (&'static str, i32, i32);
 
-/// A partition's file, relative to the lake: `{table}/{chain}/{year}/{month:02}/{source}.parquet`.
+/// A partition's file, relative to the lake: `{table}/chain={chain}/year={year}/month={month}/{source}.parquet`.
 pub fn partition_path((table, y, m): PartKey, chain: &str, source: &str) -> PathBuf {
-    PathBuf::from(table).join(chain).join(y.to_string()).join(format!("{m:02}")).join(format!("{source}.parquet"))
+    PathBuf::from(table).join(crate::paths::partition_dir(chain, y, m)).join(format!("{source}.parquet"))
 }
 
 /// The latest time a chain row may carry: 9999-12-31T23:59:59Z, in seconds.

@@ -140,8 +140,8 @@ impl RowHash {
 fn one_source(lake: &Lake, files: &[PathBuf]) -> bool {
     let id = |f: &PathBuf| -> (String, String) {
         let rel = f.strip_prefix(&lake.root).unwrap_or(f);
-        let chain = rel.components().nth(1).map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
         let logical = crate::lake::logical_name(&rel.display().to_string());
+        let chain = crate::lake::partition(&logical).map(|p| p.chain).unwrap_or_default();
         let name = Path::new(&logical).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let source = name.split(['~', '.']).next().unwrap_or("").to_string();
         (chain, source)
@@ -157,8 +157,8 @@ pub fn chain_batches(
     mut walk: impl FnMut(&DataFrame) -> Result<()>,
 ) -> Result<()> {
     for file in lake.table_files("transfers")? {
-        let rel = file.strip_prefix(&lake.root).unwrap_or(&file).to_path_buf();
-        if !rel.components().nth(1).is_some_and(|c| chains.contains(c.as_os_str().to_string_lossy().as_ref())) {
+        let rel = file.strip_prefix(&lake.root).unwrap_or(&file).display().to_string();
+        if !crate::lake::partition(&rel).is_some_and(|p| chains.contains(&p.chain)) {
             continue;
         }
         file_batches(&file, |chunk| walk(&chunk).map(|()| true))?;
@@ -206,15 +206,17 @@ pub fn in_time_order(
     skip: &std::collections::BTreeSet<String>,
     mut walk: impl FnMut(&DataFrame) -> Result<bool>,
 ) -> Result<Walked> {
-    // Files grouped by (year, month), whatever their chain: `<table>/<chain>/<year>/<month>/`.
-    let mut months: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    // Files grouped by (year, month), whatever their chain: `<table>/chain=<c>/year=<y>/month=<m>/`.
+    let mut months: BTreeMap<(i32, i32), Vec<PathBuf>> = BTreeMap::new();
     for f in lake.table_files("transfers")? {
-        let rel = f.strip_prefix(&lake.root).unwrap_or(&f).to_path_buf();
-        if rel.components().nth(1).is_some_and(|c| skip.contains(c.as_os_str().to_string_lossy().as_ref())) {
+        let rel = f.strip_prefix(&lake.root).unwrap_or(&f).display().to_string();
+        let Some(p) = crate::lake::partition(&rel) else {
+            return Err(Error::Internal(format!("a transfers file outside a chain/year/month partition: {rel}")));
+        };
+        if skip.contains(&p.chain) {
             continue;
         }
-        let key: PathBuf = rel.components().skip(2).take(2).collect();
-        months.entry(key).or_default().push(f);
+        months.entry((p.year, p.month)).or_default().push(f);
     }
     let rel_names = |files: &[PathBuf]| -> Vec<String> {
         files.iter().map(|f| f.strip_prefix(&lake.root).unwrap_or(f).display().to_string()).collect()
@@ -230,7 +232,7 @@ pub fn in_time_order(
             })
             .collect()
     };
-    let keys: Vec<String> = months.keys().map(|k| k.display().to_string()).collect();
+    let keys: Vec<String> = months.keys().map(|(y, m)| format!("{y:04}/{m:02}")).collect();
     let mut walked: Vec<MonthWalked> = Vec::new();
     // The first month to read; in it, the files walked before (and their rows), or the rows walked
     // before (with their hash).

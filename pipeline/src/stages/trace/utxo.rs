@@ -78,7 +78,7 @@ pub fn chains(lake: &Lake) -> Result<Vec<String>> {
     let mut out: Vec<String> = lake
         .table_files("utxo_outputs")?
         .iter()
-        .filter_map(|f| f.strip_prefix(&lake.root).ok()?.components().nth(1).map(|c| c.as_os_str().to_string_lossy().into_owned()))
+        .filter_map(|f| Some(crate::lake::partition(&f.strip_prefix(&lake.root).ok()?.display().to_string())?.chain))
         .collect();
     out.sort();
     out.dedup();
@@ -113,16 +113,16 @@ pub fn windows(lake: &Lake, chain: &str, window_rows: u64) -> Result<(Vec<Window
     let mut sources: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for (k, table) in ["utxo_outputs", "utxo_inputs"].into_iter().enumerate() {
         for (name, file) in lake.table_files_named(table)? {
-            // <table>/<chain>/<year>/<month>/<file>
-            let parts: Vec<&str> = name.split('/').collect();
-            if parts.len() != 5 {
+            // <table>/chain=<c>/year=<y>/month=<m>/<file>
+            let Some(p) = crate::lake::partition(&name) else {
                 return Err(Error::Internal(format!("a {table} file outside a chain/year/month partition: {name}")));
-            }
-            if parts[1] != chain {
+            };
+            if p.chain != chain {
                 continue;
             }
             // `<source>.parquet` or a day part `<source>~<first block>.parquet`.
-            let stem = parts[4].trim_end_matches(".parquet");
+            let file_name = name.rsplit('/').next().unwrap_or(&name);
+            let stem = file_name.trim_end_matches(".parquet");
             sources.insert(stem.split('~').next().unwrap_or(stem).to_string());
             if let Some((lo, hi, rows)) = crate::sources::partition::block_span(&file, table)? {
                 spans[k].push(Span { path: file, lo, hi, rows });
