@@ -5,6 +5,8 @@ mod bitcoin;
 mod browser;
 mod cli;
 mod common;
+#[cfg(feature = "ballista")]
+mod engines;
 mod hostile;
 mod ingest;
 mod queries;

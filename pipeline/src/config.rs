@@ -269,6 +269,12 @@ struct RawReport {
     /// typo): kept out of every total and listed in the price coverage. Default 10,000,000,000
     /// ($10bn: far above the largest single theft transfer on record).
     max_transfer_usd: Option<f64>,
+    /// Where the report's queries run: `polars` (default, in this process), `datafusion` (in this
+    /// process) or `ballista` (on the cluster at `ballista-url`, else on one started in this
+    /// process); the last two need ifr built with the `ballista` feature.
+    engine: Option<String>,
+    /// The Ballista scheduler, `df://host:port` (with `engine = "ballista"`).
+    ballista_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -411,6 +417,9 @@ impl StolenPriceDay {
 /// The report's resolved options (defaults applied).
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportSettings {
+    /// Where the queries in queries/ run (not part of any output: every engine gives the same report).
+    #[serde(skip)]
+    pub engine: Engine,
     pub out: PathBuf,
     pub years: Vec<i32>,
     pub actors: Vec<String>,
@@ -550,6 +559,8 @@ impl Settings {
             incident_window_days: None,
             stolen_price_day: None,
             max_transfer_usd: None,
+            engine: None,
+            ballista_url: None,
         });
         let at = format!("`{}`: [report]", path.display());
         let sanctions = match r.sanctions.as_deref().unwrap_or("point-in-time") {
@@ -587,7 +598,9 @@ impl Settings {
                 })
                 .collect()
         });
+        let engine = Engine::parse(r.engine.as_deref(), r.ballista_url.as_deref()).map_err(|m| Error::Config(format!("{at}: {m}")))?;
         let report = ReportSettings {
+            engine,
             out: normalize(&base_dir.join(r.out.as_deref().unwrap_or("report"))),
             years: r.years,
             actors: r.actors,
@@ -624,6 +637,58 @@ impl Settings {
             other => other,
         })?;
         Ok(Settings { config_path: abs, base_dir, lake_dir, sources, sample, report, refresh })
+    }
+}
+
+/// Where the report's queries run (`[report] engine`, `ifr report --engine`). Every engine runs the
+/// same queries/ files over the same lake files and gives the report the same typed tables.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// polars, in this process (the default).
+    #[default]
+    Polars,
+    /// DataFusion, in this process (the `ballista` feature).
+    DataFusion,
+    /// Apache Ballista: the scheduler at `url` (`df://host:port`), or, without one, a scheduler and
+    /// an executor started in this process (standalone). The `ballista` feature.
+    Ballista { url: Option<String> },
+}
+
+impl Engine {
+    /// The engine named `name` (default polars), with the scheduler `url` for ballista; an error
+    /// message says what is wrong.
+    pub fn parse(name: Option<&str>, url: Option<&str>) -> std::result::Result<Engine, String> {
+        let engine = match name.unwrap_or("polars") {
+            "polars" => Engine::Polars,
+            "datafusion" => Engine::DataFusion,
+            "ballista" => Engine::Ballista { url: url.map(str::to_string) },
+            other => return Err(format!("engine = `{other}`; expected polars, datafusion or ballista")),
+        };
+        if let Some(u) = url {
+            if !matches!(engine, Engine::Ballista { .. }) {
+                return Err(format!("ballista-url = `{u}` is set, but the engine is {}; set engine = \"ballista\"", engine.name()));
+            }
+            let rest = u.strip_prefix("df://").ok_or_else(|| format!("ballista-url = `{u}`; expected df://host:port"))?;
+            let (host, port) = rest.rsplit_once(':').ok_or_else(|| format!("ballista-url = `{u}`; expected df://host:port"))?;
+            if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+                return Err(format!("ballista-url = `{u}`; expected df://host:port with a port from 1 to 65535"));
+            }
+        }
+        if engine != Engine::Polars && !cfg!(feature = "ballista") {
+            return Err(format!(
+                "engine = `{}` needs ifr built with the `ballista` feature (cargo build --release --features ballista, Rust 1.94 or newer)",
+                engine.name()
+            ));
+        }
+        Ok(engine)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Polars => "polars",
+            Engine::DataFusion => "datafusion",
+            Engine::Ballista { .. } => "ballista",
+        }
     }
 }
 

@@ -46,6 +46,12 @@ pub enum Error {
         source: polars::error::PolarsError,
     },
 
+    /// The query engine outside polars (DataFusion, a Ballista cluster) failed: a cluster that
+    /// cannot be reached, executors that cannot read the lake, a query it rejects. The user's to
+    /// fix (the message names the engine and the query); `--engine polars` always runs.
+    #[error("engine {engine}: {message}")]
+    Engine { engine: String, message: String },
+
     /// Another ifr run is writing the same folder: try again when it is done.
     #[error("{0}")]
     Busy(String),

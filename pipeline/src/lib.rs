@@ -5,6 +5,8 @@
 pub mod address;
 pub mod amount;
 pub mod category;
+#[cfg(feature = "ballista")]
+pub mod cluster;
 pub mod config;
 pub mod counts;
 pub mod digest;

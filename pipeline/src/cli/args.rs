@@ -44,6 +44,50 @@ pub struct ReportArgs {
     /// Report folder. Default: [report] out, else ./report beside the config.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Where the queries run: polars (in this process), datafusion (in this process) or ballista
+    /// (the cluster at --ballista-url, else one started in this process). Default: [report]
+    /// engine, else polars. datafusion and ballista need ifr built with `--features ballista`.
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineArg>,
+    /// The Ballista scheduler, df://host:port (with --engine ballista). Default: [report] ballista-url.
+    #[arg(long)]
+    pub ballista_url: Option<String>,
+}
+
+impl ReportArgs {
+    /// The settings with the engine the command line names, if it names one.
+    pub fn apply(&self, mut settings: ifr_pipeline::Settings) -> anyhow::Result<ifr_pipeline::Settings> {
+        use ifr_pipeline::config::Engine;
+        if self.engine.is_none() && self.ballista_url.is_none() {
+            return Ok(settings);
+        }
+        let name = self.engine.map(|e| e.name()).unwrap_or(settings.report.engine.name());
+        let configured = match &settings.report.engine {
+            Engine::Ballista { url } if name == "ballista" => url.clone(),
+            _ => None,
+        };
+        let url = self.ballista_url.clone().or(configured);
+        settings.report.engine =
+            Engine::parse(Some(name), url.as_deref()).map_err(|m| ifr_pipeline::Error::Config(format!("--engine: {m}")))?;
+        Ok(settings)
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EngineArg {
+    Polars,
+    Datafusion,
+    Ballista,
+}
+
+impl EngineArg {
+    fn name(self) -> &'static str {
+        match self {
+            EngineArg::Polars => "polars",
+            EngineArg::Datafusion => "datafusion",
+            EngineArg::Ballista => "ballista",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -132,6 +176,12 @@ pub enum Command {
         #[arg(long, short = 'f', value_enum, default_value = "table")]
         format: OutputFormat,
     },
+    /// Run an Apache Ballista scheduler or executor for `--engine ballista` (needs ifr built with
+    /// `--features ballista`); it runs until stopped.
+    Cluster {
+        #[command(subcommand)]
+        role: ClusterRole,
+    },
     /// Load every configured source into the lake; unchanged sources are skipped.
     Ingest {
         #[command(flatten)]
@@ -200,5 +250,32 @@ pub enum Command {
         /// One line per table, without the columns.
         #[arg(long)]
         brief: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ClusterRole {
+    /// The scheduler: clients (`ifr report --engine ballista --ballista-url df://HOST:PORT`) and
+    /// executors connect to it.
+    Scheduler {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+    },
+    /// An executor: registers with the scheduler and runs its tasks. It must read the lake at the
+    /// path the client uses (a shared file system).
+    Executor {
+        /// The scheduler's address.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        scheduler: std::net::SocketAddr,
+        /// Address for the shuffle service (Arrow Flight); the executor's gRPC port is the next one.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        bind: std::net::SocketAddr,
+        /// Tasks run at once. Default: the machine's cores.
+        #[arg(long)]
+        concurrent_tasks: Option<usize>,
+        /// Folder for shuffle files. Default: a temporary folder.
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
     },
 }

@@ -55,7 +55,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
     let log = output::LogMode::detect(cli.quiet);
     match cli.command {
         args::Command::Run { config, report } => {
-            let settings = config.settings()?;
+            let settings = report.apply(config.settings()?)?;
             // The ingest's summary is printed as soon as it is final (Bars::ingest_finished).
             let summary = ifr_pipeline::run(&settings, report.out.as_deref(), &report.years, &output::Bars::new(log))?;
             if log != output::LogMode::Quiet {
@@ -96,7 +96,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             write!(std::io::stdout().lock(), "{}", ifr_pipeline::stages::refresh::restatements_csv(&rows))?;
         }
         args::Command::Report { config, report } => {
-            let settings = config.settings()?;
+            let settings = report.apply(config.settings()?)?;
             let r = ifr_pipeline::stages::report::run(&settings, report.out.as_deref(), &report.years, &output::Bars::new(log))?;
             if log != output::LogMode::Quiet {
                 output::print_report(&r)?;
@@ -139,6 +139,21 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
                     eprintln!("note: cross-chain link {id} not followed: {why}");
                 }
             }
+        }
+        #[cfg(feature = "ballista")]
+        args::Command::Cluster { role } => match role {
+            args::ClusterRole::Scheduler { bind } => ifr_pipeline::cluster::scheduler(bind)?,
+            args::ClusterRole::Executor { scheduler, bind, concurrent_tasks, work_dir } => {
+                ifr_pipeline::cluster::executor(&ifr_pipeline::cluster::ExecutorOptions { scheduler, bind, concurrent_tasks, work_dir })?
+            }
+        },
+        #[cfg(not(feature = "ballista"))]
+        args::Command::Cluster { .. } => {
+            return Err(ifr_pipeline::Error::Config(
+                "`ifr cluster` needs ifr built with the `ballista` feature: cargo build --release --features ballista (Rust 1.94 or newer)"
+                    .into(),
+            )
+            .into());
         }
         args::Command::Ingest { config } => {
             let settings = config.settings()?;

@@ -207,18 +207,26 @@ pub(crate) fn compute(settings: &Settings, lake: &Lake, years: &[i32], progress:
         thefts: &thefts,
         stolen_price_day: settings.report.stolen_price_day,
     };
-    progress.step("report", "scanning the transfers, file by file (results kept from an earlier run are reused)");
-    let mut ctx = aggregate::context(lake, &inputs, &aggregate::Scan::ALL, progress)?;
+    let engine = &settings.report.engine;
+    progress.step(
+        "report",
+        match engine {
+            crate::config::Engine::Polars => "scanning the transfers, file by file (results kept from an earlier run are reused)",
+            _ => "scanning the transfers on the engine (the whole lake at once)",
+        },
+    );
+    let mut ctx = aggregate::open(engine, lake, &inputs, &aggregate::Scan::ALL, progress)?;
+    let ctx = ctx.as_mut();
     progress.step("report", "aggregating actor_flows and what is computed from it");
-    let flows = aggregate::flows(&mut ctx)?;
+    let flows = aggregate::flows(ctx)?;
     let with_data: Vec<i32> = flows.coverage.keys().copied().collect();
     let wanted = wanted_years(settings, years, &with_data)?;
-    let thefts = aggregate::theft_transfers(&mut ctx)?;
+    let thefts = aggregate::theft_transfers(ctx)?;
     let known = trace::Known { lake, attribution: &all, valuation: &valuation, thefts: Some(&thefts) };
     progress.step("report", "tracing the incidents (3 methods, one pass) beside the top counterparties and chain coverage");
     let (receivers, traced) = std::thread::scope(|scope| {
         let tracer = scope.spawn(|| trace_incidents(settings, &known, &flows, &wanted));
-        let receivers = aggregate::receivers(&mut ctx);
+        let receivers = aggregate::receivers(ctx);
         let traced = tracer.join().unwrap_or_else(|_| Err(Error::Internal("tracing the incidents failed (the thread panicked)".into())));
         (receivers, traced)
     });

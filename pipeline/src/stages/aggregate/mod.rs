@@ -1,5 +1,8 @@
-//! Aggregation: the SQL in `queries/`, run through polars' SQLContext over one lake snapshot, the
-//! attribution and the valuation tables, returned as one typed row set per output table.
+//! Aggregation: the SQL in `queries/`, run over one lake snapshot, the attribution and the
+//! valuation tables, returned as one typed row set per output table. The queries run on polars in
+//! this process ([`context`], the default), or with the `ballista` feature on DataFusion in this
+//! process or on an Apache Ballista cluster ([`datafusion`]); either way through [`Queries`], so the
+//! typed tables the report receives are built by the same code whichever engine computed them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,28 +22,57 @@ use crate::lake::Lake;
 use crate::stages::ingest::Progress;
 use crate::table::{col_i64, col_i128, col_opt_i128, col_str};
 
+#[cfg(feature = "ballista")]
+pub mod datafusion;
+
+/// An engine the queries run on: SQL text in, rows out (collected: every result the report reads
+/// is small), and results registered as tables for the queries that read them.
+pub trait Queries {
+    /// Run `sql` (named `what` in errors) and collect its rows.
+    fn sql(&mut self, what: &str, sql: &str) -> Result<DataFrame>;
+    /// Make `df` the table `name` for the next queries (replacing one of that name).
+    fn register(&mut self, name: &str, df: DataFrame) -> Result<()>;
+    /// Whether a table `name` is registered.
+    fn has_table(&self, name: &str) -> bool;
+}
+
+impl Queries for SQLContext {
+    fn sql(&mut self, what: &str, sql: &str) -> Result<DataFrame> {
+        self.execute(sql).and_then(collect).map_err(|e| Error::Internal(format!("query {what} failed: {e}")))
+    }
+
+    fn register(&mut self, name: &str, df: DataFrame) -> Result<()> {
+        SQLContext::register(self, name, df.lazy());
+        Ok(())
+    }
+
+    fn has_table(&self, name: &str) -> bool {
+        self.get_tables().iter().any(|t| t == name)
+    }
+}
+
 /// The queries, in the order they are registered (views first).
 pub const QUERIES: [(&str, &str); 20] = [
-    ("attributed_transfers", include_str!("../../../queries/attributed_transfers.sql")),
-    ("theft_transfers", include_str!("../../../queries/theft_transfers.sql")),
-    ("actor_flows", include_str!("../../../queries/actor_flows.sql")),
-    ("counterparty_totals", include_str!("../../../queries/counterparty_totals.sql")),
-    ("chain_months", include_str!("../../../queries/chain_months.sql")),
-    ("actor_chain_months", include_str!("../../../queries/actor_chain_months.sql")),
-    ("actor_month_totals", include_str!("../../../queries/actor_month_totals.sql")),
-    ("actor_year_totals", include_str!("../../../queries/actor_year_totals.sql")),
-    ("actor_chain_totals", include_str!("../../../queries/actor_chain_totals.sql")),
-    ("actor_destinations", include_str!("../../../queries/actor_destinations.sql")),
-    ("incident_values", include_str!("../../../queries/incident_values.sql")),
-    ("incident_summary", include_str!("../../../queries/incident_summary.sql")),
-    ("recoveries", include_str!("../../../queries/recoveries.sql")),
-    ("price_coverage", include_str!("../../../queries/price_coverage.sql")),
-    ("asset_price_coverage", include_str!("../../../queries/asset_price_coverage.sql")),
-    ("chain_coverage", include_str!("../../../queries/chain_coverage.sql")),
-    ("top_counterparties", include_str!("../../../queries/top_counterparties.sql")),
-    ("counterparty_labels", include_str!("../../../queries/counterparty_labels.sql")),
-    ("implausible_transfers", include_str!("../../../queries/implausible_transfers.sql")),
-    ("label_sources", include_str!("../../../queries/label_sources.sql")),
+    ("attributed_transfers", include_str!("../../../../queries/attributed_transfers.sql")),
+    ("theft_transfers", include_str!("../../../../queries/theft_transfers.sql")),
+    ("actor_flows", include_str!("../../../../queries/actor_flows.sql")),
+    ("counterparty_totals", include_str!("../../../../queries/counterparty_totals.sql")),
+    ("chain_months", include_str!("../../../../queries/chain_months.sql")),
+    ("actor_chain_months", include_str!("../../../../queries/actor_chain_months.sql")),
+    ("actor_month_totals", include_str!("../../../../queries/actor_month_totals.sql")),
+    ("actor_year_totals", include_str!("../../../../queries/actor_year_totals.sql")),
+    ("actor_chain_totals", include_str!("../../../../queries/actor_chain_totals.sql")),
+    ("actor_destinations", include_str!("../../../../queries/actor_destinations.sql")),
+    ("incident_values", include_str!("../../../../queries/incident_values.sql")),
+    ("incident_summary", include_str!("../../../../queries/incident_summary.sql")),
+    ("recoveries", include_str!("../../../../queries/recoveries.sql")),
+    ("price_coverage", include_str!("../../../../queries/price_coverage.sql")),
+    ("asset_price_coverage", include_str!("../../../../queries/asset_price_coverage.sql")),
+    ("chain_coverage", include_str!("../../../../queries/chain_coverage.sql")),
+    ("top_counterparties", include_str!("../../../../queries/top_counterparties.sql")),
+    ("counterparty_labels", include_str!("../../../../queries/counterparty_labels.sql")),
+    ("implausible_transfers", include_str!("../../../../queries/implausible_transfers.sql")),
+    ("label_sources", include_str!("../../../../queries/label_sources.sql")),
 ];
 
 /// A query's text by name (every name used in ifr is in [`QUERIES`]).
@@ -58,8 +90,8 @@ fn collect(lf: LazyFrame) -> PolarsResult<DataFrame> {
     lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single())
 }
 
-fn run_query(ctx: &mut SQLContext, name: &str) -> Result<DataFrame> {
-    ctx.execute(query(name)).and_then(collect).map_err(|e| Error::Internal(format!("query {name} failed: {e}")))
+fn run_query(ctx: &mut dyn Queries, name: &str) -> Result<DataFrame> {
+    ctx.sql(name, query(name))
 }
 
 /// The inputs a query context registers besides the lake's tables.
@@ -219,6 +251,27 @@ pub fn context(lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan], progress: &dyn 
         ctx.register("theft_transfers", thefts.lazy());
     }
     Ok(ctx)
+}
+
+/// The query context on the configured engine: polars' [`context`], or DataFusion / Ballista's
+/// ([`datafusion::context`], the `ballista` feature), with the same tables registered.
+pub fn open(
+    engine: &crate::config::Engine,
+    lake: &Lake,
+    inputs: &Inputs<'_>,
+    scans: &[Scan],
+    progress: &dyn Progress,
+) -> Result<Box<dyn Queries>> {
+    match engine {
+        crate::config::Engine::Polars => Ok(Box::new(context(lake, inputs, scans, progress)?)),
+        #[cfg(feature = "ballista")]
+        other => Ok(Box::new(datafusion::context(other, lake, inputs, scans, progress)?)),
+        #[cfg(not(feature = "ballista"))]
+        other => Err(Error::Config(format!(
+            "engine `{}` needs ifr built with the `ballista` feature (cargo build --release --features ballista)",
+            other.name()
+        ))),
+    }
 }
 
 /// The implausible transfers an actor_flows result counts.
@@ -381,8 +434,8 @@ fn keep(df: &mut DataFrame, path: &Path) {
 }
 
 /// The theft transfers of the ledger's incidents (queries/theft_transfers.sql), collected.
-pub fn theft_transfers(ctx: &mut SQLContext) -> Result<DataFrame> {
-    ctx.execute("SELECT * FROM theft_transfers").and_then(|lf| lf.collect()).map_err(|e| Error::Internal(format!("theft_transfers: {e}")))
+pub fn theft_transfers(ctx: &mut dyn Queries) -> Result<DataFrame> {
+    ctx.sql("theft_transfers", "SELECT * FROM theft_transfers")
 }
 
 /// The year totals, months, destinations, incidents and coverage: everything the trace waits for.
@@ -425,20 +478,20 @@ fn year_totals(df: &DataFrame) -> Result<Vec<ActorTotal>> {
 
 /// actor_chain_months, actor_month_totals and actor_year_totals over `flows` (registered as
 /// actor_flows); actor_chain_months stays registered for actor_chain_totals.
-fn months_and_years(ctx: &mut SQLContext, flows: LazyFrame) -> Result<(DataFrame, Vec<ActorTotal>)> {
-    ctx.register("actor_flows", flows);
+fn months_and_years(ctx: &mut dyn Queries, flows: DataFrame) -> Result<(DataFrame, Vec<ActorTotal>)> {
+    ctx.register("actor_flows", flows)?;
     let cm = run_query(ctx, "actor_chain_months")?;
-    ctx.register("actor_chain_months", cm.lazy());
+    ctx.register("actor_chain_months", cm)?;
     let m = run_query(ctx, "actor_month_totals")?;
-    ctx.register("actor_month_totals", m.clone().lazy());
+    ctx.register("actor_month_totals", m.clone())?;
     let totals = year_totals(&run_query(ctx, "actor_year_totals")?)?;
     Ok((m, totals))
 }
 
 /// Everything computed from actor_flows' few rows (the files' results stacked, as [`context`]
 /// registered them with every [`Scan`]).
-pub fn flows(ctx: &mut SQLContext) -> Result<Flows> {
-    let flows = ctx.execute("SELECT * FROM actor_flows").and_then(collect).map_err(|e| Error::Internal(format!("actor_flows: {e}")))?;
+pub fn flows(ctx: &mut dyn Queries) -> Result<Flows> {
+    let flows = ctx.sql("actor_flows", "SELECT * FROM actor_flows")?;
     // First its high-confidence columns, registered as `actor_flows`, give the high-confidence
     // year totals; then the flows under all labels are registered as `actor_flows` (as the later
     // queries read them).
@@ -453,8 +506,9 @@ pub fn flows(ctx: &mut SQLContext) -> Result<Flows> {
         col("transfers"),
         col("unpriced_transfers"),
     ]);
+    let high = collect(high).map_err(|e| Error::polars("actor_flows under high-confidence labels", e))?;
     let (_, totals_high) = months_and_years(ctx, high)?;
-    let (m, mut totals) = months_and_years(ctx, flows.lazy())?;
+    let (m, mut totals) = months_and_years(ctx, flows)?;
     let high: BTreeMap<(&str, i32, Metric), Money> = totals_high.iter().map(|t| ((t.actor.as_str(), t.year, t.metric), t.value)).collect();
     for t in &mut totals {
         t.high_confidence = high.get(&(t.actor.as_str(), t.year, t.metric)).copied();
@@ -480,7 +534,7 @@ pub fn flows(ctx: &mut SQLContext) -> Result<Flows> {
         .map(|i| Ok(Destination { actor: a[i].clone(), year: y[i] as i32, category: category(&c[i])?, micro_usd: v[i], transfers: n[i] }))
         .collect::<Result<_>>()?;
     let iv = run_query(ctx, "incident_values")?;
-    ctx.register("incident_values", iv.lazy());
+    ctx.register("incident_values", iv)?;
     let incidents = incidents(&run_query(ctx, "incident_summary")?)?;
     let recoveries = recoveries(&run_query(ctx, "recoveries")?)?;
     let cov = run_query(ctx, "price_coverage")?;
@@ -512,8 +566,7 @@ pub fn flows(ctx: &mut SQLContext) -> Result<Flows> {
         })
         .collect();
     // The flagged transfers themselves (scanned only in the files that have any).
-    let imp = ctx.execute("SELECT * FROM implausible_transfers").and_then(collect);
-    let implausible = implausible(&imp.map_err(|e| Error::Internal(format!("implausible_transfers: {e}")))?)?;
+    let implausible = implausible(&ctx.sql("implausible_transfers", &format!("SELECT * FROM implausible_transfers {IMPLAUSIBLE_ORDER}"))?)?;
     Ok(Flows { totals, months, chain_totals, destinations, incidents, recoveries, coverage, asset_coverage, implausible })
 }
 
@@ -664,9 +717,9 @@ pub struct Receivers {
 }
 
 /// top_counterparties, counterparty_labels, label_sources and chain_coverage (after [`flows`]).
-pub fn receivers(ctx: &mut SQLContext) -> Result<Receivers> {
+pub fn receivers(ctx: &mut dyn Queries) -> Result<Receivers> {
     let tc = run_query(ctx, "top_counterparties")?;
-    ctx.register("top_counterparties", tc.clone().lazy());
+    ctx.register("top_counterparties", tc.clone())?;
     let labels = run_query(ctx, "counterparty_labels")?;
     let label: BTreeMap<String, String> = col_str(&labels, "address")?.into_iter().zip(col_str(&labels, "label")?).collect();
     let (a, y, addr, cact, cat, v, n) = (
