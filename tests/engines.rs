@@ -279,3 +279,9 @@ fn engine_settings_are_checked() {
     assert!(stderr(&o).contains(&format!("connecting to the scheduler at {url}")), "{}", stderr(&o));
     assert!(!out.join("2023").exists());
 }
+
+#[test]
+fn a_trace_over_the_sub_graph_extracted_on_datafusion_and_ballista_equals_the_walk_over_the_whole_lake() {
+    crate::trace::the_sub_graph_walk_equals_the_whole_walk(&Engine::DataFusion);
+    crate::trace::the_sub_graph_walk_equals_the_whole_walk(&Engine::Ballista { url: None });
+}

@@ -384,3 +384,67 @@ fn a_theft_bridged_between_two_account_chains_goes_on_at_the_release() {
     let md = std::fs::read_to_string(d.join("report/2022/report.md")).unwrap();
     assert!(md.contains("l1 (the walk did not reach its release"), "{md}");
 }
+
+/// The walk over the candidate sub-graph extracted on `engine` (hop by hop from the seeds) gives
+/// the same rows and summaries as the walk over the whole lake, for the ledger's incidents and for
+/// sanctioned seeds, with the three methods; and the sub-graph is a small part of the lake.
+pub fn the_sub_graph_walk_equals_the_whole_walk(engine: &ifr_pipeline::config::Engine) {
+    use ifr_pipeline::lake::Lake;
+    use ifr_pipeline::stages::aggregate::{self, Scan};
+    use ifr_pipeline::stages::attribute;
+    use ifr_pipeline::stages::value::{TheftKeys, Valuation};
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path());
+    let lake = Lake::new(&s.lake_dir);
+    let r = &s.report;
+    let att = attribute::build(&lake, r.sanctions, 0).unwrap();
+    let valuation = Valuation::build(&lake, &r.price_sources, r.max_transfer_usd).unwrap();
+    let keys = TheftKeys::build(&lake, r.incident_window_days).unwrap();
+    let inputs =
+        aggregate::Inputs { attribution: &att, high: &att, valuation: &valuation, thefts: &keys, stolen_price_day: r.stolen_price_day };
+    let mut q = aggregate::open(engine, &lake, &inputs, &[Scan::TheftCandidates], &ifr_pipeline::NoProgress).unwrap();
+    let thefts = aggregate::theft_transfers(q.as_mut()).unwrap();
+    let known = trace::Known { lake: &lake, attribution: &att, valuation: &valuation, thefts: Some(&thefts) };
+    let incidents: Vec<String> = strings(&lake.scan("incidents").unwrap().collect().unwrap(), "id");
+    let cases = [(Seeds::Incidents(incidents.clone()), 3), (Seeds::Incidents(incidents), 20), (Seeds::Sanctioned, 20)];
+    for (n, (seeds, hops)) in cases.into_iter().enumerate() {
+        let o = TraceOptions { max_hops: hops, ..opts(seeds, &[Method::Poison, Method::Haircut, Method::Fifo]) };
+        let whole = trace::run_links(&s, &o, &[], &known, &ifr_pipeline::NoProgress).unwrap();
+        let dir = tmp.path().join(format!("subgraph-{n}"));
+        let (sub, stats) = trace::run_on_subgraph(&s, &o, &[], &known, q.as_mut(), &dir, &ifr_pipeline::NoProgress).unwrap();
+        assert!(!whole.summaries.is_empty(), "{n}: a trace of nothing compares nothing");
+        let summaries = |t: &trace::Traced| serde_json::to_string(&t.summaries).unwrap();
+        let rows = |t: &trace::Traced| serde_json::to_string(&t.rows).unwrap();
+        assert_eq!(summaries(&sub), summaries(&whole), "{n}: summaries");
+        assert_eq!(rows(&sub), rows(&whole), "{n}: rows");
+        assert_eq!(sub.links_not_followed, whole.links_not_followed, "{n}");
+        assert!(stats.rounds >= 2 && stats.addresses >= 10, "{n}: {stats:?}");
+        assert!(stats.rounds <= hops + 1 && (stats.transfers as u64) < stats.lake_transfers, "{n}: {stats:?}");
+        eprintln!("sub-graph, {hops} hops: {stats:?}");
+    }
+}
+
+#[test]
+fn a_trace_over_the_sub_graph_extracted_with_polars_equals_the_walk_over_the_whole_lake() {
+    the_sub_graph_walk_equals_the_whole_walk(&ifr_pipeline::config::Engine::Polars);
+}
+
+#[test]
+fn ifr_trace_with_an_engine_prints_what_the_walk_over_the_whole_lake_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = dataset(tmp.path());
+    let config = s.config_path.display().to_string();
+    for seeds in [vec!["--incident", "ronin-2022"], vec!["--sanctioned"]] {
+        let mut args = vec!["trace", "-c", &config, "--flows", "-f", "csv"];
+        args.extend(seeds);
+        let whole = ifr(tmp.path(), &args);
+        assert!(whole.status.success(), "{}", stderr(&whole));
+        args.extend(["--engine", "polars"]);
+        let sub = ifr(tmp.path(), &args);
+        assert!(sub.status.success(), "{}", stderr(&sub));
+        assert!(stdout(&whole).lines().count() > 5, "{}", stdout(&whole));
+        assert_eq!(stdout(&sub), stdout(&whole));
+    }
+    // The sub-graph's files are gone.
+    assert!(snapshot(&s.lake_dir.join("_engine")).is_empty());
+}

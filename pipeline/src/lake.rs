@@ -380,14 +380,15 @@ pub struct Partition {
     pub month: i32,
 }
 
-/// The partition a lake-relative name is in (None for a file outside a chain partition). Names in
-/// the layout before hive folders (`<table>/<chain>/<yyyy>/<mm>/<file>`) are read too: a lake not
-/// yet moved is read as it is.
+/// The partition a file is in, from the last folders of its name (lake-relative, or a path kept
+/// elsewhere: `…/<table>/chain=<c>/year=<y>/month=<m>/<file>`); None for a file outside a chain
+/// partition. Names in the layout before hive folders (`<table>/<chain>/<yyyy>/<mm>/<file>`) are
+/// read too: a lake not yet moved is read as it is.
 pub fn partition(rel: &str) -> Option<Partition> {
     let parts: Vec<&str> = rel.split(['/', std::path::MAIN_SEPARATOR]).collect();
-    let [_, c, y, m, _] = parts.as_slice() else { return None };
+    let [.., _, c, y, m, _] = parts.as_slice() else { return None };
     let (Some(chain), Some(year), Some(month)) = (c.strip_prefix("chain="), y.strip_prefix("year="), m.strip_prefix("month=")) else {
-        let p = partition(&hive_name(&parts.join("/"))?)?;
+        let p = partition(&hive_name(&parts[parts.len() - 5..].join("/"))?)?;
         return Some(p);
     };
     Some(Partition { chain: chain.to_string(), year: year.parse().ok()?, month: month.parse().ok()? })
@@ -559,6 +560,7 @@ mod tests {
         assert_eq!(partition("transfers/chain=ethereum/year=2024/month=3/cryo.parquet"), want);
         assert_eq!(partition("transfers/ethereum/2024/03/cryo.parquet"), want);
         assert_eq!(partition("labels/tagpacks.parquet"), None);
+        assert_eq!(partition("/srv/kept/transfers/chain=ethereum/year=2024/month=3/x.parquet"), want);
         assert_eq!(partition("transfers/chain=ethereum/year=x/month=3/cryo.parquet"), None);
         assert_eq!(
             hive_name("transfers/ethereum/2024/03/cryo~123.r1.parquet").as_deref(),

@@ -44,6 +44,19 @@ pub struct ReportArgs {
     /// Report folder. Default: [report] out, else ./report beside the config.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+impl ReportArgs {
+    /// The settings with the engine the command line names, if it names one.
+    pub fn apply(&self, settings: ifr_pipeline::Settings) -> anyhow::Result<ifr_pipeline::Settings> {
+        self.engine.apply(settings)
+    }
+}
+
+#[derive(Args)]
+pub struct EngineArgs {
     /// Where the queries run: polars (in this process), datafusion (in this process) or ballista
     /// (the cluster at --ballista-url, else one started in this process). Default: [report]
     /// engine, else polars. datafusion and ballista need ifr built with `--features ballista`.
@@ -54,7 +67,7 @@ pub struct ReportArgs {
     pub ballista_url: Option<String>,
 }
 
-impl ReportArgs {
+impl EngineArgs {
     /// The settings with the engine the command line names, if it names one.
     pub fn apply(&self, mut settings: ifr_pipeline::Settings) -> anyhow::Result<ifr_pipeline::Settings> {
         use ifr_pipeline::config::Engine;
@@ -175,6 +188,11 @@ pub enum Command {
         flows: bool,
         #[arg(long, short = 'f', value_enum, default_value = "table")]
         format: OutputFormat,
+        /// With --engine, the transfers the trace can touch are first extracted on that engine,
+        /// hop by hop from the seeds, and the walk reads only them (the same result as the walk over
+        /// the whole lake, without --engine).
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// Run an Apache Ballista scheduler or executor for `--engine ballista` (needs ifr built with
     /// `--features ballista`); it runs until stopped.

@@ -102,9 +102,11 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
                 output::print_report(&r)?;
             }
         }
-        args::Command::Trace { config, incident, actor, address, sanctioned, methods, max_hops, until, stop, flows, format } => {
+        args::Command::Trace { config, incident, actor, address, sanctioned, methods, max_hops, until, stop, flows, format, engine } => {
             use ifr_pipeline::stages::trace::{self, Method, Seeds, TraceOptions};
             let settings = config.settings()?;
+            let on_engine = engine.engine.is_some() || engine.ballista_url.is_some();
+            let settings = engine.apply(settings)?;
             let seeds = match (incident, actor, address.is_empty()) {
                 (Some(i), _, _) => Seeds::Incidents(vec![i]),
                 (None, Some(a), _) => Seeds::Actor(a),
@@ -125,7 +127,22 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             }
             let until = until.map(ifr_pipeline::sources::days_since_epoch);
             let opts = TraceOptions { seeds, methods, max_hops, until, stop: stop.clone() };
-            let traced = trace::run_showing(&settings, &opts, &output::Bars::new(log))?;
+            let traced = if on_engine {
+                let (traced, sub) = trace::run_on_engine(&settings, &opts, &output::Bars::new(log))?;
+                if log == output::LogMode::Terminal {
+                    eprintln!(
+                        "note: walked the sub-graph extracted on {}: {} of {} transfers, {} addresses reached in {} round(s)",
+                        settings.report.engine.name(),
+                        sub.transfers,
+                        sub.lake_transfers,
+                        sub.addresses,
+                        sub.rounds
+                    );
+                }
+                traced
+            } else {
+                trace::run_showing(&settings, &opts, &output::Bars::new(log))?
+            };
             let mut df = output::trace_summary_frame(&traced.summaries, &stop)?;
             output::print_frame(&mut df, format)?;
             if flows {

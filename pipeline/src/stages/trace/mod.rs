@@ -12,6 +12,7 @@ mod checkpoint;
 mod engine;
 mod scan;
 mod seeds;
+pub mod subgraph;
 pub mod utxo;
 
 use std::collections::BTreeMap;
@@ -588,6 +589,98 @@ pub struct Traced {
     pub links_not_followed: Vec<(String, String, i32)>,
     /// When the walk continued one an earlier run saved: the transfers that run had walked.
     pub continued_after: Option<u64>,
+}
+
+/// 0001-01-01T00:00:00Z in microseconds: "from the start" for a seed address.
+const SINCE_EVER: i64 = -62_135_596_800_000_000;
+
+/// What the sub-graph of a trace held.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct SubGraph {
+    /// Addresses reached from the seeds.
+    pub addresses: usize,
+    /// Rounds of frontier joins run.
+    pub rounds: u32,
+    /// Transfers in the sub-graph (of the lake's `lake_transfers`).
+    pub transfers: usize,
+    pub lake_transfers: u64,
+}
+
+/// [`run_links`] over the candidate sub-graph extracted on the engine `q` (its `transfers` the
+/// lake's): the seeds' addresses, every cross-chain link's release address, hop by hop
+/// ([`subgraph::reach`]), then the walk over the sub-graph's transfers written under `dir`. The
+/// same rows and summaries as the walk over the whole lake (tests/trace.rs checks it).
+pub fn run_on_subgraph(
+    settings: &Settings,
+    opts: &TraceOptions,
+    groups: &[usize],
+    known: &Known<'_>,
+    q: &mut dyn crate::stages::aggregate::Queries,
+    dir: &std::path::Path,
+    progress: &dyn Progress,
+) -> Result<(Traced, SubGraph)> {
+    let (lake, att, valuation) = (known.lake, known.attribution, known.valuation);
+    let labels = seeds::Labels::of(att)?;
+    progress.step("trace", "finding the seeds");
+    let (_, resolved) = seeds::resolve(settings, lake, att, valuation, known.thefts, &labels, &opts.seeds)?;
+    let day_start = |d: i32| i64::from(d) * 86_400_000_000;
+    let mut start: BTreeMap<String, i64> = BTreeMap::new();
+    let mut seed = |a: &str, t: i64| {
+        let e = start.entry(a.to_string()).or_insert(t);
+        *e = (*e).min(t);
+    };
+    match &resolved {
+        seeds::Resolved::Thefts(by_hash) => by_hash.values().flatten().for_each(|(_, to, _)| seed(to, SINCE_EVER)),
+        seeds::Resolved::Sanctioned(listed) => listed.iter().for_each(|(a, d)| seed(a, day_start(*d))),
+        seeds::Resolved::Addresses(set) => set.iter().for_each(|a| seed(a, SINCE_EVER)),
+        seeds::Resolved::Actor(actor) => {
+            let col_str = crate::table::col_str;
+            let (a, an) = (col_str(&att.actor_ancestors, "actor")?, col_str(&att.actor_ancestors, "ancestor")?);
+            let within: std::collections::BTreeSet<&String> = a.iter().zip(&an).filter(|(_, x)| *x == actor).map(|(a, _)| a).collect();
+            let (addr, who) = (col_str(&att.address_actors, "address")?, col_str(&att.address_actors, "actor")?);
+            addr.iter().zip(&who).filter(|(_, w)| within.contains(w)).for_each(|(x, _)| seed(x, SINCE_EVER));
+        }
+    }
+    let utxo_chains: std::collections::BTreeSet<String> = utxo::chains(lake)?.into_iter().collect();
+    for l in &Links::load(lake, &utxo_chains)?.all {
+        seed(&l.release_address, SINCE_EVER);
+    }
+    progress.step("trace", &format!("extracting the sub-graph on the engine from {} address(es)", start.len()));
+    let never = subgraph::never_followed(att, &opts.stop)?;
+    let (reached, rounds) = subgraph::reach(q, &start, &never, opts.max_hops)?;
+    let transfers = subgraph::extract(q, &reached, &utxo_chains)?;
+    let stats = SubGraph { addresses: reached.len(), rounds, transfers: transfers.height(), lake_transfers: lake.row_count("transfers")? };
+    let sub = subgraph::lake_of(lake, transfers, dir)?;
+    let traced = run_links(settings, opts, groups, &Known { lake: &sub, attribution: att, valuation, thefts: known.thefts }, progress)?;
+    Ok((traced, stats))
+}
+
+/// [`run_showing`] with the sub-graph extracted on the configured engine first
+/// ([`run_on_subgraph`]); its files are written under `<lake>/_engine/` and removed at the end.
+pub fn run_on_engine(settings: &Settings, opts: &TraceOptions, progress: &dyn Progress) -> Result<(Traced, SubGraph)> {
+    use crate::stages::aggregate::{self, Scan};
+    let lake = Lake::new(&settings.lake_dir);
+    progress.step("trace", "attributing addresses");
+    let attribution = seeds::attribution(settings, &lake)?;
+    progress.step("trace", "building the price series");
+    let valuation = Valuation::build(&lake, &settings.report.price_sources, settings.report.max_transfer_usd)?;
+    let keys = crate::stages::value::TheftKeys::build(&lake, settings.report.incident_window_days)?;
+    let inputs = aggregate::Inputs {
+        attribution: &attribution,
+        high: &attribution,
+        valuation: &valuation,
+        thefts: &keys,
+        stolen_price_day: settings.report.stolen_price_day,
+    };
+    let scans: &[Scan] = if matches!(opts.seeds, Seeds::Incidents(_)) { &[Scan::TheftCandidates] } else { &[] };
+    let mut q = aggregate::open(&settings.report.engine, &lake, &inputs, scans, progress)?;
+    let thefts = if scans.is_empty() { None } else { Some(aggregate::theft_transfers(q.as_mut())?) };
+    let known = Known { lake: &lake, attribution: &attribution, valuation: &valuation, thefts: thefts.as_ref() };
+    let dir = lake.root.join("_engine").join(format!("trace-{}", crate::lake::new_run_id()));
+    let out = run_on_subgraph(settings, opts, &[], &known, q.as_mut(), &dir, progress);
+    let _ = std::fs::remove_dir_all(&dir);
+    progress.stage_finished("trace");
+    out
 }
 
 /// [`run_with`], also saying which cross-chain links were not followed and why.

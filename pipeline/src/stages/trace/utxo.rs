@@ -75,11 +75,8 @@ impl LakeTx {
 
 /// The chains with UTXO tables in the lake.
 pub fn chains(lake: &Lake) -> Result<Vec<String>> {
-    let mut out: Vec<String> = lake
-        .table_files("utxo_outputs")?
-        .iter()
-        .filter_map(|f| Some(crate::lake::partition(&f.strip_prefix(&lake.root).ok()?.display().to_string())?.chain))
-        .collect();
+    let mut out: Vec<String> =
+        lake.table_files("utxo_outputs")?.iter().filter_map(|f| Some(crate::lake::partition(&f.display().to_string())?.chain)).collect();
     out.sort();
     out.dedup();
     Ok(out)
