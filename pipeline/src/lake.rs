@@ -6,11 +6,11 @@
 //! - chain tables: `<lake>/<table>/chain=<chain>/year=<year>/month=<month>/<source>.parquet`, the
 //!   month unpadded (`month=3`: DataFusion builds that folder name from a filter `month = 3`)
 //! - other tables: `<lake>/<table>/<source>.parquet`
+//! - `<lake>/_ingest/state.json` (what each source last loaded) and `_ingest/runs/<run>.json`
+//! - `<lake>/.staging/<run>/` while a run is in progress; renamed into place at the end.
 //!
 //! Lakes written before this layout (`<table>/<chain>/<year>/<mm>/`) are moved to it by the next
 //! writing run, in one commit of `state.json` (see [`Lake::lock_for_writing`]).
-//! - `<lake>/_ingest/state.json` (what each source last loaded) and `_ingest/runs/<run>.json`
-//! - `<lake>/.staging/<run>/` while a run is in progress; renamed into place at the end.
 //!
 //! `state.json` is the lake's pointer: it lists every live file, and readers list a table from it,
 //! never from the folders, so a stray file is never read. A run never overwrites a live file: a

@@ -29,7 +29,7 @@ run() {
   rm -rf lake/_cache "out-$name"
   /usr/bin/time -f "%e %M" -o "time-$name" "$ifr" report --out "out-$name" "$@" 2> "log-$name" > /dev/null
   local scans flows
-  scans=$(grep '"step finished"' "log-$name" | grep -E '"step":"(scanning the transfers|running the queries on)' | sed 's/.*"seconds":\([0-9.]*\).*/\1/' | awk '{s += $1} END {print s + 0}')
+  scans=$(grep '"step finished"' "log-$name" | grep '"step":"scanning the transfers' | sed 's/.*"seconds":\([0-9.]*\).*/\1/' | awk '{s += $1} END {print s + 0}')
   flows=$(grep '"step finished"' "log-$name" | grep -m1 '"step":"aggregating actor_flows' | sed 's/.*"seconds":\([0-9.]*\).*/\1/')
   read -r wall kb < "time-$name"
   printf '| %s | %.1f | %.1f | %.1f | %d |' "$name" "$scans" "$flows" "$wall" $((kb / 1024))

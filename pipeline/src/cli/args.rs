@@ -48,13 +48,6 @@ pub struct ReportArgs {
     pub engine: EngineArgs,
 }
 
-impl ReportArgs {
-    /// The settings with the engine the command line names, if it names one.
-    pub fn apply(&self, settings: ifr_pipeline::Settings) -> anyhow::Result<ifr_pipeline::Settings> {
-        self.engine.apply(settings)
-    }
-}
-
 #[derive(Args)]
 pub struct EngineArgs {
     /// Where the queries run: polars (in this process), datafusion (in this process) or ballista
@@ -68,10 +61,15 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// Whether the command line names an engine (or a scheduler).
+    pub fn given(&self) -> bool {
+        self.engine.is_some() || self.ballista_url.is_some()
+    }
+
     /// The settings with the engine the command line names, if it names one.
     pub fn apply(&self, mut settings: ifr_pipeline::Settings) -> anyhow::Result<ifr_pipeline::Settings> {
         use ifr_pipeline::config::Engine;
-        if self.engine.is_none() && self.ballista_url.is_none() {
+        if !self.given() {
             return Ok(settings);
         }
         let name = self.engine.map(|e| e.name()).unwrap_or(settings.report.engine.name());
@@ -188,11 +186,14 @@ pub enum Command {
         flows: bool,
         #[arg(long, short = 'f', value_enum, default_value = "table")]
         format: OutputFormat,
-        /// With --engine, the transfers the trace can touch are first extracted on that engine,
-        /// hop by hop from the seeds, and the walk reads only them (the same result as the walk over
-        /// the whole lake, without --engine).
-        #[command(flatten)]
-        engine: EngineArgs,
+        /// Extract the transfers the trace can touch on this engine first, hop by hop from the
+        /// seeds, and walk only them: the same output. Without it the walk reads the whole lake
+        /// (whatever [report] engine says). datafusion and ballista need `--features ballista`.
+        #[arg(long, value_enum)]
+        engine: Option<EngineArg>,
+        /// The Ballista scheduler, df://host:port (with --engine ballista). Default: [report] ballista-url.
+        #[arg(long)]
+        ballista_url: Option<String>,
     },
     /// Run an Apache Ballista scheduler or executor for `--engine ballista` (needs ifr built with
     /// `--features ballista`); it runs until stopped.

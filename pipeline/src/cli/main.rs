@@ -55,7 +55,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
     let log = output::LogMode::detect(cli.quiet);
     match cli.command {
         args::Command::Run { config, report } => {
-            let settings = report.apply(config.settings()?)?;
+            let settings = report.engine.apply(config.settings()?)?;
             // The ingest's summary is printed as soon as it is final (Bars::ingest_finished).
             let summary = ifr_pipeline::run(&settings, report.out.as_deref(), &report.years, &output::Bars::new(log))?;
             if log != output::LogMode::Quiet {
@@ -96,17 +96,31 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             write!(std::io::stdout().lock(), "{}", ifr_pipeline::stages::refresh::restatements_csv(&rows))?;
         }
         args::Command::Report { config, report } => {
-            let settings = report.apply(config.settings()?)?;
+            let settings = report.engine.apply(config.settings()?)?;
             let r = ifr_pipeline::stages::report::run(&settings, report.out.as_deref(), &report.years, &output::Bars::new(log))?;
             if log != output::LogMode::Quiet {
                 output::print_report(&r)?;
             }
         }
-        args::Command::Trace { config, incident, actor, address, sanctioned, methods, max_hops, until, stop, flows, format, engine } => {
+        args::Command::Trace {
+            config,
+            incident,
+            actor,
+            address,
+            sanctioned,
+            methods,
+            max_hops,
+            until,
+            stop,
+            flows,
+            format,
+            engine,
+            ballista_url,
+        } => {
             use ifr_pipeline::stages::trace::{self, Method, Seeds, TraceOptions};
-            let settings = config.settings()?;
-            let on_engine = engine.engine.is_some() || engine.ballista_url.is_some();
-            let settings = engine.apply(settings)?;
+            let engine = args::EngineArgs { engine, ballista_url };
+            let on_engine = engine.given();
+            let settings = engine.apply(config.settings()?)?;
             let seeds = match (incident, actor, address.is_empty()) {
                 (Some(i), _, _) => Seeds::Incidents(vec![i]),
                 (None, Some(a), _) => Seeds::Actor(a),

@@ -208,13 +208,10 @@ pub(crate) fn compute(settings: &Settings, lake: &Lake, years: &[i32], progress:
         stolen_price_day: settings.report.stolen_price_day,
     };
     let engine = &settings.report.engine;
-    progress.step(
-        "report",
-        match engine {
-            crate::config::Engine::Polars => "scanning the transfers, file by file (results kept from an earlier run are reused)",
-            _ => "scanning the transfers on the engine (the whole lake at once)",
-        },
-    );
+    if *engine == crate::config::Engine::Polars {
+        // DataFusion and Ballista say their own step (aggregate::datafusion::context).
+        progress.step("report", "scanning the transfers, file by file (results kept from an earlier run are reused)");
+    }
     let mut ctx = aggregate::open(engine, lake, &inputs, &aggregate::Scan::ALL, progress)?;
     let ctx = ctx.as_mut();
     progress.step("report", "aggregating actor_flows and what is computed from it");

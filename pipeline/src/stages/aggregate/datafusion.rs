@@ -38,9 +38,6 @@ use crate::error::{Error, Result};
 use crate::lake::Lake;
 use crate::stages::ingest::Progress;
 
-/// The lake tables the queries read.
-const LAKE_TABLES: [&str; 4] = ["transfers", "incidents", "recoveries", "labels"];
-
 /// A DataFusion or Ballista session with the lake, the inputs and the scans registered.
 pub struct DataFusion {
     engine: &'static str,
@@ -85,8 +82,8 @@ impl DataFusion {
     }
 
     /// A lake table: the state's files linked under `lake/<table>/`, as an external Parquet table
-    /// whose partition columns (chain tables) come from the hive folders; and its number of files.
-    fn lake_table(&self, lake: &Lake, table: &str) -> Result<(Arc<dyn TableProvider>, usize)> {
+    /// whose partition columns (chain tables) come from the hive folders.
+    fn lake_table(&self, lake: &Lake, table: &str) -> Result<Arc<dyn TableProvider>> {
         let doc = crate::schema::table(table);
         let root = self.dir.0.join("lake").join(table);
         std::fs::create_dir_all(&root).map_err(|e| Error::io("creating", &root, e))?;
@@ -118,7 +115,7 @@ impl DataFusion {
         let options = options.with_table_partition_cols(partitions);
         let config = ListingTableConfig::new(url_parse(&root)?).with_listing_options(options).with_schema(file_schema);
         let provider = ListingTable::try_new(config).map_err(self.err(&format!("registering {table}")))?;
-        Ok((Arc::new(provider), files.len()))
+        Ok(Arc::new(provider))
     }
 
     fn register_table(&self, name: &str, provider: Arc<dyn TableProvider>) -> Result<()> {
@@ -239,6 +236,14 @@ fn clear_stale(root: &Path) {
 /// registers them on polars.
 pub fn context(engine: &Engine, lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan], progress: &dyn Progress) -> Result<DataFusion> {
     let name = engine.name();
+    let engine_root = lake.root.join("_engine");
+    progress.step(
+        "report",
+        &format!(
+            "scanning the transfers on {name}, the whole lake at once (its files linked and the inputs written under `{}`)",
+            engine_root.display()
+        ),
+    );
     if let Engine::Ballista { url: Some(u) } = engine {
         reachable(u).map_err(|e| Error::Engine {
             engine: name.into(),
@@ -257,24 +262,17 @@ pub fn context(engine: &Engine, lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan]
         };
         Error::Engine { engine: name.into(), message: format!("{at}: {e}") }
     })?;
-    let engine_root = lake.root.join("_engine");
     clear_stale(&engine_root);
     let dir = engine_root.join(crate::lake::new_run_id());
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating the engine's folder (the executors read it) in", &dir, e))?;
     let mut q = DataFusion { engine: name, rt, ctx, dir: RunDir(dir), written: 0 };
 
-    let mut files = 0;
-    let mut transfers = None;
-    for t in LAKE_TABLES {
-        let (provider, n) = q.lake_table(lake, t)?;
-        files += n;
-        if t == "transfers" {
-            transfers = Some(provider.clone());
-        }
+    let transfers = q.lake_table(lake, "transfers")?;
+    q.register_table("transfers", transfers.clone())?;
+    for t in ["incidents", "recoveries", "labels"] {
+        let provider = q.lake_table(lake, t)?;
         q.register_table(t, provider)?;
     }
-    let transfers = transfers.ok_or_else(|| Error::Internal("no transfers table".into()))?;
-    progress.step("report", &format!("running the queries on {name}: {files} lake files linked under `{}`", q.dir.0.display()));
     let options = polars::prelude::DataFrame::new(
         1,
         vec![polars::prelude::Column::new("stolen_price_day".into(), [inputs.stolen_price_day.as_str()])],

@@ -633,13 +633,7 @@ pub fn run_on_subgraph(
         seeds::Resolved::Thefts(by_hash) => by_hash.values().flatten().for_each(|(_, to, _)| seed(to, SINCE_EVER)),
         seeds::Resolved::Sanctioned(listed) => listed.iter().for_each(|(a, d)| seed(a, day_start(*d))),
         seeds::Resolved::Addresses(set) => set.iter().for_each(|a| seed(a, SINCE_EVER)),
-        seeds::Resolved::Actor(actor) => {
-            let col_str = crate::table::col_str;
-            let (a, an) = (col_str(&att.actor_ancestors, "actor")?, col_str(&att.actor_ancestors, "ancestor")?);
-            let within: std::collections::BTreeSet<&String> = a.iter().zip(&an).filter(|(_, x)| *x == actor).map(|(a, _)| a).collect();
-            let (addr, who) = (col_str(&att.address_actors, "address")?, col_str(&att.address_actors, "actor")?);
-            addr.iter().zip(&who).filter(|(_, w)| within.contains(w)).for_each(|(x, _)| seed(x, SINCE_EVER));
-        }
+        seeds::Resolved::Actor(actor) => labels.addresses_in(actor).for_each(|x| seed(x, SINCE_EVER)),
     }
     let utxo_chains: std::collections::BTreeSet<String> = utxo::chains(lake)?.into_iter().collect();
     for l in &Links::load(lake, &utxo_chains)?.all {

@@ -60,7 +60,12 @@ impl Labels {
     }
 
     fn any_address_in(&self, a: &str) -> bool {
-        self.spans.values().flatten().any(|(_, _, act, _)| self.in_actor(act.as_deref(), a))
+        self.addresses_in(a).next().is_some()
+    }
+
+    /// The addresses attributed to actor `a` or a descendant on some day.
+    pub(super) fn addresses_in<'s>(&'s self, a: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.spans.iter().filter(move |(_, s)| s.iter().any(|(_, _, act, _)| self.in_actor(act.as_deref(), a))).map(|(x, _)| x.as_str())
     }
 }
 

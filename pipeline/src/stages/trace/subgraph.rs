@@ -132,30 +132,28 @@ pub fn lake_of(lake: &Lake, transfers: DataFrame, dir: &Path) -> Result<Lake> {
         }
         state.sources.insert(name.clone(), s);
     }
-    let keys = transfers
-        .clone()
+    // Sorted once by partition, then chain order: each partition is then one run of rows.
+    let order = ["chain", "year", "month"].into_iter().chain(crate::sources::partition::order("transfers").iter().copied());
+    let sorted = transfers
         .lazy()
-        .select([col("chain"), col("year"), col("month")])
-        .unique_stable(None, UniqueKeepStrategy::First)
+        .sort(order.map(PlSmallStr::from).collect::<Vec<_>>(), SortMultipleOptions::default())
         .collect()
-        .map_err(|e| Error::polars("the sub-graph's partitions", e))?;
-    let (chains, years, months) = (col_str(&keys, "chain")?, col_i64(&keys, "year")?, col_i64(&keys, "month")?);
+        .map_err(|e| Error::polars("the sub-graph's rows", e))?;
+    let (chains, years, months) = (col_str(&sorted, "chain")?, col_i64(&sorted, "year")?, col_i64(&sorted, "month")?);
     let mut outputs = Vec::new();
-    let order: Vec<PlSmallStr> = crate::sources::partition::order("transfers").iter().map(|c| PlSmallStr::from(*c)).collect();
-    for i in 0..keys.height() {
-        let (c, y, m) = (chains[i].as_str(), years[i] as i32, months[i] as i32);
-        let mut part = transfers
-            .clone()
-            .lazy()
-            .filter(col("chain").eq(lit(c)).and(col("year").eq(lit(y))).and(col("month").eq(lit(m))))
-            .sort(order.clone(), SortMultipleOptions::default())
-            .collect()
-            .map_err(|e| Error::polars("the sub-graph's rows", e))?;
+    let mut start = 0;
+    for end in 1..=sorted.height() {
+        let same = end < sorted.height() && chains[end] == chains[start] && years[end] == years[start] && months[end] == months[start];
+        if same {
+            continue;
+        }
+        let (c, y, m) = (chains[start].as_str(), years[start] as i32, months[start] as i32);
+        let mut part = sorted.slice(start as i64, end - start);
         let rel = Path::new("transfers").join(crate::paths::partition_dir(c, y, m)).join("subgraph.parquet");
         crate::table::write_parquet(&mut part, &dir.join(&rel))?;
         outputs.push(rel.display().to_string());
+        start = end;
     }
-    outputs.sort();
     let source = SourceState {
         kind: "chain".into(),
         format: "subgraph".into(),
