@@ -81,3 +81,78 @@ fn duckdb_sql_gives_ifrs_totals() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("actor_year_totals dprk/2022/stolen"));
 }
+
+/// What README.md says of the lake's folders holds for DuckDB: its `read_parquet` with the README's
+/// hive options reads every partition with typed `year` and `month` columns, counting the rows ifr
+/// (polars) counts, and it prunes: a file that is not Parquet in one month's folder breaks a query
+/// of that month and no other.
+#[test]
+#[cfg_attr(ifr_no_duckdb, ignore = "no Python with the duckdb module (.ci/run installs it into target/bench-venv)")]
+fn duckdb_reads_and_prunes_the_lakes_hive_folders() {
+    let Some(python) = python_with_duckdb() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let syn = tmp.path().join("syn");
+    synth_into(&syn, 20_000, (2022, 2023), 5, ifr_pipeline::synth::SynthFormat::Cryo);
+    let config = syn.join("ifr.toml");
+    let config = config.to_str().unwrap();
+    let o = ifr(tmp.path(), &["ingest", "--config", config]);
+    assert!(o.status.success(), "ifr ingest: {}", stderr(&o));
+    let lake = syn.join("lake");
+    assert!(lake.join("transfers").join("chain=ethereum").join("year=2023").join("month=12").is_dir());
+
+    // DuckDB, as README.md writes it; `mode` "read": the partition columns' types and each
+    // partition's rows; "pruned": a count of March 2022, then of April 2022 (or why it failed).
+    let duckdb = |mode: &str| {
+        let script = r#"
+import duckdb, sys
+lake, mode = sys.argv[1], sys.argv[2]
+t = f"read_parquet('{lake}/transfers/*/*/*/*.parquet', hive_partitioning = true, hive_types = {{'year': INTEGER, 'month': INTEGER}})"
+c = duckdb.connect()
+if mode == "read":
+    for name, kind, *_ in c.sql(f"DESCRIBE SELECT chain, year, month FROM {t}").fetchall():
+        print(f"type {name} {kind}")
+    for chain, year, month, n in c.sql(f"SELECT chain, year, month, count(*) FROM {t} GROUP BY ALL ORDER BY ALL").fetchall():
+        print(f"{chain},{year},{month},{n}")
+else:
+    for month in (3, 4):
+        try:
+            print(c.sql(f"SELECT count(*) FROM {t} WHERE year = 2022 AND month = {month}").fetchone()[0])
+        except duckdb.Error as e:
+            print("error", str(e).splitlines()[0])
+"#;
+        let o = Command::new(&python).arg("-c").arg(script).arg(&lake).arg(mode).output().unwrap();
+        assert!(o.status.success(), "duckdb: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let read = duckdb("read");
+    assert!(read.contains("type chain VARCHAR\ntype year INTEGER\ntype month INTEGER\n"), "{read}");
+    let duck_rows: Vec<&str> = read.lines().filter(|l| !l.starts_with("type ")).collect();
+
+    let o = ifr(
+        tmp.path(),
+        &[
+            "sql",
+            "-f",
+            "csv",
+            "--config",
+            config,
+            "SELECT chain, year, month, CAST(COUNT(*) AS BIGINT) AS n FROM transfers GROUP BY chain, year, month ORDER BY chain, year, month",
+        ],
+    );
+    assert!(o.status.success(), "ifr sql: {}", stderr(&o));
+    let ifr_csv = stdout(&o);
+    let ifr_rows: Vec<&str> = ifr_csv.lines().skip(1).collect();
+    assert_eq!(duck_rows.len(), 24, "two years of months:\n{read}");
+    assert_eq!(duck_rows, ifr_rows);
+    let march: u64 = ifr_rows.iter().find(|r| r.starts_with("ethereum,2022,3,")).unwrap().rsplit(',').next().unwrap().parse().unwrap();
+    assert!(march > 0);
+
+    // A file that is not Parquet in April 2022's folder: a query of March never opens it.
+    let april = lake.join("transfers").join("chain=ethereum").join("year=2022").join("month=4");
+    std::fs::write(april.join("zz-not-parquet.parquet"), b"this is not a Parquet file").unwrap();
+    let pruned = duckdb("pruned");
+    let mut lines = pruned.lines();
+    assert_eq!(lines.next(), Some(march.to_string().as_str()), "{pruned}");
+    let second = lines.next().unwrap_or_default();
+    assert!(second.starts_with("error ") && second.contains("zz-not-parquet"), "{pruned}");
+}
