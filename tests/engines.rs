@@ -70,7 +70,7 @@ fn results(lake: &Lake, s: &Settings, engine: &Engine, whole: bool) -> BTreeMap<
     let thefts = TheftKeys::build(lake, r.incident_window_days).unwrap();
     let inputs =
         aggregate::Inputs { attribution: &all, high: &high, valuation: &valuation, thefts: &thefts, stolen_price_day: r.stolen_price_day };
-    let mut ctx = aggregate::open(engine, lake, &inputs, &Scan::ALL, &ifr_pipeline::NoProgress).unwrap();
+    let mut ctx = aggregate::open(engine, lake, &inputs, &Scan::ALL, &ifr_pipeline::NoProgress, "report").unwrap();
     let ctx: &mut dyn Queries = ctx.as_mut();
     aggregate::flows(ctx).unwrap();
     aggregate::receivers(ctx).unwrap();

@@ -33,7 +33,7 @@ fn every_query_has_a_golden_over_the_sample() {
     let thefts = TheftKeys::build(&lake, r.incident_window_days).unwrap();
     let inputs =
         aggregate::Inputs { attribution: &all, high: &high, valuation: &valuation, thefts: &thefts, stolen_price_day: r.stolen_price_day };
-    let mut ctx = aggregate::context(&lake, &inputs, &aggregate::Scan::ALL, &ifr_pipeline::NoProgress).unwrap();
+    let mut ctx = aggregate::context(&lake, &inputs, &aggregate::Scan::ALL, &ifr_pipeline::NoProgress, "report").unwrap();
     aggregate::flows(&mut ctx).unwrap();
     aggregate::receivers(&mut ctx).unwrap();
     let results = aggregate::every_result(&mut ctx).unwrap();
@@ -71,7 +71,7 @@ fn every_query_has_a_golden_over_the_sample() {
     // laundering transfers are above it.
     let valuation = Valuation::build(&lake, &r.price_sources, 20e6).unwrap();
     let inputs = aggregate::Inputs { valuation: &valuation, ..inputs };
-    let mut ctx = aggregate::context(&lake, &inputs, &[], &ifr_pipeline::NoProgress).unwrap();
+    let mut ctx = aggregate::context(&lake, &inputs, &[], &ifr_pipeline::NoProgress, "report").unwrap();
     let mut df = ctx.execute(aggregate::query("implausible_transfers")).unwrap().collect().unwrap();
     assert!(df.height() > 0, "no transfer above $20M in the sample");
     insta::assert_snapshot!("implausible_transfers_above_20m", csv(&mut df));

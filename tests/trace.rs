@@ -402,7 +402,7 @@ pub fn the_sub_graph_walk_equals_the_whole_walk(engine: &ifr_pipeline::config::E
     let keys = TheftKeys::build(&lake, r.incident_window_days).unwrap();
     let inputs =
         aggregate::Inputs { attribution: &att, high: &att, valuation: &valuation, thefts: &keys, stolen_price_day: r.stolen_price_day };
-    let mut q = aggregate::open(engine, &lake, &inputs, &[Scan::TheftCandidates], &ifr_pipeline::NoProgress).unwrap();
+    let mut q = aggregate::open(engine, &lake, &inputs, &[Scan::TheftCandidates], &ifr_pipeline::NoProgress, "trace").unwrap();
     let thefts = aggregate::theft_transfers(q.as_mut()).unwrap();
     let known = trace::Known { lake: &lake, attribution: &att, valuation: &valuation, thefts: Some(&thefts) };
     let incidents: Vec<String> = strings(&lake.scan("incidents").unwrap().collect().unwrap(), "id");

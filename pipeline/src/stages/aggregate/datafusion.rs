@@ -234,11 +234,18 @@ fn clear_stale(root: &Path) {
 
 /// A session with the lake's tables, the inputs and the scans registered, as [`super::context`]
 /// registers them on polars.
-pub fn context(engine: &Engine, lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan], progress: &dyn Progress) -> Result<DataFusion> {
+pub fn context(
+    engine: &Engine,
+    lake: &Lake,
+    inputs: &Inputs<'_>,
+    scans: &[Scan],
+    progress: &dyn Progress,
+    stage: &'static str,
+) -> Result<DataFusion> {
     let name = engine.name();
     let engine_root = lake.root.join("_engine");
     progress.step(
-        "report",
+        stage,
         &format!(
             "scanning the transfers on {name}, the whole lake at once (its files linked and the inputs written under `{}`)",
             engine_root.display()

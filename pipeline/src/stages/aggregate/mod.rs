@@ -145,8 +145,8 @@ const IMPLAUSIBLE_ORDER: &str = "ORDER BY year, block_number, tx_hash, log_index
 /// The query context: the lake's transfers, incidents and labels, the inputs, the view
 /// attributed_transfers (over the whole lake, for `ifr sql` and the goldens), the stacked results
 /// of the `scans` (see [`Scan`]) and theft_transfers (collected once: a few rows, read by three
-/// queries).
-pub fn context(lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan], progress: &dyn Progress) -> Result<SQLContext> {
+/// queries). Its steps are told to `progress` as steps of `stage`.
+pub fn context(lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan], progress: &dyn Progress, stage: &'static str) -> Result<SQLContext> {
     let options = DataFrame::new(1, vec![Column::new("stolen_price_day".into(), [inputs.stolen_price_day.as_str()])])
         .map_err(|e| Error::polars("report_options", e))?;
     let register = |ctx: &SQLContext, transfers: LazyFrame| -> Result<()> {
@@ -224,7 +224,7 @@ pub fn context(lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan], progress: &dyn 
     cache.collect_garbage();
     let computed = cache.computed.get();
     if computed < files.len() {
-        progress.step("report", &format!("scanned {computed} of {} transfers files (the others' results were kept)", files.len()));
+        progress.step(stage, &format!("scanned {computed} of {} transfers files (the others' results were kept)", files.len()));
     }
 
     let mut ctx = SQLContext::new();
@@ -254,18 +254,20 @@ pub fn context(lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan], progress: &dyn 
 }
 
 /// The query context on the configured engine: polars' [`context`], or DataFusion / Ballista's
-/// ([`datafusion::context`], the `ballista` feature), with the same tables registered.
+/// ([`datafusion::context`], the `ballista` feature), with the same tables registered; its steps
+/// told to `progress` as steps of `stage` (the report's, or the trace's).
 pub fn open(
     engine: &crate::config::Engine,
     lake: &Lake,
     inputs: &Inputs<'_>,
     scans: &[Scan],
     progress: &dyn Progress,
+    stage: &'static str,
 ) -> Result<Box<dyn Queries>> {
     match engine {
-        crate::config::Engine::Polars => Ok(Box::new(context(lake, inputs, scans, progress)?)),
+        crate::config::Engine::Polars => Ok(Box::new(context(lake, inputs, scans, progress, stage)?)),
         #[cfg(feature = "ballista")]
-        other => Ok(Box::new(datafusion::context(other, lake, inputs, scans, progress)?)),
+        other => Ok(Box::new(datafusion::context(other, lake, inputs, scans, progress, stage)?)),
         #[cfg(not(feature = "ballista"))]
         other => Err(Error::Config(format!(
             "engine `{}` needs ifr built with the `ballista` feature (cargo build --release --features ballista)",

@@ -667,7 +667,7 @@ pub fn run_on_engine(settings: &Settings, opts: &TraceOptions, progress: &dyn Pr
         stolen_price_day: settings.report.stolen_price_day,
     };
     let scans: &[Scan] = if matches!(opts.seeds, Seeds::Incidents(_)) { &[Scan::TheftCandidates] } else { &[] };
-    let mut q = aggregate::open(&settings.report.engine, &lake, &inputs, scans, progress)?;
+    let mut q = aggregate::open(&settings.report.engine, &lake, &inputs, scans, progress, "trace")?;
     let thefts = if scans.is_empty() { None } else { Some(aggregate::theft_transfers(q.as_mut())?) };
     let known = Known { lake: &lake, attribution: &attribution, valuation: &valuation, thefts: thefts.as_ref() };
     let dir = lake.root.join("_engine").join(format!("trace-{}", crate::lake::new_run_id()));

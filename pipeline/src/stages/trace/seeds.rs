@@ -111,6 +111,7 @@ pub(super) fn resolve(
                         &inputs,
                         &[aggregate::Scan::TheftCandidates],
                         &crate::stages::ingest::NoProgress,
+                        "trace",
                     )?)?;
                     &computed
                 }
