@@ -255,6 +255,33 @@ fn a_cluster_of_a_scheduler_and_two_executors_gives_the_polars_report() {
 }
 
 #[test]
+fn the_next_engine_run_removes_the_folder_a_killed_run_left_and_no_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = synth_dataset(tmp.path(), SynthFormat::Cryo);
+    let root = s.lake_dir.join("_engine");
+    // A run folder as a killed run leaves it (its lock file not held), one a running ifr holds
+    // (here this test), one still being made, and a trace's sub-graph folder (no lock).
+    let folder = |name: &str, lock: bool| {
+        let d = root.join(name);
+        std::fs::create_dir_all(d.join("inputs")).unwrap();
+        std::fs::write(d.join("inputs").join("report_options.parquet"), b"left over").unwrap();
+        lock.then(|| std::fs::File::create(d.join(".ifr-run.lock")).unwrap())
+    };
+    folder("20261201T000000000Z-4242", true);
+    let live = folder("20261201T000000001Z-4343", true).unwrap();
+    live.try_lock().unwrap();
+    folder(".new-20261201T000000002Z-4444", true);
+    folder("trace-20261201T000000003Z-4545", false);
+    let out = tmp.path().join("report");
+    ifr_pipeline::report(&with_engine(&s, Engine::DataFusion), Some(&out), &[2022, 2023]).unwrap();
+    let left: Vec<String> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut left = left;
+    left.sort();
+    assert_eq!(left, [".new-20261201T000000002Z-4444", "20261201T000000001Z-4343", "trace-20261201T000000003Z-4545"]);
+    drop(live);
+}
+
+#[test]
 fn engine_settings_are_checked() {
     let tmp = tempfile::tempdir().unwrap();
     let s = synth_dataset(tmp.path(), SynthFormat::Cryo);
