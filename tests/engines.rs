@@ -281,6 +281,43 @@ fn the_next_engine_run_removes_the_folder_a_killed_run_left_and_no_other() {
     drop(live);
 }
 
+/// The nightly job on an engine: `ifr refresh --engine datafusion` publishes the releases polars
+/// publishes, figures, tables and restatements, also when two inputs change at once (each cause's
+/// share is then computed over lake snapshots that mix old and new inputs, on the engine too).
+#[test]
+fn a_refresh_on_datafusion_publishes_the_releases_polars_publishes() {
+    let release = |engine: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        synth_dataset(tmp.path(), SynthFormat::Cryo);
+        let d = tmp.path().join("syn");
+        let o = ifr(&d, &["refresh", "--engine", engine]);
+        assert!(o.status.success(), "{engine}: {}", stderr(&o));
+        let on = format!("scanning the transfers on {engine}");
+        assert_eq!(stderr(&o).contains(&on), engine != "polars", "{engine}: {}", stderr(&o));
+        // A label on the first fresh address of Ronin's attacker and an ETH price correction.
+        let fresh = ifr_pipeline::synth::hex20(&ifr_pipeline::synth::synth_address(5, "fresh-0-0", 0));
+        let mut labels = std::fs::read_to_string(d.join("labels.yaml")).unwrap();
+        labels.push_str(&format!(
+            "- address: '{fresh}'\n  label: a new Lazarus address\n  actor: lazarus_group\n  category: user\n  confidence: web_crawl\n"
+        ));
+        std::fs::write(d.join("labels.yaml"), labels).unwrap();
+        crate::refresh::correct_price(&d.join("prices.csv"), "2022-03-23,ETH", "500");
+        let o = ifr(&d, &["refresh", "--engine", engine]);
+        assert!(o.status.success(), "{engine}: {}", stderr(&o));
+        let current = d.join("releases").join(crate::refresh::current(&d.join("releases")));
+        let restated = std::fs::read_to_string(current.join("restatements.csv")).unwrap();
+        (crate::refresh::figures_and_tables(&current), restated)
+    };
+    let (polars, polars_restated) = release("polars");
+    let (datafusion, datafusion_restated) = release("datafusion");
+    assert!(polars_restated.contains(",labels added or removed") && polars_restated.contains(",price corrections"), "{polars_restated}");
+    assert_eq!(datafusion_restated, polars_restated);
+    assert_eq!(polars.len(), datafusion.len());
+    for (p, d) in polars.iter().zip(&datafusion) {
+        assert_eq!(p, d);
+    }
+}
+
 #[test]
 fn engine_settings_are_checked() {
     let tmp = tempfile::tempdir().unwrap();

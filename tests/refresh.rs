@@ -18,7 +18,7 @@ fn refresh(dir: &Path, env: &[(&str, &str)]) -> std::process::Output {
     c.output().expect("run ifr")
 }
 
-fn current(releases: &Path) -> String {
+pub(crate) fn current(releases: &Path) -> String {
     std::fs::read_link(releases.join("current")).expect("a current link").to_string_lossy().into_owned()
 }
 
@@ -35,7 +35,7 @@ fn release_ids(releases: &Path) -> Vec<String> {
 }
 
 /// A release's tables and figures (what a reader cites), by path inside the release.
-fn figures_and_tables(release: &Path) -> Vec<(String, String)> {
+pub(crate) fn figures_and_tables(release: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut years: Vec<String> = std::fs::read_dir(release)
         .unwrap()
@@ -58,7 +58,7 @@ fn figures_and_tables(release: &Path) -> Vec<(String, String)> {
 }
 
 /// Change the close of one price series on one day in the dataset's prices.csv.
-fn correct_price(prices: &Path, day_asset: &str, close: &str) {
+pub(crate) fn correct_price(prices: &Path, day_asset: &str, close: &str) {
     let text = std::fs::read_to_string(prices).unwrap();
     let mut found = false;
     let fixed: Vec<String> = text

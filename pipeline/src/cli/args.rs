@@ -136,6 +136,8 @@ pub enum Command {
     Refresh {
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// The figures that differ between two releases (ids under [refresh] releases, or `current`), as CSV.
     Diff {

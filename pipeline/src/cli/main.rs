@@ -62,8 +62,8 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
                 output::print_report(&summary.report)?;
             }
         }
-        args::Command::Refresh { config } => {
-            let settings = config.settings()?;
+        args::Command::Refresh { config, engine } => {
+            let settings = engine.apply(config.settings()?)?;
             let r = ifr_pipeline::refresh(&settings, &output::Bars::new(log))?;
             let what = if r.published { "published" } else { "nothing changed; current is" };
             let years: Vec<String> = r.years.iter().map(|y| y.to_string()).collect();
