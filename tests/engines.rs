@@ -155,12 +155,23 @@ fn the_report_is_byte_identical_whichever_engine_computed_it() {
     let report = |engine: Engine, dir: &str| {
         let out = tmp.path().join(dir);
         ifr_pipeline::report(&with_engine(&s, engine), Some(&out), &[2022, 2023]).unwrap();
-        report_files(&out)
+        // Only the manifest differs: it names the engine that ran the queries.
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("2023").join("manifest.json")).unwrap()).unwrap();
+        (report_files(&out), manifest["engine"].clone())
     };
-    let polars = report(Engine::Polars, "polars");
+    let (polars, engine) = report(Engine::Polars, "polars");
     assert!(polars.len() >= 60, "two years of tables, charts and figures: {}", polars.len());
-    assert_eq!(report(Engine::DataFusion, "datafusion"), polars);
-    assert_eq!(report(Engine::Ballista { url: None }, "ballista"), polars);
+    assert_eq!(engine, serde_json::json!({ "name": "polars", "version": "0.55.2" }));
+    let (datafusion, engine) = report(Engine::DataFusion, "datafusion");
+    assert_eq!(datafusion, polars);
+    assert_eq!(engine, serde_json::json!({ "name": "datafusion", "version": "55.2.0" }));
+    let (ballista, engine) = report(Engine::Ballista { url: None }, "ballista");
+    assert_eq!(ballista, polars);
+    assert_eq!(engine["name"], "ballista");
+    assert_eq!(engine["version"], "55.0.0");
+    assert_eq!(engine["datafusion_version"], "55.2.0");
+    assert_eq!(engine["scheduler"], "standalone (in the ifr process)");
 }
 
 /// A process killed when dropped.
@@ -248,6 +259,9 @@ fn a_cluster_of_a_scheduler_and_two_executors_gives_the_polars_report() {
     };
     assert!(o.status.success(), "after {tries} tries: {}", stderr(&o));
     assert_eq!(report_files(&cluster_out), report_files(&polars_out));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cluster_out.join("2023").join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["engine"]["scheduler"], url.as_str());
     // Both executors were there to take tasks (the scheduler lists them).
     for e in &mut executors {
         assert!(e.0.try_wait().unwrap().is_none(), "an executor exited");

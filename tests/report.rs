@@ -106,6 +106,8 @@ fn every_figure_equals_the_generators_truth() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(tmp.path().join("syn/report/2022/manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["settings"]["out"], "report");
+    // ... and the engine that ran the queries, at the version Cargo.lock pins.
+    assert_eq!(manifest["engine"], serde_json::json!({ "name": "polars", "version": "0.55.2" }));
     assert!(
         manifest["inputs"]
             .as_array()

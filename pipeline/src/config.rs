@@ -417,7 +417,8 @@ impl StolenPriceDay {
 /// The report's resolved options (defaults applied).
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportSettings {
-    /// Where the queries in queries/ run (not part of any output: every engine gives the same report).
+    /// Where the queries in queries/ run: every engine gives the same tables and figures; the
+    /// manifest records which one ran them ([`Engine::provenance`]).
     #[serde(skip)]
     pub engine: Engine,
     pub out: PathBuf,
@@ -655,6 +656,21 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// What the report's manifest records of the engine: its name and the version ifr was built
+    /// with (from Cargo.lock), and for Ballista the DataFusion version and the scheduler.
+    pub fn provenance(&self) -> serde_json::Value {
+        match self {
+            Engine::Polars => serde_json::json!({ "name": "polars", "version": env!("IFR_POLARS_VERSION") }),
+            Engine::DataFusion => serde_json::json!({ "name": "datafusion", "version": env!("IFR_DATAFUSION_VERSION") }),
+            Engine::Ballista { url } => serde_json::json!({
+                "name": "ballista",
+                "version": env!("IFR_BALLISTA_VERSION"),
+                "datafusion_version": env!("IFR_DATAFUSION_VERSION"),
+                "scheduler": url.as_deref().unwrap_or("standalone (in the ifr process)"),
+            }),
+        }
+    }
+
     /// The engine named `name` (default polars), with the scheduler `url` for ballista; an error
     /// message says what is wrong.
     pub fn parse(name: Option<&str>, url: Option<&str>) -> std::result::Result<Engine, String> {

@@ -479,6 +479,7 @@ impl ManifestBase {
             "year": year,
             "config_sha256": self.config_sha256,
             "settings": shown_settings,
+            "engine": settings.report.engine.provenance(),
             "inputs": self.inputs,
             "table_rows": self.table_rows,
             "price_coverage": { "transfers": model.coverage.transfers, "priced_transfers": model.coverage.priced },
