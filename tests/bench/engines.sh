@@ -8,12 +8,15 @@
 # polars runs without its kept scan results (`_cache/` removed first), like the others.
 # A run that fails (out of memory, say) or takes longer than $IFR_BENCH_TIMEOUT (default 3h) is a
 # row that says so, and the others still run; only reports that were published are compared.
+# $IFR_BENCH_ENGINES picks the engines after polars (which always runs: the others are compared
+# with it): a list of datafusion, ballista-1 and ballista-2 (default: all three).
 # Usage: tests/bench/engines.sh [transfers] [workdir]  (release build with --features ballista)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-10000000}
 work=${2:-/tmp/ifr-bench-$n}
 limit=${IFR_BENCH_TIMEOUT:-3h}
+engines=${IFR_BENCH_ENGINES:-datafusion ballista-1 ballista-2}
 cargo build --release --locked --quiet --features ballista
 ifr=$PWD/target/release/ifr
 if [ ! -f "$work/ifr.toml" ]; then
@@ -54,9 +57,12 @@ same() {
     || { echo "$1's report differs from polars'" >&2; differ=1; }
 }
 echo "$(run polars --engine polars) - |"
-echo "$(run datafusion --engine datafusion) - |"
-same datafusion
+if [[ " $engines " == *" datafusion "* ]]; then
+  echo "$(run datafusion --engine datafusion) - |"
+  same datafusion
+fi
 for executors in 1 2; do
+  [[ " $engines " == *" ballista-$executors "* ]] || continue
   sp=$(port)
   "$ifr" cluster scheduler --bind "127.0.0.1:$sp" > /dev/null 2>&1 &
   pids=($!)
