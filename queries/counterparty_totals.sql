@@ -6,11 +6,11 @@
 -- Units: value_micro_usd = sum of value_usd in 128-bit integer micro-dollars, each transfer rounded
 --   to the micro-dollar before summing (NULL when none is priced); transfers = transfers counted.
 -- Filters: the outflows of actor_year_totals (sender in A or a descendant, receiver not in A).
--- Shape: summed first, then the receivers inside the actor dropped. The test is on two group keys
---   (to_actor, ancestor), so this is the same as dropping them before summing; but an engine that
---   builds its hash table on a join's left side (DataFusion) then holds the sums, not every
---   outflow of the year (at 100M transfers, 10 GiB).
 WITH sums AS (
+  -- Summed first, then the receivers inside the actor dropped: the test is on two group keys
+  -- (to_actor, ancestor), so this is the same as dropping them before summing; but an engine that
+  -- builds a join's hash table on its left side (DataFusion) then holds the sums, not every
+  -- outflow of the year (10 GiB at 100M transfers).
   SELECT x.ancestor, t.year, t.to_address, t.to_actor, t.to_category,
          SUM(CAST(FLOOR(t.value_usd * 1000000 + 0.5) AS DECIMAL(38, 0))) AS value_micro_usd,
          CAST(COUNT(*) AS BIGINT) AS transfers
