@@ -371,6 +371,66 @@ pub fn new_run_id() -> String {
     format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"), std::process::id())
 }
 
+/// A run's scratch folder under `<lake>/_engine/` (an engine run's links, inputs and results; a
+/// trace's sub-graph), its lock file held while the run lives, removed on drop. Creating one first
+/// removes what killed runs left there ([`clear_stale_runs`]).
+pub struct RunDir {
+    path: PathBuf,
+    _lock: std::fs::File,
+}
+
+/// The lock file in a run's folder.
+const RUN_LOCK: &str = ".ifr-run.lock";
+
+impl RunDir {
+    /// A new run folder under `root`, locked. It is made and locked as `.new-<run>`, which
+    /// [`clear_stale_runs`] leaves alone, then renamed: no other run can find it unlocked.
+    pub fn create(root: &Path) -> Result<RunDir> {
+        clear_stale_runs(root);
+        let run = new_run_id();
+        let new = root.join(format!(".new-{run}"));
+        std::fs::create_dir_all(&new).map_err(|e| Error::io("creating a run's folder (the engine's executors read it) in", &new, e))?;
+        let lock_path = new.join(RUN_LOCK);
+        let lock = std::fs::File::create(&lock_path).map_err(|e| Error::io("creating", &lock_path, e))?;
+        // A new file: only a file system without locks can refuse. Then no run can lock it, so
+        // none takes the folder for a dead run's; it goes after a day.
+        let _ = lock.try_lock();
+        let dir = root.join(run);
+        std::fs::rename(&new, &dir).map_err(|e| Error::io("naming the run's folder", &dir, e))?;
+        Ok(RunDir { path: dir, _lock: lock })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Remove what killed runs left under `root`: a run folder whose lock is free (no live run holds
+/// it), at once, so that its links do not keep superseded lake files on disk; any other folder
+/// (a `.new-` folder, one without a lock) once not touched for a day.
+fn clear_stale_runs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600);
+    for e in entries.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = e.path();
+        let unlocked = || std::fs::File::open(path.join(RUN_LOCK)).is_ok_and(|f| f.try_lock().is_ok());
+        let old = || e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < day_ago);
+        let staging = e.file_name().to_string_lossy().starts_with(".new-");
+        if (!staging && unlocked()) || old() {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
 /// The partition of a chain-table file named `<table>/chain=<c>/year=<y>/month=<m>/<file>`
 /// (relative to the lake).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -16,11 +16,10 @@
 //! theft candidates) run once over the whole lake, not file by file as on polars (see
 //! queries/README.md: both give the same totals; the scans' own rows differ only where a partition
 //! has several files, which polars returns as several rows the later queries sum).
-//! The folder is removed when the run ends. It holds a lock file, locked while its run lives: the
-//! next engine run removes a folder whose lock is free (its run was killed), at once, so that its
-//! links do not keep superseded lake files on disk. A folder without a lock is removed after a day.
+//! The folder is a [`RunDir`]: removed when the run ends, and one a killed run left is removed by
+//! the next run that makes one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -36,7 +35,7 @@ use polars::prelude::{DataFrame, ParquetReader, SerReader};
 use super::{Inputs, Queries, Scan, query};
 use crate::config::Engine;
 use crate::error::{Error, Result};
-use crate::lake::Lake;
+use crate::lake::{Lake, RunDir};
 use crate::stages::ingest::Progress;
 
 /// A DataFusion or Ballista session with the lake, the inputs and the scans registered.
@@ -48,39 +47,6 @@ pub struct DataFusion {
     dir: RunDir,
     /// Frames written so far (each under a new name: a running query may still read the last).
     written: usize,
-}
-
-/// `<lake>/_engine/<run>/`, its lock held while the run lives, removed on drop.
-struct RunDir {
-    path: PathBuf,
-    _lock: std::fs::File,
-}
-
-/// The lock file in a run's folder.
-const RUN_LOCK: &str = ".ifr-run.lock";
-
-impl RunDir {
-    /// A new run folder under `root`, locked. It is made and locked as `.new-<run>`, which
-    /// [`clear_stale`] leaves alone, then renamed: no other run can find it unlocked.
-    fn create(root: &Path) -> Result<RunDir> {
-        let run = crate::lake::new_run_id();
-        let new = root.join(format!(".new-{run}"));
-        std::fs::create_dir_all(&new).map_err(|e| Error::io("creating the engine's folder (the executors read it) in", &new, e))?;
-        let lock_path = new.join(RUN_LOCK);
-        let lock = std::fs::File::create(&lock_path).map_err(|e| Error::io("creating", &lock_path, e))?;
-        // A new file: only a file system without locks can refuse. Then no run can lock it, so
-        // none takes the folder for a dead run's ([`clear_stale`]); it goes after a day.
-        let _ = lock.try_lock();
-        let dir = root.join(run);
-        std::fs::rename(&new, &dir).map_err(|e| Error::io("naming the engine's folder", &dir, e))?;
-        Ok(RunDir { path: dir, _lock: lock })
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
 
 impl DataFusion {
@@ -110,12 +76,12 @@ impl DataFusion {
     /// whose partition columns (chain tables) come from the hive folders.
     fn lake_table(&self, lake: &Lake, table: &str) -> Result<Arc<dyn TableProvider>> {
         let doc = crate::schema::table(table);
-        let root = self.dir.path.join("lake").join(table);
+        let root = self.dir.path().join("lake").join(table);
         std::fs::create_dir_all(&root).map_err(|e| Error::io("creating", &root, e))?;
         let files = lake.table_files_named(table)?;
         for (name, file) in &files {
             let rel = crate::lake::hive_name(name).unwrap_or_else(|| name.clone());
-            let link = self.dir.path.join("lake").join(&rel);
+            let link = self.dir.path().join("lake").join(&rel);
             if let Some(d) = link.parent() {
                 std::fs::create_dir_all(d).map_err(|e| Error::io("creating", d, e))?;
             }
@@ -125,7 +91,7 @@ impl DataFusion {
         }
         // The documented schema as polars writes it (the lake's files are written so), read back
         // by DataFusion; the partition columns come from the folders, not the files.
-        let empty = self.dir.path.join("schemas").join(format!("{table}.parquet"));
+        let empty = self.dir.path().join("schemas").join(format!("{table}.parquet"));
         crate::table::write_scratch(&mut crate::table::empty(doc)?, &empty)?;
         let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let state = self.ctx.state();
@@ -165,7 +131,7 @@ impl Queries for DataFusion {
 
     fn register(&mut self, name: &str, mut df: DataFrame) -> Result<()> {
         self.written += 1;
-        let path = self.dir.path.join("results").join(format!("{name}.{}.parquet", self.written));
+        let path = self.dir.path().join("results").join(format!("{name}.{}.parquet", self.written));
         crate::table::write_scratch(&mut df, &path)?;
         self.register_parquet(name, &path)
     }
@@ -245,25 +211,6 @@ fn reachable(url: &str) -> std::result::Result<(), String> {
     Err(last)
 }
 
-/// Remove what killed runs left in `<lake>/_engine/`: a run folder whose lock is free (no live run
-/// holds it), and any other folder not touched for a day (a trace's sub-graph, a `.new-` folder).
-fn clear_stale(root: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else { return };
-    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600);
-    for e in entries.flatten() {
-        if !e.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let path = e.path();
-        let unlocked = || std::fs::File::open(path.join(RUN_LOCK)).is_ok_and(|f| f.try_lock().is_ok());
-        let old = || e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < day_ago);
-        let staging = e.file_name().to_string_lossy().starts_with(".new-");
-        if (!staging && unlocked()) || old() {
-            let _ = std::fs::remove_dir_all(&path);
-        }
-    }
-}
-
 /// A session with the lake's tables, the inputs and the scans registered, as [`super::context`]
 /// registers them on polars.
 pub fn context(
@@ -301,7 +248,6 @@ pub fn context(
         };
         Error::Engine { engine: name.into(), message: format!("{at}: {e}") }
     })?;
-    clear_stale(&engine_root);
     let mut q = DataFusion { engine: name, rt, ctx, dir: RunDir::create(&engine_root)?, written: 0 };
 
     let transfers = q.lake_table(lake, "transfers")?;
@@ -325,7 +271,7 @@ pub fn context(
         ("incident_tx", &inputs.thefts.tx),
         ("incident_parties", &inputs.thefts.parties),
     ] {
-        let path = q.dir.path.join("inputs").join(format!("{n}.parquet"));
+        let path = q.dir.path().join("inputs").join(format!("{n}.parquet"));
         crate::table::write_scratch(&mut df.clone(), &path)?;
         q.register_parquet(n, &path)?;
     }

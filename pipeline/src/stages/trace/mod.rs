@@ -650,7 +650,7 @@ pub fn run_on_subgraph(
 }
 
 /// [`run_showing`] with the sub-graph extracted on the configured engine first
-/// ([`run_on_subgraph`]); its files are written under `<lake>/_engine/` and removed at the end.
+/// ([`run_on_subgraph`]); its files are written in a [`crate::lake::RunDir`] under `<lake>/_engine/`.
 pub fn run_on_engine(settings: &Settings, opts: &TraceOptions, progress: &dyn Progress) -> Result<(Traced, SubGraph)> {
     use crate::stages::aggregate::{self, Scan};
     let lake = Lake::new(&settings.lake_dir);
@@ -670,9 +670,8 @@ pub fn run_on_engine(settings: &Settings, opts: &TraceOptions, progress: &dyn Pr
     let mut q = aggregate::open(&settings.report.engine, &lake, &inputs, scans, progress, "trace")?;
     let thefts = if scans.is_empty() { None } else { Some(aggregate::theft_transfers(q.as_mut())?) };
     let known = Known { lake: &lake, attribution: &attribution, valuation: &valuation, thefts: thefts.as_ref() };
-    let dir = lake.root.join("_engine").join(format!("trace-{}", crate::lake::new_run_id()));
-    let out = run_on_subgraph(settings, opts, &[], &known, q.as_mut(), &dir, progress);
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::lake::RunDir::create(&lake.root.join("_engine"))?;
+    let out = run_on_subgraph(settings, opts, &[], &known, q.as_mut(), dir.path(), progress);
     progress.stage_finished("trace");
     out
 }
