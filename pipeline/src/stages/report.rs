@@ -208,10 +208,6 @@ pub(crate) fn compute(settings: &Settings, lake: &Lake, years: &[i32], progress:
         stolen_price_day: settings.report.stolen_price_day,
     };
     let engine = &settings.report.engine;
-    if *engine == crate::config::Engine::Polars {
-        // DataFusion and Ballista say their own step (aggregate::datafusion::context).
-        progress.step("report", "scanning the transfers, file by file (results kept from an earlier run are reused)");
-    }
     let mut ctx = aggregate::open(engine, lake, &inputs, &aggregate::Scan::ALL, progress, "report")?;
     let ctx = ctx.as_mut();
     progress.step("report", "aggregating actor_flows and what is computed from it");

@@ -147,6 +147,9 @@ const IMPLAUSIBLE_ORDER: &str = "ORDER BY year, block_number, tx_hash, log_index
 /// of the `scans` (see [`Scan`]) and theft_transfers (collected once: a few rows, read by three
 /// queries). Its steps are told to `progress` as steps of `stage`.
 pub fn context(lake: &Lake, inputs: &Inputs<'_>, scans: &[Scan], progress: &dyn Progress, stage: &'static str) -> Result<SQLContext> {
+    if !scans.is_empty() {
+        progress.step(stage, "scanning the transfers, file by file (results kept from an earlier run are reused)");
+    }
     let options = DataFrame::new(1, vec![Column::new("stolen_price_day".into(), [inputs.stolen_price_day.as_str()])])
         .map_err(|e| Error::polars("report_options", e))?;
     let register = |ctx: &SQLContext, transfers: LazyFrame| -> Result<()> {
