@@ -35,6 +35,17 @@ fn run(cmd: &mut Command) -> String {
     text
 }
 
+/// A synthetic cryo dataset of `transfers` in `<tmp>/syn` (its config returned), after
+/// `ifr <command> --config` on it.
+fn synth_then(tmp: &Path, transfers: u64, years: (i32, i32), seed: u64, command: &str) -> (PathBuf, String) {
+    let syn = tmp.join("syn");
+    synth_into(&syn, transfers, years, seed, ifr_pipeline::synth::SynthFormat::Cryo);
+    let config = syn.join("ifr.toml").to_str().unwrap().to_string();
+    let o = ifr(tmp, &[command, "--config", &config]);
+    assert!(o.status.success(), "ifr {command}: {}", stderr(&o));
+    (syn, config)
+}
+
 fn csv_rows(path: &Path) -> usize {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).lines().count() - 1
 }
@@ -44,12 +55,8 @@ fn csv_rows(path: &Path) -> usize {
 fn duckdb_sql_gives_ifrs_totals() {
     let Some(python) = python_with_duckdb() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let syn = tmp.path().join("syn");
-    synth_into(&syn, 100_000, (2022, 2022), 11, ifr_pipeline::synth::SynthFormat::Cryo);
-    let config = syn.join("ifr.toml");
-    let config = config.to_str().unwrap();
-    let o = ifr(tmp.path(), &["run", "--config", config]);
-    assert!(o.status.success(), "ifr run: {}", stderr(&o));
+    let (syn, config) = synth_then(tmp.path(), 100_000, (2022, 2022), 11, "run");
+    let config = config.as_str();
 
     let att = tmp.path().join("attribution");
     std::fs::create_dir_all(&att).unwrap();
@@ -91,12 +98,8 @@ fn duckdb_sql_gives_ifrs_totals() {
 fn duckdb_reads_and_prunes_the_lakes_hive_folders() {
     let Some(python) = python_with_duckdb() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let syn = tmp.path().join("syn");
-    synth_into(&syn, 20_000, (2022, 2023), 5, ifr_pipeline::synth::SynthFormat::Cryo);
-    let config = syn.join("ifr.toml");
-    let config = config.to_str().unwrap();
-    let o = ifr(tmp.path(), &["ingest", "--config", config]);
-    assert!(o.status.success(), "ifr ingest: {}", stderr(&o));
+    let (syn, config) = synth_then(tmp.path(), 20_000, (2022, 2023), 5, "ingest");
+    let config = config.as_str();
     let lake = syn.join("lake");
     assert!(lake.join("transfers").join("chain=ethereum").join("year=2023").join("month=12").is_dir());
 
